@@ -1,0 +1,56 @@
+/* Settings parsed by the master and inherited by workers across fork. */
+#ifndef DERPD_CONFIG_H
+#define DERPD_CONFIG_H
+
+#include <stdint.h>
+
+struct config {
+	/* derper's flags */
+	const char	*addr;
+	const char	*config_path;
+	int		dev;
+	const char	*hostname;
+	const char	*certmode;
+	const char	*certdir;
+	int64_t		http_port;
+	int64_t		stun_port;
+	int		run_stun;
+	int		run_derp;
+	const char	*home;
+	const char	*mesh_psk_file;
+	const char	*mesh_with;
+	const char	*bootstrap_dns_names;
+	const char	*unpublished_dns_names;
+	int		verify_clients;
+	const char	*verify_client_url;
+	int		verify_fail_open;
+	const char	*socket_path;
+	double		accept_conn_limit;
+	int64_t		accept_conn_burst;
+	const char	*rate_config;
+	const char	*secrets_url;
+	int		acme_ip_certs;
+	int		ace;
+	int64_t		tcp_keepalive_ms;
+	int64_t		tcp_user_timeout_ms;
+	int64_t		tcp_write_timeout_ms;
+	int		version;
+
+	/* derpd's own */
+	int64_t		workers;
+	const char	*user;
+	int		no_seccomp;
+	int		verbose;
+	int64_t		max_clients;
+	int64_t		ring_kib;
+	int64_t		queue_kib;
+	int64_t		keepalive_ms;
+	int64_t		handshake_timeout_ms;
+
+	/* derived */
+	int		tls;		/* serve TLS on addr */
+	char		listen_host[256];
+	int		listen_port;
+};
+
+#endif

@@ -1,0 +1,67 @@
+#include "shm.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+
+static size_t
+align_up(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
+}
+
+void
+shm_create(struct shm *s, uint32_t nworkers, uint32_t table_cap,
+    uint32_t ring_data)
+{
+	size_t table_off, rings_off, stride, total;
+	uint32_t p, c;
+	uint8_t *base;
+
+	if (nworkers == 0 || nworkers > SHM_MAX_WORKERS)
+		fatalx("shm: bad worker count %u", nworkers);
+	if (ring_data < RING_MIN_SIZE || (ring_data & (ring_data - 1)) != 0)
+		fatalx("shm: ring size must be a power of two >= %u",
+		    RING_MIN_SIZE);
+	table_off = align_up(sizeof(struct shm_header), 4096);
+	rings_off = align_up(table_off + table_size(table_cap), 4096);
+	stride = align_up(ring_size(ring_data), 4096);
+	total = rings_off + stride * (nworkers + 1) * nworkers;
+
+	base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		fatal("shm: mmap %zu bytes", total);
+	memset(s, 0, sizeof(*s));
+	s->hdr = (struct shm_header *)base;
+	s->rings = base + rings_off;
+	s->ring_stride = stride;
+	s->total = total;
+	s->nworkers = nworkers;
+	s->ring_data = ring_data;
+	if (table_init(&s->table, base + table_off, table_cap, nworkers) != 0)
+		fatalx("shm: cannot initialise the connection table");
+	for (p = 0; p <= nworkers; p++)
+		for (c = 0; c < nworkers; c++)
+			ring_init(shm_ring(s, p, c));
+}
+
+struct ring *
+shm_ring(const struct shm *s, uint32_t p, uint32_t c)
+{
+	return (struct ring *)(s->rings +
+	    s->ring_stride * ((size_t)p * s->nworkers + c));
+}
+
+uint64_t
+shm_stat_total(const struct shm *s, enum stat_id id)
+{
+	uint64_t n = 0;
+	uint32_t w;
+
+	for (w = 0; w < s->nworkers; w++)
+		n += __atomic_load_n(&s->hdr->workers[w].stats[id],
+		    __ATOMIC_RELAXED);
+	return n;
+}

@@ -1,0 +1,79 @@
+/*
+ * The one shared mapping, created by the master before it forks: a header
+ * with per-worker state and counters, the connection table, and an SPSC ring
+ * for every (producer, consumer) pair. Producers are the workers plus the
+ * master (index nworkers), which uses its rings to announce a dead worker's
+ * clients as gone.
+ */
+#ifndef DERPD_SHM_H
+#define DERPD_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "table.h"
+
+#define SHM_MAX_WORKERS	64
+
+enum stat_id {
+	ST_CONNS_ACCEPTED,
+	ST_CONNS_CURRENT,
+	ST_CLIENTS_CURRENT,
+	ST_HOME_CLIENTS,
+	ST_HANDSHAKE_FAILURES,
+	ST_PACKETS_RECV,
+	ST_BYTES_RECV,
+	ST_PACKETS_SENT,
+	ST_BYTES_SENT,
+	ST_DROP_UNKNOWN_DEST,
+	ST_DROP_GONE,
+	ST_DROP_QUEUE_FULL,
+	ST_DROP_RING_FULL,
+	ST_DROP_WRITE_ERROR,
+	ST_PEER_GONE_SENT,
+	ST_TAKEOVERS,
+	ST_RING_RESETS,
+	ST_MAX,
+};
+
+struct shm_worker {
+	uint32_t	next_gen;	/* slot generations, kept across respawns */
+	int32_t		pid;
+	uint32_t	restarts;
+	uint32_t	pad;
+	uint64_t	stats[ST_MAX];
+} __attribute__((aligned(64)));
+
+/* Shared header. */
+struct shm_header {
+	struct shm_worker workers[SHM_MAX_WORKERS];
+};
+
+/* Private handle with the layout (never read back from shared memory). */
+struct shm {
+	struct shm_header *hdr;
+	struct table	table;
+	uint8_t		*rings;
+	size_t		ring_stride;
+	size_t		total;
+	uint32_t	nworkers;
+	uint32_t	ring_data;	/* bytes per ring, power of two */
+};
+
+/* Maps and initialises the region into *s; fatal on failure. */
+void	shm_create(struct shm *s, uint32_t nworkers, uint32_t table_cap,
+	    uint32_t ring_data);
+/* The ring from producer p (worker index, or nworkers for the master) to worker c. */
+struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
+/* Sum of one counter over all workers. */
+uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
+
+static inline void
+stat_add(const struct shm *s, uint32_t w, enum stat_id id, int64_t n)
+{
+	__atomic_fetch_add(&s->hdr->workers[w].stats[id], (uint64_t)n,
+	    __ATOMIC_RELAXED);
+}
+
+#endif
