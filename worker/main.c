@@ -1,0 +1,233 @@
+/* Worker process: set up, enter the sandbox, run the event loop. */
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "sandbox.h"
+#include "wk.h"
+
+#define MAX_EVENTS	256
+#define TICK_MS		250
+
+static void
+watch_fd(struct wk *w, int fd, uint32_t events, uint64_t tag, int op)
+{
+	struct epoll_event ev;
+
+	ev.events = events;
+	ev.data.u64 = tag;
+	if (epoll_ctl(w->epfd, op, fd, &ev) != 0)
+		fatal("epoll_ctl");
+}
+
+void
+worker_watch_oracle(struct wk *w, int want_write)
+{
+	watch_fd(w, w->oracle_fd, EPOLLIN | (want_write ? EPOLLOUT : 0),
+	    TAG_ORACLE, EPOLL_CTL_MOD);
+}
+
+static int
+make_signalfd(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		fatal("sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		fatal("signalfd");
+	return fd;
+}
+
+static int
+make_timer(void)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, TICK_MS * 1000000L },
+		.it_value = { 0, TICK_MS * 1000000L },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) != 0)
+		fatal("timerfd");
+	return fd;
+}
+
+/* Everything that needs syscalls the sandbox forbids happens here. */
+static void
+setup(struct wk *w, const struct worker_setup *s)
+{
+	uint32_t i;
+	uint8_t warm[16];
+	SSL *probe;
+
+	memset(w, 0, sizeof(*w));
+	w->cfg = s->cfg;
+	w->shm = s->shm;
+	w->id = s->id;
+	w->nworkers = s->shm->nworkers;
+	w->listen_fd = s->listen_fd;
+	w->oracle_fd = s->oracle_fd;
+	w->evfds = s->evfds;
+	w->evfd = s->evfds[s->id];
+	w->ssl_ctx = s->ssl_ctx;
+	memcpy(w->server_pub, s->server_pub, DERP_KEY_LEN);
+	w->nslots = (uint32_t)s->cfg->max_clients;
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	w->free_slots = calloc(w->nslots, sizeof(*w->free_slots));
+	if (w->slots == NULL || w->free_slots == NULL)
+		fatal("slots");
+	for (i = 0; i < w->nslots; i++)
+		w->free_slots[i] = w->nslots - 1 - i;
+	w->nfree = w->nslots;
+	srandom(getpid());
+
+	w->sigfd = make_signalfd();
+	w->timerfd = make_timer();
+	if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		fatal("epoll_create1");
+	watch_fd(w, w->listen_fd, EPOLLIN, TAG_LISTEN, EPOLL_CTL_ADD);
+	watch_fd(w, w->evfd, EPOLLIN, TAG_EVENTFD, EPOLL_CTL_ADD);
+	watch_fd(w, w->oracle_fd, EPOLLIN, TAG_ORACLE, EPOLL_CTL_ADD);
+	watch_fd(w, w->sigfd, EPOLLIN, TAG_SIGNAL, EPOLL_CTL_ADD);
+	watch_fd(w, w->timerfd, EPOLLIN, TAG_TIMER, EPOLL_CTL_ADD);
+
+	/* Let libsodium and OpenSSL open what they lazily open, now. */
+	randombytes_buf(warm, sizeof(warm));
+	if (RAND_bytes(warm, sizeof(warm)) != 1)
+		fatalx("OpenSSL RNG unavailable");
+	if (w->ssl_ctx != NULL) {
+		if ((probe = SSL_new(w->ssl_ctx)) == NULL)
+			fatalx("SSL_new failed");
+		SSL_free(probe);
+	}
+	sodium_memzero(warm, sizeof(warm));
+}
+
+static void
+drain_fd(int fd)
+{
+	uint8_t buf[sizeof(struct signalfd_siginfo)];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void
+begin_stop(struct wk *w)
+{
+	struct conn *c;
+
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
+	close(w->listen_fd);
+	while ((c = w->all) != NULL)
+		conn_close(w, c, "server stopping");
+}
+
+static void
+handle_signal(struct wk *w)
+{
+	struct signalfd_siginfo si;
+
+	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			begin_stop(w);
+	}
+}
+
+static void
+dispatch(struct wk *w, const struct epoll_event *ev)
+{
+	struct conn *c;
+
+	switch (ev->data.u64) {
+	case TAG_LISTEN:
+		conn_accept(w);
+		break;
+	case TAG_EVENTFD:
+		drain_fd(w->evfd);
+		break;
+	case TAG_ORACLE:
+		if (ev->events & EPOLLOUT)
+			oracle_writable(w);
+		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			oracle_readable(w);
+		break;
+	case TAG_SIGNAL:
+		handle_signal(w);
+		break;
+	case TAG_TIMER:
+		drain_fd(w->timerfd);
+		conn_tick(w);
+		break;
+	default:
+		if ((c = conn_by_tag(w, ev->data.u64)) != NULL)
+			conn_io(w, c, ev->events);
+		break;
+	}
+}
+
+static void
+run(struct wk *w)
+{
+	struct epoll_event evs[MAX_EVENTS];
+	int i, n;
+
+	for (;;) {
+		n = epoll_wait(w->epfd, evs, MAX_EVENTS,
+		    w->ready != NULL || w->rings_pending ? 0 : -1);
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_wait");
+		w->now_ms = now_ms();
+		for (i = 0; i < n; i++)
+			dispatch(w, &evs[i]);
+		relay_drain_rings(w);
+		conn_run_ready(w);
+		conn_flush_all(w);
+		relay_wake_peers(w);
+		conn_bury(w);
+		if (w->stopping && w->all == NULL)
+			break;
+	}
+}
+
+void
+worker_main(const struct worker_setup *s)
+{
+	static struct wk w;
+	char tag[32];
+
+	snprintf(tag, sizeof(tag), "derpd[worker %u]", s->id);
+	log_init(tag);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		fatal("PR_SET_PDEATHSIG");
+	if (getppid() != s->master_pid)
+		fatalx("master exited during start-up");
+	setup(&w, s);
+	w.now_ms = now_ms();
+	if (!s->cfg->no_seccomp)
+		sandbox_apply(SANDBOX_WORKER);
+	logit("ready");
+	run(&w);
+	exit(0);
+}

@@ -1,0 +1,236 @@
+/*
+ * The relay: routes SendPacket frames to the destination's connection,
+ * locally or through the destination worker's ring, and keeps the shared
+ * connection table in step with logins and logouts.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "wk.h"
+
+#define RING_BATCH	1024	/* records per ring per turn */
+
+static struct route
+own_route(const struct wk *w, const struct conn *c)
+{
+	struct route r = { w->id, c->slot, c->gen };
+
+	return r;
+}
+
+static void
+push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot, uint32_t gen,
+    const uint8_t key[DERP_KEY_LEN], const uint8_t *payload, uint32_t len)
+{
+	int wake;
+
+	if (ring_push(shm_ring(w->shm, w->id, to), w->shm->ring_data, kind, slot,
+	    gen, key, payload, len, &wake) != 0) {
+		stat(w, ST_DROP_RING_FULL, 1);
+		return;
+	}
+	if (wake)
+		w->wake_mask |= 1ULL << to;
+}
+
+void
+relay_wake_peers(struct wk *w)
+{
+	uint64_t one = 1;
+	uint32_t i;
+
+	for (i = 0; w->wake_mask != 0 && i < w->nworkers; i++) {
+		if (w->wake_mask & (1ULL << i))
+			(void)!write(w->evfds[i], &one, sizeof(one));
+	}
+	w->wake_mask = 0;
+}
+
+int
+relay_register(struct wk *w, struct conn *c)
+{
+	struct route r = own_route(w, c), old;
+	struct conn *oc;
+	int rc;
+
+	rc = table_set(&w->shm->table, c->key, &r, &old);
+	if (rc < 0)
+		return -1;
+	c->registered = 1;
+	if (rc == 0)
+		return 0;
+	/* Last connection wins: close the one this key used before. */
+	stat(w, ST_TAKEOVERS, 1);
+	if (old.worker == w->id) {
+		if ((oc = conn_at(w, old.slot, old.gen)) != NULL && oc != c)
+			conn_close(w, oc, "replaced by a newer connection");
+	} else if (old.worker < w->nworkers)
+		push(w, old.worker, RING_CLOSE, old.slot, old.gen, c->key, NULL, 0);
+	return 0;
+}
+
+/* Tells every worker (this one included) that key has left the server. */
+static void
+broadcast_gone(struct wk *w, const uint8_t key[DERP_KEY_LEN])
+{
+	uint32_t i;
+
+	watch_fire(w, key);
+	for (i = 0; i < w->nworkers; i++)
+		if (i != w->id)
+			push(w, i, RING_PEER_GONE, 0, 0, key, NULL, 0);
+}
+
+void
+relay_unregister(struct wk *w, struct conn *c)
+{
+	struct route r = own_route(w, c);
+
+	if (!c->registered)
+		return;
+	c->registered = 0;
+	/* Only if the key still points here: a takeover must not look like a leave. */
+	if (table_remove_if(&w->shm->table, c->key, &r))
+		broadcast_gone(w, c->key);
+}
+
+/* derper answers only disco packets with PeerGone(not here), 1/s, burst 3. */
+static void
+note_not_here(struct wk *w, struct conn *c, const uint8_t dst[DERP_KEY_LEN],
+    const uint8_t *pkt, uint32_t len)
+{
+	uint8_t f[DERP_FRAME_HDR_LEN + DERP_KEY_LEN + 1];
+
+	stat(w, ST_DROP_UNKNOWN_DEST, 1);
+	if (!packet_looks_like_disco(pkt, len))
+		return;
+	c->peer_gone_tokens += (w->now_ms - c->peer_gone_last_ms) / 1000.0;
+	c->peer_gone_last_ms = w->now_ms;
+	if (c->peer_gone_tokens > 3)
+		c->peer_gone_tokens = 3;
+	if (c->peer_gone_tokens < 1)
+		return;
+	c->peer_gone_tokens -= 1;
+	conn_queue_control(w, c, f, frame_peer_gone(f, dst, PEER_GONE_NOT_HERE));
+	stat(w, ST_PEER_GONE_SENT, 1);
+}
+
+static void
+deliver_local(struct wk *w, const struct route *r, const uint8_t src[DERP_KEY_LEN],
+    const uint8_t *pkt, uint32_t len)
+{
+	struct conn *d = conn_at(w, r->slot, r->gen);
+
+	if (d == NULL || d->state != CS_RELAY) {
+		stat(w, ST_DROP_GONE, 1);
+		return;
+	}
+	conn_queue_packet(w, d, src, pkt, len);
+}
+
+static void
+send_packet(struct wk *w, struct conn *c, const uint8_t *payload, uint32_t len)
+{
+	const uint8_t *dst = payload, *pkt = payload + DERP_KEY_LEN;
+	uint32_t plen = len - DERP_KEY_LEN;
+	struct route r;
+
+	stat(w, ST_PACKETS_RECV, 1);
+	stat(w, ST_BYTES_RECV, plen);
+	if (!table_lookup(&w->shm->table, dst, &r)) {
+		note_not_here(w, c, dst, pkt, plen);
+		return;
+	}
+	if (r.worker == w->id)
+		deliver_local(w, &r, c->key, pkt, plen);
+	else
+		push(w, r.worker, RING_PACKET, r.slot, r.gen, c->key, pkt, plen);
+}
+
+static void
+note_preferred(struct wk *w, struct conn *c, int preferred)
+{
+	if (preferred == c->preferred)
+		return;
+	c->preferred = preferred;
+	stat(w, ST_HOME_CLIENTS, preferred ? 1 : -1);
+}
+
+int
+relay_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
+    uint32_t len)
+{
+	uint8_t pong[DERP_FRAME_HDR_LEN + DERP_PING_LEN];
+
+	switch (type) {
+	case FRAME_SEND_PACKET:
+		send_packet(w, c, payload, len);
+		return 0;
+	case FRAME_NOTE_PREFERRED:
+		note_preferred(w, c, payload[0] != 0);
+		return 0;
+	case FRAME_PING:
+		conn_queue_control(w, c, pong, frame_pong(pong, payload));
+		return 0;
+	case FRAME_FORWARD_PACKET:
+	case FRAME_WATCH_CONNS:
+	case FRAME_CLOSE_PEER:
+		/* Mesh-key clients only; derpd has no mesh key configured. */
+		conn_close(w, c, "mesh frame from a client without the mesh key");
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+static void
+handle_record(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
+{
+	struct route r = { w->id, rec->slot, rec->gen };
+	struct conn *c;
+
+	switch (rec->kind) {
+	case RING_PACKET:
+		deliver_local(w, &r, rec->key, payload, rec->payload_len);
+		break;
+	case RING_CLOSE:
+		if ((c = conn_at(w, rec->slot, rec->gen)) != NULL)
+			conn_close(w, c, "replaced by a newer connection");
+		break;
+	case RING_PEER_GONE:
+		watch_fire(w, rec->key);
+		break;
+	}
+}
+
+void
+relay_drain_rings(struct wk *w)
+{
+	struct ring_rec hdr;
+	const uint8_t *payload;
+	struct ring *ring;
+	uint64_t resets;
+	uint32_t p, n;
+
+	w->rings_pending = 0;
+	for (p = 0; p <= w->nworkers; p++) {
+		if (p == w->id)
+			continue;
+		ring = shm_ring(w->shm, p, w->id);
+		resets = ring->resets;
+		for (n = 0; ring_front(ring, w->shm->ring_data, &hdr, &payload); n++) {
+			if (n == RING_BATCH) {
+				w->rings_pending = 1;	/* let other work run first */
+				break;
+			}
+			handle_record(w, &hdr, payload);
+			ring_pop(ring, &hdr);
+		}
+		if (ring->resets != resets) {
+			stat(w, ST_RING_RESETS, 1);
+			logit("discarded a corrupt ring from %s %u",
+			    p == w->nworkers ? "master" : "worker", p);
+		}
+	}
+}

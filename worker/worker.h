@@ -1,0 +1,42 @@
+/* A worker: one epoll loop serving TLS/HTTP/DERP clients, sandboxed. */
+#ifndef DERPD_WORKER_H
+#define DERPD_WORKER_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "frame.h"
+#include "shm.h"
+
+/* What the master hands a worker at fork time. */
+struct worker_setup {
+	const struct config *cfg;
+	struct shm	*shm;
+	uint32_t	 id;
+	pid_t		 master_pid;
+	int		 listen_fd;
+	int		 oracle_fd;	/* SOCK_SEQPACKET to the key oracle */
+	const int	*evfds;		/* every worker's wake-up eventfd */
+	SSL_CTX		*ssl_ctx;	/* NULL for plain HTTP */
+	uint8_t		 server_pub[DERP_KEY_LEN];
+};
+
+void	worker_main(const struct worker_setup *setup) __attribute__((noreturn));
+
+/* Key oracle messages (worker <-> master), fixed size. */
+struct oracle_req {
+	uint32_t	slot;
+	uint32_t	gen;
+	uint8_t		client_pub[DERP_KEY_LEN];
+};
+
+struct oracle_resp {
+	uint32_t	slot;
+	uint32_t	gen;
+	uint32_t	ok;
+	uint8_t		shared[DERP_KEY_LEN];	/* crypto_box_beforenm() */
+};
+
+#endif
