@@ -1,0 +1,106 @@
+# derpd: a hardened, wire-compatible DERP relay (Tailscale's derper, in C).
+#
+#   make run        install what is missing, build, run a dev relay on 127.0.0.1:3340
+#   make test       the whole suite: unit, end-to-end, and both again under ASan+UBSan
+#   make bench      throughput/latency/memory figures (see bench/README.md)
+
+CC	?= cc
+PKGS	 = openssl libsodium libcap-ng libseccomp jansson
+PYTHON	 = /usr/bin/python3
+# Debian packages needed to build, run and test.
+APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
+	   libseccomp-dev libjansson-dev libcmocka-dev openssl \
+	   python3-pytest python3-nacl python3-websockets
+
+HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
+BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Icommon -Iworker -Imaster \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BASE_LDFLAGS = -pie -Wl,-z,relro,-z,now
+
+# build/: production; build-asan/: ASan+UBSan; build-test/: production plus
+# the fault-injection hooks the sandbox tests need (never installed).
+build/%:	  VARIANT_CFLAGS = -O2 $(HARDEN)
+build-test/%:	  VARIANT_CFLAGS = -O2 $(HARDEN) -DDERPD_TEST_HOOKS
+build-asan/%:	  VARIANT_CFLAGS = -O1 -fPIE -fno-omit-frame-pointer \
+			-fsanitize=address,undefined -fno-sanitize-recover=all
+build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
+
+COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c \
+	     common/table.c common/ring.c common/shm.c common/privdrop.c \
+	     common/sandbox.c
+WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
+	     worker/http_serve.c worker/clientinfo.c worker/handshake.c \
+	     worker/relay.c worker/watch.c
+MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
+	     master/tlsctx.c master/supervise.c
+KEYGEN_SRC = keygen/keygen.c
+HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h)
+
+DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
+KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
+
+UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
+	     test_clientinfo test_flags
+
+.PHONY: all deps run test test-unit test-e2e test-asan test-sandbox clean
+
+all: build/derpd build/derpd-keygen
+
+define variant
+$(1)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $$(VARIANT_CFLAGS) -c $$< -o $$@
+
+$(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+
+$(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+
+$(1)/tests/%: $(1)/tests/unit/%.o $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DERPD_OBJ)))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS) -lcmocka
+endef
+$(eval $(call variant,build))
+$(eval $(call variant,build-asan))
+$(eval $(call variant,build-test))
+
+# Installs the Debian packages that are missing (as root, or with sudo).
+deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+dev/derpd.key: | build/derpd-keygen
+	@mkdir -p dev
+	./build/derpd-keygen $@
+
+run: deps
+	$(MAKE) all dev/derpd.key
+	./build/derpd -dev -c dev/derpd.key -stun=false
+
+test: deps
+	$(MAKE) test-unit test-e2e test-asan
+
+test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
+	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
+
+test-e2e: all build-test/derpd
+	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
+	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	$(PYTHON) -m pytest -q tests/e2e
+
+test-asan: build-asan/derpd build-asan/derpd-keygen $(addprefix build-asan/tests/,$(UNIT_TESTS))
+	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
+	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
+	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(PYTHON) -m pytest -q tests/e2e
+
+clean:
+	rm -rf build build-asan build-test

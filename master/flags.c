@@ -1,0 +1,409 @@
+#include "flags.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum flag_type { F_BOOL, F_STRING, F_INT, F_FLOAT, F_DURATION };
+
+struct flag {
+	const char	*name;
+	enum flag_type	 type;
+	size_t		 off;
+	const char	*help;
+};
+
+#define CF(field)	offsetof(struct config, field)
+
+static const struct flag flags[] = {
+	{ "a", F_STRING, CF(addr), "listen address \":port\", \"ip:port\" or \"[ip]:port\"; port 443 (or -certmode manual) serves TLS, any other port plain HTTP" },
+	{ "c", F_STRING, CF(config_path), "key file path (derper's config file)" },
+	{ "dev", F_BOOL, CF(dev), "development mode: listen on 127.0.0.1:3340 unless -a is given, plain HTTP" },
+	{ "version", F_BOOL, CF(version), "print version and exit" },
+	{ "hostname", F_STRING, CF(hostname), "TLS host name; with -certmode manual, the certificate is <certdir>/<hostname>.crt and .key" },
+	{ "certmode", F_STRING, CF(certmode), "how to get a certificate: manual (letsencrypt not yet supported)" },
+	{ "certdir", F_STRING, CF(certdir), "directory holding certificates" },
+	{ "http-port", F_INT, CF(http_port), "port for plain HTTP next to TLS; -1 disables" },
+	{ "stun-port", F_INT, CF(stun_port), "UDP port for STUN" },
+	{ "stun", F_BOOL, CF(run_stun), "run a STUN server" },
+	{ "derp", F_BOOL, CF(run_derp), "run the DERP server" },
+	{ "home", F_STRING, CF(home), "what to serve at /: empty for the default page, \"blank\", or a URL to redirect to" },
+	{ "mesh-psk-file", F_STRING, CF(mesh_psk_file), "file with the mesh pre-shared key (64 hex digits)" },
+	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated hostnames to mesh with" },
+	{ "bootstrap-dns-names", F_STRING, CF(bootstrap_dns_names), "comma-separated hostnames served at /bootstrap-dns" },
+	{ "unpublished-bootstrap-dns-names", F_STRING, CF(unpublished_dns_names), "hostnames served at /bootstrap-dns but not listed" },
+	{ "verify-clients", F_BOOL, CF(verify_clients), "verify clients through a local tailscaled" },
+	{ "verify-client-url", F_STRING, CF(verify_client_url), "admission controller URL for client connections" },
+	{ "verify-client-url-fail-open", F_BOOL, CF(verify_fail_open), "admit clients when -verify-client-url is unreachable" },
+	{ "socket", F_STRING, CF(socket_path), "tailscaled socket for -verify-clients" },
+	{ "accept-connection-limit", F_FLOAT, CF(accept_conn_limit), "rate limit for accepting new connections (per second)" },
+	{ "accept-connection-burst", F_INT, CF(accept_conn_burst), "burst limit for accepting new connections" },
+	{ "rate-config", F_STRING, CF(rate_config), "JSON rate limit config file" },
+	{ "secrets-url", F_STRING, CF(secrets_url), "setec server URL for the mesh key" },
+	{ "acme-ip-certs", F_BOOL, CF(acme_ip_certs), "serve Let's Encrypt certificates for IP addresses" },
+	{ "ace", F_BOOL, CF(ace), "embedded ACE server" },
+	{ "tcp-keepalive-time", F_DURATION, CF(tcp_keepalive_ms), "TCP keepalive time" },
+	{ "tcp-user-timeout", F_DURATION, CF(tcp_user_timeout_ms), "TCP user timeout" },
+	{ "tcp-write-timeout", F_DURATION, CF(tcp_write_timeout_ms), "close a client whose writes make no progress for this long; 0 disables" },
+	/* derpd's own */
+	{ "workers", F_INT, CF(workers), "worker processes (default: number of CPUs)" },
+	{ "user", F_STRING, CF(user), "unprivileged user to run as after binding (default _derpd, else nobody)" },
+	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
+	{ "verbose", F_BOOL, CF(verbose), "log connection-level events" },
+	{ "max-clients", F_INT, CF(max_clients), "most clients connected at once, over all workers" },
+	{ "ring-kib", F_INT, CF(ring_kib), "KiB per cross-worker ring (power of two, >= 256)" },
+	{ "queue-kib", F_INT, CF(queue_kib), "KiB queued to one slow client before its packets are dropped" },
+	{ "keepalive", F_DURATION, CF(keepalive_ms), "interval between KeepAlive frames" },
+	{ "handshake-timeout", F_DURATION, CF(handshake_timeout_ms), "time allowed from accept to a completed DERP handshake" },
+};
+
+#define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
+
+static char default_certdir[4096];
+
+static void
+set_defaults(struct config *cfg)
+{
+	const char *cache = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->addr = ":443";
+	cfg->config_path = "";
+	cfg->hostname = "derp.tailscale.com";
+	cfg->certmode = "letsencrypt";
+	/* derper: os.UserCacheDir()/tailscale/derper-certs */
+	if (cache != NULL && *cache != '\0')
+		snprintf(default_certdir, sizeof(default_certdir),
+		    "%s/tailscale/derper-certs", cache);
+	else
+		snprintf(default_certdir, sizeof(default_certdir),
+		    "%s/.cache/tailscale/derper-certs", home ? home : "");
+	cfg->certdir = default_certdir;
+	cfg->http_port = 80;
+	cfg->stun_port = 3478;
+	cfg->run_stun = 1;
+	cfg->run_derp = 1;
+	cfg->home = "";
+	cfg->mesh_psk_file = "";
+	cfg->mesh_with = "";
+	cfg->bootstrap_dns_names = "";
+	cfg->unpublished_dns_names = "";
+	cfg->verify_client_url = "";
+	cfg->verify_fail_open = 1;
+	cfg->socket_path = "";
+	cfg->accept_conn_limit = INFINITY;
+	cfg->accept_conn_burst = INT64_MAX;
+	cfg->rate_config = "";
+	cfg->secrets_url = "";
+	cfg->tcp_keepalive_ms = 10 * 60 * 1000;
+	cfg->tcp_user_timeout_ms = 15 * 1000;
+	cfg->tcp_write_timeout_ms = 2 * 1000;
+	cfg->workers = 0;
+	cfg->user = "";
+	cfg->max_clients = 65536;
+	cfg->ring_kib = 1024;
+	cfg->queue_kib = 512;
+	cfg->keepalive_ms = 60 * 1000;
+	cfg->handshake_timeout_ms = 10 * 1000;
+}
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage of derpd:\n");
+	for (i = 0; i < NFLAGS; i++)
+		fprintf(f, "  -%s\n    \t%s\n", flags[i].name, flags[i].help);
+}
+
+static void
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	usage(stderr);
+	exit(2);
+}
+
+static int
+parse_go_bool(const char *s, int *out)
+{
+	static const char *yes[] = { "1", "t", "T", "true", "TRUE", "True" };
+	static const char *no[] = { "0", "f", "F", "false", "FALSE", "False" };
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		if (strcmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+		if (strcmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+static int
+parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+parse_go_duration(const char *s, int64_t *ms)
+{
+	static const struct { const char *unit; double ms; } units[] = {
+		{ "ns", 1e-6 }, { "us", 1e-3 }, { "\xc2\xb5s", 1e-3 },
+		{ "\xce\xbcs", 1e-3 }, { "ms", 1 }, { "s", 1e3 },
+		{ "m", 60e3 }, { "h", 3600e3 },
+	};
+	double total = 0, v;
+	int neg = 0;
+	size_t i, best, blen;
+	char *end;
+
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (strcmp(s, "0") == 0)
+		return *ms = 0, 0;
+	if (*s == '\0')
+		return -1;
+	while (*s != '\0') {
+		if (!((*s >= '0' && *s <= '9') || *s == '.'))
+			return -1;
+		errno = 0;
+		v = strtod(s, &end);
+		if (errno != 0 || end == s)
+			return -1;
+		s = end;
+		best = blen = 0;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+			size_t n = strlen(units[i].unit);
+
+			if (strncmp(s, units[i].unit, n) == 0 && n > blen)
+				best = i, blen = n;
+		}
+		if (blen == 0)
+			return -1;
+		total += v * units[best].ms;
+		s += blen;
+	}
+	if (total > 9.2e15)
+		return -1;
+	*ms = (int64_t)(neg ? -total : total);
+	return 0;
+}
+
+static const struct flag *
+find_flag(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NFLAGS; i++)
+		if (strlen(flags[i].name) == len &&
+		    strncmp(flags[i].name, name, len) == 0)
+			return &flags[i];
+	return NULL;
+}
+
+static void
+set_flag(struct config *cfg, const struct flag *f, const char *v)
+{
+	void *dst = (char *)cfg + f->off;
+	char *end;
+	int ok = 0;
+
+	switch (f->type) {
+	case F_BOOL:
+		ok = parse_go_bool(v, dst) == 0;
+		break;
+	case F_STRING:
+		*(const char **)dst = v;
+		ok = 1;
+		break;
+	case F_INT:
+		ok = parse_int(v, dst) == 0;
+		break;
+	case F_FLOAT:
+		errno = 0;
+		*(double *)dst = strtod(v, &end);
+		ok = errno == 0 && end != v && *end == '\0';
+		break;
+	case F_DURATION:
+		ok = parse_go_duration(v, dst) == 0;
+		break;
+	}
+	if (!ok) {
+		fprintf(stderr, "invalid value \"%s\" for flag -%s\n", v, f->name);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static int addr_given;
+
+/* Go's flag package: stops at the first non-flag argument or "--". */
+static void
+parse_args(struct config *cfg, int argc, char **argv)
+{
+	const struct flag *f;
+	const char *arg, *name, *eq;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (arg[0] != '-' || arg[1] == '\0')
+			break;
+		name = arg + 1;
+		if (*name == '-') {
+			name++;
+			if (*name == '\0')
+				break;
+		}
+		if (*name == '-' || *name == '=')
+			usage_error("bad flag syntax: %s", arg);
+		eq = strchr(name, '=');
+		if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
+			usage(stdout);
+			exit(0);
+		}
+		f = find_flag(name, eq ? (size_t)(eq - name) : strlen(name));
+		if (f == NULL)
+			usage_error("flag provided but not defined: -%s", name);
+		if (f->off == CF(addr))
+			addr_given = 1;
+		if (eq != NULL)
+			set_flag(cfg, f, eq + 1);
+		else if (f->type == F_BOOL)
+			set_flag(cfg, f, "true");
+		else if (i + 1 < argc)
+			set_flag(cfg, f, argv[++i]);
+		else
+			usage_error("flag needs an argument: -%s", name);
+	}
+	if (i < argc)
+		usage_error("unexpected argument: %s", argv[i]);
+}
+
+/* Accepted for derper compatibility, but not implemented yet: refuse. */
+static void
+refuse_unimplemented(const struct config *cfg)
+{
+	const char *what = NULL;
+
+	if (cfg->tls && strcmp(cfg->certmode, "manual") != 0)
+		what = "-certmode letsencrypt/gcp (use -certmode manual)";
+	else if (cfg->run_stun)
+		what = "STUN (run with -stun=false for now)";
+	else if (cfg->tls && cfg->http_port >= 0)
+		what = "the plain HTTP listener next to TLS (use -http-port=-1)";
+	else if (!cfg->run_derp)
+		what = "-derp=false";
+	else if (*cfg->home != '\0')
+		what = "-home";
+	else if (*cfg->mesh_psk_file != '\0' || *cfg->secrets_url != '\0')
+		what = "the mesh key (-mesh-psk-file, -secrets-url)";
+	else if (*cfg->mesh_with != '\0')
+		what = "-mesh-with";
+	else if (*cfg->bootstrap_dns_names != '\0' ||
+	    *cfg->unpublished_dns_names != '\0')
+		what = "/bootstrap-dns names";
+	else if (cfg->verify_clients || *cfg->verify_client_url != '\0')
+		what = "client verification (-verify-clients, -verify-client-url)";
+	else if (!isinf(cfg->accept_conn_limit) ||
+	    cfg->accept_conn_burst != INT64_MAX)
+		what = "-accept-connection-limit/-accept-connection-burst";
+	else if (*cfg->rate_config != '\0')
+		what = "-rate-config";
+	else if (cfg->acme_ip_certs || cfg->ace)
+		what = "-acme-ip-certs/-ace";
+	if (what != NULL)
+		fatalx("not implemented yet in derpd: %s", what);
+}
+
+static void
+split_addr(struct config *cfg)
+{
+	const char *a = cfg->addr, *colon, *host;
+	size_t hlen;
+	int64_t port;
+
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+
+		if (close == NULL || close[1] != ':')
+			fatalx("invalid -a address \"%s\"", a);
+		host = a + 1;
+		hlen = close - host;
+		colon = close + 1;
+	} else {
+		colon = strrchr(a, ':');
+		if (colon == NULL || strchr(a, ':') != colon)
+			fatalx("invalid -a address \"%s\": want \":port\", "
+			    "\"ip:port\" or \"[ip]:port\"", a);
+		host = a;
+		hlen = colon - a;
+	}
+	if (hlen >= sizeof(cfg->listen_host))
+		fatalx("invalid -a address \"%s\"", a);
+	memcpy(cfg->listen_host, host, hlen);
+	cfg->listen_host[hlen] = '\0';
+	if (parse_int(colon + 1, &port) != 0 || port < 0 || port > 65535)
+		fatalx("invalid port in -a address \"%s\"", a);
+	cfg->listen_port = (int)port;
+}
+
+static void
+check_ranges(const struct config *cfg)
+{
+	if (cfg->workers < 1 || cfg->workers > 64)
+		fatalx("-workers must be between 1 and 64");
+	if (cfg->max_clients < 16 || cfg->max_clients > (1 << 24))
+		fatalx("-max-clients must be between 16 and 16777216");
+	if (cfg->ring_kib < 256 || cfg->ring_kib > (1 << 20) ||
+	    (cfg->ring_kib & (cfg->ring_kib - 1)) != 0)
+		fatalx("-ring-kib must be a power of two between 256 and 1048576");
+	if (cfg->queue_kib < 128 || cfg->queue_kib > (1 << 20))
+		fatalx("-queue-kib must be between 128 and 1048576");
+	if (cfg->keepalive_ms < 100)
+		fatalx("-keepalive must be at least 100ms");
+	if (cfg->handshake_timeout_ms < 100)
+		fatalx("-handshake-timeout must be at least 100ms");
+	if (cfg->tcp_write_timeout_ms < 0 || cfg->tcp_user_timeout_ms < 0 ||
+	    cfg->tcp_keepalive_ms < 0)
+		fatalx("TCP timeouts must not be negative");
+}
+
+void
+flags_parse(struct config *cfg, int argc, char **argv)
+{
+	long ncpu;
+
+	set_defaults(cfg);
+	parse_args(cfg, argc, argv);
+	if (cfg->version)
+		return;
+	if (cfg->dev && !addr_given)
+		cfg->addr = "127.0.0.1:3340";
+	if (cfg->workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->workers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu;
+	}
+	split_addr(cfg);
+	cfg->tls = cfg->listen_port == 443 || strcmp(cfg->certmode, "manual") == 0;
+	check_ranges(cfg);
+	refuse_unimplemented(cfg);
+}

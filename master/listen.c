@@ -1,0 +1,129 @@
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define BACKLOG	4096
+
+static socklen_t
+resolve(const struct config *cfg, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct addrinfo hints, *res;
+	socklen_t len;
+	int rc;
+
+	memset(ss, 0, sizeof(*ss));
+	if (cfg->listen_host[0] == '\0') {
+		s6->sin6_family = AF_INET6;	/* dual stack: "::" with V6ONLY off */
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons(cfg->listen_port);
+		return sizeof(*s6);
+	}
+	if (inet_pton(AF_INET, cfg->listen_host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(cfg->listen_port);
+		return sizeof(*s4);
+	}
+	if (inet_pton(AF_INET6, cfg->listen_host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(cfg->listen_port);
+		return sizeof(*s6);
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(cfg->listen_host, NULL, &hints, &res)) != 0)
+		fatalx("cannot resolve listen host %s: %s", cfg->listen_host,
+		    gai_strerror(rc));
+	len = res->ai_addrlen;
+	memcpy(ss, res->ai_addr, len);
+	freeaddrinfo(res);
+	if (ss->ss_family == AF_INET)
+		s4->sin_port = htons(cfg->listen_port);
+	else
+		s6->sin6_port = htons(cfg->listen_port);
+	return len;
+}
+
+static int
+open_one(const struct config *cfg, struct sockaddr_storage *ss, socklen_t len)
+{
+	int fd, one = 1, zero = 0;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && ss->ss_family == AF_INET6 && cfg->listen_host[0] == '\0' &&
+	    errno == EAFNOSUPPORT) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		memset(ss, 0, sizeof(*ss));	/* no IPv6 here: 0.0.0.0 */
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(cfg->listen_port);
+		return open_one(cfg, ss, sizeof(*s4));
+	}
+	if (fd < 0)
+		fatal("socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		fatal("setsockopt SO_REUSEPORT");
+	if (ss->ss_family == AF_INET6 && cfg->listen_host[0] == '\0')
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)ss, ss->ss_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) != 0)
+		fatal("cannot listen on %s", cfg->addr);
+	(void)len;
+	if (listen(fd, BACKLOG) != 0)
+		fatal("listen on %s", cfg->addr);
+	return fd;
+}
+
+/*
+ * Returns (TCP source port % n) as the index of the socket in the reuseport
+ * group, which is the order the sockets started listening. The packet is the
+ * client's SYN; SKF_NET_OFF addresses it from its IP header.
+ */
+static void
+steer_by_source_port(int fd, uint32_t n)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),
+		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, 3),
+		/* IPv4: X = header length, port right after it */
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, (uint32_t)SKF_NET_OFF),
+		BPF_STMT(BPF_LD | BPF_H | BPF_IND, (uint32_t)SKF_NET_OFF),
+		BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+		/* IPv6: fixed 40-byte header (a SYN carries no extension headers) */
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)SKF_NET_OFF + 40),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+	    sizeof(prog)) != 0)
+		logit("cannot steer connections by source port (%s); the kernel "
+		    "will spread them by hash", strerror(errno));
+}
+
+void
+listen_open(const struct config *cfg, int *fds, uint32_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = resolve(cfg, &ss);
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		fds[i] = open_one(cfg, &ss, len);
+	if (n > 1)
+		steer_by_source_port(fds[0], n);
+}

@@ -1,0 +1,174 @@
+/*
+ * derpd master: runs as root only to read the key file (through the key
+ * process), bind the listeners and load the TLS certificate; then drops to
+ * an unprivileged user with no capabilities and supervises the workers. It
+ * never parses network input.
+ */
+#include <errno.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "flags.h"
+#include "keyfile.h"
+#include "keyfmt.h"
+#include "listen.h"
+#include "log.h"
+#include "master.h"
+#include "tlsctx.h"
+
+#define DERPD_VERSION		"0.1.0"
+#define DEFAULT_KEY_PATH	"/var/lib/derpd/derpd.key"
+
+static struct config cfg;
+static struct master m;
+
+static int
+make_signalfd(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		fatal("sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+/* A missing key file is generated, as derper does, by a short-lived child so
+ * that the key never passes through the master's memory. */
+static void
+create_key_file(const char *path)
+{
+	char err[512];
+	uint8_t *priv;
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid == 0) {
+		if ((priv = sodium_malloc(32)) == NULL ||
+		    keyfile_create(path, priv, err, sizeof(err)) != 0) {
+			logit("%s", priv == NULL ? "out of memory" : err);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		fatalx("cannot create the key file %s", path);
+	logit("generated a new key file %s (mode 0600)", path);
+}
+
+static void
+open_key_file(void)
+{
+	char err[512];
+	const char *path = cfg.config_path;
+	int fd;
+
+	if (*path == '\0') {
+		if (cfg.dev) {
+			logit("no -c given: using an ephemeral key (dev mode)");
+			m.keyd.key_fd = -1;
+			return;
+		}
+		if (geteuid() != 0)
+			fatalx("-c <key file> not specified");
+		path = DEFAULT_KEY_PATH;
+		logit("no -c given; using %s", path);
+	}
+	m.keyd.key_path = path;
+	fd = keyfile_open(path, err, sizeof(err));
+	if (fd == KEYFILE_MISSING) {
+		create_key_file(path);
+		fd = keyfile_open(path, err, sizeof(err));
+	}
+	if (fd < 0)
+		fatalx("%s", err);
+	m.keyd.key_fd = fd;
+}
+
+static uint32_t
+table_capacity(int64_t max_clients)
+{
+	uint32_t cap = 1024;
+
+	while (cap < (uint64_t)max_clients * 2)
+		cap <<= 1;
+	return cap;
+}
+
+static void
+make_eventfds(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < m.nworkers; i++)
+		if ((m.evfds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+			fatal("eventfd");
+}
+
+int
+main(int argc, char **argv)
+{
+	char pubtext[KEY_TEXT_MAX];
+	uint32_t i;
+
+	log_init("derpd");
+	flags_parse(&cfg, argc, argv);
+	if (cfg.version) {
+		printf("derpd %s\n", DERPD_VERSION);
+		return 0;
+	}
+	log_set_verbose(cfg.verbose);
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	json_setup();
+	umask(077);
+	memset(&m, 0, sizeof(m));
+	m.cfg = &cfg;
+	m.nworkers = (uint32_t)cfg.workers;
+	for (i = 0; i < SHM_MAX_WORKERS; i++)
+		m.keyd.worker_end[i] = -1;
+	m.sigfd = make_signalfd();
+	if (cfg.no_seccomp)
+		logit("WARNING: -no-seccomp: workers run WITHOUT their syscall "
+		    "sandbox. Use this for debugging only, never in production.");
+
+	runas_resolve(&m.ra, cfg.user);
+	open_key_file();
+	keyd_start(&m.keyd, &m.ra);
+	listen_open(&cfg, m.listen_fds, m.nworkers);
+	if (cfg.tls)
+		m.ssl_ctx = tls_ctx_new(&cfg);
+	shm_create(&m.shm, m.nworkers, table_capacity(cfg.max_clients),
+	    (uint32_t)cfg.ring_kib * 1024);
+	make_eventfds();
+	privdrop(&m.ra);
+
+	key_format_text(pubtext, NODEKEY_PREFIX, m.keyd.pub);
+	logit("serving on %s (%s) with %u workers as %s; public key %s",
+	    cfg.addr, cfg.tls ? "TLS" : "plain HTTP", m.nworkers, m.ra.name,
+	    pubtext);
+	logit("this relay is open to any client that knows its address; "
+	    "-verify-clients is not implemented yet");
+	return master_run(&m);
+}

@@ -1,0 +1,38 @@
+#ifndef DERPD_MASTER_H
+#define DERPD_MASTER_H
+
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "keyd.h"
+#include "privdrop.h"
+#include "shm.h"
+
+struct worker_proc {
+	pid_t		pid;		/* 0 when not running */
+	int64_t		started_ms;
+	int64_t		respawn_at_ms;	/* when pid == 0 */
+	uint32_t	backoff_ms;
+};
+
+struct master {
+	const struct config *cfg;
+	struct shm	 shm;
+	struct keyd	 keyd;
+	struct run_as	 ra;
+	SSL_CTX		*ssl_ctx;
+	uint32_t	 nworkers;
+	int		 listen_fds[SHM_MAX_WORKERS];
+	int		 evfds[SHM_MAX_WORKERS];
+	struct worker_proc w[SHM_MAX_WORKERS];
+	int		 sigfd;
+	int		 stopping;
+	int64_t		 stop_deadline_ms;
+};
+
+/* Forks the workers and supervises them until a stop signal. Returns the exit status. */
+int	master_run(struct master *m);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * Supervision, after nginx's master: start the workers, restart any that
+ * dies (with backoff when they keep dying), reclaim what a dead worker held
+ * in shared memory, and stop everything on SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <linux/close_range.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master.h"
+#include "worker.h"
+
+#define HEALTHY_RUN_MS	10000	/* a worker that lived this long restarts at once */
+#define MIN_BACKOFF_MS	100
+#define MAX_BACKOFF_MS	30000
+#define STOP_GRACE_MS	10000
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* In a new child: keep only stdio and the descriptors in keep[]. */
+static void
+close_all_except(int *keep, int n)
+{
+	unsigned int from = 3;
+	int i;
+
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	for (i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if (keep[i] > (int)from)
+			close_range(from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
+static void __attribute__((noreturn))
+become_worker(struct master *m, uint32_t i, int oracle_fd, pid_t master_pid)
+{
+	struct worker_setup s;
+	int keep[SHM_MAX_WORKERS + 2], n = 0;
+	uint32_t j;
+	sigset_t none;
+
+	keep[n++] = m->listen_fds[i];
+	keep[n++] = oracle_fd;
+	for (j = 0; j < m->nworkers; j++)
+		keep[n++] = m->evfds[j];
+	close_all_except(keep, n);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	memset(&s, 0, sizeof(s));
+	s.cfg = m->cfg;
+	s.shm = &m->shm;
+	s.id = i;
+	s.master_pid = master_pid;
+	s.listen_fd = m->listen_fds[i];
+	s.oracle_fd = oracle_fd;
+	s.evfds = m->evfds;
+	s.ssl_ctx = m->ssl_ctx;
+	memcpy(s.server_pub, m->keyd.pub, sizeof(s.server_pub));
+	worker_main(&s);
+}
+
+static void
+spawn_worker(struct master *m, uint32_t i)
+{
+	pid_t master_pid = getpid(), pid;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		logit("socketpair for worker %u: %s", i, strerror(errno));
+		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	keyd_attach(&m->keyd, i, sv[1]);
+	if ((pid = fork()) < 0) {
+		logit("fork worker %u: %s", i, strerror(errno));
+		close(sv[0]);
+		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	if (pid == 0)
+		become_worker(m, i, sv[0], master_pid);
+	close(sv[0]);
+	m->w[i].pid = pid;
+	m->w[i].started_ms = mono_ms();
+	__atomic_store_n(&m->shm.hdr->workers[i].pid, pid, __ATOMIC_RELAXED);
+	logit("worker %u started, pid %d", i, (int)pid);
+}
+
+/* The master's rings announce a dead worker's clients as gone to the others. */
+static void
+announce_gone(const uint8_t *key, void *arg)
+{
+	struct master *m = arg;
+	uint32_t j;
+	int wake;
+
+	for (j = 0; j < m->nworkers; j++) {
+		if (m->w[j].pid == 0)
+			continue;
+		if (ring_push(shm_ring(&m->shm, m->nworkers, j), m->shm.ring_data,
+		    RING_PEER_GONE, 0, 0, key, NULL, 0, &wake) == 0 && wake) {
+			uint64_t one = 1;
+
+			(void)!write(m->evfds[j], &one, sizeof(one));
+		}
+	}
+}
+
+static void
+reclaim(struct master *m, uint32_t i)
+{
+	struct shm_worker *sw = &m->shm.hdr->workers[i];
+	size_t n;
+	uint32_t p;
+
+	n = table_remove_worker(&m->shm.table, i, announce_gone, m);
+	for (p = 0; p <= m->nworkers; p++)
+		ring_discard(shm_ring(&m->shm, p, i));
+	__atomic_store_n(&sw->stats[ST_CONNS_CURRENT], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->stats[ST_CLIENTS_CURRENT], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->stats[ST_HOME_CLIENTS], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->pid, 0, __ATOMIC_RELAXED);
+	if (n > 0)
+		logit("worker %u: removed %zu routes and told the other workers", i, n);
+}
+
+static void
+log_exit(const char *what, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		logit("%s (pid %d) killed by signal %d (%s)%s", what, (int)pid,
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WTERMSIG(status) == SIGSYS ? ": seccomp policy violation" : "");
+	else
+		logit("%s (pid %d) exited with status %d", what, (int)pid,
+		    WEXITSTATUS(status));
+}
+
+static void
+worker_died(struct master *m, uint32_t i, int status)
+{
+	struct worker_proc *wp = &m->w[i];
+	int64_t now = mono_ms(), ran = now - wp->started_ms;
+	char what[32];
+
+	snprintf(what, sizeof(what), "worker %u", i);
+	log_exit(what, wp->pid, status);
+	wp->pid = 0;
+	keyd_detach(&m->keyd, i);
+	reclaim(m, i);
+	__atomic_add_fetch(&m->shm.hdr->workers[i].restarts, 1, __ATOMIC_RELAXED);
+	if (m->stopping)
+		return;
+	if (ran >= HEALTHY_RUN_MS)
+		wp->backoff_ms = 0;
+	else
+		wp->backoff_ms = wp->backoff_ms == 0 ? MIN_BACKOFF_MS :
+		    wp->backoff_ms * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS :
+		    wp->backoff_ms * 2;
+	wp->respawn_at_ms = now + wp->backoff_ms;
+	if (wp->backoff_ms > 0)
+		logit("worker %u died after %lld ms; restarting it in %u ms", i,
+		    (long long)ran, wp->backoff_ms);
+}
+
+static void
+keyd_died(struct master *m, int status)
+{
+	uint8_t old[32];
+
+	log_exit("key process", m->keyd.pid, status);
+	m->keyd.pid = 0;
+	if (m->stopping)
+		return;
+	if (m->keyd.key_fd < 0)
+		fatalx("the ephemeral -dev key died with the key process; exiting");
+	close(m->keyd.ctl);
+	memcpy(old, m->keyd.pub, sizeof(old));
+	m->ra.switch_user = 0;	/* we already are that user */
+	keyd_start(&m->keyd, &m->ra);
+	if (memcmp(old, m->keyd.pub, sizeof(old)) != 0)
+		fatalx("the key file changed on disk; restart derpd to use the new key");
+	logit("key process restarted, pid %d", (int)m->keyd.pid);
+}
+
+static void
+reap(struct master *m)
+{
+	uint32_t i;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->keyd.pid) {
+			keyd_died(m, status);
+			continue;
+		}
+		for (i = 0; i < m->nworkers; i++)
+			if (m->w[i].pid == pid)
+				worker_died(m, i, status);
+	}
+}
+
+static int
+running(const struct master *m)
+{
+	uint32_t i;
+	int n = 0;
+
+	for (i = 0; i < m->nworkers; i++)
+		n += m->w[i].pid != 0;
+	return n;
+}
+
+static void
+signal_workers(struct master *m, int sig)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->nworkers; i++)
+		if (m->w[i].pid != 0)
+			kill(m->w[i].pid, sig);
+}
+
+static void
+begin_stop(struct master *m, int sig)
+{
+	if (m->stopping)
+		return;
+	logit("%s: stopping", strsignal(sig));
+	m->stopping = 1;
+	m->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
+	signal_workers(m, SIGTERM);
+}
+
+static void
+handle_signals(struct master *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap(m);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			begin_stop(m, (int)si.ssi_signo);
+			break;
+		case SIGHUP:
+			logit("SIGHUP: nothing to reload");
+			break;
+		}
+	}
+}
+
+/* Starts due workers; returns ms until the next one is due, or -1. */
+static int
+respawn_due(struct master *m)
+{
+	int64_t now = mono_ms(), next = -1, d;
+	uint32_t i;
+
+	for (i = 0; i < m->nworkers && !m->stopping; i++) {
+		if (m->w[i].pid != 0)
+			continue;
+		if (m->w[i].respawn_at_ms <= now) {
+			spawn_worker(m, i);
+			continue;
+		}
+		d = m->w[i].respawn_at_ms - now;
+		if (next < 0 || d < next)
+			next = d;
+	}
+	return (int)next;
+}
+
+int
+master_run(struct master *m)
+{
+	struct pollfd pfd = { .fd = m->sigfd, .events = POLLIN };
+	int timeout;
+
+	for (;;) {
+		timeout = respawn_due(m);
+		if (m->stopping) {
+			if (running(m) == 0)
+				break;
+			timeout = (int)(m->stop_deadline_ms - mono_ms());
+			if (timeout <= 0) {
+				logit("workers did not stop in time; killing them");
+				signal_workers(m, SIGKILL);
+				timeout = 1000;
+			}
+		}
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+			fatal("poll");
+		handle_signals(m);
+	}
+	if (m->keyd.pid != 0) {
+		kill(m->keyd.pid, SIGKILL);
+		waitpid(m->keyd.pid, NULL, 0);
+	}
+	logit("stopped");
+	return 0;
+}

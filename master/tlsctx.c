@@ -1,0 +1,119 @@
+#include "tlsctx.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+static char sni_name[256];	/* empty: hostname is an IP, no SNI check */
+
+static void
+fatal_tls(const char *what)
+{
+	unsigned long e = ERR_get_error();
+
+	fatalx("%s: %s", what, e ? ERR_reason_error_string(e) : "unknown error");
+}
+
+static int
+is_ip(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static int
+check_sni(SSL *ssl, int *alert, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+
+	(void)arg;
+	if (sni_name[0] == '\0' || (name != NULL && strcasecmp(name, sni_name) == 0))
+		return SSL_TLSEXT_ERR_OK;
+	*alert = SSL_AD_UNRECOGNIZED_NAME;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static int
+select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char http11[] = "\x08http/1.1";
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto((unsigned char **)out, outlen, http11,
+	    sizeof(http11) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_OK;
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+static void
+safe_name(char *out, size_t cap, const char *host)
+{
+	size_t n = 0;
+
+	for (; *host != '\0' && n + 1 < cap; host++)
+		if ((*host >= 'a' && *host <= 'z') || (*host >= 'A' && *host <= 'Z') ||
+		    (*host >= '0' && *host <= '9') || *host == '-' || *host == '.')
+			out[n++] = *host;
+	out[n] = '\0';
+}
+
+static void
+check_cert_name(SSL_CTX *ctx, const char *host)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	int ok;
+
+	if (cert == NULL)
+		fatalx("no certificate loaded");
+	ok = is_ip(host) ? X509_check_ip_asc(cert, host, 0) :
+	    X509_check_host(cert, host, 0, 0, NULL);
+	if (ok != 1)
+		fatalx("certificate is not valid for hostname \"%s\"", host);
+}
+
+SSL_CTX *
+tls_ctx_new(const struct config *cfg)
+{
+	char name[256], crt[4096], key[4096];
+	SSL_CTX *ctx;
+
+	safe_name(name, sizeof(name), cfg->hostname);
+	if ((size_t)snprintf(crt, sizeof(crt), "%s/%s.crt", cfg->certdir, name) >=
+	    sizeof(crt) || (size_t)snprintf(key, sizeof(key), "%s/%s.key",
+	    cfg->certdir, name) >= sizeof(key))
+		fatalx("-certdir path too long");
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		fatal_tls("SSL_CTX_new");
+	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1) {
+		logit("cannot load the certificate %s", crt);
+		fatal_tls("certificate");
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		logit("cannot load the TLS key %s", key);
+		fatal_tls("TLS key");
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		fatal_tls("TLS key does not match the certificate");
+	check_cert_name(ctx, cfg->hostname);
+	if (!is_ip(cfg->hostname))
+		snprintf(sni_name, sizeof(sni_name), "%s", cfg->hostname);
+
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	/* Idle clients keep no TLS buffers; queued frames may move in memory. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
+	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+	logit("TLS certificate %s loaded for %s", crt, cfg->hostname);
+	return ctx;
+}
