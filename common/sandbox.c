@@ -65,6 +65,7 @@ static const struct {
 	{ "munmap",		ANY,		W | K },
 	{ "mremap",		ANY,		W | K },
 	{ "madvise",		ANY,		W | K },
+	{ "munlock",		ANY,		K },	/* sodium_free() */
 	/* The shared connection table's robust mutex and its read fallback. */
 	{ "futex",		FUTEX_OPS,	W },
 	{ "sched_yield",	ANY,		W },

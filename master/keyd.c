@@ -103,8 +103,10 @@ take_worker_fd(int epfd, int ctl)
 	int fd;
 
 	r = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-	if (r == 0)
-		exit(0);	/* master gone */
+	if (r == 0) {		/* the master is stopping, or gone */
+		sodium_free(priv);	/* wipes it */
+		exit(0);
+	}
 	if (r != (ssize_t)sizeof(msg) || (cm = CMSG_FIRSTHDR(&mh)) == NULL ||
 	    cm->cmsg_type != SCM_RIGHTS || msg.worker >= SHM_MAX_WORKERS)
 		fatalx("bad message from the master");

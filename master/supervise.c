@@ -303,6 +303,25 @@ respawn_due(struct master *m)
 	return (int)next;
 }
 
+/* Closing its socket makes the key process wipe the key and exit. */
+static void
+stop_keyd(struct master *m)
+{
+	int i;
+
+	if (m->keyd.pid == 0)
+		return;
+	close(m->keyd.ctl);
+	for (i = 0; i < 40; i++) {
+		if (waitpid(m->keyd.pid, NULL, WNOHANG) == m->keyd.pid)
+			return;
+		poll(NULL, 0, 50);
+	}
+	logit("the key process did not exit; killing it");
+	kill(m->keyd.pid, SIGKILL);
+	waitpid(m->keyd.pid, NULL, 0);
+}
+
 int
 master_run(struct master *m)
 {
@@ -325,10 +344,7 @@ master_run(struct master *m)
 			fatal("poll");
 		handle_signals(m);
 	}
-	if (m->keyd.pid != 0) {
-		kill(m->keyd.pid, SIGKILL);
-		waitpid(m->keyd.pid, NULL, 0);
-	}
+	stop_keyd(m);
 	logit("stopped");
 	return 0;
 }

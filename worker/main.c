@@ -1,5 +1,6 @@
 /* Worker process: set up, enter the sandbox, run the event loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -49,6 +50,10 @@ make_signalfd(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+#ifdef DERPD_TEST_HOOKS
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+#endif
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
 		fatal("sigprocmask");
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
@@ -144,6 +149,23 @@ begin_stop(struct wk *w)
 		conn_close(w, c, "server stopping");
 }
 
+#ifdef DERPD_TEST_HOOKS
+/* Test builds only: make the sandbox prove itself on request. */
+static void
+forbidden_syscall(int sig)
+{
+	char *argv[] = { "/bin/true", NULL };
+
+	logit("test hook: attempting a forbidden %s", sig == SIGUSR1 ?
+	    "execve" : "open");
+	if (sig == SIGUSR1)
+		execve(argv[0], argv, NULL);
+	else
+		close(open("/etc/hostname", O_RDONLY));
+	logit("test hook: the forbidden syscall was allowed");
+}
+#endif
+
 static void
 handle_signal(struct wk *w)
 {
@@ -152,6 +174,10 @@ handle_signal(struct wk *w)
 	while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			begin_stop(w);
+#ifdef DERPD_TEST_HOOKS
+		if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
+			forbidden_syscall((int)si.ssi_signo);
+#endif
 	}
 }
 
