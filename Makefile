@@ -5,12 +5,12 @@
 #   make bench      throughput/latency/memory figures (see bench/README.md)
 
 CC	?= cc
-PKGS	 = openssl libsodium libcap-ng libseccomp jansson
+PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib
 PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
-	   libseccomp-dev libjansson-dev libcmocka-dev openssl \
-	   python3-pytest python3-nacl python3-websockets
+	   libseccomp-dev libjansson-dev zlib1g-dev libcmocka-dev openssl \
+	   python3-pytest python3-nacl python3-websockets python3-aioice
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
@@ -29,12 +29,12 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
-	     common/sandbox.c
+	     common/sandbox.c common/stun.c
 WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
 	     worker/http_serve.c worker/clientinfo.c worker/handshake.c \
-	     worker/relay.c worker/watch.c
+	     worker/relay.c worker/watch.c worker/metrics.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
-	     master/tlsctx.c master/supervise.c
+	     master/tlsctx.c master/supervise.c master/stund.c
 KEYGEN_SRC = keygen/keygen.c
 HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h)
 

@@ -31,6 +31,7 @@ enum arg_rule {
 
 #define W	(1 << SANDBOX_WORKER)
 #define K	(1 << SANDBOX_KEY)
+#define S	(1 << SANDBOX_STUN)
 
 static const struct {
 	const char	*name;
@@ -39,7 +40,7 @@ static const struct {
 } policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
 	{ "read",		ANY,		W | K },
-	{ "write",		ANY,		W | K },
+	{ "write",		ANY,		W | K | S },
 	{ "readv",		ANY,		W },
 	{ "writev",		ANY,		W },
 	{ "recvfrom",		ANY,		W | K },
@@ -47,6 +48,9 @@ static const struct {
 	{ "recvmsg",		ANY,		W | K },
 	{ "sendmsg",		ANY,		W | K },
 	{ "close",		ANY,		W | K },
+	/* STUN: a batch of requests in, a batch of answers out. */
+	{ "recvmmsg",		ANY,		S },
+	{ "sendmmsg",		ANY,		S },
 	/* New client connections, tuned, then shut. */
 	{ "accept4",		ANY,		W },
 	{ "setsockopt",		TCP_SOCKOPT,	W },
@@ -55,14 +59,14 @@ static const struct {
 	{ "epoll_wait",		ANY,		W | K },
 	{ "epoll_pwait",	ANY,		W | K },
 	{ "epoll_ctl",		ANY,		W | K },
-	{ "clock_gettime",	ANY,		W | K },
-	{ "gettimeofday",	ANY,		W | K },
-	{ "restart_syscall",	ANY,		W | K },
+	{ "clock_gettime",	ANY,		W | K | S },
+	{ "gettimeofday",	ANY,		W | K | S },
+	{ "restart_syscall",	ANY,		W | K | S },
 	/* Memory, never executable. */
-	{ "brk",		ANY,		W | K },
-	{ "mmap",		NO_EXEC_PROT,	W | K },
+	{ "brk",		ANY,		W | K | S },
+	{ "mmap",		NO_EXEC_PROT,	W | K | S },
 	{ "mprotect",		NO_EXEC_PROT,	W | K },
-	{ "munmap",		ANY,		W | K },
+	{ "munmap",		ANY,		W | K | S },
 	{ "mremap",		ANY,		W | K },
 	{ "madvise",		ANY,		W | K },
 	{ "munlock",		ANY,		K },	/* sodium_free() */
@@ -72,13 +76,13 @@ static const struct {
 	/* Nonces and TLS. */
 	{ "getrandom",		ANY,		W },
 	/* Leaving, and dying loudly. */
-	{ "exit",		ANY,		W | K },
-	{ "exit_group",		ANY,		W | K },
-	{ "rt_sigreturn",	ANY,		W | K },
-	{ "rt_sigprocmask",	ANY,		W | K },
-	{ "getpid",		ANY,		W | K },
-	{ "gettid",		ANY,		W | K },
-	{ "tgkill",		SELF_SIGNAL,	W | K },
+	{ "exit",		ANY,		W | K | S },
+	{ "exit_group",		ANY,		W | K | S },
+	{ "rt_sigreturn",	ANY,		W | K | S },
+	{ "rt_sigprocmask",	ANY,		W | K | S },
+	{ "getpid",		ANY,		W | K | S },
+	{ "gettid",		ANY,		W | K | S },
+	{ "tgkill",		SELF_SIGNAL,	W | K | S },
 };
 
 static void

@@ -4,6 +4,7 @@
 enum sandbox_role {
 	SANDBOX_WORKER,		/* TLS, HTTP, DERP on sockets it already has */
 	SANDBOX_KEY,		/* the key process: answers on its sockets */
+	SANDBOX_STUN,		/* the STUN process: datagrams in and out */
 };
 
 /* Installs role's seccomp allowlist; anything else kills the process. */

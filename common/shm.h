@@ -16,12 +16,15 @@
 
 #define SHM_MAX_WORKERS	64
 
+/* Counters each worker keeps in shared memory; /metrics sums them. */
 enum stat_id {
-	ST_CONNS_ACCEPTED,
-	ST_CONNS_CURRENT,
-	ST_CLIENTS_CURRENT,
-	ST_HOME_CLIENTS,
+	ST_TCP_ACCEPTS,
+	ST_TCP_CURRENT,		/* gauge */
+	ST_DERP_ACCEPTS,
+	ST_CLIENTS_CURRENT,	/* gauge */
+	ST_HOME_CLIENTS,	/* gauge */
 	ST_HANDSHAKE_FAILURES,
+	ST_HTTP_REQUESTS,
 	ST_PACKETS_RECV,
 	ST_BYTES_RECV,
 	ST_PACKETS_SENT,
@@ -31,11 +34,17 @@ enum stat_id {
 	ST_DROP_QUEUE_FULL,
 	ST_DROP_RING_FULL,
 	ST_DROP_WRITE_ERROR,
-	ST_PEER_GONE_SENT,
+	ST_PEER_GONE_DISCONNECTED,
+	ST_PEER_GONE_NOT_HERE,
+	ST_GOT_PING,
+	ST_SENT_PONG,
+	ST_UNKNOWN_FRAMES,
 	ST_TAKEOVERS,
 	ST_RING_RESETS,
 	ST_MAX,
 };
+
+#define STAT_FRAME_TYPES	32	/* frames received, by type (0x00..0x1f) */
 
 struct shm_worker {
 	uint32_t	next_gen;	/* slot generations, kept across respawns */
@@ -43,11 +52,22 @@ struct shm_worker {
 	uint32_t	restarts;
 	uint32_t	pad;
 	uint64_t	stats[ST_MAX];
+	uint64_t	frames[STAT_FRAME_TYPES];
+} __attribute__((aligned(64)));
+
+/* Counters of the STUN process (derper's stun_* metrics). */
+struct shm_stun {
+	uint64_t	success;
+	uint64_t	not_stun;
+	uint64_t	write_error;
+	uint64_t	ipv4;
+	uint64_t	ipv6;
 } __attribute__((aligned(64)));
 
 /* Shared header. */
 struct shm_header {
 	struct shm_worker workers[SHM_MAX_WORKERS];
+	struct shm_stun	stun;
 };
 
 /* Private handle with the layout (never read back from shared memory). */
@@ -69,10 +89,13 @@ struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
 /* Sum of one counter over all workers. */
 uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
 
+/* Only worker w writes its counters, so no locked add is needed. */
 static inline void
 stat_add(const struct shm *s, uint32_t w, enum stat_id id, int64_t n)
 {
-	__atomic_fetch_add(&s->hdr->workers[w].stats[id], (uint64_t)n,
+	uint64_t *p = &s->hdr->workers[w].stats[id];
+
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + (uint64_t)n,
 	    __ATOMIC_RELAXED);
 }
 

@@ -306,14 +306,8 @@ refuse_unimplemented(const struct config *cfg)
 
 	if (cfg->tls && strcmp(cfg->certmode, "manual") != 0)
 		what = "-certmode letsencrypt/gcp (use -certmode manual)";
-	else if (cfg->run_stun)
-		what = "STUN (run with -stun=false for now)";
 	else if (cfg->tls && cfg->http_port >= 0)
 		what = "the plain HTTP listener next to TLS (use -http-port=-1)";
-	else if (!cfg->run_derp)
-		what = "-derp=false";
-	else if (*cfg->home != '\0')
-		what = "-home";
 	else if (*cfg->mesh_psk_file != '\0' || *cfg->secrets_url != '\0')
 		what = "the mesh key (-mesh-psk-file, -secrets-url)";
 	else if (*cfg->mesh_with != '\0')
@@ -369,6 +363,15 @@ split_addr(struct config *cfg)
 static void
 check_ranges(const struct config *cfg)
 {
+	if (*cfg->home != '\0' && strcmp(cfg->home, "blank") != 0 &&
+	    strncmp(cfg->home, "http://", 7) != 0 &&
+	    strncmp(cfg->home, "https://", 8) != 0)
+		fatalx("unknown -home value \"%s\": want empty, \"blank\" or a URL",
+		    cfg->home);
+	if (strpbrk(cfg->home, "\r\n") != NULL || strlen(cfg->home) > 1024)
+		fatalx("-home URL is not valid");
+	if (cfg->run_stun && (cfg->stun_port < 1 || cfg->stun_port > 65535))
+		fatalx("-stun-port must be between 1 and 65535");
 	if (cfg->workers < 1 || cfg->workers > 64)
 		fatalx("-workers must be between 1 and 64");
 	if (cfg->max_clients < 16 || cfg->max_clients > (1 << 24))

@@ -55,6 +55,46 @@ resolve(const struct config *cfg, struct sockaddr_storage *ss)
 	return len;
 }
 
+static void
+set_port(struct sockaddr_storage *ss, int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+static socklen_t
+ss_len(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+}
+
+int
+listen_udp(const struct config *cfg, int port)
+{
+	struct sockaddr_storage ss;
+	int fd, zero = 0;
+
+	resolve(cfg, &ss);
+	set_port(&ss, port);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 && ss.ss_family == AF_INET6 && cfg->listen_host[0] == '\0') {
+		memset(&ss, 0, sizeof(ss));	/* no IPv6 here: 0.0.0.0 */
+		ss.ss_family = AF_INET;
+		set_port(&ss, port);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0)
+		fatal("socket (UDP)");
+	if (ss.ss_family == AF_INET6 && cfg->listen_host[0] == '\0')
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&ss, ss_len(&ss)) != 0)
+		fatal("cannot bind UDP port %d for STUN", port);
+	return fd;
+}
+
 static int
 open_one(const struct config *cfg, struct sockaddr_storage *ss, socklen_t len)
 {

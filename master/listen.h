@@ -14,5 +14,7 @@
  * successor instead of being reset.
  */
 void	listen_open(const struct config *cfg, int *fds, uint32_t n);
+/* Binds the STUN UDP socket on the -a host and -stun-port. */
+int	listen_udp(const struct config *cfg, int port);
 
 #endif

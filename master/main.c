@@ -157,6 +157,7 @@ main(int argc, char **argv)
 	open_key_file();
 	keyd_start(&m.keyd, &m.ra);
 	listen_open(&cfg, m.listen_fds, m.nworkers);
+	m.stun_fd = cfg.run_stun ? listen_udp(&cfg, (int)cfg.stun_port) : -1;
 	if (cfg.tls)
 		m.ssl_ctx = tls_ctx_new(&cfg);
 	shm_create(&m.shm, m.nworkers, table_capacity(cfg.max_clients),

@@ -27,6 +27,8 @@ struct master {
 	int		 listen_fds[SHM_MAX_WORKERS];
 	int		 evfds[SHM_MAX_WORKERS];
 	struct worker_proc w[SHM_MAX_WORKERS];
+	int		 stun_fd;	/* -1 with -stun=false */
+	struct worker_proc stun;
 	int		 sigfd;
 	int		 stopping;
 	int64_t		 stop_deadline_ms;

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "stund.h"
 #include "worker.h"
 
 #define HEALTHY_RUN_MS	10000	/* a worker that lived this long restarts at once */
@@ -114,6 +115,29 @@ spawn_worker(struct master *m, uint32_t i)
 	logit("worker %u started, pid %d", i, (int)pid);
 }
 
+static void
+spawn_stun(struct master *m)
+{
+	int keep[1] = { m->stun_fd };
+	sigset_t none;
+	pid_t pid;
+
+	if ((pid = fork()) < 0) {
+		logit("fork STUN server: %s", strerror(errno));
+		m->stun.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	if (pid == 0) {
+		close_all_except(keep, 1);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		stund_main(m->stun_fd, &m->shm.hdr->stun);
+	}
+	m->stun.pid = pid;
+	m->stun.started_ms = mono_ms();
+	logit("STUN server started, pid %d", (int)pid);
+}
+
 /* The master's rings announce a dead worker's clients as gone to the others. */
 static void
 announce_gone(const uint8_t *key, void *arg)
@@ -144,7 +168,7 @@ reclaim(struct master *m, uint32_t i)
 	n = table_remove_worker(&m->shm.table, i, announce_gone, m);
 	for (p = 0; p <= m->nworkers; p++)
 		ring_discard(shm_ring(&m->shm, p, i));
-	__atomic_store_n(&sw->stats[ST_CONNS_CURRENT], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->stats[ST_TCP_CURRENT], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->stats[ST_CLIENTS_CURRENT], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->stats[ST_HOME_CLIENTS], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->pid, 0, __ATOMIC_RELAXED);
@@ -164,11 +188,28 @@ log_exit(const char *what, pid_t pid, int status)
 		    WEXITSTATUS(status));
 }
 
+/* Schedules a restart: at once after a healthy run, else with backoff. */
+static void
+schedule_restart(struct worker_proc *p, const char *what)
+{
+	int64_t now = mono_ms(), ran = now - p->started_ms;
+
+	if (ran >= HEALTHY_RUN_MS)
+		p->backoff_ms = 0;
+	else
+		p->backoff_ms = p->backoff_ms == 0 ? MIN_BACKOFF_MS :
+		    p->backoff_ms * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS :
+		    p->backoff_ms * 2;
+	p->respawn_at_ms = now + p->backoff_ms;
+	if (p->backoff_ms > 0)
+		logit("%s died after %lld ms; restarting it in %u ms", what,
+		    (long long)ran, p->backoff_ms);
+}
+
 static void
 worker_died(struct master *m, uint32_t i, int status)
 {
 	struct worker_proc *wp = &m->w[i];
-	int64_t now = mono_ms(), ran = now - wp->started_ms;
 	char what[32];
 
 	snprintf(what, sizeof(what), "worker %u", i);
@@ -177,18 +218,17 @@ worker_died(struct master *m, uint32_t i, int status)
 	keyd_detach(&m->keyd, i);
 	reclaim(m, i);
 	__atomic_add_fetch(&m->shm.hdr->workers[i].restarts, 1, __ATOMIC_RELAXED);
-	if (m->stopping)
-		return;
-	if (ran >= HEALTHY_RUN_MS)
-		wp->backoff_ms = 0;
-	else
-		wp->backoff_ms = wp->backoff_ms == 0 ? MIN_BACKOFF_MS :
-		    wp->backoff_ms * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS :
-		    wp->backoff_ms * 2;
-	wp->respawn_at_ms = now + wp->backoff_ms;
-	if (wp->backoff_ms > 0)
-		logit("worker %u died after %lld ms; restarting it in %u ms", i,
-		    (long long)ran, wp->backoff_ms);
+	if (!m->stopping)
+		schedule_restart(wp, what);
+}
+
+static void
+stun_died(struct master *m, int status)
+{
+	log_exit("STUN server", m->stun.pid, status);
+	m->stun.pid = 0;
+	if (!m->stopping)
+		schedule_restart(&m->stun, "STUN server");
 }
 
 static void
@@ -223,6 +263,10 @@ reap(struct master *m)
 			keyd_died(m, status);
 			continue;
 		}
+		if (pid == m->stun.pid) {
+			stun_died(m, status);
+			continue;
+		}
 		for (i = 0; i < m->nworkers; i++)
 			if (m->w[i].pid == pid)
 				worker_died(m, i, status);
@@ -237,7 +281,7 @@ running(const struct master *m)
 
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
-	return n;
+	return n + (m->stun.pid != 0);
 }
 
 static void
@@ -248,6 +292,8 @@ signal_workers(struct master *m, int sig)
 	for (i = 0; i < m->nworkers; i++)
 		if (m->w[i].pid != 0)
 			kill(m->w[i].pid, sig);
+	if (m->stun.pid != 0)
+		kill(m->stun.pid, sig);
 }
 
 static void
@@ -282,24 +328,36 @@ handle_signals(struct master *m)
 	}
 }
 
-/* Starts due workers; returns ms until the next one is due, or -1. */
+/* Starts p if it is due; keeps in *next the ms until the next one is. */
+static int
+due(const struct worker_proc *p, int64_t now, int64_t *next)
+{
+	int64_t d;
+
+	if (p->pid != 0)
+		return 0;
+	if (p->respawn_at_ms <= now)
+		return 1;
+	d = p->respawn_at_ms - now;
+	if (*next < 0 || d < *next)
+		*next = d;
+	return 0;
+}
+
+/* Starts what is due; returns ms until the next restart is due, or -1. */
 static int
 respawn_due(struct master *m)
 {
-	int64_t now = mono_ms(), next = -1, d;
+	int64_t now = mono_ms(), next = -1;
 	uint32_t i;
 
-	for (i = 0; i < m->nworkers && !m->stopping; i++) {
-		if (m->w[i].pid != 0)
-			continue;
-		if (m->w[i].respawn_at_ms <= now) {
+	if (m->stopping)
+		return -1;
+	for (i = 0; i < m->nworkers; i++)
+		if (due(&m->w[i], now, &next))
 			spawn_worker(m, i);
-			continue;
-		}
-		d = m->w[i].respawn_at_ms - now;
-		if (next < 0 || d < next)
-			next = d;
-	}
+	if (m->stun_fd >= 0 && due(&m->stun, now, &next))
+		spawn_stun(m);
 	return (int)next;
 }
 

@@ -140,8 +140,8 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss)
 	ev.data.u64 = conn_tag(c);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
 		fatal("epoll_ctl add client");
-	stat(w, ST_CONNS_ACCEPTED, 1);
-	stat(w, ST_CONNS_CURRENT, 1);
+	stat(w, ST_TCP_ACCEPTS, 1);
+	stat(w, ST_TCP_CURRENT, 1);
 }
 
 void
@@ -246,7 +246,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	w->slots[c->slot] = NULL;
 	w->free_slots[w->nfree++] = c->slot;
 	list_del(w, c);
-	stat(w, ST_CONNS_CURRENT, -1);
+	stat(w, ST_TCP_CURRENT, -1);
 	c->next = w->graveyard;
 	w->graveyard = c;
 }
@@ -452,12 +452,12 @@ conn_queue_packet(struct wk *w, struct conn *c, const uint8_t src[DERP_KEY_LEN],
 	return 0;
 }
 
-void
+int
 conn_queue_control(struct wk *w, struct conn *c, const void *p, size_t len)
 {
 	if (c->out_bytes > (uint64_t)w->cfg->queue_kib * 1024 + CONTROL_SLACK)
-		return;	/* a client that does not read gets no more replies */
-	conn_queue(w, c, p, len);
+		return -1;	/* a client that does not read gets no more replies */
+	return conn_queue(w, c, p, len);
 }
 
 static void
@@ -543,6 +543,15 @@ conn_read(struct wk *w, struct conn *c)
 		conn_mark_ready(w, c);
 }
 
+static void
+count_frame(struct wk *w, uint8_t type)
+{
+	uint64_t *p = &w->shm->hdr->workers[w->id].frames[type % STAT_FRAME_TYPES];
+
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + 1,
+	    __ATOMIC_RELAXED);
+}
+
 /* Handles every complete frame in the input buffer. */
 static void
 process_frames(struct wk *w, struct conn *c)
@@ -566,11 +575,13 @@ process_frames(struct wk *w, struct conn *c)
 		if (!frame_get_header(b->data + b->rd, avail, &type, &len))
 			break;
 		v = frame_check_client(type, len, &why);
+		count_frame(w, type);
 		if (v == FRAME_REJECT) {
 			conn_close(w, c, why);
 			return;
 		}
 		if (v == FRAME_SKIP) {
+			stat(w, ST_UNKNOWN_FRAMES, 1);
 			b->rd += DERP_FRAME_HDR_LEN;
 			c->skip = len;
 			continue;

@@ -1,4 +1,12 @@
-/* HTTP requests before the DERP upgrade; each response closes the connection. */
+/*
+ * HTTP before (or instead of) the DERP upgrade, routed as derper's mux does:
+ * /derp upgrades, /derp/probe and /derp/latency-check answer probes,
+ * /generate_204 answers captive-portal checks, /debug/ and /metrics serve
+ * metrics to loopback and Tailscale addresses, and every other path gets
+ * the home page. Each response closes the connection.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,36 +14,232 @@
 #include "log.h"
 #include "wk.h"
 
+#define BROWSER_HEADERS \
+	"Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n" \
+	"Content-Security-Policy: default-src 'self'; frame-ancestors 'none'; " \
+	"form-action 'self'; base-uri 'self'; block-all-mixed-content; " \
+	"object-src 'none'\r\n" \
+	"X-Frame-Options: DENY\r\n" \
+	"X-Content-Type-Options: nosniff\r\n"
+
+struct reply {
+	const char	*status;	/* "200 OK" */
+	const char	*type;		/* Content-Type, or NULL */
+	const char	*headers;	/* extra header lines, each ending in CRLF */
+	const char	*body;
+	size_t		 body_len;
+};
+
 static void
-respond(struct wk *w, struct conn *c, const char *status, const char *body)
+send_reply(struct wk *w, struct conn *c, const struct http_request *req,
+    const struct reply *r)
 {
-	char resp[512];
+	char head[2048], length[64] = "";
 	int n;
 
-	n = snprintf(resp, sizeof(resp),
-	    "HTTP/1.1 %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s", status, strlen(body), body);
-	if (n > 0 && (size_t)n < sizeof(resp))
-		conn_queue_control(w, c, resp, n);
+	/* RFC 9110 8.6: no Content-Length in a 204. */
+	if (strncmp(r->status, "204", 3) != 0)
+		snprintf(length, sizeof(length), "Content-Length: %zu\r\n",
+		    r->body_len);
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\n%s%s%s%s%s"
+	    "Connection: close\r\n\r\n", r->status,
+	    r->type ? "Content-Type: " : "", r->type ? r->type : "",
+	    r->type ? "\r\n" : "", r->headers ? r->headers : "", length);
+	if (n > 0 && (size_t)n < sizeof(head)) {
+		conn_queue_control(w, c, head, n);
+		if (r->body_len > 0 && !http_str_eq(&req->method, "HEAD"))
+			conn_queue_control(w, c, r->body, r->body_len);
+	}
 	conn_flush_close(w, c);
 }
 
+/* Go's http.Error. */
+static void
+send_error(struct wk *w, struct conn *c, const struct http_request *req,
+    const char *status, const char *text)
+{
+	struct reply r = { status, "text/plain; charset=utf-8",
+	    "X-Content-Type-Options: nosniff\r\n", text, strlen(text) };
+
+	send_reply(w, c, req, &r);
+}
+
 static int
-upgrade_to_derp(struct wk *w, struct conn *c, const struct http_request *req)
+challenge_ok(const struct http_str *s)
+{
+	size_t i;
+	char ch;
+
+	if (s->len > 64)
+		return 0;
+	for (i = 0; i < s->len; i++) {
+		ch = s->p[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+		    ch == '_' || ch == ':'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Captive-portal check: echo X-Tailscale-Challenge as X-Tailscale-Response. */
+static void
+serve_no_content(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	const struct http_str *ch = http_header(req, "X-Tailscale-Challenge");
+	char headers[256];
+	struct reply r = { "204 No Content", NULL, headers, NULL, 0 };
+
+	snprintf(headers, sizeof(headers), "%s%.*s%s"
+	    "Cache-Control: no-cache, no-store, must-revalidate, no-transform, "
+	    "max-age=0\r\n",
+	    ch != NULL && ch->len > 0 && challenge_ok(ch) ?
+	    "X-Tailscale-Response: response " : "",
+	    ch != NULL && ch->len > 0 && challenge_ok(ch) ? (int)ch->len : 0,
+	    ch != NULL ? ch->p : "",
+	    ch != NULL && ch->len > 0 && challenge_ok(ch) ? "\r\n" : "");
+	send_reply(w, c, req, &r);
+}
+
+static void
+serve_probe(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	struct reply r = { "200 OK", NULL, "Access-Control-Allow-Origin: *\r\n",
+	    NULL, 0 };
+
+	if (!http_str_eq(&req->method, "GET") && !http_str_eq(&req->method, "HEAD")) {
+		send_error(w, c, req, "405 Method Not Allowed", "bogus probe method\n");
+		return;
+	}
+	send_reply(w, c, req, &r);
+}
+
+static void
+serve_robots(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	static const char body[] = "User-agent: *\nDisallow: /\n";
+	struct reply r = { "200 OK", "text/plain; charset=utf-8", BROWSER_HEADERS,
+	    body, sizeof(body) - 1 };
+
+	send_reply(w, c, req, &r);
+}
+
+static void
+serve_bootstrap_dns(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	static const char body[] = "{}";
+	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS,
+	    body, sizeof(body) - 1 };
+
+	send_reply(w, c, req, &r);
+}
+
+static void
+serve_home(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	static const char page[] =
+	    "<!DOCTYPE html>\n<html><head><title>DERP</title></head><body>\n"
+	    "<h1>DERP</h1>\n"
+	    "<p>This is a DERP relay for <a href=\"https://tailscale.com/\">"
+	    "Tailscale</a> clients, served by derpd. It relays end-to-end "
+	    "encrypted packets between clients that cannot reach each other "
+	    "directly, and answers STUN and latency probes.</p>\n"
+	    "<p><a href=\"https://tailscale.com/kb/1232/derp-servers\">About "
+	    "DERP servers</a></p>\n</body></html>\n";
+	const char *home = w->cfg->home;
+	char headers[2048];
+	struct reply r = { "200 OK", "text/html; charset=utf-8", BROWSER_HEADERS,
+	    page, sizeof(page) - 1 };
+
+	if (strcmp(home, "blank") == 0) {
+		r.body = NULL;
+		r.body_len = 0;
+	} else if (*home != '\0') {
+		/* -home URL (checked by the master): a redirect */
+		snprintf(headers, sizeof(headers), "%sLocation: %s\r\n",
+		    BROWSER_HEADERS, home);
+		r.status = "302 Found";
+		r.headers = headers;
+		r.body = NULL;
+		r.body_len = 0;
+	}
+	send_reply(w, c, req, &r);
+}
+
+/* tsweb.AllowDebugAccess: loopback and Tailscale addresses, never proxied. */
+static int
+debug_allowed(const struct conn *c, const struct http_request *req)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&c->peer;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&c->peer;
+	static const uint8_t ts6[6] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0 };
+	const uint8_t *a;
+	uint32_t v4;
+
+	if (http_header(req, "X-Forwarded-For") != NULL)
+		return 0;
+	if (c->peer.ss_family == AF_INET6) {
+		a = s6->sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) || memcmp(a, ts6, 6) == 0)
+			return 1;
+		if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			return 0;
+		memcpy(&v4, a + 12, 4);
+	} else if (c->peer.ss_family == AF_INET)
+		v4 = s4->sin_addr.s_addr;
+	else
+		return 0;
+	v4 = ntohl(v4);
+	return (v4 >> 24) == 127 || (v4 & 0xffc00000u) == 0x64400000u;
+}
+
+static void
+serve_debug(struct wk *w, struct conn *c, const struct http_request *req,
+    int metrics)
+{
+	static char body[64 * 1024];
+	struct reply r = { "200 OK", NULL, NULL, body, 0 };
+
+	if (!debug_allowed(c, req)) {
+		send_error(w, c, req, "403 Forbidden", "debug access denied\n");
+		return;
+	}
+	if (metrics) {
+		r.type = "text/plain; version=0.0.4; charset=utf-8";
+		r.body_len = metrics_render(w, body, sizeof(body));
+	} else if (http_str_eq(&req->path, "/debug/")) {
+		r.type = "text/html; charset=utf-8";
+		r.body_len = (size_t)snprintf(body, sizeof(body),
+		    "<html><body><h1>derpd debug</h1><ul>"
+		    "<li><a href=\"/debug/varz\">/debug/varz</a> (Prometheus)</li>"
+		    "<li><a href=\"/metrics\">/metrics</a> (same)</li>"
+		    "</ul></body></html>\n");
+	} else {
+		send_error(w, c, req, "404 Not Found", "404 page not found\n");
+		return;
+	}
+	send_reply(w, c, req, &r);
+}
+
+static void
+upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 {
 	const struct http_str *up = http_header(req, "Upgrade");
 	const struct http_str *fast = http_header(req, "Derp-Fast-Start");
 
-	if (up == NULL || !http_str_caseeq(up, "derp")) {
-		respond(w, c, "426 Upgrade Required",
-		    "DERP requires connection upgrade\n");
-		return 0;
+	if (!w->cfg->run_derp) {
+		send_error(w, c, req, "404 Not Found", "derp server disabled\n");
+		return;
 	}
+	/* Very old clients said "Upgrade: WebSocket" but spoke plain DERP. */
+	if (up == NULL || (!http_str_caseeq(up, "derp") &&
+	    !http_str_caseeq(up, "websocket"))) {
+		send_error(w, c, req, "426 Upgrade Required",
+		    "DERP requires connection upgrade\n");
+		return;
+	}
+	stat(w, ST_DERP_ACCEPTS, 1);
 	handshake_start(w, c, fast != NULL && http_str_eq(fast, "1"));
-	return 1;
 }
 
 /* Returns 1 when a request was handled, 0 when more input is needed, -1 after an error response. */
@@ -44,6 +248,7 @@ serve_http(struct wk *w, struct conn *c)
 {
 	struct http_request req;
 	struct buf *b = c->in;
+	const struct http_str *p = &req.path;
 	int n;
 
 	n = http_parse_request((const char *)b->data + b->rd, b->wr - b->rd, &req);
@@ -51,14 +256,30 @@ serve_http(struct wk *w, struct conn *c)
 		return 0;
 	if (n == HTTP_BAD) {
 		stat(w, ST_HANDSHAKE_FAILURES, 1);
-		respond(w, c, "400 Bad Request", "400 Bad Request\n");
+		memset(&req, 0, sizeof(req));
+		send_error(w, c, &req, "400 Bad Request", "400 Bad Request\n");
 		return -1;
 	}
-	b->rd += n;
-	if (http_str_eq(&req.path, "/derp")) {
-		upgrade_to_derp(w, c, &req);
+	stat(w, ST_HTTP_REQUESTS, 1);
+	if (http_str_eq(p, "/derp")) {
+		/* Bytes after the head are DERP frames: consume the head only. */
+		b->rd += n;
+		upgrade(w, c, &req);
 		return 1;
 	}
-	respond(w, c, "404 Not Found", "404 page not found\n");
+	if (http_str_eq(p, "/derp/probe") || http_str_eq(p, "/derp/latency-check"))
+		serve_probe(w, c, &req);
+	else if (http_str_eq(p, "/generate_204"))
+		serve_no_content(w, c, &req);
+	else if (http_str_eq(p, "/robots.txt"))
+		serve_robots(w, c, &req);
+	else if (http_str_eq(p, "/bootstrap-dns"))
+		serve_bootstrap_dns(w, c, &req);
+	else if (http_str_eq(p, "/metrics") || http_str_eq(p, "/debug/varz"))
+		serve_debug(w, c, &req, 1);
+	else if (p->len >= 7 && memcmp(p->p, "/debug/", 7) == 0)
+		serve_debug(w, c, &req, 0);
+	else
+		serve_home(w, c, &req);
 	return 1;
 }

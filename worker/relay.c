@@ -113,7 +113,7 @@ note_not_here(struct wk *w, struct conn *c, const uint8_t dst[DERP_KEY_LEN],
 		return;
 	c->peer_gone_tokens -= 1;
 	conn_queue_control(w, c, f, frame_peer_gone(f, dst, PEER_GONE_NOT_HERE));
-	stat(w, ST_PEER_GONE_SENT, 1);
+	stat(w, ST_PEER_GONE_NOT_HERE, 1);
 }
 
 static void
@@ -171,7 +171,9 @@ relay_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
 		note_preferred(w, c, payload[0] != 0);
 		return 0;
 	case FRAME_PING:
-		conn_queue_control(w, c, pong, frame_pong(pong, payload));
+		stat(w, ST_GOT_PING, 1);
+		if (conn_queue_control(w, c, pong, frame_pong(pong, payload)) == 0)
+			stat(w, ST_SENT_PONG, 1);
 		return 0;
 	case FRAME_FORWARD_PACKET:
 	case FRAME_WATCH_CONNS:

@@ -186,7 +186,7 @@ watch_fire(struct wk *w, const uint8_t src[DERP_KEY_LEN])
 		forget_src(c, s);
 		if (c->state == CS_RELAY) {
 			conn_queue_control(w, c, f, sizeof(f));
-			stat(w, ST_PEER_GONE_SENT, 1);
+			stat(w, ST_PEER_GONE_DISCONNECTED, 1);
 		}
 	}
 	unlink_src(s);

@@ -118,11 +118,14 @@ void	conn_tick(struct wk *w);
 int	conn_queue(struct wk *w, struct conn *c, const void *p, size_t len);
 int	conn_queue_packet(struct wk *w, struct conn *c,
 	    const uint8_t src[DERP_KEY_LEN], const uint8_t *pkt, uint32_t len);
-void	conn_queue_control(struct wk *w, struct conn *c, const void *p,
+int	conn_queue_control(struct wk *w, struct conn *c, const void *p,
 	    size_t len);
 
 /* http_serve.c */
 int	serve_http(struct wk *w, struct conn *c);
+
+/* metrics.c */
+size_t	metrics_render(struct wk *w, char *buf, size_t cap);
 
 /* handshake.c */
 void	handshake_start(struct wk *w, struct conn *c, int fast_start);

@@ -1,0 +1,162 @@
+/*
+ * Prometheus text for /metrics and /debug/varz, summed over every worker's
+ * counters in shared memory. Names follow derper's expvar names (derp_*)
+ * where derper has the metric; derpd's own are derpd_*.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "wk.h"
+
+struct out {
+	char	*p;
+	size_t	 cap;
+	size_t	 len;
+};
+
+static void
+emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len = (size_t)n >= o->cap - o->len ? o->cap : o->len + n;
+}
+
+static const struct {
+	const char	*name;
+	const char	*type;
+	enum stat_id	 id;
+} simple[] = {
+	{ "derpd_tcp_accepts", "counter", ST_TCP_ACCEPTS },
+	{ "derpd_current_tcp_connections", "gauge", ST_TCP_CURRENT },
+	{ "derp_accepts", "counter", ST_DERP_ACCEPTS },
+	{ "derp_current_connections", "gauge", ST_CLIENTS_CURRENT },
+	{ "derp_current_home_connections", "gauge", ST_HOME_CLIENTS },
+	{ "derpd_handshake_failures", "counter", ST_HANDSHAKE_FAILURES },
+	{ "derpd_http_requests", "counter", ST_HTTP_REQUESTS },
+	{ "derp_packets_received", "counter", ST_PACKETS_RECV },
+	{ "derp_bytes_received", "counter", ST_BYTES_RECV },
+	{ "derp_packets_sent", "counter", ST_PACKETS_SENT },
+	{ "derp_bytes_sent", "counter", ST_BYTES_SENT },
+	{ "derp_peer_gone_disconnected_frames", "counter", ST_PEER_GONE_DISCONNECTED },
+	{ "derp_peer_gone_not_here_frames", "counter", ST_PEER_GONE_NOT_HERE },
+	{ "derp_got_ping", "counter", ST_GOT_PING },
+	{ "derp_sent_pong", "counter", ST_SENT_PONG },
+	{ "derp_unknown_frames", "counter", ST_UNKNOWN_FRAMES },
+	{ "derpd_connection_takeovers", "counter", ST_TAKEOVERS },
+	{ "derpd_ring_resets", "counter", ST_RING_RESETS },
+};
+
+/* derper's drop reasons where they match; ring_full is derpd's own. */
+static const struct {
+	const char	*reason;
+	enum stat_id	 id;
+} drops[] = {
+	{ "unknown_dest", ST_DROP_UNKNOWN_DEST },
+	{ "gone_disconnected", ST_DROP_GONE },
+	{ "queue_tail", ST_DROP_QUEUE_FULL },
+	{ "ring_full", ST_DROP_RING_FULL },
+	{ "write_error", ST_DROP_WRITE_ERROR },
+};
+
+static const char *const frame_names[STAT_FRAME_TYPES] = {
+	[FRAME_SERVER_KEY] = "server_key", [FRAME_CLIENT_INFO] = "client_info",
+	[FRAME_SERVER_INFO] = "server_info", [FRAME_SEND_PACKET] = "send_packet",
+	[FRAME_RECV_PACKET] = "recv_packet", [FRAME_KEEP_ALIVE] = "keep_alive",
+	[FRAME_NOTE_PREFERRED] = "note_preferred", [FRAME_PEER_GONE] = "peer_gone",
+	[FRAME_PEER_PRESENT] = "peer_present",
+	[FRAME_FORWARD_PACKET] = "forward_packet",
+	[FRAME_WATCH_CONNS] = "watch_conns", [FRAME_CLOSE_PEER] = "close_peer",
+	[FRAME_PING] = "ping", [FRAME_PONG] = "pong", [FRAME_HEALTH] = "health",
+	[FRAME_RESTARTING] = "restarting",
+};
+
+static uint64_t
+load(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void
+emit_frames(struct wk *w, struct out *o)
+{
+	uint64_t n, other = 0;
+	uint32_t t, i;
+
+	emit(o, "# TYPE derpd_frames_received counter\n");
+	for (t = 0; t < STAT_FRAME_TYPES; t++) {
+		for (n = 0, i = 0; i < w->nworkers; i++)
+			n += load(&w->shm->hdr->workers[i].frames[t]);
+		if (frame_names[t] != NULL)
+			emit(o, "derpd_frames_received{kind=\"%s\"} %llu\n",
+			    frame_names[t], (unsigned long long)n);
+		else
+			other += n;
+	}
+	emit(o, "derpd_frames_received{kind=\"other\"} %llu\n",
+	    (unsigned long long)other);
+}
+
+static void
+emit_workers(struct wk *w, struct out *o)
+{
+	uint64_t restarts = 0;
+	uint32_t i, alive = 0;
+
+	for (i = 0; i < w->nworkers; i++) {
+		restarts += __atomic_load_n(&w->shm->hdr->workers[i].restarts,
+		    __ATOMIC_RELAXED);
+		alive += __atomic_load_n(&w->shm->hdr->workers[i].pid,
+		    __ATOMIC_RELAXED) != 0;
+	}
+	emit(o, "# TYPE derpd_workers gauge\nderpd_workers %u\n", alive);
+	emit(o, "# TYPE derpd_worker_restarts counter\nderpd_worker_restarts %llu\n",
+	    (unsigned long long)restarts);
+}
+
+static void
+emit_stun(struct wk *w, struct out *o)
+{
+	const struct shm_stun *st = &w->shm->hdr->stun;
+
+	emit(o, "# TYPE stun_requests counter\n"
+	    "stun_requests{disposition=\"success\"} %llu\n"
+	    "stun_requests{disposition=\"not_stun\"} %llu\n"
+	    "stun_requests{disposition=\"write_error\"} %llu\n",
+	    (unsigned long long)load(&st->success),
+	    (unsigned long long)load(&st->not_stun),
+	    (unsigned long long)load(&st->write_error));
+	emit(o, "# TYPE stun_addrfamily counter\n"
+	    "stun_addrfamily{family=\"ipv4\"} %llu\n"
+	    "stun_addrfamily{family=\"ipv6\"} %llu\n",
+	    (unsigned long long)load(&st->ipv4),
+	    (unsigned long long)load(&st->ipv6));
+}
+
+size_t
+metrics_render(struct wk *w, char *buf, size_t cap)
+{
+	struct out o = { buf, cap, 0 };
+	size_t i;
+
+	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		emit(&o, "# TYPE %s %s\n%s %llu\n", simple[i].name, simple[i].type,
+		    simple[i].name,
+		    (unsigned long long)shm_stat_total(w->shm, simple[i].id));
+	emit(&o, "# TYPE derp_packets_dropped counter\n");
+	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		emit(&o, "derp_packets_dropped{reason=\"%s\"} %llu\n",
+		    drops[i].reason,
+		    (unsigned long long)shm_stat_total(w->shm, drops[i].id));
+	emit_frames(w, &o);
+	emit_workers(w, &o);
+	emit_stun(w, &o);
+	return o.len;
+}
