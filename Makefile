@@ -9,14 +9,14 @@ PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib
 PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
-	   libseccomp-dev libjansson-dev zlib1g-dev libcmocka-dev openssl \
+	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
 	   python3-pytest python3-nacl python3-websockets python3-aioice
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Icommon -Iworker -Imaster \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay	# Debian ships no wslay .pc
 BASE_LDFLAGS = -pie -Wl,-z,relro,-z,now
 
 # build/: production; build-asan/: ASan+UBSan; build-test/: production plus
@@ -32,7 +32,7 @@ COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c \
 	     common/sandbox.c common/stun.c
 WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
 	     worker/http_serve.c worker/clientinfo.c worker/handshake.c \
-	     worker/relay.c worker/watch.c worker/metrics.c
+	     worker/relay.c worker/watch.c worker/metrics.c worker/websocket.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c
 KEYGEN_SRC = keygen/keygen.c

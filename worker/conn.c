@@ -177,7 +177,7 @@ conn_update_events(struct wk *w, struct conn *c)
 		want |= EPOLLIN;
 	if (c->tls_write_wants_read)
 		want |= EPOLLIN;
-	if (c->out_bytes > 0 || c->tls_read_wants_write)
+	if (c->out_bytes > 0 || c->tls_read_wants_write || ws_wants_write(c))
 		want |= EPOLLOUT;
 	if (want == c->epoll_events)
 		return;
@@ -258,6 +258,7 @@ conn_bury(struct wk *w)
 
 	while ((c = w->graveyard) != NULL) {
 		w->graveyard = c->next;
+		ws_free(c);	/* here: we may have been inside wslay */
 		free(c);
 	}
 }
@@ -271,8 +272,8 @@ conn_flush_close(struct wk *w, struct conn *c)
 }
 
 /* Returns bytes read, 0 if it would block, -1 on EOF or error. */
-static ssize_t
-transport_read(struct conn *c, uint8_t *p, size_t n)
+ssize_t
+conn_transport_read(struct conn *c, uint8_t *p, size_t n)
 {
 	ssize_t r;
 	int err;
@@ -301,8 +302,8 @@ transport_read(struct conn *c, uint8_t *p, size_t n)
 }
 
 /* Returns bytes written, 0 if it would block, -1 on error. */
-static ssize_t
-transport_write(struct conn *c, struct iovec *iov, int iovcnt)
+ssize_t
+conn_transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 {
 	ssize_t r;
 	int err;
@@ -329,8 +330,8 @@ transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 	return -1;
 }
 
-static void
-consume_out(struct conn *c, size_t n)
+void
+conn_consume_out(struct conn *c, size_t n)
 {
 	struct buf *b;
 	size_t take;
@@ -351,6 +352,18 @@ consume_out(struct conn *c, size_t n)
 
 #define MAX_IOV	16
 
+/* WebSocket: the 101 goes out raw, everything after it framed by wslay. */
+static int
+ws_write(struct wk *w, struct conn *c)
+{
+	c->ws_progress = 0;
+	if (ws_flush(c) != 0)
+		return -1;
+	if (c->ws_progress)
+		c->stalled_since_ms = w->now_ms;
+	return 0;
+}
+
 static void
 conn_write(struct wk *w, struct conn *c)
 {
@@ -359,20 +372,27 @@ conn_write(struct wk *w, struct conn *c)
 	ssize_t r;
 	int n;
 
-	while (c->out_bytes > 0) {
+	while (c->out_bytes > 0 && (c->ws == NULL || c->raw_out > 0)) {
 		for (n = 0, b = c->out_head; b != NULL && n < MAX_IOV; b = b->next, n++) {
 			iov[n].iov_base = b->data + b->rd;
 			iov[n].iov_len = b->wr - b->rd;
 		}
-		r = transport_write(c, iov, n);
+		if (c->raw_out > 0 && iov[0].iov_len > c->raw_out)
+			iov[0].iov_len = c->raw_out;
+		r = conn_transport_write(c, iov, c->raw_out > 0 ? 1 : n);
 		if (r < 0) {
 			conn_close(w, c, "write error");
 			return;
 		}
 		if (r == 0)
 			break;
-		consume_out(c, (size_t)r);
+		conn_consume_out(c, (size_t)r);
+		c->raw_out -= c->raw_out < r ? c->raw_out : (uint32_t)r;
 		c->stalled_since_ms = w->now_ms;
+	}
+	if (c->ws != NULL && c->raw_out == 0 && ws_write(w, c) != 0) {
+		conn_close(w, c, "WebSocket write error");
+		return;
 	}
 	if (c->out_bytes == 0 && c->state == CS_FLUSH_CLOSE) {
 		if (c->ssl != NULL)
@@ -522,14 +542,16 @@ conn_read(struct wk *w, struct conn *c)
 			conn_close(w, c, "input buffer full");
 			return;
 		}
-		r = transport_read(c, c->in->data + c->in->wr, BUF_SIZE - c->in->wr);
+		r = c->ws != NULL ? ws_read(c) :
+		    conn_transport_read(c, c->in->data + c->in->wr, BUF_SIZE - c->in->wr);
 		if (r < 0) {
 			conn_close(w, c, "connection closed");
 			return;
 		}
 		if (r == 0)
 			break;
-		c->in->wr += r;
+		if (c->ws == NULL)	/* wslay's callbacks appended it already */
+			c->in->wr += r;
 		budget -= r > (ssize_t)budget ? budget : (size_t)r;
 		process_input(w, c);
 	}

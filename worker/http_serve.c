@@ -238,8 +238,17 @@ upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 		    "DERP requires connection upgrade\n");
 		return;
 	}
+	if (ws_wanted(req)) {
+		if (ws_accept(w, c, req) != 0) {
+			send_error(w, c, req, "400 Bad Request",
+			    "bad WebSocket upgrade request\n");
+			return;
+		}
+		stat(w, ST_WEBSOCKET_ACCEPTS, 1);
+		fast = NULL;	/* the 101 was sent; DERP starts with ServerKey */
+	}
 	stat(w, ST_DERP_ACCEPTS, 1);
-	handshake_start(w, c, fast != NULL && http_str_eq(fast, "1"));
+	handshake_start(w, c, c->ws != NULL || (fast != NULL && http_str_eq(fast, "1")));
 }
 
 /* Returns 1 when a request was handled, 0 when more input is needed, -1 after an error response. */

@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #include "bufpool.h"
 #include "clientinfo.h"
@@ -21,6 +23,8 @@ enum conn_state {
 };
 
 struct watch_src;
+struct wslay_event_context;
+struct http_request;
 
 struct conn {
 	int		 fd;
@@ -57,6 +61,11 @@ struct conn {
 	struct watch_src *last_watched;	/* cache for the common case */
 
 	struct sockaddr_storage peer;
+
+	struct wslay_event_context *ws;	/* WebSocket framing, or NULL */
+	uint32_t	 raw_out;	/* leading output bytes sent unframed (the 101) */
+	int		 ws_bad;	/* a text frame, or a frame too large */
+	int		 ws_progress;	/* wslay wrote something */
 };
 
 struct wk {
@@ -120,6 +129,18 @@ int	conn_queue_packet(struct wk *w, struct conn *c,
 	    const uint8_t src[DERP_KEY_LEN], const uint8_t *pkt, uint32_t len);
 int	conn_queue_control(struct wk *w, struct conn *c, const void *p,
 	    size_t len);
+
+ssize_t	conn_transport_read(struct conn *c, uint8_t *p, size_t n);
+ssize_t	conn_transport_write(struct conn *c, struct iovec *iov, int iovcnt);
+void	conn_consume_out(struct conn *c, size_t n);
+
+/* websocket.c */
+int	ws_wanted(const struct http_request *req);
+int	ws_accept(struct wk *w, struct conn *c, const struct http_request *req);
+ssize_t	ws_read(struct conn *c);
+int	ws_flush(struct conn *c);
+int	ws_wants_write(const struct conn *c);
+void	ws_free(struct conn *c);
 
 /* http_serve.c */
 int	serve_http(struct wk *w, struct conn *c);
