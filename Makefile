@@ -32,7 +32,8 @@ COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c \
 	     common/sandbox.c common/stun.c
 WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
 	     worker/http_serve.c worker/clientinfo.c worker/handshake.c \
-	     worker/relay.c worker/watch.c worker/metrics.c worker/websocket.c
+	     worker/relay.c worker/watch.c worker/metrics.c worker/websocket.c \
+	     worker/mesh.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c
 KEYGEN_SRC = keygen/keygen.c

@@ -48,6 +48,8 @@ struct config {
 	int64_t		handshake_timeout_ms;
 
 	/* derived */
+	int		has_mesh_key;
+	uint8_t		mesh_key[32];
 	int		tls;		/* serve TLS on addr */
 	char		listen_host[256];
 	int		listen_port;

@@ -108,6 +108,21 @@ frame_pong(uint8_t *out, const uint8_t data[DERP_PING_LEN])
 }
 
 size_t
+frame_peer_present(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
+    const uint8_t ip[16], uint16_t port, uint8_t flags)
+{
+	uint8_t *p = out + DERP_FRAME_HDR_LEN;
+
+	frame_put_header(out, FRAME_PEER_PRESENT, DERP_PEER_PRESENT_LEN);
+	memcpy(p, key, DERP_KEY_LEN);
+	memcpy(p + DERP_KEY_LEN, ip, 16);
+	p[DERP_KEY_LEN + 16] = port >> 8;
+	p[DERP_KEY_LEN + 17] = port;
+	p[DERP_KEY_LEN + 18] = flags;
+	return DERP_FRAME_HDR_LEN + DERP_PEER_PRESENT_LEN;
+}
+
+size_t
 frame_keep_alive(uint8_t *out)
 {
 	frame_put_header(out, FRAME_KEEP_ALIVE, 0);

@@ -42,6 +42,13 @@ enum frame_type {
 	FRAME_RESTARTING	= 0x15,
 };
 
+enum peer_present_flags {
+	PEER_PRESENT_REGULAR	= 1 << 0,
+	PEER_PRESENT_MESH_PEER	= 1 << 1,
+	PEER_PRESENT_PROBER	= 1 << 2,
+	PEER_PRESENT_NOT_IDEAL	= 1 << 3,
+};
+
 enum peer_gone_reason {
 	PEER_GONE_DISCONNECTED	= 0x00,
 	PEER_GONE_NOT_HERE	= 0x01,
@@ -71,6 +78,10 @@ size_t	frame_peer_gone(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
 	    uint8_t reason);
 size_t	frame_pong(uint8_t *out, const uint8_t data[DERP_PING_LEN]);
 size_t	frame_keep_alive(uint8_t *out);
+/* PeerPresent: key, 16-byte IP (IPv4 mapped), big-endian port, flags. */
+#define DERP_PEER_PRESENT_LEN	(DERP_KEY_LEN + 16 + 2 + 1)
+size_t	frame_peer_present(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
+	    const uint8_t ip[16], uint16_t port, uint8_t flags);
 /* RecvPacket header (type, length, source key); the packet follows it. */
 #define DERP_RECV_HDR_LEN	(DERP_FRAME_HDR_LEN + DERP_KEY_LEN)
 void	frame_recv_packet_header(uint8_t *out, const uint8_t src[DERP_KEY_LEN],

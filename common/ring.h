@@ -20,6 +20,7 @@ enum ring_kind {
 	RING_PACKET,		/* key = source; deliver to (slot, gen) */
 	RING_CLOSE,		/* close (slot, gen): its key moved elsewhere */
 	RING_PEER_GONE,		/* key left the server: tell who heard from it */
+	RING_PEER_PRESENT,	/* key arrived: tell mesh watchers (payload: peer info) */
 	RING_KIND_MAX,
 };
 

@@ -41,6 +41,7 @@ enum stat_id {
 	ST_SENT_PONG,
 	ST_UNKNOWN_FRAMES,
 	ST_TAKEOVERS,
+	ST_PACKETS_FORWARDED_IN,
 	ST_RING_RESETS,
 	ST_MAX,
 };
@@ -51,7 +52,7 @@ struct shm_worker {
 	uint32_t	next_gen;	/* slot generations, kept across respawns */
 	int32_t		pid;
 	uint32_t	restarts;
-	uint32_t	pad;
+	uint32_t	watchers;	/* mesh clients watching connections */
 	uint64_t	stats[ST_MAX];
 	uint64_t	frames[STAT_FRAME_TYPES];
 } __attribute__((aligned(64)));

@@ -117,7 +117,7 @@ write_end(struct table *t)
 
 static void
 put_entry(struct table_entry *e, const uint8_t key[TABLE_KEY_LEN],
-    const struct route *r)
+    const struct route *r, const struct peer_info *info)
 {
 	uint64_t k[4];
 	int i;
@@ -128,6 +128,11 @@ put_entry(struct table_entry *e, const uint8_t key[TABLE_KEY_LEN],
 	STORE(&e->worker, r->worker);
 	STORE(&e->slot, r->slot);
 	STORE(&e->gen, r->gen);
+	/* Readers without the lock never look at info. */
+	if (info != NULL)
+		e->info = *info;
+	else
+		memset(&e->info, 0, sizeof(e->info));
 	STORE(&e->state, SLOT_LIVE);
 }
 
@@ -160,7 +165,8 @@ rebuild(struct table *t)
 		idx = probe(t, (const uint8_t *)live[i].key, &free_idx);
 		if (idx >= 0 || free_idx < 0)
 			continue;	/* duplicate left by a dead writer */
-		put_entry(&t->entries[free_idx], (const uint8_t *)live[i].key, &r);
+		put_entry(&t->entries[free_idx], (const uint8_t *)live[i].key, &r,
+		    &live[i].info);
 		t->sh->live++;
 	}
 	write_end(t);
@@ -241,7 +247,7 @@ table_lookup(struct table *t, const uint8_t key[TABLE_KEY_LEN], struct route *ou
 
 int
 table_set(struct table *t, const uint8_t key[TABLE_KEY_LEN],
-    const struct route *r, struct route *old)
+    const struct route *r, const struct peer_info *info, struct route *old)
 {
 	int64_t idx, free_idx;
 	int rc;
@@ -255,9 +261,7 @@ table_set(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 		old->slot = e->slot;
 		old->gen = e->gen;
 		write_begin(t);
-		STORE(&e->worker, r->worker);
-		STORE(&e->slot, r->slot);
-		STORE(&e->gen, r->gen);
+		put_entry(e, key, r, info);
 		write_end(t);
 		rc = 1;
 		goto out;
@@ -277,7 +281,7 @@ table_set(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 	if (LOAD(&t->entries[free_idx].state) == SLOT_DEAD)
 		t->sh->dead--;
 	write_begin(t);
-	put_entry(&t->entries[free_idx], key, r);
+	put_entry(&t->entries[free_idx], key, r, info);
 	write_end(t);
 	t->sh->live++;
 	rc = 0;
@@ -351,4 +355,27 @@ table_live(struct table *t)
 	n = t->sh->live;
 	table_unlock(t);
 	return n;
+}
+
+void
+table_foreach(struct table *t, void (*fn)(const uint8_t *key,
+    const struct route *r, const struct peer_info *info, void *arg), void *arg)
+{
+	struct route r;
+	uint64_t k[4];
+	uint32_t i;
+
+	table_lock(t);
+	for (i = 0; i < t->cap; i++) {
+		struct table_entry *e = &t->entries[i];
+
+		if (e->state != SLOT_LIVE || e->worker >= t->nworkers)
+			continue;
+		entry_key(e, k);
+		r.worker = e->worker;
+		r.slot = e->slot;
+		r.gen = e->gen;
+		fn((const uint8_t *)k, &r, &e->info, arg);
+	}
+	table_unlock(t);
 }

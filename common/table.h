@@ -22,12 +22,20 @@ struct route {
 	uint32_t	gen;
 };
 
+/* What a mesh watcher learns about a client (derper's PeerPresent). */
+struct peer_info {
+	uint8_t		ip[16];		/* IPv4 as ::ffff:a.b.c.d */
+	uint16_t	port;
+	uint8_t		flags;
+};
+
 struct table_entry {
 	uint64_t	key[4];
 	uint32_t	state;
 	uint32_t	worker;
 	uint32_t	slot;
 	uint32_t	gen;
+	struct peer_info info;
 };
 
 /* The part in shared memory. */
@@ -62,11 +70,11 @@ uint32_t table_max_live(const struct table *t);
 int	table_lookup(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 	    struct route *out);
 /*
- * Points key at r. Returns 1 if it replaced another route (copied to *old),
- * 0 if key was new, -1 if the table is full.
+ * Points key at r (info may be NULL). Returns 1 if it replaced another route
+ * (copied to *old), 0 if key was new, -1 if the table is full.
  */
 int	table_set(struct table *t, const uint8_t key[TABLE_KEY_LEN],
-	    const struct route *r, struct route *old);
+	    const struct route *r, const struct peer_info *info, struct route *old);
 /* Removes key only if it still points at r. Returns 1 if removed. */
 int	table_remove_if(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 	    const struct route *r);
@@ -74,5 +82,9 @@ int	table_remove_if(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 size_t	table_remove_worker(struct table *t, uint32_t w,
 	    void (*gone)(const uint8_t *key, void *arg), void *arg);
 uint32_t table_live(struct table *t);
+/* Calls fn for every live entry, with writers held off. */
+void	table_foreach(struct table *t, void (*fn)(const uint8_t *key,
+	    const struct route *r, const struct peer_info *info, void *arg),
+	    void *arg);
 
 #endif

@@ -308,8 +308,8 @@ refuse_unimplemented(const struct config *cfg)
 		what = "-certmode letsencrypt/gcp (use -certmode manual)";
 	else if (cfg->tls && cfg->http_port >= 0)
 		what = "the plain HTTP listener next to TLS (use -http-port=-1)";
-	else if (*cfg->mesh_psk_file != '\0' || *cfg->secrets_url != '\0')
-		what = "the mesh key (-mesh-psk-file, -secrets-url)";
+	else if (*cfg->secrets_url != '\0')
+		what = "-secrets-url (use -mesh-psk-file)";
 	else if (*cfg->mesh_with != '\0')
 		what = "-mesh-with";
 	else if (*cfg->bootstrap_dns_names != '\0' ||

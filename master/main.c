@@ -5,6 +5,7 @@
  * never parses network input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -106,6 +107,67 @@ open_key_file(void)
 	m.keyd.key_fd = fd;
 }
 
+/* derper's default: the first of these that exists. */
+static const char *
+default_mesh_psk_file(void)
+{
+	static char path[4096];
+	const char *home = getenv("HOME");
+
+	if (access("/home/derp/keys/derp-mesh.key", F_OK) == 0)
+		return "/home/derp/keys/derp-mesh.key";
+	if (home != NULL && (size_t)snprintf(path, sizeof(path),
+	    "%s/keys/derp-mesh.key", home) < sizeof(path) &&
+	    access(path, F_OK) == 0)
+		return path;
+	return "";
+}
+
+static void
+parse_mesh_key(const char *text, size_t len, const char *from)
+{
+	while (len > 0 && strchr(" \t\r\n", text[len - 1]) != NULL)
+		len--;
+	while (len > 0 && strchr(" \t\r\n", *text) != NULL)
+		text++, len--;
+	if (key_parse_text(text, len, "", cfg.mesh_key) != 0)
+		fatalx("invalid mesh key in %s: must be 64 hexadecimal digits", from);
+	cfg.has_mesh_key = 1;
+	logit("DERP mesh key configured (from %s)", from);
+}
+
+static void
+load_mesh_key(void)
+{
+	const char *path = cfg.mesh_psk_file, *env;
+	char buf[256];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (cfg.dev && (env = getenv("TAILSCALE_DERPER_MESH_KEY")) != NULL &&
+	    *env != '\0') {
+		parse_mesh_key(env, strlen(env), "TAILSCALE_DERPER_MESH_KEY");
+		return;
+	}
+	if (*path == '\0')
+		path = default_mesh_psk_file();
+	if (*path == '\0')
+		return;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) != 0)
+		fatal("mesh key file %s", path);
+	if ((st.st_mode & 077) != 0)
+		logit("WARNING: mesh key file %s is accessible by group or "
+		    "others; chmod 600 %s", path, path);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		fatal("mesh key file %s", path);
+	parse_mesh_key(buf, (size_t)n, path);
+	sodium_memzero(buf, sizeof(buf));
+}
+
 static uint32_t
 table_capacity(int64_t max_clients)
 {
@@ -154,6 +216,7 @@ main(int argc, char **argv)
 		    "sandbox. Use this for debugging only, never in production.");
 
 	runas_resolve(&m.ra, cfg.user);
+	load_mesh_key();
 	open_key_file();
 	keyd_start(&m.keyd, &m.ra);
 	listen_open(&cfg, m.listen_fds, m.nworkers);

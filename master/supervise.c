@@ -172,6 +172,7 @@ reclaim(struct master *m, uint32_t i)
 	__atomic_store_n(&sw->stats[ST_CLIENTS_CURRENT], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->stats[ST_HOME_CLIENTS], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->pid, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->watchers, 0, __ATOMIC_RELAXED);
 	if (n > 0)
 		logit("worker %u: removed %zu routes and told the other workers", i, n);
 }

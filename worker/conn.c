@@ -17,6 +17,7 @@
 #define ACCEPT_BUDGET	64
 #define CONTROL_SLACK	(64 * 1024)	/* control frames may exceed the queue limit by this */
 #define FLUSH_CLOSE_MS	5000
+#define MESH_WRITE_TIMEOUT_MS 30000
 
 static void process_input(struct wk *, struct conn *);
 
@@ -236,6 +237,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	}
 	relay_unregister(w, c);
 	watch_drop_conn(w, c);
+	mesh_drop_watcher(w, c);
 	free_queues(c);
 	if (c->ssl != NULL) {
 		SSL_free(c->ssl);
@@ -727,10 +729,12 @@ conn_tick(struct wk *w)
 {
 	struct conn *c, *next;
 	uint8_t ka[DERP_FRAME_HDR_LEN];
-	int64_t wt = w->cfg->tcp_write_timeout_ms;
+	int64_t wt;
 
 	for (c = w->all; c != NULL; c = next) {
 		next = c->next;
+		/* derper gives mesh peers 30 s: they may be sent a long dump. */
+		wt = c->can_mesh ? MESH_WRITE_TIMEOUT_MS : w->cfg->tcp_write_timeout_ms;
 		if (c->state != CS_RELAY) {
 			if (w->now_ms >= c->deadline_ms) {
 				if (c->state != CS_FLUSH_CLOSE)
@@ -739,7 +743,8 @@ conn_tick(struct wk *w)
 			}
 			continue;
 		}
-		if (wt > 0 && c->out_bytes > 0 && w->now_ms - c->stalled_since_ms > wt) {
+		if (wt > 0 && (c->out_bytes > 0 || ws_wants_write(c)) &&
+		    w->now_ms - c->stalled_since_ms > wt) {
 			conn_close(w, c, "write timeout");
 			continue;
 		}

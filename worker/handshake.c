@@ -161,6 +161,8 @@ complete_login(struct wk *w, struct conn *c, const uint8_t shared[DERP_KEY_LEN])
 		return;
 	}
 	sodium_memzero(msg, boxlen);
+	c->can_mesh = mesh_key_matches(w, &c->info);
+	sodium_memzero(c->info.mesh_key, sizeof(c->info.mesh_key));
 	b->rd += DERP_FRAME_HDR_LEN + len;
 	if (relay_register(w, c) != 0) {
 		fail(w, c, "connection table full");

@@ -247,6 +247,8 @@ upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 		stat(w, ST_WEBSOCKET_ACCEPTS, 1);
 		fast = NULL;	/* the 101 was sent; DERP starts with ServerKey */
 	}
+	c->not_ideal = http_header(req, "Ideal-Node") != NULL &&
+	    http_header(req, "Ideal-Node")->len > 0;
 	stat(w, ST_DERP_ACCEPTS, 1);
 	handshake_start(w, c, c->ws != NULL || (fast != NULL && http_str_eq(fast, "1")));
 }

@@ -52,6 +52,7 @@ static const struct {
 	{ "derp_sent_pong", "counter", ST_SENT_PONG },
 	{ "derp_unknown_frames", "counter", ST_UNKNOWN_FRAMES },
 	{ "derpd_connection_takeovers", "counter", ST_TAKEOVERS },
+	{ "derp_packets_forwarded_in", "counter", ST_PACKETS_FORWARDED_IN },
 	{ "derpd_ring_resets", "counter", ST_RING_RESETS },
 };
 

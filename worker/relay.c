@@ -19,8 +19,8 @@ own_route(const struct wk *w, const struct conn *c)
 	return r;
 }
 
-static void
-push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot, uint32_t gen,
+void
+relay_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot, uint32_t gen,
     const uint8_t key[DERP_KEY_LEN], const uint8_t *payload, uint32_t len)
 {
 	int wake;
@@ -47,17 +47,40 @@ relay_wake_peers(struct wk *w)
 	w->wake_mask = 0;
 }
 
+/* Tells mesh watchers on every worker that key is here. */
+static void
+broadcast_present(struct wk *w, const uint8_t key[DERP_KEY_LEN],
+    const struct peer_info *pi)
+{
+	uint8_t payload[19];
+	uint32_t i;
+
+	memcpy(payload, pi->ip, 16);
+	payload[16] = pi->port >> 8;
+	payload[17] = pi->port;
+	payload[18] = pi->flags;
+	mesh_note_present(w, key, pi);
+	for (i = 0; i < w->nworkers; i++)
+		if (i != w->id)
+			relay_push(w, i, RING_PEER_PRESENT, 0, 0, key, payload,
+			    sizeof(payload));
+}
+
 int
 relay_register(struct wk *w, struct conn *c)
 {
 	struct route r = own_route(w, c), old;
+	struct peer_info pi;
 	struct conn *oc;
 	int rc;
 
-	rc = table_set(&w->shm->table, c->key, &r, &old);
+	mesh_peer_info(c, &pi);
+	rc = table_set(&w->shm->table, c->key, &r, &pi, &old);
 	if (rc < 0)
 		return -1;
 	c->registered = 1;
+	if (mesh_watchers_exist(w))
+		broadcast_present(w, c->key, &pi);
 	if (rc == 0)
 		return 0;
 	/* Last connection wins: close the one this key used before. */
@@ -66,7 +89,7 @@ relay_register(struct wk *w, struct conn *c)
 		if ((oc = conn_at(w, old.slot, old.gen)) != NULL && oc != c)
 			conn_close(w, oc, "replaced by a newer connection");
 	} else if (old.worker < w->nworkers)
-		push(w, old.worker, RING_CLOSE, old.slot, old.gen, c->key, NULL, 0);
+		relay_push(w, old.worker, RING_CLOSE, old.slot, old.gen, c->key, NULL, 0);
 	return 0;
 }
 
@@ -77,9 +100,10 @@ broadcast_gone(struct wk *w, const uint8_t key[DERP_KEY_LEN])
 	uint32_t i;
 
 	watch_fire(w, key);
+	mesh_note_gone(w, key);
 	for (i = 0; i < w->nworkers; i++)
 		if (i != w->id)
-			push(w, i, RING_PEER_GONE, 0, 0, key, NULL, 0);
+			relay_push(w, i, RING_PEER_GONE, 0, 0, key, NULL, 0);
 }
 
 void
@@ -129,11 +153,11 @@ deliver_local(struct wk *w, const struct route *r, const uint8_t src[DERP_KEY_LE
 	conn_queue_packet(w, d, src, pkt, len);
 }
 
-static void
-send_packet(struct wk *w, struct conn *c, const uint8_t *payload, uint32_t len)
+/* Sends pkt from src to dst, wherever dst is connected. */
+void
+relay_route(struct wk *w, struct conn *c, const uint8_t *src, const uint8_t *dst,
+    const uint8_t *pkt, uint32_t plen)
 {
-	const uint8_t *dst = payload, *pkt = payload + DERP_KEY_LEN;
-	uint32_t plen = len - DERP_KEY_LEN;
 	struct route r;
 
 	stat(w, ST_PACKETS_RECV, 1);
@@ -143,9 +167,9 @@ send_packet(struct wk *w, struct conn *c, const uint8_t *payload, uint32_t len)
 		return;
 	}
 	if (r.worker == w->id)
-		deliver_local(w, &r, c->key, pkt, plen);
+		deliver_local(w, &r, src, pkt, plen);
 	else
-		push(w, r.worker, RING_PACKET, r.slot, r.gen, c->key, pkt, plen);
+		relay_push(w, r.worker, RING_PACKET, r.slot, r.gen, src, pkt, plen);
 }
 
 static void
@@ -165,7 +189,8 @@ relay_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
 
 	switch (type) {
 	case FRAME_SEND_PACKET:
-		send_packet(w, c, payload, len);
+		relay_route(w, c, c->key, payload, payload + DERP_KEY_LEN,
+		    len - DERP_KEY_LEN);
 		return 0;
 	case FRAME_NOTE_PREFERRED:
 		note_preferred(w, c, payload[0] != 0);
@@ -178,9 +203,7 @@ relay_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
 	case FRAME_FORWARD_PACKET:
 	case FRAME_WATCH_CONNS:
 	case FRAME_CLOSE_PEER:
-		/* Mesh-key clients only; derpd has no mesh key configured. */
-		conn_close(w, c, "mesh frame from a client without the mesh key");
-		return -1;
+		return mesh_frame(w, c, type, payload, len);
 	default:
 		return 0;
 	}
@@ -202,6 +225,17 @@ handle_record(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
 		break;
 	case RING_PEER_GONE:
 		watch_fire(w, rec->key);
+		mesh_note_gone(w, rec->key);
+		break;
+	case RING_PEER_PRESENT:
+		if (rec->payload_len == 19) {
+			struct peer_info pi;
+
+			memcpy(pi.ip, payload, 16);
+			pi.port = (uint16_t)(payload[16] << 8 | payload[17]);
+			pi.flags = payload[18];
+			mesh_note_present(w, rec->key, &pi);
+		}
 		break;
 	}
 }

@@ -37,6 +37,9 @@ struct conn {
 	int		 tls_write_wants_read;
 	int		 registered;	/* key is in the connection table */
 	int		 preferred;
+	int		 can_mesh;	/* presented the mesh key */
+	int		 is_watcher;	/* sent WatchConns */
+	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 in_ready;	/* on the ready list */
 	struct conn	*ready_next;
 	int		 in_flush;	/* on the flush list */
@@ -165,6 +168,22 @@ void	relay_drain_rings(struct wk *w);
 int	relay_register(struct wk *w, struct conn *c);
 void	relay_unregister(struct wk *w, struct conn *c);
 void	relay_wake_peers(struct wk *w);
+void	relay_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot,
+	    uint32_t gen, const uint8_t key[DERP_KEY_LEN], const uint8_t *payload,
+	    uint32_t len);
+void	relay_route(struct wk *w, struct conn *c, const uint8_t *src,
+	    const uint8_t *dst, const uint8_t *pkt, uint32_t plen);
+
+/* mesh.c */
+int	mesh_key_matches(const struct wk *w, const struct client_info *ci);
+void	mesh_peer_info(const struct conn *c, struct peer_info *pi);
+int	mesh_watchers_exist(const struct wk *w);
+void	mesh_note_present(struct wk *w, const uint8_t *key,
+	    const struct peer_info *pi);
+void	mesh_note_gone(struct wk *w, const uint8_t *key);
+void	mesh_drop_watcher(struct wk *w, struct conn *c);
+int	mesh_frame(struct wk *w, struct conn *c, uint8_t type,
+	    const uint8_t *payload, uint32_t len);
 
 /* watch.c: who must hear PeerGone(disconnected) when a key leaves */
 void	watch_note_src(struct wk *w, struct conn *c, const uint8_t src[DERP_KEY_LEN]);

@@ -1,0 +1,188 @@
+/*
+ * Clients that present the mesh key (other DERP servers of a region, and
+ * monitoring) may watch every connection on the server (WatchConns), close
+ * a peer (ClosePeer) and inject packets on behalf of another key
+ * (ForwardPacket). A watcher first gets PeerPresent for everyone connected,
+ * then live PeerPresent/PeerGone from all workers.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "wk.h"
+
+static struct conn **watchers;
+static uint32_t nwatchers, watchers_cap;
+
+int
+mesh_key_matches(const struct wk *w, const struct client_info *ci)
+{
+	return w->cfg->has_mesh_key && ci->has_mesh_key &&
+	    sodium_memcmp(ci->mesh_key, w->cfg->mesh_key, 32) == 0;
+}
+
+void
+mesh_peer_info(const struct conn *c, struct peer_info *pi)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&c->peer;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&c->peer;
+
+	memset(pi, 0, sizeof(*pi));
+	if (c->peer.ss_family == AF_INET6) {
+		memcpy(pi->ip, s6->sin6_addr.s6_addr, 16);
+		pi->port = ntohs(s6->sin6_port);
+	} else if (c->peer.ss_family == AF_INET) {
+		pi->ip[10] = pi->ip[11] = 0xff;
+		memcpy(pi->ip + 12, &s4->sin_addr, 4);
+		pi->port = ntohs(s4->sin_port);
+	}
+	if (c->info.is_prober)
+		pi->flags |= PEER_PRESENT_PROBER;
+	if (c->can_mesh)
+		pi->flags |= PEER_PRESENT_MESH_PEER;
+	if (c->not_ideal)
+		pi->flags |= PEER_PRESENT_NOT_IDEAL;
+	if (pi->flags == 0)
+		pi->flags = PEER_PRESENT_REGULAR;
+}
+
+int
+mesh_watchers_exist(const struct wk *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < w->nworkers; i++)
+		if (__atomic_load_n(&w->shm->hdr->workers[i].watchers,
+		    __ATOMIC_ACQUIRE) != 0)
+			return 1;
+	return 0;
+}
+
+/* Watchers get everything: a slow one is closed by the write timeout. */
+static void
+send_present(struct wk *w, struct conn *c, const uint8_t *key,
+    const struct peer_info *pi)
+{
+	uint8_t f[DERP_FRAME_HDR_LEN + DERP_PEER_PRESENT_LEN];
+
+	conn_queue(w, c, f, frame_peer_present(f, key, pi->ip, pi->port,
+	    pi->flags));
+}
+
+void
+mesh_note_present(struct wk *w, const uint8_t *key, const struct peer_info *pi)
+{
+	uint32_t i;
+
+	for (i = 0; i < nwatchers; i++)
+		send_present(w, watchers[i], key, pi);
+}
+
+void
+mesh_note_gone(struct wk *w, const uint8_t *key)
+{
+	uint8_t f[DERP_FRAME_HDR_LEN + DERP_KEY_LEN + 1];
+	uint32_t i;
+
+	frame_peer_gone(f, key, PEER_GONE_DISCONNECTED);
+	for (i = 0; i < nwatchers; i++)
+		conn_queue(w, watchers[i], f, sizeof(f));
+}
+
+struct dump {
+	struct wk	*w;
+	struct conn	*c;
+};
+
+static void
+dump_one(const uint8_t *key, const struct route *r, const struct peer_info *pi,
+    void *arg)
+{
+	struct dump *d = arg;
+
+	(void)r;
+	if (d->c->fd >= 0)
+		send_present(d->w, d->c, key, pi);
+}
+
+static void
+watch(struct wk *w, struct conn *c)
+{
+	uint32_t *count = &w->shm->hdr->workers[w->id].watchers;
+	struct dump d = { w, c };
+	struct conn **nw;
+
+	if (c->is_watcher || memcmp(c->key, w->server_pub, DERP_KEY_LEN) == 0)
+		return;	/* already watching, or our own mesh connection */
+	if (nwatchers == watchers_cap) {
+		watchers_cap = watchers_cap ? watchers_cap * 2 : 8;
+		if ((nw = reallocarray(watchers, watchers_cap, sizeof(*nw))) == NULL)
+			fatal("watchers");
+		watchers = nw;
+	}
+	watchers[nwatchers++] = c;
+	c->is_watcher = 1;
+	/* Announce first, then dump under the table lock: a client that
+	 * registers meanwhile is either in the dump or broadcast to us. */
+	__atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
+	table_foreach(&w->shm->table, dump_one, &d);
+}
+
+void
+mesh_drop_watcher(struct wk *w, struct conn *c)
+{
+	uint32_t i;
+
+	if (!c->is_watcher)
+		return;
+	c->is_watcher = 0;
+	__atomic_sub_fetch(&w->shm->hdr->workers[w->id].watchers, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < nwatchers; i++) {
+		if (watchers[i] == c) {
+			watchers[i] = watchers[--nwatchers];
+			break;
+		}
+	}
+}
+
+static void
+close_peer(struct wk *w, const uint8_t *key)
+{
+	struct conn *t;
+	struct route r;
+
+	if (!table_lookup(&w->shm->table, key, &r)) {
+		debug("ClosePeer: no such peer");
+		return;
+	}
+	if (r.worker != w->id)
+		relay_push(w, r.worker, RING_CLOSE, r.slot, r.gen, key, NULL, 0);
+	else if ((t = conn_at(w, r.slot, r.gen)) != NULL)
+		conn_close(w, t, "closed by a mesh peer (ClosePeer)");
+}
+
+/* Returns -1 (after closing c) when c may not send mesh frames. */
+int
+mesh_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
+    uint32_t len)
+{
+	if (!c->can_mesh) {
+		conn_close(w, c, "mesh frame without the mesh key");
+		return -1;
+	}
+	switch (type) {
+	case FRAME_WATCH_CONNS:
+		watch(w, c);
+		break;
+	case FRAME_CLOSE_PEER:
+		close_peer(w, payload);
+		break;
+	case FRAME_FORWARD_PACKET:
+		stat(w, ST_PACKETS_FORWARDED_IN, 1);
+		relay_route(w, c, payload, payload + DERP_KEY_LEN,
+		    payload + 2 * DERP_KEY_LEN, len - 2 * DERP_KEY_LEN);
+		break;
+	}
+	return 0;
+}
