@@ -18,7 +18,8 @@
 enum ring_kind {
 	RING_PAD = 0,		/* filler up to the end of the buffer */
 	RING_PACKET,		/* key = source; deliver to (slot, gen) */
-	RING_CLOSE,		/* close (slot, gen): its key moved elsewhere */
+	RING_CLOSE,		/* close (slot, gen): evicted, or ClosePeer */
+	RING_DUP,		/* (slot, gen) now shares its key with another */
 	RING_PEER_GONE,		/* key left the server: tell who heard from it */
 	RING_PEER_PRESENT,	/* key arrived: tell mesh watchers (payload: peer info) */
 	RING_KIND_MAX,

@@ -80,8 +80,7 @@ entry_has_key(const struct table_entry *e, const uint8_t key[TABLE_KEY_LEN])
 static int64_t
 probe(const struct table *t, const uint8_t key[TABLE_KEY_LEN], int64_t *free_idx)
 {
-	uint32_t i = bucket(t, key), n;
-	uint32_t state;
+	uint32_t i = bucket(t, key), n, state;
 
 	if (free_idx != NULL)
 		*free_idx = -1;
@@ -115,31 +114,53 @@ write_end(struct table *t)
 	__atomic_store_n(&t->sh->seq, t->sh->seq + 1, __ATOMIC_RELEASE);
 }
 
-static void
-put_entry(struct table_entry *e, const uint8_t key[TABLE_KEY_LEN],
-    const struct route *r, const struct peer_info *info)
+static int
+same_route(const struct route *a, const struct route *b)
 {
-	uint64_t k[4];
+	return a->worker == b->worker && a->slot == b->slot && a->gen == b->gen;
+}
+
+/* Keeps the shared dup gauges right when a key goes from n0 to n1 routes. */
+static void
+count_dups(struct table *t, uint32_t n0, uint32_t n1)
+{
+	t->sh->dup_keys += (n1 > 1) - (n0 > 1);
+	t->sh->dup_conns += (n1 > 1 ? n1 : 0) - (n0 > 1 ? n0 : 0);
+}
+
+/* Writes a whole entry; state last, so a half-written one is never live. */
+static void
+put_entry(struct table_entry *e, const struct table_entry *src)
+{
 	int i;
 
-	memcpy(k, key, TABLE_KEY_LEN);
 	for (i = 0; i < 4; i++)
-		STORE(&e->key[i], k[i]);
-	STORE(&e->worker, r->worker);
-	STORE(&e->slot, r->slot);
-	STORE(&e->gen, r->gen);
-	/* Readers without the lock never look at info. */
-	if (info != NULL)
-		e->info = *info;
-	else
-		memset(&e->info, 0, sizeof(e->info));
+		STORE(&e->key[i], src->key[i]);
+	e->nroutes = src->nroutes;
+	e->active = src->active;
+	memcpy(e->routes, src->routes, sizeof(e->routes));
+	e->info = src->info;
 	STORE(&e->state, SLOT_LIVE);
 }
 
-/*
- * Rebuilds the table from its live, valid entries: drops tombstones and
- * anything a dying writer left half-done. Called with the lock held.
- */
+/* A live entry a dying writer may have left inconsistent is fixed or dropped. */
+static int
+entry_sane(const struct table *t, struct table_entry *e)
+{
+	uint32_t i, n = 0;
+
+	if (e->nroutes > TABLE_MAX_DUPS)
+		return 0;
+	for (i = 0; i < e->nroutes; i++)
+		if (e->routes[i].worker < t->nworkers)
+			e->routes[n++] = e->routes[i];
+	e->nroutes = n;
+	if (n > 0 && e->active >= n)
+		e->active = n - 1;
+	return n > 0;
+}
+
+/* Rebuilds the table from its live, sane entries; recounts the gauges. */
 static void
 rebuild(struct table *t)
 {
@@ -151,23 +172,22 @@ rebuild(struct table *t)
 	if (live == NULL)
 		return;
 	for (i = 0; i < t->cap; i++) {
-		struct table_entry *e = &t->entries[i];
-
-		if (LOAD(&e->state) == SLOT_LIVE && LOAD(&e->worker) < t->nworkers)
-			live[n++] = *e;
+		if (LOAD(&t->entries[i].state) != SLOT_LIVE)
+			continue;
+		live[n] = t->entries[i];
+		if (entry_sane(t, &live[n]))
+			n++;
 	}
 	write_begin(t);
 	memset(t->entries, 0, (size_t)t->cap * sizeof(*t->entries));
-	t->sh->live = t->sh->dead = 0;
+	t->sh->live = t->sh->dead = t->sh->dup_keys = t->sh->dup_conns = 0;
 	for (i = 0; i < n; i++) {
-		struct route r = { live[i].worker, live[i].slot, live[i].gen };
-
 		idx = probe(t, (const uint8_t *)live[i].key, &free_idx);
 		if (idx >= 0 || free_idx < 0)
 			continue;	/* duplicate left by a dead writer */
-		put_entry(&t->entries[free_idx], (const uint8_t *)live[i].key, &r,
-		    &live[i].info);
+		put_entry(&t->entries[free_idx], &live[i]);
 		t->sh->live++;
+		count_dups(t, 0, live[i].nroutes);
 	}
 	write_end(t);
 	free(live);
@@ -197,18 +217,18 @@ table_unlock(struct table *t)
 	pthread_mutex_unlock(&t->sh->lock);
 }
 
+/* Reads e's active route without the lock; the caller validates with seq. */
 static int
-lookup_locked(struct table *t, const uint8_t key[TABLE_KEY_LEN],
-    struct route *out)
+read_active(const struct table *t, const struct table_entry *e, struct route *out)
 {
-	int64_t idx = probe(t, key, NULL);
+	uint32_t a = LOAD(&e->active);
 
-	if (idx < 0)
+	if (a >= TABLE_MAX_DUPS)
 		return 0;
-	out->worker = t->entries[idx].worker;
-	out->slot = t->entries[idx].slot;
-	out->gen = t->entries[idx].gen;
-	return 1;
+	out->worker = LOAD(&e->routes[a].worker);
+	out->slot = LOAD(&e->routes[a].slot);
+	out->gen = LOAD(&e->routes[a].gen);
+	return out->worker < t->nworkers;
 }
 
 int
@@ -226,66 +246,87 @@ table_lookup(struct table *t, const uint8_t key[TABLE_KEY_LEN], struct route *ou
 			continue;
 		}
 		idx = probe(t, key, NULL);
-		found = idx >= 0;
-		if (found) {
-			const struct table_entry *e = &t->entries[idx];
-
-			out->worker = LOAD(&e->worker);
-			out->slot = LOAD(&e->slot);
-			out->gen = LOAD(&e->gen);
-		}
+		found = idx >= 0 && read_active(t, &t->entries[idx], out);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&t->sh->seq, __ATOMIC_RELAXED);
 		if (s1 == s2)
-			return found && out->worker < t->nworkers;
+			return found;
 	}
 	table_lock(t);
-	found = lookup_locked(t, key, out);
+	idx = probe(t, key, NULL);
+	found = idx >= 0 && read_active(t, &t->entries[idx], out);
 	table_unlock(t);
 	return found;
 }
 
-int
-table_set(struct table *t, const uint8_t key[TABLE_KEY_LEN],
-    const struct route *r, const struct peer_info *info, struct route *old)
+static int
+insert_new(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+    const struct route *r, const struct peer_info *info)
 {
-	int64_t idx, free_idx;
-	int rc;
+	struct table_entry ne;
+	int64_t free_idx;
 
-	table_lock(t);
-	idx = probe(t, key, &free_idx);
-	if (idx >= 0) {
-		struct table_entry *e = &t->entries[idx];
-
-		old->worker = e->worker;
-		old->slot = e->slot;
-		old->gen = e->gen;
-		write_begin(t);
-		put_entry(e, key, r, info);
-		write_end(t);
-		rc = 1;
-		goto out;
-	}
-	if (t->sh->live >= table_max_live(t)) {
-		rc = -1;
-		goto out;
-	}
-	if (t->sh->live + t->sh->dead >= table_max_live(t)) {
+	if (t->sh->live >= table_max_live(t))
+		return -1;
+	if (t->sh->live + t->sh->dead >= table_max_live(t))
 		rebuild(t);
-		(void)probe(t, key, &free_idx);
-	}
-	if (free_idx < 0) {
-		rc = -1;
-		goto out;
-	}
+	(void)probe(t, key, &free_idx);
+	if (free_idx < 0)
+		return -1;
+	memset(&ne, 0, sizeof(ne));
+	memcpy(ne.key, key, TABLE_KEY_LEN);
+	ne.nroutes = 1;
+	ne.routes[0] = *r;
+	if (info != NULL)
+		ne.info = *info;
 	if (LOAD(&t->entries[free_idx].state) == SLOT_DEAD)
 		t->sh->dead--;
 	write_begin(t);
-	put_entry(&t->entries[free_idx], key, r, info);
+	put_entry(&t->entries[free_idx], &ne);
 	write_end(t);
 	t->sh->live++;
-	rc = 0;
- out:
+	return 0;
+}
+
+static void
+join(struct table *t, struct table_entry *e, const struct route *r,
+    const struct peer_info *info, struct table_join *j)
+{
+	uint32_t n0 = e->nroutes;
+
+	j->nothers = e->nroutes;
+	memcpy(j->others, e->routes, sizeof(j->others));
+	write_begin(t);
+	if (e->nroutes == TABLE_MAX_DUPS) {
+		j->evicted = 1;
+		j->evicted_route = e->routes[0];
+		memmove(&e->routes[0], &e->routes[1],
+		    (TABLE_MAX_DUPS - 1) * sizeof(e->routes[0]));
+		e->nroutes--;
+	}
+	e->routes[e->nroutes] = *r;
+	STORE(&e->active, e->nroutes);
+	e->nroutes++;
+	if (info != NULL)
+		e->info = *info;
+	write_end(t);
+	count_dups(t, n0, e->nroutes);
+}
+
+int
+table_register(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+    const struct route *r, const struct peer_info *info, struct table_join *j)
+{
+	int64_t idx;
+	int rc = 0;
+
+	memset(j, 0, sizeof(*j));
+	table_lock(t);
+	idx = probe(t, key, NULL);
+	if (idx >= 0)
+		join(t, &t->entries[idx], r, info, j);
+	else
+		rc = insert_new(t, key, r, info);
 	table_unlock(t);
 	return rc;
 }
@@ -300,26 +341,85 @@ kill_entry(struct table *t, struct table_entry *e)
 	t->sh->dead++;
 }
 
-int
-table_remove_if(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+/* Removes routes[i]; the most recent route left becomes active if it was. */
+static void
+drop_route(struct table_entry *e, uint32_t i)
+{
+	uint32_t was_active = e->active;
+
+	memmove(&e->routes[i], &e->routes[i + 1],
+	    (e->nroutes - i - 1) * sizeof(e->routes[0]));
+	e->nroutes--;
+	if (e->nroutes == 0)
+		return;
+	if (was_active == i)
+		STORE(&e->active, e->nroutes - 1);
+	else if (was_active > i)
+		STORE(&e->active, was_active - 1);
+}
+
+static int
+route_index(const struct table_entry *e, const struct route *r)
+{
+	uint32_t i;
+
+	for (i = 0; i < e->nroutes; i++)
+		if (same_route(&e->routes[i], r))
+			return (int)i;
+	return -1;
+}
+
+enum table_leave
+table_unregister(struct table *t, const uint8_t key[TABLE_KEY_LEN],
     const struct route *r)
 {
+	enum table_leave rc = TABLE_NOT_FOUND;
+	struct table_entry *e;
 	int64_t idx;
-	int removed = 0;
+	uint32_t n0;
+	int i;
 
 	table_lock(t);
 	idx = probe(t, key, NULL);
-	if (idx >= 0) {
-		struct table_entry *e = &t->entries[idx];
-
-		if (e->worker == r->worker && e->slot == r->slot &&
-		    e->gen == r->gen) {
+	if (idx >= 0 && (i = route_index(e = &t->entries[idx], r)) >= 0) {
+		n0 = e->nroutes;
+		if (n0 == 1) {
 			kill_entry(t, e);
-			removed = 1;
+			rc = TABLE_GONE;
+		} else {
+			write_begin(t);
+			drop_route(e, (uint32_t)i);
+			write_end(t);
+			rc = TABLE_STAYS;
+		}
+		count_dups(t, n0, n0 - 1);
+	}
+	table_unlock(t);
+	return rc;
+}
+
+int
+table_claim(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+    const struct route *r, const struct peer_info *info)
+{
+	struct table_entry *e;
+	int64_t idx;
+	int i, rc = -1;
+
+	table_lock(t);
+	idx = probe(t, key, NULL);
+	if (idx >= 0 && (i = route_index(e = &t->entries[idx], r)) >= 0) {
+		rc = e->active != (uint32_t)i;
+		if (rc) {
+			write_begin(t);
+			STORE(&e->active, (uint32_t)i);
+			if (info != NULL)
+				e->info = *info;
+			write_end(t);
 		}
 	}
 	table_unlock(t);
-	return removed;
+	return rc;
 }
 
 size_t
@@ -327,20 +427,31 @@ table_remove_worker(struct table *t, uint32_t w,
     void (*gone)(const uint8_t *key, void *arg), void *arg)
 {
 	uint64_t k[4];
-	uint32_t i;
+	uint32_t i, j, n0;
 	size_t n = 0;
 
 	table_lock(t);
 	for (i = 0; i < t->cap; i++) {
 		struct table_entry *e = &t->entries[i];
 
-		if (e->state != SLOT_LIVE || e->worker != w)
+		if (e->state != SLOT_LIVE || e->nroutes > TABLE_MAX_DUPS)
 			continue;
-		entry_key(e, k);
-		kill_entry(t, e);
-		n++;
-		if (gone != NULL)
-			gone((const uint8_t *)k, arg);
+		n0 = e->nroutes;
+		write_begin(t);
+		for (j = e->nroutes; j-- > 0; )
+			if (e->routes[j].worker == w)
+				drop_route(e, j);
+		write_end(t);
+		if (e->nroutes == n0)
+			continue;
+		n += n0 - e->nroutes;
+		count_dups(t, n0, e->nroutes);
+		if (e->nroutes == 0) {
+			entry_key(e, k);
+			kill_entry(t, e);
+			if (gone != NULL)
+				gone((const uint8_t *)k, arg);
+		}
 	}
 	table_unlock(t);
 	return n;
@@ -369,13 +480,34 @@ table_foreach(struct table *t, void (*fn)(const uint8_t *key,
 	for (i = 0; i < t->cap; i++) {
 		struct table_entry *e = &t->entries[i];
 
-		if (e->state != SLOT_LIVE || e->worker >= t->nworkers)
+		if (e->state != SLOT_LIVE || !read_active(t, e, &r))
 			continue;
 		entry_key(e, k);
-		r.worker = e->worker;
-		r.slot = e->slot;
-		r.gen = e->gen;
 		fn((const uint8_t *)k, &r, &e->info, arg);
 	}
 	table_unlock(t);
+}
+
+int
+table_routes(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+    struct route out[TABLE_MAX_DUPS])
+{
+	int64_t idx;
+	int n = 0;
+
+	table_lock(t);
+	idx = probe(t, key, NULL);
+	if (idx >= 0 && t->entries[idx].nroutes <= TABLE_MAX_DUPS) {
+		n = (int)t->entries[idx].nroutes;
+		memcpy(out, t->entries[idx].routes, n * sizeof(*out));
+	}
+	table_unlock(t);
+	return n;
+}
+
+void
+table_dup_counts(struct table *t, uint32_t *keys, uint32_t *conns)
+{
+	*keys = __atomic_load_n(&t->sh->dup_keys, __ATOMIC_RELAXED);
+	*conns = __atomic_load_n(&t->sh->dup_conns, __ATOMIC_RELAXED);
 }

@@ -612,6 +612,7 @@ process_frames(struct wk *w, struct conn *c)
 		}
 		if (avail - DERP_FRAME_HDR_LEN < len)
 			break;
+		relay_note_activity(w, c);
 		if (relay_frame(w, c, type, b->data + b->rd + DERP_FRAME_HDR_LEN,
 		    len) != 0)
 			return;

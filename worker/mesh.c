@@ -146,20 +146,22 @@ mesh_drop_watcher(struct wk *w, struct conn *c)
 	}
 }
 
+/* derper closes every connection of the key. */
 static void
 close_peer(struct wk *w, const uint8_t *key)
 {
+	struct route r[TABLE_MAX_DUPS];
 	struct conn *t;
-	struct route r;
+	int i, n;
 
-	if (!table_lookup(&w->shm->table, key, &r)) {
-		debug("ClosePeer: no such peer");
-		return;
+	n = table_routes(&w->shm->table, key, r);
+	for (i = 0; i < n; i++) {
+		if (r[i].worker != w->id)
+			relay_push(w, r[i].worker, RING_CLOSE, r[i].slot, r[i].gen,
+			    key, NULL, 0);
+		else if ((t = conn_at(w, r[i].slot, r[i].gen)) != NULL)
+			conn_close(w, t, "closed by a mesh peer (ClosePeer)");
 	}
-	if (r.worker != w->id)
-		relay_push(w, r.worker, RING_CLOSE, r.slot, r.gen, key, NULL, 0);
-	else if ((t = conn_at(w, r.slot, r.gen)) != NULL)
-		conn_close(w, t, "closed by a mesh peer (ClosePeer)");
 }
 
 /* Returns -1 (after closing c) when c may not send mesh frames. */

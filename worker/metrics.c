@@ -51,7 +51,9 @@ static const struct {
 	{ "derp_got_ping", "counter", ST_GOT_PING },
 	{ "derp_sent_pong", "counter", ST_SENT_PONG },
 	{ "derp_unknown_frames", "counter", ST_UNKNOWN_FRAMES },
-	{ "derpd_connection_takeovers", "counter", ST_TAKEOVERS },
+	{ "derp_total_dup_client_conns", "counter", ST_DUP_CONNS_TOTAL },
+	{ "derpd_dup_client_switches", "counter", ST_DUP_SWITCHES },
+	{ "derpd_dup_client_fights", "counter", ST_DUP_FIGHTS },
 	{ "derp_packets_forwarded_in", "counter", ST_PACKETS_FORWARDED_IN },
 	{ "derpd_ring_resets", "counter", ST_RING_RESETS },
 };
@@ -124,6 +126,18 @@ emit_workers(struct wk *w, struct out *o)
 }
 
 static void
+emit_dups(struct wk *w, struct out *o)
+{
+	uint32_t keys, conns;
+
+	table_dup_counts(&w->shm->table, &keys, &conns);
+	emit(o, "# TYPE derp_current_dup_client_keys gauge\n"
+	    "derp_current_dup_client_keys %u\n"
+	    "# TYPE derp_current_dup_client_conns gauge\n"
+	    "derp_current_dup_client_conns %u\n", keys, conns);
+}
+
+static void
 emit_stun(struct wk *w, struct out *o)
 {
 	const struct shm_stun *st = &w->shm->hdr->stun;
@@ -157,6 +171,7 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 		emit(&o, "derp_packets_dropped{reason=\"%s\"} %llu\n",
 		    drops[i].reason,
 		    (unsigned long long)shm_stat_total(w->shm, drops[i].id));
+	emit_dups(w, &o);
 	emit_frames(w, &o);
 	emit_workers(w, &o);
 	emit_stun(w, &o);

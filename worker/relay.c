@@ -11,6 +11,12 @@
 
 #define RING_BATCH	1024	/* records per ring per turn */
 
+static int
+same_route(const struct route *a, const struct route *b)
+{
+	return a->worker == b->worker && a->slot == b->slot && a->gen == b->gen;
+}
+
 static struct route
 own_route(const struct wk *w, const struct conn *c)
 {
@@ -66,30 +72,61 @@ broadcast_present(struct wk *w, const uint8_t key[DERP_KEY_LEN],
 			    sizeof(payload));
 }
 
+/* Tells the connection at route x that its key is now connected twice. */
+static void
+mark_dup(struct wk *w, const struct route *x, const uint8_t key[DERP_KEY_LEN])
+{
+	struct conn *oc;
+
+	if (x->worker != w->id)
+		relay_push(w, x->worker, RING_DUP, x->slot, x->gen, key, NULL, 0);
+	else if ((oc = conn_at(w, x->slot, x->gen)) != NULL)
+		oc->is_dup = 1;
+}
+
+static void
+close_route(struct wk *w, const struct route *x, const uint8_t key[DERP_KEY_LEN],
+    const char *why)
+{
+	struct conn *oc;
+
+	if (x->worker != w->id)
+		relay_push(w, x->worker, RING_CLOSE, x->slot, x->gen, key, NULL, 0);
+	else if ((oc = conn_at(w, x->slot, x->gen)) != NULL)
+		conn_close(w, oc, why);
+}
+
+/*
+ * derper's duplicate policy: a key may be connected several times; the
+ * newest connection receives, and a duplicate that sends becomes the one
+ * that receives ("last writer is active"). derpd keeps at most
+ * TABLE_MAX_DUPS connections per key and closes the oldest beyond that.
+ */
 int
 relay_register(struct wk *w, struct conn *c)
 {
-	struct route r = own_route(w, c), old;
+	struct route r = own_route(w, c);
+	struct table_join j;
 	struct peer_info pi;
-	struct conn *oc;
-	int rc;
+	uint32_t i;
 
 	mesh_peer_info(c, &pi);
-	rc = table_set(&w->shm->table, c->key, &r, &pi, &old);
-	if (rc < 0)
+	if (table_register(&w->shm->table, c->key, &r, &pi, &j) != 0)
 		return -1;
 	c->registered = 1;
+	c->was_active = 1;
 	if (mesh_watchers_exist(w))
 		broadcast_present(w, c->key, &pi);
-	if (rc == 0)
+	if (j.nothers == 0)
 		return 0;
-	/* Last connection wins: close the one this key used before. */
-	stat(w, ST_TAKEOVERS, 1);
-	if (old.worker == w->id) {
-		if ((oc = conn_at(w, old.slot, old.gen)) != NULL && oc != c)
-			conn_close(w, oc, "replaced by a newer connection");
-	} else if (old.worker < w->nworkers)
-		relay_push(w, old.worker, RING_CLOSE, old.slot, old.gen, c->key, NULL, 0);
+	c->is_dup = 1;
+	stat(w, ST_DUP_CONNS_TOTAL, 1);
+	for (i = 0; i < j.nothers; i++)
+		if (!j.evicted || !same_route(&j.others[i], &j.evicted_route))
+			mark_dup(w, &j.others[i], c->key);
+	if (j.evicted)
+		close_route(w, &j.evicted_route, c->key,
+		    "too many connections for one key; closing the oldest");
 	return 0;
 }
 
@@ -114,9 +151,29 @@ relay_unregister(struct wk *w, struct conn *c)
 	if (!c->registered)
 		return;
 	c->registered = 0;
-	/* Only if the key still points here: a takeover must not look like a leave. */
-	if (table_remove_if(&w->shm->table, c->key, &r))
+	/* PeerGone only when the key's last connection leaves. */
+	if (table_unregister(&w->shm->table, c->key, &r) == TABLE_GONE)
 		broadcast_gone(w, c->key);
+}
+
+/* A frame from a duplicate makes it the active connection again. */
+void
+relay_note_activity(struct wk *w, struct conn *c)
+{
+	struct route r = own_route(w, c), cur;
+	struct peer_info pi;
+
+	if (!c->is_dup || !c->registered)
+		return;
+	if (table_lookup(&w->shm->table, c->key, &cur) && same_route(&cur, &r))
+		return;
+	mesh_peer_info(c, &pi);
+	if (table_claim(&w->shm->table, c->key, &r, &pi) != 1)
+		return;
+	stat(w, ST_DUP_SWITCHES, 1);
+	if (c->was_active)
+		stat(w, ST_DUP_FIGHTS, 1);	/* it lost the route before: fighting */
+	c->was_active = 1;
 }
 
 /* derper answers only disco packets with PeerGone(not here), 1/s, burst 3. */
@@ -221,7 +278,12 @@ handle_record(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
 		break;
 	case RING_CLOSE:
 		if ((c = conn_at(w, rec->slot, rec->gen)) != NULL)
-			conn_close(w, c, "replaced by a newer connection");
+			conn_close(w, c, "closed by another worker (ClosePeer or "
+			    "too many connections for its key)");
+		break;
+	case RING_DUP:
+		if ((c = conn_at(w, rec->slot, rec->gen)) != NULL)
+			c->is_dup = 1;
 		break;
 	case RING_PEER_GONE:
 		watch_fire(w, rec->key);

@@ -39,6 +39,8 @@ struct conn {
 	int		 preferred;
 	int		 can_mesh;	/* presented the mesh key */
 	int		 is_watcher;	/* sent WatchConns */
+	int		 is_dup;	/* its key has had another connection */
+	int		 was_active;	/* it has been its key's receiving connection */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 in_ready;	/* on the ready list */
 	struct conn	*ready_next;
@@ -167,6 +169,7 @@ int	relay_frame(struct wk *w, struct conn *c, uint8_t type,
 void	relay_drain_rings(struct wk *w);
 int	relay_register(struct wk *w, struct conn *c);
 void	relay_unregister(struct wk *w, struct conn *c);
+void	relay_note_activity(struct wk *w, struct conn *c);
 void	relay_wake_peers(struct wk *w);
 void	relay_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot,
 	    uint32_t gen, const uint8_t key[DERP_KEY_LEN], const uint8_t *payload,
