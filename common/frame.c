@@ -64,6 +64,9 @@ frame_check_client(uint8_t type, uint32_t len, const char **why)
 		if (len > DERP_MAX_PING)
 			return reject(why, "Ping longer than 1000 bytes");
 		return FRAME_ACCEPT;
+	case FRAME_PONG:
+		/* An answer to our Ping; derper skips these, so be as lenient. */
+		return len == DERP_PING_LEN ? FRAME_ACCEPT : FRAME_SKIP;
 	default:
 		return FRAME_SKIP;
 	}
@@ -120,6 +123,40 @@ frame_peer_present(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
 	p[DERP_KEY_LEN + 17] = port;
 	p[DERP_KEY_LEN + 18] = flags;
 	return DERP_FRAME_HDR_LEN + DERP_PEER_PRESENT_LEN;
+}
+
+size_t
+frame_ping(uint8_t *out, const uint8_t data[DERP_PING_LEN])
+{
+	frame_put_header(out, FRAME_PING, DERP_PING_LEN);
+	memcpy(out + DERP_FRAME_HDR_LEN, data, DERP_PING_LEN);
+	return DERP_FRAME_HDR_LEN + DERP_PING_LEN;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+size_t
+frame_restarting(uint8_t *out, uint32_t reconnect_in_ms, uint32_t try_for_ms)
+{
+	frame_put_header(out, FRAME_RESTARTING, 8);
+	put32(out + DERP_FRAME_HDR_LEN, reconnect_in_ms);
+	put32(out + DERP_FRAME_HDR_LEN + 4, try_for_ms);
+	return DERP_FRAME_HDR_LEN + 8;
+}
+
+size_t
+frame_health(uint8_t *out, const char *text, size_t len)
+{
+	frame_put_header(out, FRAME_HEALTH, (uint32_t)len);
+	memcpy(out + DERP_FRAME_HDR_LEN, text, len);
+	return DERP_FRAME_HDR_LEN + len;
 }
 
 size_t

@@ -78,6 +78,11 @@ size_t	frame_peer_gone(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
 	    uint8_t reason);
 size_t	frame_pong(uint8_t *out, const uint8_t data[DERP_PING_LEN]);
 size_t	frame_keep_alive(uint8_t *out);
+size_t	frame_ping(uint8_t *out, const uint8_t data[DERP_PING_LEN]);
+/* Restarting: reconnect in, and keep trying for, this many milliseconds. */
+size_t	frame_restarting(uint8_t *out, uint32_t reconnect_in_ms, uint32_t try_for_ms);
+/* Health: a problem for the client to show its user; empty means healthy. */
+size_t	frame_health(uint8_t *out, const char *text, size_t len);
 /* PeerPresent: key, 16-byte IP (IPv4 mapped), big-endian port, flags. */
 #define DERP_PEER_PRESENT_LEN	(DERP_KEY_LEN + 16 + 2 + 1)
 size_t	frame_peer_present(uint8_t *out, const uint8_t key[DERP_KEY_LEN],

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -230,7 +231,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	if (c->fd < 0)
 		return;
 	debug("closing client slot %u: %s", c->slot, why);
-	if (c->state == CS_RELAY) {
+	if (c->counted) {
 		stat(w, ST_CLIENTS_CURRENT, -1);
 		if (c->preferred)
 			stat(w, ST_HOME_CLIENTS, -1);
@@ -725,11 +726,32 @@ conn_run_ready(struct wk *w)
 	}
 }
 
+/*
+ * derper sends a KeepAlive about every 60 s. A client that can ack pings
+ * gets a Ping instead: it keeps the connection alive just the same and its
+ * Pong tells us the round-trip time.
+ */
+static void
+keep_alive(struct wk *w, struct conn *c)
+{
+	uint8_t f[DERP_FRAME_HDR_LEN + DERP_PING_LEN];
+
+	if (c->info.can_ack_pings && c->ping_sent_ms == 0) {
+		randombytes_buf(c->ping_data, sizeof(c->ping_data));
+		if (conn_queue_control(w, c, f, frame_ping(f, c->ping_data)) == 0) {
+			c->ping_sent_ms = w->now_ms;
+			stat(w, ST_SENT_PING, 1);
+		}
+	} else
+		conn_queue_control(w, c, f, frame_keep_alive(f));
+	c->next_keepalive_ms = w->now_ms + w->cfg->keepalive_ms +
+	    (int64_t)(random() % 5000);
+}
+
 void
 conn_tick(struct wk *w)
 {
 	struct conn *c, *next;
-	uint8_t ka[DERP_FRAME_HDR_LEN];
 	int64_t wt;
 
 	for (c = w->all; c != NULL; c = next) {
@@ -749,10 +771,7 @@ conn_tick(struct wk *w)
 			conn_close(w, c, "write timeout");
 			continue;
 		}
-		if (w->now_ms >= c->next_keepalive_ms) {
-			conn_queue_control(w, c, ka, frame_keep_alive(ka));
-			c->next_keepalive_ms = w->now_ms + w->cfg->keepalive_ms +
-			    (int64_t)(random() % 5000);
-		}
+		if (w->now_ms >= c->next_keepalive_ms)
+			keep_alive(w, c);
 	}
 }

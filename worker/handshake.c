@@ -176,6 +176,7 @@ complete_login(struct wk *w, struct conn *c, const uint8_t shared[DERP_KEY_LEN])
 	c->next_keepalive_ms = w->now_ms + w->cfg->keepalive_ms;
 	c->peer_gone_tokens = 3;
 	c->peer_gone_last_ms = w->now_ms;
+	c->counted = 1;
 	stat(w, ST_CLIENTS_CURRENT, 1);
 	handshake_finish(w, c);
 }

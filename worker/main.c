@@ -20,6 +20,10 @@
 
 #define MAX_EVENTS	256
 #define TICK_MS		250
+#define RESTART_RECONNECT_MS	500	/* Restarting: come back after 0.5-2.5 s */
+#define RESTART_SPREAD_MS	2000
+#define RESTART_TRY_FOR_MS	60000	/* and keep trying for a minute */
+#define STOP_GRACE_MS		2000
 
 static void
 watch_fd(struct wk *w, int fd, uint32_t events, uint64_t tag, int op)
@@ -135,18 +139,35 @@ drain_fd(int fd)
 		;
 }
 
+/*
+ * Graceful stop: no new connections; every logged-in client is told to
+ * reconnect soon (Restarting), with a spread so that they do not all come
+ * back at once, and closed once that is written or after a grace period.
+ */
 static void
 begin_stop(struct wk *w)
 {
-	struct conn *c;
+	uint8_t f[DERP_FRAME_HDR_LEN + 8];
+	struct conn *c, *next;
 
 	if (w->stopping)
 		return;
 	w->stopping = 1;
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
 	close(w->listen_fd);
-	while ((c = w->all) != NULL)
-		conn_close(w, c, "server stopping");
+	for (c = w->all; c != NULL; c = next) {
+		next = c->next;
+		if (c->state != CS_RELAY) {
+			conn_close(w, c, "server stopping");
+			continue;
+		}
+		frame_restarting(f, RESTART_RECONNECT_MS +
+		    randombytes_uniform(RESTART_SPREAD_MS), RESTART_TRY_FOR_MS);
+		if (conn_queue_control(w, c, f, sizeof(f)) == 0)
+			stat(w, ST_RESTARTING_SENT, 1);
+		conn_flush_close(w, c);
+		c->deadline_ms = w->now_ms + STOP_GRACE_MS;
+	}
 }
 
 #ifdef DERPD_TEST_HOOKS

@@ -3,6 +3,7 @@
  * locally or through the destination worker's ring, and keeps the shared
  * connection table in step with logins and logouts.
  */
+#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -156,6 +157,22 @@ relay_unregister(struct wk *w, struct conn *c)
 		broadcast_gone(w, c->key);
 }
 
+/* Tells a fighting client, at most once a minute, via a Health frame. */
+static void
+warn_fighting(struct wk *w, struct conn *c)
+{
+	static const char text[] = "this node's key is connected to this DERP "
+	    "server more than once, and the connections are taking turns; "
+	    "is the machine cloned?";
+	uint8_t f[DERP_FRAME_HDR_LEN + sizeof(text)];
+
+	if (c->health_sent_ms != 0 && w->now_ms - c->health_sent_ms < 60000)
+		return;
+	c->health_sent_ms = w->now_ms;
+	if (conn_queue_control(w, c, f, frame_health(f, text, sizeof(text) - 1)) == 0)
+		stat(w, ST_HEALTH_SENT, 1);
+}
+
 /* A frame from a duplicate makes it the active connection again. */
 void
 relay_note_activity(struct wk *w, struct conn *c)
@@ -171,8 +188,10 @@ relay_note_activity(struct wk *w, struct conn *c)
 	if (table_claim(&w->shm->table, c->key, &r, &pi) != 1)
 		return;
 	stat(w, ST_DUP_SWITCHES, 1);
-	if (c->was_active)
+	if (c->was_active) {
 		stat(w, ST_DUP_FIGHTS, 1);	/* it lost the route before: fighting */
+		warn_fighting(w, c);
+	}
 	c->was_active = 1;
 }
 
@@ -251,6 +270,14 @@ relay_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
 		return 0;
 	case FRAME_NOTE_PREFERRED:
 		note_preferred(w, c, payload[0] != 0);
+		return 0;
+	case FRAME_PONG:
+		if (c->ping_sent_ms != 0 &&
+		    sodium_memcmp(payload, c->ping_data, DERP_PING_LEN) == 0) {
+			stat(w, ST_GOT_PONG, 1);
+			stat(w, ST_PONG_RTT_MS_SUM, w->now_ms - c->ping_sent_ms);
+			c->ping_sent_ms = 0;
+		}
 		return 0;
 	case FRAME_PING:
 		stat(w, ST_GOT_PING, 1);

@@ -57,6 +57,10 @@ struct conn {
 
 	int64_t		 deadline_ms;	/* handshake / last flush */
 	int64_t		 next_keepalive_ms;
+	uint8_t		 ping_data[DERP_PING_LEN];	/* our outstanding Ping */
+	int64_t		 ping_sent_ms;		/* 0: none outstanding */
+	int64_t		 health_sent_ms;
+	int		 counted;	/* in the current-clients gauge */
 	int64_t		 stalled_since_ms; /* output queued, no progress */
 	double		 peer_gone_tokens;
 	int64_t		 peer_gone_last_ms;
