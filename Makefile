@@ -16,7 +16,7 @@ HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Icommon -Iworker -Imaster \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay	# Debian ships no wslay .pc
+LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm	# Debian ships no wslay .pc
 BASE_LDFLAGS = -pie -Wl,-z,relro,-z,now
 
 # build/: production; build-asan/: ASan+UBSan; build-test/: production plus
@@ -29,7 +29,7 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
-	     common/sandbox.c common/stun.c
+	     common/sandbox.c common/stun.c common/ratelimit.c
 WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
 	     worker/http_serve.c worker/clientinfo.c worker/handshake.c \
 	     worker/relay.c worker/watch.c worker/metrics.c worker/websocket.c \

@@ -1,5 +1,6 @@
 #include "shm.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -9,6 +10,21 @@ static size_t
 align_up(size_t n, size_t a)
 {
 	return (n + a - 1) & ~(a - 1);
+}
+
+static int
+robust_mutex_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t attr;
+	int rc;
+
+	if (pthread_mutexattr_init(&attr) != 0)
+		return -1;
+	rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) ||
+	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) ||
+	    pthread_mutex_init(m, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
 }
 
 void
@@ -42,6 +58,8 @@ shm_create(struct shm *s, uint32_t nworkers, uint32_t table_cap,
 	s->ring_data = ring_data;
 	if (table_init(&s->table, base + table_off, table_cap, nworkers) != 0)
 		fatalx("shm: cannot initialise the connection table");
+	if (robust_mutex_init(&s->hdr->accept.lock) != 0)
+		fatalx("shm: cannot initialise the accept limiter");
 	for (p = 0; p <= nworkers; p++)
 		for (c = 0; c < nworkers; c++)
 			ring_init(shm_ring(s, p, c));
@@ -64,4 +82,23 @@ shm_stat_total(const struct shm *s, enum stat_id id)
 		n += __atomic_load_n(&s->hdr->workers[w].stats[id],
 		    __ATOMIC_RELAXED);
 	return n;
+}
+
+int
+shm_accept_allow(const struct shm *s, double rate, double burst, int64_t now_ns)
+{
+	struct shm_accept *a = &s->hdr->accept;
+	int rc, ok;
+
+	if ((rc = pthread_mutex_lock(&a->lock)) == EOWNERDEAD)
+		pthread_mutex_consistent(&a->lock);	/* the bucket is always valid */
+	else if (rc != 0)
+		return 1;	/* fail open: never wedge accepts */
+	ok = bucket_allow(&a->bucket, rate, burst, now_ns);
+	if (ok)
+		a->accepted++;
+	else
+		a->rejected++;
+	pthread_mutex_unlock(&a->lock);
+	return ok;
 }

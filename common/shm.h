@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ratelimit.h"
 #include "ring.h"
 #include "table.h"
 
@@ -73,10 +74,19 @@ struct shm_stun {
 	uint64_t	ipv6;
 } __attribute__((aligned(64)));
 
+/* -accept-connection-limit/-burst, one bucket for all workers. */
+struct shm_accept {
+	pthread_mutex_t	lock;		/* robust: a dead holder cannot wedge accepts */
+	struct token_bucket bucket;
+	uint64_t	accepted;
+	uint64_t	rejected;
+} __attribute__((aligned(64)));
+
 /* Shared header. */
 struct shm_header {
 	struct shm_worker workers[SHM_MAX_WORKERS];
 	struct shm_stun	stun;
+	struct shm_accept accept;
 };
 
 /* Private handle with the layout (never read back from shared memory). */
@@ -95,6 +105,9 @@ void	shm_create(struct shm *s, uint32_t nworkers, uint32_t table_cap,
 	    uint32_t ring_data);
 /* The ring from producer p (worker index, or nworkers for the master) to worker c. */
 struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
+/* Takes an accept token; 0 means refuse the connection. */
+int	shm_accept_allow(const struct shm *s, double rate, double burst,
+	    int64_t now_ns);
 /* Sum of one counter over all workers. */
 uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
 

@@ -306,8 +306,6 @@ refuse_unimplemented(const struct config *cfg)
 
 	if (cfg->tls && strcmp(cfg->certmode, "manual") != 0)
 		what = "-certmode letsencrypt/gcp (use -certmode manual)";
-	else if (cfg->tls && cfg->http_port >= 0)
-		what = "the plain HTTP listener next to TLS (use -http-port=-1)";
 	else if (*cfg->secrets_url != '\0')
 		what = "-secrets-url (use -mesh-psk-file)";
 	else if (*cfg->mesh_with != '\0')
@@ -317,9 +315,6 @@ refuse_unimplemented(const struct config *cfg)
 		what = "/bootstrap-dns names";
 	else if (cfg->verify_clients || *cfg->verify_client_url != '\0')
 		what = "client verification (-verify-clients, -verify-client-url)";
-	else if (!isinf(cfg->accept_conn_limit) ||
-	    cfg->accept_conn_burst != INT64_MAX)
-		what = "-accept-connection-limit/-accept-connection-burst";
 	else if (*cfg->rate_config != '\0')
 		what = "-rate-config";
 	else if (cfg->acme_ip_certs || cfg->ace)
@@ -370,6 +365,12 @@ check_ranges(const struct config *cfg)
 		    cfg->home);
 	if (strpbrk(cfg->home, "\r\n") != NULL || strlen(cfg->home) > 1024)
 		fatalx("-home URL is not valid");
+	if (cfg->tls && cfg->http_port >= 0 &&
+	    (cfg->http_port < 1 || cfg->http_port > 65535 ||
+	    cfg->http_port == cfg->listen_port))
+		fatalx("-http-port must be a port other than -a's, or -1");
+	if (cfg->accept_conn_limit < 0 || cfg->accept_conn_burst < 0)
+		fatalx("-accept-connection-limit/-burst must not be negative");
 	if (cfg->run_stun && (cfg->stun_port < 1 || cfg->stun_port > 65535))
 		fatalx("-stun-port must be between 1 and 65535");
 	if (cfg->workers < 1 || cfg->workers > 64)

@@ -119,10 +119,12 @@ open_one(const struct config *cfg, struct sockaddr_storage *ss, socklen_t len)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)ss, ss->ss_family == AF_INET ?
 	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) != 0)
-		fatal("cannot listen on %s", cfg->addr);
+		fatal("cannot listen on port %d of \"%s\"", ntohs(ss->ss_family ==
+		    AF_INET ? ((struct sockaddr_in *)ss)->sin_port :
+		    ((struct sockaddr_in6 *)ss)->sin6_port), cfg->listen_host);
 	(void)len;
 	if (listen(fd, BACKLOG) != 0)
-		fatal("listen on %s", cfg->addr);
+		fatal("listen");
 	return fd;
 }
 
@@ -156,12 +158,13 @@ steer_by_source_port(int fd, uint32_t n)
 }
 
 void
-listen_open(const struct config *cfg, int *fds, uint32_t n)
+listen_open(const struct config *cfg, int port, int *fds, uint32_t n)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = resolve(cfg, &ss);
 	uint32_t i;
 
+	set_port(&ss, port);
 	for (i = 0; i < n; i++)
 		fds[i] = open_one(cfg, &ss, len);
 	if (n > 1)

@@ -13,7 +13,7 @@
  * master keeps every socket open so a dead worker's queue waits for its
  * successor instead of being reset.
  */
-void	listen_open(const struct config *cfg, int *fds, uint32_t n);
+void	listen_open(const struct config *cfg, int port, int *fds, uint32_t n);
 /* Binds the STUN UDP socket on the -a host and -stun-port. */
 int	listen_udp(const struct config *cfg, int port);
 

@@ -219,7 +219,11 @@ main(int argc, char **argv)
 	load_mesh_key();
 	open_key_file();
 	keyd_start(&m.keyd, &m.ra);
-	listen_open(&cfg, m.listen_fds, m.nworkers);
+	listen_open(&cfg, cfg.listen_port, m.listen_fds, m.nworkers);
+	for (i = 0; i < m.nworkers; i++)
+		m.http_fds[i] = -1;
+	if (cfg.tls && cfg.http_port >= 0)
+		listen_open(&cfg, (int)cfg.http_port, m.http_fds, m.nworkers);
 	m.stun_fd = cfg.run_stun ? listen_udp(&cfg, (int)cfg.stun_port) : -1;
 	if (cfg.tls)
 		m.ssl_ctx = tls_ctx_new(&cfg);

@@ -25,6 +25,7 @@ struct master {
 	SSL_CTX		*ssl_ctx;
 	uint32_t	 nworkers;
 	int		 listen_fds[SHM_MAX_WORKERS];
+	int		 http_fds[SHM_MAX_WORKERS];	/* -http-port beside TLS, or -1 */
 	int		 evfds[SHM_MAX_WORKERS];
 	struct worker_proc w[SHM_MAX_WORKERS];
 	int		 stun_fd;	/* -1 with -stun=false */

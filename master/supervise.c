@@ -63,12 +63,14 @@ static void __attribute__((noreturn))
 become_worker(struct master *m, uint32_t i, int oracle_fd, pid_t master_pid)
 {
 	struct worker_setup s;
-	int keep[SHM_MAX_WORKERS + 2], n = 0;
+	int keep[SHM_MAX_WORKERS + 3], n = 0;
 	uint32_t j;
 	sigset_t none;
 
 	keep[n++] = m->listen_fds[i];
 	keep[n++] = oracle_fd;
+	if (m->http_fds[i] >= 0)
+		keep[n++] = m->http_fds[i];
 	for (j = 0; j < m->nworkers; j++)
 		keep[n++] = m->evfds[j];
 	close_all_except(keep, n);
@@ -81,6 +83,7 @@ become_worker(struct master *m, uint32_t i, int oracle_fd, pid_t master_pid)
 	s.id = i;
 	s.master_pid = master_pid;
 	s.listen_fd = m->listen_fds[i];
+	s.http_fd = m->http_fds[i];
 	s.oracle_fd = oracle_fd;
 	s.evfds = m->evfds;
 	s.ssl_ctx = m->ssl_ctx;

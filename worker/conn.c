@@ -1,5 +1,6 @@
 /* Connections: accept, transport I/O (plain or TLS), queues, timers. */
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -107,7 +108,7 @@ list_del(struct wk *w, struct conn *c)
 }
 
 static void
-accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss)
+accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 {
 	struct epoll_event ev;
 	struct conn *c;
@@ -122,8 +123,9 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss)
 	c->gen = next_gen(w);
 	c->peer = *ss;
 	c->deadline_ms = w->now_ms + w->cfg->handshake_timeout_ms;
-	c->state = w->ssl_ctx != NULL ? CS_TLS_HANDSHAKE : CS_HTTP;
-	if (w->ssl_ctx != NULL) {
+	c->port80 = port80;
+	c->state = w->ssl_ctx != NULL && !port80 ? CS_TLS_HANDSHAKE : CS_HTTP;
+	if (c->state == CS_TLS_HANDSHAKE) {
 		if ((c->ssl = SSL_new(w->ssl_ctx)) == NULL ||
 		    SSL_set_fd(c->ssl, fd) != 1) {
 			SSL_free(c->ssl);
@@ -146,8 +148,27 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss)
 	stat(w, ST_TCP_CURRENT, 1);
 }
 
+/*
+ * Like derper, a connection over -accept-connection-limit/-burst is accepted
+ * and closed at once: the client learns something is up, and the kernel's
+ * queue does not fill.
+ */
+static int
+accept_allowed(struct wk *w)
+{
+	const struct config *cfg = w->cfg;
+	struct timespec ts;
+
+	if (isinf(cfg->accept_conn_limit))
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return shm_accept_allow(w->shm, cfg->accept_conn_limit,
+	    (double)cfg->accept_conn_burst,
+	    (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
 void
-conn_accept(struct wk *w)
+conn_accept(struct wk *w, int lfd, int port80)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -155,7 +176,7 @@ conn_accept(struct wk *w)
 
 	for (i = 0; i < ACCEPT_BUDGET && !w->stopping; i++) {
 		len = sizeof(ss);
-		fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &len,
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
@@ -163,7 +184,11 @@ conn_accept(struct wk *w)
 				logit("accept: %s", strerror(errno));
 			return;
 		}
-		accept_one(w, fd, &ss);
+		if (!port80 && !accept_allowed(w)) {
+			close(fd);
+			continue;
+		}
+		accept_one(w, fd, &ss, port80);
 	}
 }
 

@@ -253,6 +253,47 @@ upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 	handshake_start(w, c, c->ws != NULL || (fast != NULL && http_str_eq(fast, "1")));
 }
 
+/*
+ * derper's port 80 beside TLS: captive-portal checks and debug pages are
+ * served, GET and HEAD are redirected to https, anything else refused.
+ */
+static void
+serve_port80(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	const struct http_str *p = &req->path, *host = http_header(req, "Host");
+	char headers[4096], body[4200];
+	struct reply r = { "302 Found", "text/html; charset=utf-8", headers,
+	    body, 0 };
+	int hl, n;
+
+	if (http_str_eq(p, "/generate_204")) {
+		serve_no_content(w, c, req);
+		return;
+	}
+	if ((p->len >= 6 && memcmp(p->p, "/debug", 6) == 0) ||
+	    http_str_eq(p, "/metrics")) {
+		serve_debug(w, c, req, http_str_eq(p, "/metrics") ||
+		    http_str_eq(p, "/debug/varz"));
+		return;
+	}
+	if (!http_str_eq(&req->method, "GET") && !http_str_eq(&req->method, "HEAD")) {
+		send_error(w, c, req, "400 Bad Request", "Use HTTPS\n");
+		return;
+	}
+	hl = host != NULL && host->len < 1024 ? (int)host->len : 0;
+	if (req->target.len > 2048) {
+		send_error(w, c, req, "414 URI Too Long", "URI too long\n");
+		return;
+	}
+	n = snprintf(headers, sizeof(headers), "Location: https://%.*s%.*s\r\n",
+	    hl, host != NULL ? host->p : "", (int)req->target.len, req->target.p);
+	r.body_len = (size_t)snprintf(body, sizeof(body),
+	    "<a href=\"https://%.*s%.*s\">Found</a>.\n\n", hl,
+	    host != NULL ? host->p : "", (int)req->target.len, req->target.p);
+	(void)n;
+	send_reply(w, c, req, &r);
+}
+
 /* Returns 1 when a request was handled, 0 when more input is needed, -1 after an error response. */
 int
 serve_http(struct wk *w, struct conn *c)
@@ -272,6 +313,10 @@ serve_http(struct wk *w, struct conn *c)
 		return -1;
 	}
 	stat(w, ST_HTTP_REQUESTS, 1);
+	if (c->port80) {
+		serve_port80(w, c, &req);
+		return 1;
+	}
 	if (http_str_eq(p, "/derp")) {
 		/* Bytes after the head are DERP frames: consume the head only. */
 		b->rd += n;

@@ -93,6 +93,7 @@ setup(struct wk *w, const struct worker_setup *s)
 	w->id = s->id;
 	w->nworkers = s->shm->nworkers;
 	w->listen_fd = s->listen_fd;
+	w->http_fd = s->http_fd;
 	w->oracle_fd = s->oracle_fd;
 	w->evfds = s->evfds;
 	w->evfd = s->evfds[s->id];
@@ -113,6 +114,8 @@ setup(struct wk *w, const struct worker_setup *s)
 	if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("epoll_create1");
 	watch_fd(w, w->listen_fd, EPOLLIN, TAG_LISTEN, EPOLL_CTL_ADD);
+	if (w->http_fd >= 0)
+		watch_fd(w, w->http_fd, EPOLLIN, TAG_HTTP, EPOLL_CTL_ADD);
 	watch_fd(w, w->evfd, EPOLLIN, TAG_EVENTFD, EPOLL_CTL_ADD);
 	watch_fd(w, w->oracle_fd, EPOLLIN, TAG_ORACLE, EPOLL_CTL_ADD);
 	watch_fd(w, w->sigfd, EPOLLIN, TAG_SIGNAL, EPOLL_CTL_ADD);
@@ -155,6 +158,10 @@ begin_stop(struct wk *w)
 	w->stopping = 1;
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->listen_fd, NULL);
 	close(w->listen_fd);
+	if (w->http_fd >= 0) {
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->http_fd, NULL);
+		close(w->http_fd);
+	}
 	for (c = w->all; c != NULL; c = next) {
 		next = c->next;
 		if (c->state != CS_RELAY) {
@@ -209,7 +216,10 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 
 	switch (ev->data.u64) {
 	case TAG_LISTEN:
-		conn_accept(w);
+		conn_accept(w, w->listen_fd, 0);
+		break;
+	case TAG_HTTP:
+		conn_accept(w, w->http_fd, 1);
 		break;
 	case TAG_EVENTFD:
 		drain_fd(w->evfd);

@@ -180,5 +180,11 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 	emit_frames(w, &o);
 	emit_workers(w, &o);
 	emit_stun(w, &o);
+	emit(&o, "# TYPE tls_listener_accepted_connections counter\n"
+	    "tls_listener_accepted_connections %llu\n"
+	    "# TYPE tls_listener_rejected_connections counter\n"
+	    "tls_listener_rejected_connections %llu\n",
+	    (unsigned long long)load(&w->shm->hdr->accept.accepted),
+	    (unsigned long long)load(&w->shm->hdr->accept.rejected));
 	return o.len;
 }

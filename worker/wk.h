@@ -42,6 +42,7 @@ struct conn {
 	int		 is_dup;	/* its key has had another connection */
 	int		 was_active;	/* it has been its key's receiving connection */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
+	int		 port80;	/* accepted on -http-port beside TLS */
 	int		 in_ready;	/* on the ready list */
 	struct conn	*ready_next;
 	int		 in_flush;	/* on the flush list */
@@ -84,6 +85,7 @@ struct wk {
 	uint32_t	 nworkers;
 	int		 epfd;
 	int		 listen_fd;
+	int		 http_fd;	/* plain HTTP beside TLS, or -1 */
 	int		 oracle_fd;
 	int		 evfd;
 	int		 sigfd;
@@ -116,11 +118,12 @@ struct wk {
 #define TAG_ORACLE	0xffffffff00000003ULL
 #define TAG_SIGNAL	0xffffffff00000004ULL
 #define TAG_TIMER	0xffffffff00000005ULL
+#define TAG_HTTP	0xffffffff00000006ULL
 
 int64_t	now_ms(void);
 
 /* conn.c */
-void	conn_accept(struct wk *w);
+void	conn_accept(struct wk *w, int fd, int port80);
 struct conn *conn_by_tag(struct wk *w, uint64_t tag);
 struct conn *conn_at(struct wk *w, uint32_t slot, uint32_t gen);
 void	conn_io(struct wk *w, struct conn *c, uint32_t events);

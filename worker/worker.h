@@ -17,6 +17,7 @@ struct worker_setup {
 	uint32_t	 id;
 	pid_t		 master_pid;
 	int		 listen_fd;
+	int		 http_fd;	/* plain HTTP beside TLS (derper's port 80), or -1 */
 	int		 oracle_fd;	/* SOCK_SEQPACKET to the key oracle */
 	const int	*evfds;		/* every worker's wake-up eventfd */
 	SSL_CTX		*ssl_ctx;	/* NULL for plain HTTP */
