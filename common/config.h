@@ -37,6 +37,7 @@ struct config {
 	int		version;
 
 	/* derpd's own */
+	const char	*config_file;
 	int64_t		workers;
 	const char	*user;
 	int		no_seccomp;

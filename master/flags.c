@@ -52,6 +52,7 @@ static const struct flag flags[] = {
 	{ "tcp-user-timeout", F_DURATION, CF(tcp_user_timeout_ms), "TCP user timeout" },
 	{ "tcp-write-timeout", F_DURATION, CF(tcp_write_timeout_ms), "close a client whose writes make no progress for this long; 0 disables" },
 	/* derpd's own */
+	{ "config", F_STRING, CF(config_file), "file of flag = value lines, read before the command line (which wins)" },
 	{ "workers", F_INT, CF(workers), "worker processes (default: number of CPUs)" },
 	{ "user", F_STRING, CF(user), "unprivileged user to run as after binding (default _derpd, else nobody)" },
 	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
@@ -255,6 +256,89 @@ set_flag(struct config *cfg, const struct flag *f, const char *v)
 
 static int addr_given;
 
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && strchr(" \t\r\n", e[-1]) != NULL)
+		*--e = '\0';
+	return s;
+}
+
+/* One "flag = value" line of a -config file; "#" starts a comment. */
+static void
+config_line(struct config *cfg, char *line, const char *path, int lineno)
+{
+	const struct flag *f;
+	char *eq, *key, *val;
+	size_t vlen;
+
+	line = trim(line);
+	if (*line == '\0' || *line == '#')
+		return;
+	if ((eq = strchr(line, '=')) == NULL)
+		fatalx("%s:%d: want \"flag = value\"", path, lineno);
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	while (*key == '-')
+		key++;
+	vlen = strlen(val);
+	if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
+		val[vlen - 1] = '\0';
+		val++;
+	}
+	if ((f = find_flag(key, strlen(key))) == NULL || f->off == CF(config_file))
+		fatalx("%s:%d: unknown flag \"%s\"", path, lineno, key);
+	if (f->off == CF(addr))
+		addr_given = 1;
+	if ((val = strdup(val)) == NULL)
+		fatal("strdup");
+	set_flag(cfg, f, val);
+}
+
+static void
+load_config_file(struct config *cfg, const char *path)
+{
+	char line[4096];
+	FILE *fp;
+	int lineno = 0;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		fatal("config file %s", path);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp))
+			fatalx("%s:%d: line too long", path, lineno);
+		config_line(cfg, line, path, lineno);
+	}
+	fclose(fp);
+}
+
+/* Finds -config in argv (Go syntax), so that its file is read first. */
+static const char *
+find_config_arg(int argc, char **argv)
+{
+	const char *a;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (a[0] != '-' || strcmp(a, "--") == 0 || strcmp(a, "-") == 0)
+			return NULL;
+		a += a[1] == '-' ? 2 : 1;
+		if (strncmp(a, "config=", 7) == 0)
+			return a + 7;
+		if (strcmp(a, "config") == 0)
+			return i + 1 < argc ? argv[i + 1] : NULL;
+	}
+	return NULL;
+}
+
 /* Go's flag package: stops at the first non-flag argument or "--". */
 static void
 parse_args(struct config *cfg, int argc, char **argv)
@@ -394,9 +478,12 @@ check_ranges(const struct config *cfg)
 void
 flags_parse(struct config *cfg, int argc, char **argv)
 {
+	const char *path;
 	long ncpu;
 
 	set_defaults(cfg);
+	if ((path = find_config_arg(argc, argv)) != NULL)
+		load_config_file(cfg, path);
 	parse_args(cfg, argc, argv);
 	if (cfg->version)
 		return;
