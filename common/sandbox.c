@@ -4,11 +4,14 @@
  * process can only move bytes on descriptors it already holds (workers also
  * accept), allocate non-executable memory, and exit. Anything else kills it
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
- * one. No open, no execve, no socket or connect, no ptrace.
+ * one. No execve, no ptrace, no executable memory anywhere; no open, socket
+ * or connect except in the bootstrap-DNS process, which must be a resolver.
  */
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <linux/futex.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +26,9 @@
 
 enum arg_rule {
 	ANY,		/* no argument checks */
+	READ_ONLY_OPEN,	/* openat for reading (resolv.conf, hosts) */
+	IP_SOCKET,	/* socket(AF_INET, AF_INET6 or AF_UNIX (nscd)) */
+	FIONREAD_ONLY,	/* ioctl(fd, FIONREAD) */
 	NO_EXEC_PROT,	/* arg 2 (prot) without PROT_EXEC */
 	TCP_SOCKOPT,	/* setsockopt: only the options a worker sets on accept */
 	SELF_SIGNAL,	/* tgkill on ourselves only (abort()) */
@@ -32,6 +38,7 @@ enum arg_rule {
 #define W	(1 << SANDBOX_WORKER)
 #define K	(1 << SANDBOX_KEY)
 #define S	(1 << SANDBOX_STUN)
+#define D	(1 << SANDBOX_DNS)
 
 static const struct {
 	const char	*name;
@@ -39,15 +46,15 @@ static const struct {
 	unsigned int	 roles;
 } policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ "read",		ANY,		W | K },
-	{ "write",		ANY,		W | K | S },
+	{ "read",		ANY,		W | K | D },
+	{ "write",		ANY,		W | K | S | D },
 	{ "readv",		ANY,		W },
 	{ "writev",		ANY,		W },
-	{ "recvfrom",		ANY,		W | K },
-	{ "sendto",		ANY,		W | K },
-	{ "recvmsg",		ANY,		W | K },
-	{ "sendmsg",		ANY,		W | K },
-	{ "close",		ANY,		W | K },
+	{ "recvfrom",		ANY,		W | K | D },
+	{ "sendto",		ANY,		W | K | D },
+	{ "recvmsg",		ANY,		W | K | D },
+	{ "sendmsg",		ANY,		W | K | D },
+	{ "close",		ANY,		W | K | D },
 	/* STUN: a batch of requests in, a batch of answers out. */
 	{ "recvmmsg",		ANY,		S },
 	{ "sendmmsg",		ANY,		S },
@@ -59,30 +66,48 @@ static const struct {
 	{ "epoll_wait",		ANY,		W | K },
 	{ "epoll_pwait",	ANY,		W | K },
 	{ "epoll_ctl",		ANY,		W | K },
-	{ "clock_gettime",	ANY,		W | K | S },
-	{ "gettimeofday",	ANY,		W | K | S },
-	{ "restart_syscall",	ANY,		W | K | S },
+	{ "clock_gettime",	ANY,		W | K | S | D },
+	{ "gettimeofday",	ANY,		W | K | S | D },
+	{ "restart_syscall",	ANY,		W | K | S | D },
 	/* Memory, never executable. */
-	{ "brk",		ANY,		W | K | S },
-	{ "mmap",		NO_EXEC_PROT,	W | K | S },
-	{ "mprotect",		NO_EXEC_PROT,	W | K },
-	{ "munmap",		ANY,		W | K | S },
+	{ "brk",		ANY,		W | K | S | D },
+	{ "mmap",		NO_EXEC_PROT,	W | K | S | D },
+	{ "mprotect",		NO_EXEC_PROT,	W | K | D },
+	{ "munmap",		ANY,		W | K | S | D },
 	{ "mremap",		ANY,		W | K },
-	{ "madvise",		ANY,		W | K },
+	{ "madvise",		ANY,		W | K | D },
 	{ "munlock",		ANY,		K },	/* sodium_free() */
 	/* The shared connection table's robust mutex and its read fallback. */
 	{ "futex",		FUTEX_OPS,	W },
 	{ "sched_yield",	ANY,		W },
 	/* Nonces and TLS. */
-	{ "getrandom",		ANY,		W },
+	{ "getrandom",		ANY,		W | D },
+	/* A stub resolver (the bootstrap-DNS process only). */
+	{ "openat",		READ_ONLY_OPEN,	D },
+	{ "fstat",		ANY,		D },
+	{ "newfstatat",		ANY,		D },
+	{ "lseek",		ANY,		D },
+	{ "socket",		IP_SOCKET,	D },
+	{ "connect",		ANY,		D },
+	{ "bind",		ANY,		D },
+	{ "getsockname",	ANY,		D },
+	{ "setsockopt",		ANY,		D },
+	{ "sendmmsg",		ANY,		D },
+	{ "poll",		ANY,		D },
+	{ "ppoll",		ANY,		D },
+	{ "ioctl",		FIONREAD_ONLY,	D },
+	{ "fcntl",		ANY,		D },
+	{ "clock_nanosleep",	ANY,		D },
+	{ "nanosleep",		ANY,		D },
+	{ "uname",		ANY,		D },
 	/* Leaving, and dying loudly. */
-	{ "exit",		ANY,		W | K | S },
-	{ "exit_group",		ANY,		W | K | S },
-	{ "rt_sigreturn",	ANY,		W | K | S },
-	{ "rt_sigprocmask",	ANY,		W | K | S },
-	{ "getpid",		ANY,		W | K | S },
-	{ "gettid",		ANY,		W | K | S },
-	{ "tgkill",		SELF_SIGNAL,	W | K | S },
+	{ "exit",		ANY,		W | K | S | D },
+	{ "exit_group",		ANY,		W | K | S | D },
+	{ "rt_sigreturn",	ANY,		W | K | S | D },
+	{ "rt_sigprocmask",	ANY,		W | K | S | D },
+	{ "getpid",		ANY,		W | K | S | D },
+	{ "gettid",		ANY,		W | K | S | D },
+	{ "tgkill",		SELF_SIGNAL,	W | K | S | D },
 };
 
 static void
@@ -154,6 +179,22 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule)
 		break;
 	case FUTEX_OPS:
 		allow_futex(ctx, nr);
+		break;
+	case READ_ONLY_OPEN:
+		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY);
+		allow(ctx, nr, 1, &a);
+		break;
+	case IP_SOCKET:
+		a = SCMP_A0(SCMP_CMP_EQ, AF_INET);
+		allow(ctx, nr, 1, &a);
+		a = SCMP_A0(SCMP_CMP_EQ, AF_INET6);
+		allow(ctx, nr, 1, &a);
+		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+		allow(ctx, nr, 1, &a);
+		break;
+	case FIONREAD_ONLY:
+		a = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+		allow(ctx, nr, 1, &a);
 		break;
 	}
 }

@@ -26,6 +26,7 @@ enum stat_id {
 	ST_HOME_CLIENTS,	/* gauge */
 	ST_HANDSHAKE_FAILURES,
 	ST_HTTP_REQUESTS,
+	ST_BOOTSTRAP_DNS_REQUESTS,
 	ST_WEBSOCKET_ACCEPTS,
 	ST_PACKETS_RECV,
 	ST_BYTES_RECV,
@@ -82,11 +83,27 @@ struct shm_accept {
 	uint64_t	rejected;
 } __attribute__((aligned(64)));
 
+/*
+ * /bootstrap-dns answers, written by the DNS process under a sequence
+ * counter (odd while writing). published: the whole JSON body. unpublished:
+ * records "name\0json\0", answered only to ?q=name.
+ */
+#define DNS_BLOB_MAX	(64 * 1024)
+
+struct shm_dns {
+	uint64_t	seq;
+	uint32_t	published_len;
+	uint32_t	unpublished_len;
+	char		published[DNS_BLOB_MAX];
+	char		unpublished[DNS_BLOB_MAX];
+};
+
 /* Shared header. */
 struct shm_header {
 	struct shm_worker workers[SHM_MAX_WORKERS];
 	struct shm_stun	stun;
 	struct shm_accept accept;
+	struct shm_dns	dns;
 };
 
 /* Private handle with the layout (never read back from shared memory). */

@@ -394,9 +394,6 @@ refuse_unimplemented(const struct config *cfg)
 		what = "-secrets-url (use -mesh-psk-file)";
 	else if (*cfg->mesh_with != '\0')
 		what = "-mesh-with";
-	else if (*cfg->bootstrap_dns_names != '\0' ||
-	    *cfg->unpublished_dns_names != '\0')
-		what = "/bootstrap-dns names";
 	else if (cfg->verify_clients || *cfg->verify_client_url != '\0')
 		what = "client verification (-verify-clients, -verify-client-url)";
 	else if (*cfg->rate_config != '\0')

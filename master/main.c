@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dnsd.h"
 #include "flags.h"
 #include "keyfile.h"
 #include "keyfmt.h"
@@ -215,6 +216,7 @@ main(int argc, char **argv)
 		logit("WARNING: -no-seccomp: workers run WITHOUT their syscall "
 		    "sandbox. Use this for debugging only, never in production.");
 
+	dnsd_check_flags(&cfg);
 	runas_resolve(&m.ra, cfg.user);
 	load_mesh_key();
 	open_key_file();
@@ -225,6 +227,8 @@ main(int argc, char **argv)
 	if (cfg.tls && cfg.http_port >= 0)
 		listen_open(&cfg, (int)cfg.http_port, m.http_fds, m.nworkers);
 	m.stun_fd = cfg.run_stun ? listen_udp(&cfg, (int)cfg.stun_port) : -1;
+	m.run_dns = *cfg.bootstrap_dns_names != '\0' ||
+	    *cfg.unpublished_dns_names != '\0';
 	if (cfg.tls)
 		m.ssl_ctx = tls_ctx_new(&cfg);
 	shm_create(&m.shm, m.nworkers, table_capacity(cfg.max_clients),

@@ -30,6 +30,8 @@ struct master {
 	struct worker_proc w[SHM_MAX_WORKERS];
 	int		 stun_fd;	/* -1 with -stun=false */
 	struct worker_proc stun;
+	int		 run_dns;	/* bootstrap DNS names configured */
+	struct worker_proc dns;
 	int		 sigfd;
 	int		 stopping;
 	int64_t		 stop_deadline_ms;

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "dnsd.h"
 #include "stund.h"
 #include "worker.h"
 
@@ -141,6 +142,28 @@ spawn_stun(struct master *m)
 	logit("STUN server started, pid %d", (int)pid);
 }
 
+static void
+spawn_dns(struct master *m)
+{
+	sigset_t none;
+	pid_t pid;
+
+	if ((pid = fork()) < 0) {
+		logit("fork DNS resolver: %s", strerror(errno));
+		m->dns.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	if (pid == 0) {
+		close_range(3, ~0U, 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dnsd_main(m->cfg, &m->shm.hdr->dns);
+	}
+	m->dns.pid = pid;
+	m->dns.started_ms = mono_ms();
+	logit("bootstrap DNS resolver started, pid %d", (int)pid);
+}
+
 /* The master's rings announce a dead worker's clients as gone to the others. */
 static void
 announce_gone(const uint8_t *key, void *arg)
@@ -227,6 +250,21 @@ worker_died(struct master *m, uint32_t i, int status)
 }
 
 static void
+dns_died(struct master *m, int status)
+{
+	struct shm_dns *d = &m->shm.hdr->dns;
+
+	log_exit("bootstrap DNS resolver", m->dns.pid, status);
+	m->dns.pid = 0;
+	if (d->seq & 1) {	/* died mid-write: publish nothing until the next */
+		d->published_len = d->unpublished_len = 0;
+		__atomic_store_n(&d->seq, d->seq + 1, __ATOMIC_RELEASE);
+	}
+	if (!m->stopping)
+		schedule_restart(&m->dns, "bootstrap DNS resolver");
+}
+
+static void
 stun_died(struct master *m, int status)
 {
 	log_exit("STUN server", m->stun.pid, status);
@@ -271,6 +309,10 @@ reap(struct master *m)
 			stun_died(m, status);
 			continue;
 		}
+		if (pid == m->dns.pid) {
+			dns_died(m, status);
+			continue;
+		}
 		for (i = 0; i < m->nworkers; i++)
 			if (m->w[i].pid == pid)
 				worker_died(m, i, status);
@@ -285,7 +327,7 @@ running(const struct master *m)
 
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
-	return n + (m->stun.pid != 0);
+	return n + (m->stun.pid != 0) + (m->dns.pid != 0);
 }
 
 static void
@@ -298,6 +340,8 @@ signal_workers(struct master *m, int sig)
 			kill(m->w[i].pid, sig);
 	if (m->stun.pid != 0)
 		kill(m->stun.pid, sig);
+	if (m->dns.pid != 0)
+		kill(m->dns.pid, sig);
 }
 
 static void
@@ -362,6 +406,8 @@ respawn_due(struct master *m)
 			spawn_worker(m, i);
 	if (m->stun_fd >= 0 && due(&m->stun, now, &next))
 		spawn_stun(m);
+	if (m->run_dns && due(&m->dns, now, &next))
+		spawn_dns(m);
 	return (int)next;
 }
 

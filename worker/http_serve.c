@@ -124,13 +124,80 @@ serve_robots(struct wk *w, struct conn *c, const struct http_request *req)
 	send_reply(w, c, req, &r);
 }
 
+/* The value of query parameter q, or an empty string. */
+static struct http_str
+query_q(const struct http_request *req)
+{
+	struct http_str q = { NULL, 0 };
+	const char *p = req->target.p + req->path.len, *end = req->target.p +
+	    req->target.len, *amp;
+
+	if (p >= end)
+		return q;
+	for (p++; p < end; p = amp + 1) {
+		amp = memchr(p, '&', end - p);
+		if (amp == NULL)
+			amp = end;
+		if (amp - p >= 2 && p[0] == 'q' && p[1] == '=') {
+			q.p = p + 2;
+			q.len = amp - p - 2;
+			return q;
+		}
+	}
+	return q;
+}
+
+/* Copies the DNS process's answer for q out of shared memory. */
+static size_t
+dns_answer(struct wk *w, const struct http_str *q, char *out, size_t cap)
+{
+	const struct shm_dns *d = &w->shm->hdr->dns;
+	uint64_t s1, s2;
+	size_t len = 0, ul, nl, jl, off;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		s1 = __atomic_load_n(&d->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		len = 0;
+		ul = d->unpublished_len < DNS_BLOB_MAX ? d->unpublished_len : 0;
+		for (off = 0; q->len > 0 && off < ul; off += nl + jl + 2) {
+			nl = strnlen(d->unpublished + off, ul - off);
+			jl = off + nl + 1 < ul ? strnlen(d->unpublished + off + nl + 1,
+			    ul - off - nl - 1) : 0;
+			if (nl == q->len && memcmp(d->unpublished + off, q->p, nl) == 0 &&
+			    jl <= cap) {
+				memcpy(out, d->unpublished + off + nl + 1, jl);
+				len = jl;
+				break;
+			}
+		}
+		if (len == 0) {
+			len = d->published_len <= cap ? d->published_len : 0;
+			memcpy(out, d->published, len);
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&d->seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			return len;
+	}
+	return 0;
+}
+
 static void
 serve_bootstrap_dns(struct wk *w, struct conn *c, const struct http_request *req)
 {
-	static const char body[] = "{}";
-	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS,
-	    body, sizeof(body) - 1 };
+	static char body[DNS_BLOB_MAX];
+	struct http_str q = query_q(req);
+	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS, body, 0 };
 
+	stat(w, ST_BOOTSTRAP_DNS_REQUESTS, 1);
+	r.body_len = dns_answer(w, &q, body, sizeof(body));
+	if (r.body_len == 0) {
+		memcpy(body, "{}", 2);
+		r.body_len = 2;
+	}
 	send_reply(w, c, req, &r);
 }
 

@@ -41,6 +41,7 @@ static const struct {
 	{ "derp_current_home_connections", "gauge", ST_HOME_CLIENTS },
 	{ "derpd_handshake_failures", "counter", ST_HANDSHAKE_FAILURES },
 	{ "derpd_http_requests", "counter", ST_HTTP_REQUESTS },
+	{ "bootstrap_dns_requests", "counter", ST_BOOTSTRAP_DNS_REQUESTS },
 	{ "derp_websocket_accepts", "counter", ST_WEBSOCKET_ACCEPTS },
 	{ "derp_packets_received", "counter", ST_PACKETS_RECV },
 	{ "derp_bytes_received", "counter", ST_BYTES_RECV },

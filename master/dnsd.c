@@ -1,0 +1,216 @@
+#include "dnsd.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+#define REFRESH_SECONDS	600	/* derper: every ten minutes */
+#define MAX_NAMES	64
+#define MAX_IPS		32
+
+struct names {
+	char	*v[MAX_NAMES];
+	int	 n;
+};
+
+struct out {
+	char	*p;
+	size_t	 cap;
+	size_t	 len;
+	int	 overflow;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->len + n > o->cap) {
+		o->overflow = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void
+puts_(struct out *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+split(const char *list, struct names *nm)
+{
+	char *copy = strdup(list), *tok, *save = NULL;
+
+	nm->n = 0;
+	if (copy == NULL)
+		fatal("strdup");
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && nm->n < MAX_NAMES;
+	    tok = strtok_r(NULL, ",", &save))
+		if (*tok != '\0')
+			nm->v[nm->n++] = tok;
+	qsort(nm->v, nm->n, sizeof(nm->v[0]), cmp_str);	/* Go sorts map keys */
+}
+
+/* Resolves name into ips[][INET6_ADDRSTRLEN], shuffled like derper does. */
+static int
+resolve(const char *name, char ips[MAX_IPS][INET6_ADDRSTRLEN])
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	char tmp[INET6_ADDRSTRLEN];
+	int n = 0, i, j, rc;
+	const void *a;
+
+	if ((rc = getaddrinfo(name, NULL, &hints, &res)) != 0) {
+		logit("bootstrap DNS lookup \"%s\": %s", name, gai_strerror(rc));
+		return 0;
+	}
+	for (ai = res; ai != NULL && n < MAX_IPS; ai = ai->ai_next) {
+		a = ai->ai_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		if (inet_ntop(ai->ai_family, a, tmp, sizeof(tmp)) == NULL)
+			continue;
+		for (j = 0; j < n && strcmp(ips[j], tmp) != 0; j++)
+			;
+		if (j == n)
+			memcpy(ips[n++], tmp, sizeof(tmp));
+	}
+	freeaddrinfo(res);
+	for (i = n - 1; i > 0; i--) {	/* do not bias clients to one family */
+		j = (int)randombytes_uniform((uint32_t)i + 1);
+		memcpy(tmp, ips[i], sizeof(tmp));
+		memcpy(ips[i], ips[j], sizeof(tmp));
+		memcpy(ips[j], tmp, sizeof(tmp));
+	}
+	return n;
+}
+
+/* One name's entry, in Go's json.MarshalIndent(..., "", "\t") layout. */
+static void
+entry(struct out *o, const char *name, char ips[MAX_IPS][INET6_ADDRSTRLEN],
+    int n)
+{
+	const char *p;
+	int i;
+
+	puts_(o, "\t\"");
+	for (p = name; *p != '\0'; p++) {	/* names come from flags; escape anyway */
+		if (*p == '"' || *p == '\\')
+			put(o, "\\", 1);
+		if ((unsigned char)*p >= 0x20)
+			put(o, p, 1);
+	}
+	puts_(o, "\": [\n");
+	for (i = 0; i < n; i++) {
+		puts_(o, "\t\t\"");
+		puts_(o, ips[i]);
+		puts_(o, i + 1 < n ? "\",\n" : "\"\n");
+	}
+	puts_(o, "\t]");
+}
+
+static size_t
+published_json(const struct names *nm, char *buf, size_t cap)
+{
+	static char ips[MAX_IPS][INET6_ADDRSTRLEN];
+	struct out o = { buf, cap, 0, 0 };
+	int i, n, first = 1;
+
+	puts_(&o, "{\n");
+	for (i = 0; i < nm->n; i++) {
+		if ((n = resolve(nm->v[i], ips)) == 0)
+			continue;
+		if (!first)
+			puts_(&o, ",\n");
+		first = 0;
+		entry(&o, nm->v[i], ips, n);
+	}
+	puts_(&o, first ? "}" : "\n}");
+	return o.overflow ? 0 : o.len;
+}
+
+static size_t
+unpublished_records(const struct names *nm, char *buf, size_t cap)
+{
+	static char ips[MAX_IPS][INET6_ADDRSTRLEN];
+	struct out o = { buf, cap, 0, 0 };
+	int i, n;
+
+	for (i = 0; i < nm->n; i++) {
+		if ((n = resolve(nm->v[i], ips)) == 0)
+			continue;
+		put(&o, nm->v[i], strlen(nm->v[i]) + 1);
+		puts_(&o, "{\n");
+		entry(&o, nm->v[i], ips, n);
+		puts_(&o, "\n}");
+		put(&o, "", 1);
+	}
+	return o.overflow ? 0 : o.len;
+}
+
+static void
+publish(struct shm_dns *d, const char *pub, size_t plen, const char *unpub,
+    size_t ulen)
+{
+	__atomic_store_n(&d->seq, d->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(d->published, pub, plen);
+	d->published_len = (uint32_t)plen;
+	memcpy(d->unpublished, unpub, ulen);
+	d->unpublished_len = (uint32_t)ulen;
+	__atomic_store_n(&d->seq, d->seq + 1, __ATOMIC_RELEASE);
+}
+
+void
+dnsd_check_flags(const struct config *cfg)
+{
+	if (strchr(cfg->bootstrap_dns_names, '/') != NULL ||
+	    strchr(cfg->unpublished_dns_names, '/') != NULL)
+		fatalx("not implemented yet in derpd: \"name/txt-record\" rollout "
+		    "percentages in bootstrap DNS names");
+}
+
+void
+dnsd_main(const struct config *cfg, struct shm_dns *d)
+{
+	static char pub[DNS_BLOB_MAX], unpub[DNS_BLOB_MAX];
+	struct names published, unpublished;
+	struct addrinfo *warm;
+	size_t plen, ulen;
+
+	log_init("derpd[dns]");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		fatal("PR_SET_PDEATHSIG");
+	signal(SIGINT, SIG_IGN);	/* the master stops us */
+	split(cfg->bootstrap_dns_names, &published);
+	split(cfg->unpublished_dns_names, &unpublished);
+	/* Load the NSS modules now: the sandbox forbids mapping code later. */
+	if (getaddrinfo("localhost", NULL, NULL, &warm) == 0)
+		freeaddrinfo(warm);
+	sandbox_apply(SANDBOX_DNS);
+	for (;;) {
+		plen = published_json(&published, pub, sizeof(pub));
+		ulen = unpublished_records(&unpublished, unpub, sizeof(unpub));
+		if (plen == 0 && published.n > 0)
+			logit("bootstrap DNS answer too large; keeping the old one");
+		else
+			publish(d, pub, plen, unpub, ulen);
+		sleep(REFRESH_SECONDS);
+	}
+}
