@@ -36,7 +36,7 @@ WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
 	     worker/mesh.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c \
-	     master/dnsd.c
+	     master/dnsd.c master/rateconf.c
 KEYGEN_SRC = keygen/keygen.c
 HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h)
 

@@ -17,5 +17,11 @@ struct token_bucket {
  */
 int	bucket_allow(struct token_bucket *b, double rate, double burst,
 	    int64_t now_ns);
+/*
+ * Spends n tokens, going into debt if needed (Go's ReserveN), and returns
+ * how many ns to wait until the debt is repaid (0: none).
+ */
+int64_t	bucket_spend(struct token_bucket *b, double rate, double burst,
+	    double n, int64_t now_ns);
 
 #endif

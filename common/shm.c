@@ -102,3 +102,30 @@ shm_accept_allow(const struct shm *s, double rate, double burst, int64_t now_ns)
 	pthread_mutex_unlock(&a->lock);
 	return ok;
 }
+
+int
+shm_rate_get(const struct shm *s, uint64_t *bps, uint64_t *burst)
+{
+	const struct shm_rate *r = &s->hdr->rate;
+	uint64_t s1;
+
+	do {
+		s1 = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+		*bps = __atomic_load_n(&r->bytes_per_sec, __ATOMIC_RELAXED);
+		*burst = __atomic_load_n(&r->burst, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while ((s1 & 1) || s1 != __atomic_load_n(&r->seq, __ATOMIC_RELAXED));
+	return *bps != 0;
+}
+
+void
+shm_rate_set(const struct shm *s, uint64_t bps, uint64_t burst)
+{
+	struct shm_rate *r = &s->hdr->rate;
+
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&r->bytes_per_sec, bps, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->burst, burst, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+}

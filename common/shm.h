@@ -48,6 +48,7 @@ enum stat_id {
 	ST_HEALTH_SENT,
 	ST_UNKNOWN_FRAMES,
 	ST_DUP_CONNS_TOTAL,
+	ST_RATE_LIMIT_WAITS,
 	ST_DUP_SWITCHES,
 	ST_DUP_FIGHTS,
 	ST_PACKETS_FORWARDED_IN,
@@ -98,12 +99,20 @@ struct shm_dns {
 	char		unpublished[DNS_BLOB_MAX];
 };
 
+/* -rate-config, as the master last loaded it (0: no limit). */
+struct shm_rate {
+	uint64_t	seq;		/* odd while the master writes */
+	uint64_t	bytes_per_sec;
+	uint64_t	burst;
+};
+
 /* Shared header. */
 struct shm_header {
 	struct shm_worker workers[SHM_MAX_WORKERS];
 	struct shm_stun	stun;
 	struct shm_accept accept;
 	struct shm_dns	dns;
+	struct shm_rate	rate;
 };
 
 /* Private handle with the layout (never read back from shared memory). */
@@ -125,6 +134,9 @@ struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
 /* Takes an accept token; 0 means refuse the connection. */
 int	shm_accept_allow(const struct shm *s, double rate, double burst,
 	    int64_t now_ns);
+/* Reads the per-client rate limit; returns 0 when there is none. */
+int	shm_rate_get(const struct shm *s, uint64_t *bytes_per_sec, uint64_t *burst);
+void	shm_rate_set(const struct shm *s, uint64_t bytes_per_sec, uint64_t burst);
 /* Sum of one counter over all workers. */
 uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
 

@@ -396,8 +396,6 @@ refuse_unimplemented(const struct config *cfg)
 		what = "-mesh-with";
 	else if (cfg->verify_clients || *cfg->verify_client_url != '\0')
 		what = "client verification (-verify-clients, -verify-client-url)";
-	else if (*cfg->rate_config != '\0')
-		what = "-rate-config";
 	else if (cfg->acme_ip_certs || cfg->ace)
 		what = "-acme-ip-certs/-ace";
 	if (what != NULL)

@@ -26,6 +26,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "rateconf.h"
 #include "tlsctx.h"
 
 #define DERPD_VERSION		"0.1.0"
@@ -234,6 +235,8 @@ main(int argc, char **argv)
 	shm_create(&m.shm, m.nworkers, table_capacity(cfg.max_clients),
 	    (uint32_t)cfg.ring_kib * 1024);
 	make_eventfds();
+	if (*cfg.rate_config != '\0' && rateconf_load(cfg.rate_config, &m.shm) != 0)
+		fatalx("cannot load -rate-config %s", cfg.rate_config);
 	privdrop(&m.ra);
 
 	key_format_text(pubtext, NODEKEY_PREFIX, m.keyd.pub);

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "rateconf.h"
 #include "dnsd.h"
 #include "stund.h"
 #include "worker.h"
@@ -370,7 +371,10 @@ handle_signals(struct master *m)
 			begin_stop(m, (int)si.ssi_signo);
 			break;
 		case SIGHUP:
-			logit("SIGHUP: nothing to reload");
+			if (*m->cfg->rate_config != '\0')
+				rateconf_load(m->cfg->rate_config, &m->shm);
+			else
+				logit("SIGHUP: nothing to reload");
 			break;
 		}
 	}

@@ -200,7 +200,8 @@ conn_update_events(struct wk *w, struct conn *c)
 
 	if (c->fd < 0)
 		return;
-	if (c->state != CS_WAIT_KEY && c->state != CS_FLUSH_CLOSE)
+	if (c->state != CS_WAIT_KEY && c->state != CS_FLUSH_CLOSE &&
+	    c->paused_until_ms == 0)
 		want |= EPOLLIN;
 	if (c->tls_write_wants_read)
 		want |= EPOLLIN;
@@ -559,7 +560,7 @@ conn_read(struct wk *w, struct conn *c)
 	size_t budget = READ_BUDGET;
 	ssize_t r;
 
-	while (c->fd >= 0 && budget > 0 &&
+	while (c->fd >= 0 && budget > 0 && c->paused_until_ms == 0 &&
 	    (c->state == CS_HTTP || c->state == CS_CLIENT_INFO ||
 	    c->state == CS_RELAY)) {
 		if (ensure_in(w, c) != 0)
@@ -602,6 +603,27 @@ count_frame(struct wk *w, uint8_t type)
 	    __ATOMIC_RELAXED);
 }
 
+/*
+ * derper's per-client receive limit: a client over its rate is not read
+ * from until it is back under it (the tick resumes it).
+ */
+static int
+over_rate(struct wk *w, struct conn *c, uint32_t len)
+{
+	uint64_t bps, burst;
+	int64_t wait_ns;
+
+	if (c->can_mesh || !shm_rate_get(w->shm, &bps, &burst))
+		return 0;
+	wait_ns = bucket_spend(&c->rate, (double)bps, (double)burst, len,
+	    w->now_ms * 1000000);
+	if (wait_ns == 0)
+		return 0;
+	c->paused_until_ms = w->now_ms + wait_ns / 1000000 + 1;
+	stat(w, ST_RATE_LIMIT_WAITS, 1);
+	return 1;
+}
+
 /* Handles every complete frame in the input buffer. */
 static void
 process_frames(struct wk *w, struct conn *c)
@@ -612,7 +634,7 @@ process_frames(struct wk *w, struct conn *c)
 	uint32_t len, avail;
 	uint8_t type;
 
-	while (c->fd >= 0 && c->state == CS_RELAY) {
+	while (c->fd >= 0 && c->state == CS_RELAY && c->paused_until_ms == 0) {
 		avail = b->wr - b->rd;
 		if (c->skip > 0) {
 			len = c->skip < avail ? c->skip : avail;
@@ -643,6 +665,8 @@ process_frames(struct wk *w, struct conn *c)
 		    len) != 0)
 			return;
 		b->rd += DERP_FRAME_HDR_LEN + len;
+		if (over_rate(w, c, len))
+			conn_update_events(w, c);
 	}
 	if (c->fd >= 0 && b->rd == b->wr)
 		b->rd = b->wr = 0;
@@ -798,5 +822,10 @@ conn_tick(struct wk *w)
 		}
 		if (w->now_ms >= c->next_keepalive_ms)
 			keep_alive(w, c);
+		if (c->paused_until_ms != 0 && w->now_ms >= c->paused_until_ms) {
+			c->paused_until_ms = 0;
+			conn_update_events(w, c);
+			conn_mark_ready(w, c);	/* frames may be waiting in the buffer */
+		}
 	}
 }

@@ -119,20 +119,32 @@ fail(struct wk *w, struct conn *c, const char *why)
 	conn_close(w, c, why);
 }
 
+/* ServerInfo; with a -rate-config, its token bucket, which clients obey. */
 static int
 send_server_info(struct wk *w, struct conn *c, const uint8_t shared[DERP_KEY_LEN])
 {
-	static const char info[] = "{\"version\":2}";
-	uint8_t frame[DERP_FRAME_HDR_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD +
-	    sizeof(info) - 1];
+	uint8_t frame[DERP_FRAME_HDR_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + 128];
 	uint8_t *nonce = frame + DERP_FRAME_HDR_LEN;
+	uint64_t bps, burst;
+	char info[128];
+	int n;
 
-	frame_put_header(frame, FRAME_SERVER_INFO, sizeof(frame) - DERP_FRAME_HDR_LEN);
+	if (!c->can_mesh && shm_rate_get(w->shm, &bps, &burst))
+		n = snprintf(info, sizeof(info), "{\"version\":%d,"
+		    "\"TokenBucketBytesPerSecond\":%llu,\"TokenBucketBytesBurst\":%llu}",
+		    DERP_PROTOCOL_VERSION, (unsigned long long)bps,
+		    (unsigned long long)burst);
+	else
+		n = snprintf(info, sizeof(info), "{\"version\":%d}",
+		    DERP_PROTOCOL_VERSION);
+	frame_put_header(frame, FRAME_SERVER_INFO,
+	    DERP_NONCE_LEN + DERP_BOX_OVERHEAD + n);
 	randombytes_buf(nonce, DERP_NONCE_LEN);
-	if (crypto_box_easy_afternm(nonce + DERP_NONCE_LEN,
-	    (const uint8_t *)info, sizeof(info) - 1, nonce, shared) != 0)
+	if (crypto_box_easy_afternm(nonce + DERP_NONCE_LEN, (const uint8_t *)info,
+	    n, nonce, shared) != 0)
 		return -1;
-	conn_queue_control(w, c, frame, sizeof(frame));
+	conn_queue_control(w, c, frame,
+	    DERP_FRAME_HDR_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + n);
 	return 0;
 }
 

@@ -144,6 +144,23 @@ emit_dups(struct wk *w, struct out *o)
 }
 
 static void
+emit_rate(struct wk *w, struct out *o)
+{
+	uint64_t bps, burst;
+
+	if (!shm_rate_get(w->shm, &bps, &burst))
+		return;
+	emit(o, "# TYPE derp_rate_limit_per_client_bytes_per_second gauge\n"
+	    "derp_rate_limit_per_client_bytes_per_second %llu\n"
+	    "# TYPE derp_rate_limit_per_client_burst_bytes gauge\n"
+	    "derp_rate_limit_per_client_burst_bytes %llu\n"
+	    "# TYPE derp_rate_limit_per_client_waited counter\n"
+	    "derp_rate_limit_per_client_waited %llu\n",
+	    (unsigned long long)bps, (unsigned long long)burst,
+	    (unsigned long long)shm_stat_total(w->shm, ST_RATE_LIMIT_WAITS));
+}
+
+static void
 emit_stun(struct wk *w, struct out *o)
 {
 	const struct shm_stun *st = &w->shm->hdr->stun;
@@ -181,6 +198,7 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 	emit_frames(w, &o);
 	emit_workers(w, &o);
 	emit_stun(w, &o);
+	emit_rate(w, &o);
 	emit(&o, "# TYPE tls_listener_accepted_connections counter\n"
 	    "tls_listener_accepted_connections %llu\n"
 	    "# TYPE tls_listener_rejected_connections counter\n"

@@ -62,6 +62,8 @@ struct conn {
 	int64_t		 ping_sent_ms;		/* 0: none outstanding */
 	int64_t		 health_sent_ms;
 	int		 counted;	/* in the current-clients gauge */
+	struct token_bucket rate;	/* -rate-config, for non-mesh clients */
+	int64_t		 paused_until_ms; /* over its rate: not read until then */
 	int64_t		 stalled_since_ms; /* output queued, no progress */
 	double		 peer_gone_tokens;
 	int64_t		 peer_gone_last_ms;
