@@ -61,7 +61,11 @@ $(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
 $(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
 
-$(1)/tests/%: $(1)/tests/unit/%.o $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DERPD_OBJ)))
+# Unit tests link against an archive, so each pulls in only what it uses.
+$(1)/libderpd.a: $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DERPD_OBJ)))
+	rm -f $$@ && ar rcs $$@ $$^
+
+$(1)/tests/%: $(1)/tests/unit/%.o $(1)/libderpd.a
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS) -lcmocka
 endef
 $(eval $(call variant,build))
