@@ -88,7 +88,7 @@ dev/derpd.key: | build/derpd-keygen
 
 run: deps
 	$(MAKE) all dev/derpd.key
-	./build/derpd -dev -c dev/derpd.key -stun=false
+	./build/derpd -dev -c dev/derpd.key
 
 test: deps
 	$(MAKE) test-unit test-e2e test-asan

@@ -423,7 +423,7 @@ conn_write(struct wk *w, struct conn *c)
 		conn_close(w, c, "WebSocket write error");
 		return;
 	}
-	if (c->out_bytes == 0 && c->state == CS_FLUSH_CLOSE) {
+	if (c->out_bytes == 0 && !ws_wants_write(c) && c->state == CS_FLUSH_CLOSE) {
 		if (c->ssl != NULL)
 			SSL_shutdown(c->ssl);
 		conn_close(w, c, "response sent");
