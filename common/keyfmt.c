@@ -63,18 +63,28 @@ key_format_text(char *out, const char *prefix, const uint8_t key[KEY_LEN])
 	key_format_hex(out + plen, key);
 }
 
-/* Go's encoding/json matches object keys case-insensitively; so do we. */
+/*
+ * Go's encoding/json matches object keys case-insensitively; so do we. A
+ * key file naming the field twice (in any case) is refused as ambiguous,
+ * like one with an exact duplicate. Returns NULL and sets *dup if so.
+ */
 static json_t *
-object_get_nocase(json_t *obj, const char *want)
+object_get_nocase(json_t *obj, const char *want, int *dup)
 {
 	const char *k;
-	json_t *v;
+	json_t *v, *found = NULL;
 
+	*dup = 0;
 	json_object_foreach(obj, k, v) {
-		if (strcasecmp(k, want) == 0)
-			return v;
+		if (strcasecmp(k, want) != 0)
+			continue;
+		if (found != NULL) {
+			*dup = 1;
+			return NULL;
+		}
+		found = v;
 	}
-	return NULL;
+	return found;
 }
 
 int
@@ -83,7 +93,7 @@ keyfile_parse(const char *buf, size_t len, uint8_t priv[KEY_LEN],
 {
 	json_error_t jerr;
 	json_t *root, *v;
-	int rc = -1;
+	int rc = -1, dup;
 
 	if (len == 0) {
 		*why = "file is empty";
@@ -102,9 +112,10 @@ keyfile_parse(const char *buf, size_t len, uint8_t priv[KEY_LEN],
 		*why = "not a JSON object";
 		goto out;
 	}
-	v = object_get_nocase(root, "PrivateKey");
+	v = object_get_nocase(root, "PrivateKey", &dup);
 	if (v == NULL) {
-		*why = "no \"PrivateKey\" field";
+		*why = dup ? "more than one \"PrivateKey\" field" :
+		    "no \"PrivateKey\" field";
 		goto out;
 	}
 	if (!json_is_string(v) || key_parse_text(json_string_value(v),

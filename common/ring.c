@@ -31,11 +31,14 @@ ring_push(struct ring *r, uint32_t size, uint16_t kind, uint32_t slot,
 {
 	uint64_t tail = OWN(&r->tail), head = ACQ(&r->head), new_tail;
 	uint32_t pos = tail & (size - 1), to_end = size - pos;
-	uint32_t len = round8(sizeof(struct ring_rec) + payload_len);
-	uint32_t need = len <= to_end ? len : to_end + len;
+	uint32_t len, need;
 	struct ring_rec *rec;
 
 	*wake = 0;
+	/* Checked before any arithmetic that could wrap. */
+	len = payload_len <= size / 2 ? round8(sizeof(struct ring_rec) +
+	    payload_len) : UINT32_MAX;
+	need = len <= to_end ? len : to_end + len;
 	if (len > size / 2 || tail - head > size || size - (tail - head) < need) {
 		__atomic_fetch_add(&r->drops, 1, __ATOMIC_RELAXED);
 		return -1;

@@ -139,7 +139,7 @@ put_entry(struct table_entry *e, const struct table_entry *src)
 	e->nroutes = src->nroutes;
 	e->active = src->active;
 	memcpy(e->routes, src->routes, sizeof(e->routes));
-	e->info = src->info;
+	memcpy(e->info, src->info, sizeof(e->info));
 	STORE(&e->state, SLOT_LIVE);
 }
 
@@ -151,9 +151,12 @@ entry_sane(const struct table *t, struct table_entry *e)
 
 	if (e->nroutes > TABLE_MAX_DUPS)
 		return 0;
-	for (i = 0; i < e->nroutes; i++)
-		if (e->routes[i].worker < t->nworkers)
-			e->routes[n++] = e->routes[i];
+	for (i = 0; i < e->nroutes; i++) {
+		if (e->routes[i].worker >= t->nworkers)
+			continue;
+		e->info[n] = e->info[i];
+		e->routes[n++] = e->routes[i];
+	}
 	e->nroutes = n;
 	if (n > 0 && e->active >= n)
 		e->active = n - 1;
@@ -268,7 +271,8 @@ insert_new(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 
 	if (t->sh->live >= table_max_live(t))
 		return -1;
-	if (t->sh->live + t->sh->dead >= table_max_live(t))
+	/* Live keys stay under 3/4 of cap; rebuild once tombstones fill 1/8. */
+	if (t->sh->live + t->sh->dead >= t->cap - t->cap / 8)
 		rebuild(t);
 	(void)probe(t, key, &free_idx);
 	if (free_idx < 0)
@@ -278,7 +282,7 @@ insert_new(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 	ne.nroutes = 1;
 	ne.routes[0] = *r;
 	if (info != NULL)
-		ne.info = *info;
+		ne.info[0] = *info;
 	if (LOAD(&t->entries[free_idx].state) == SLOT_DEAD)
 		t->sh->dead--;
 	write_begin(t);
@@ -302,13 +306,17 @@ join(struct table *t, struct table_entry *e, const struct route *r,
 		j->evicted_route = e->routes[0];
 		memmove(&e->routes[0], &e->routes[1],
 		    (TABLE_MAX_DUPS - 1) * sizeof(e->routes[0]));
+		memmove(&e->info[0], &e->info[1],
+		    (TABLE_MAX_DUPS - 1) * sizeof(e->info[0]));
 		e->nroutes--;
 	}
 	e->routes[e->nroutes] = *r;
+	if (info != NULL)
+		e->info[e->nroutes] = *info;
+	else
+		memset(&e->info[e->nroutes], 0, sizeof(e->info[0]));
 	STORE(&e->active, e->nroutes);
 	e->nroutes++;
-	if (info != NULL)
-		e->info = *info;
 	write_end(t);
 	count_dups(t, n0, e->nroutes);
 }
@@ -349,6 +357,8 @@ drop_route(struct table_entry *e, uint32_t i)
 
 	memmove(&e->routes[i], &e->routes[i + 1],
 	    (e->nroutes - i - 1) * sizeof(e->routes[0]));
+	memmove(&e->info[i], &e->info[i + 1],
+	    (e->nroutes - i - 1) * sizeof(e->info[0]));
 	e->nroutes--;
 	if (e->nroutes == 0)
 		return;
@@ -400,7 +410,7 @@ table_unregister(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 
 int
 table_claim(struct table *t, const uint8_t key[TABLE_KEY_LEN],
-    const struct route *r, const struct peer_info *info)
+    const struct route *r)
 {
 	struct table_entry *e;
 	int64_t idx;
@@ -413,8 +423,6 @@ table_claim(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 		if (rc) {
 			write_begin(t);
 			STORE(&e->active, (uint32_t)i);
-			if (info != NULL)
-				e->info = *info;
 			write_end(t);
 		}
 	}
@@ -483,7 +491,7 @@ table_foreach(struct table *t, void (*fn)(const uint8_t *key,
 		if (e->state != SLOT_LIVE || !read_active(t, e, &r))
 			continue;
 		entry_key(e, k);
-		fn((const uint8_t *)k, &r, &e->info, arg);
+		fn((const uint8_t *)k, &r, &e->info[e->active], arg);
 	}
 	table_unlock(t);
 }

@@ -38,7 +38,7 @@ struct table_entry {
 	uint32_t	nroutes;
 	uint32_t	active;		/* index into routes */
 	struct route	routes[TABLE_MAX_DUPS];	/* oldest first */
-	struct peer_info info;		/* of the active connection */
+	struct peer_info info[TABLE_MAX_DUPS];	/* each connection's */
 };
 
 /* The part in shared memory. */
@@ -105,7 +105,7 @@ enum table_leave table_unregister(struct table *t,
  * Returns 1 if it was not, 0 if it was, -1 if r is not one of key's.
  */
 int	table_claim(struct table *t, const uint8_t key[TABLE_KEY_LEN],
-	    const struct route *r, const struct peer_info *info);
+	    const struct route *r);
 /* Drops every connection of worker w, calling gone(key, arg) for each key
  * left with none. Returns the number of connections dropped. */
 size_t	table_remove_worker(struct table *t, uint32_t w,
@@ -116,7 +116,7 @@ int	table_routes(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 	    struct route out[TABLE_MAX_DUPS]);
 /* derper's dup gauges: keys connected more than once, and their connections. */
 void	table_dup_counts(struct table *t, uint32_t *keys, uint32_t *conns);
-/* Calls fn for every key (its active route), with writers held off. */
+/* Calls fn for every key (its active connection), with writers held off. */
 void	table_foreach(struct table *t, void (*fn)(const uint8_t *key,
 	    const struct route *r, const struct peer_info *info, void *arg),
 	    void *arg);

@@ -105,7 +105,7 @@ set_defaults(struct config *cfg)
 	cfg->tcp_keepalive_ms = 10 * 60 * 1000;
 	cfg->tcp_user_timeout_ms = 15 * 1000;
 	cfg->tcp_write_timeout_ms = 2 * 1000;
-	cfg->workers = 0;
+	cfg->workers = INT64_MIN;	/* not given: one per CPU */
 	cfg->user = "";
 	cfg->max_clients = 65536;
 	cfg->ring_kib = 1024;
@@ -163,6 +163,22 @@ parse_int(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Go's strconv-free decimal: digits, optionally '.' and more digits. */
+static const char *
+parse_decimal(const char *s, double *out)
+{
+	double v = 0, scale = 1;
+	int digits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		v = v * 10 + (*s - '0');
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
+			v += (*s - '0') * (scale /= 10);
+	*out = v;
+	return digits > 0 ? s : NULL;
+}
+
 int
 parse_go_duration(const char *s, int64_t *ms)
 {
@@ -174,7 +190,6 @@ parse_go_duration(const char *s, int64_t *ms)
 	double total = 0, v;
 	int neg = 0;
 	size_t i, best, blen;
-	char *end;
 
 	if (*s == '-' || *s == '+')
 		neg = *s++ == '-';
@@ -183,13 +198,8 @@ parse_go_duration(const char *s, int64_t *ms)
 	if (*s == '\0')
 		return -1;
 	while (*s != '\0') {
-		if (!((*s >= '0' && *s <= '9') || *s == '.'))
+		if ((s = parse_decimal(s, &v)) == NULL)
 			return -1;
-		errno = 0;
-		v = strtod(s, &end);
-		if (errno != 0 || end == s)
-			return -1;
-		s = end;
 		best = blen = 0;
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			size_t n = strlen(units[i].unit);
@@ -204,6 +214,9 @@ parse_go_duration(const char *s, int64_t *ms)
 	}
 	if (total > 9.2e15)
 		return -1;
+	/* Milliseconds are our resolution; never round a real duration to 0. */
+	if (total > 0 && total < 1)
+		total = 1;
 	*ms = (int64_t)(neg ? -total : total);
 	return 0;
 }
@@ -323,7 +336,8 @@ load_config_file(struct config *cfg, const char *path)
 static const char *
 find_config_arg(int argc, char **argv)
 {
-	const char *a;
+	const struct flag *fl;
+	const char *a, *eq;
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -331,10 +345,14 @@ find_config_arg(int argc, char **argv)
 		if (a[0] != '-' || strcmp(a, "--") == 0 || strcmp(a, "-") == 0)
 			return NULL;
 		a += a[1] == '-' ? 2 : 1;
-		if (strncmp(a, "config=", 7) == 0)
-			return a + 7;
-		if (strcmp(a, "config") == 0)
-			return i + 1 < argc ? argv[i + 1] : NULL;
+		eq = strchr(a, '=');
+		fl = find_flag(a, eq ? (size_t)(eq - a) : strlen(a));
+		if (fl == NULL)
+			return NULL;	/* parse_args reports it */
+		if (fl->off == CF(config_file))
+			return eq ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+		if (eq == NULL && fl->type != F_BOOL)
+			i++;	/* its value */
 	}
 	return NULL;
 }
@@ -354,8 +372,10 @@ parse_args(struct config *cfg, int argc, char **argv)
 		name = arg + 1;
 		if (*name == '-') {
 			name++;
-			if (*name == '\0')
+			if (*name == '\0') {
+				i++;	/* "--" ends the flags */
 				break;
+			}
 		}
 		if (*name == '-' || *name == '=')
 			usage_error("bad flag syntax: %s", arg);
@@ -378,7 +398,7 @@ parse_args(struct config *cfg, int argc, char **argv)
 		else
 			usage_error("flag needs an argument: -%s", name);
 	}
-	if (i < argc)
+	if (i < argc)	/* derper takes none either */
 		usage_error("unexpected argument: %s", argv[i]);
 }
 
@@ -400,6 +420,22 @@ refuse_unimplemented(const struct config *cfg)
 		what = "-acme-ip-certs/-ace";
 	if (what != NULL)
 		fatalx("not implemented yet in derpd: %s", what);
+}
+
+/* A port in an address is decimal, leading zeros and all, as in Go. */
+static int
+parse_port(const char *s, int64_t *port)
+{
+	int64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > 65535)
+			return -1;
+	}
+	*port = v;
+	return 0;
 }
 
 static void
@@ -429,7 +465,7 @@ split_addr(struct config *cfg)
 		fatalx("invalid -a address \"%s\"", a);
 	memcpy(cfg->listen_host, host, hlen);
 	cfg->listen_host[hlen] = '\0';
-	if (parse_int(colon + 1, &port) != 0 || port < 0 || port > 65535)
+	if (parse_port(colon + 1, &port) != 0)
 		fatalx("invalid port in -a address \"%s\"", a);
 	cfg->listen_port = (int)port;
 }
@@ -477,6 +513,7 @@ flags_parse(struct config *cfg, int argc, char **argv)
 	long ncpu;
 
 	set_defaults(cfg);
+	addr_given = 0;
 	if ((path = find_config_arg(argc, argv)) != NULL)
 		load_config_file(cfg, path);
 	parse_args(cfg, argc, argv);
@@ -484,7 +521,7 @@ flags_parse(struct config *cfg, int argc, char **argv)
 		return;
 	if (cfg->dev && !addr_given)
 		cfg->addr = "127.0.0.1:3340";
-	if (cfg->workers == 0) {
+	if (cfg->workers == INT64_MIN) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->workers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu;
 	}

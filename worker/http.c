@@ -89,9 +89,15 @@ http_parse_request(const char *buf, size_t len, struct http_request *req)
 
 	end = buf + (len > HTTP_MAX_HEAD ? HTTP_MAX_HEAD : len);
 	memset(req, 0, sizeof(*req));
-	/* RFC 9112 2.2: ignore empty lines before the request line. */
-	while (p < end && (*p == '\r' || *p == '\n'))
-		p++;
+	/* RFC 9112 2.2: ignore empty lines (CRLF or LF) before the request line. */
+	for (;;) {
+		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+			p += 2;
+		else if (p < end && *p == '\n')
+			p++;
+		else
+			break;
+	}
 	for (;;) {
 		eol = line_end(p, end, &next);
 		if (eol == NULL)

@@ -178,14 +178,12 @@ void
 relay_note_activity(struct wk *w, struct conn *c)
 {
 	struct route r = own_route(w, c), cur;
-	struct peer_info pi;
 
 	if (!c->is_dup || !c->registered)
 		return;
 	if (table_lookup(&w->shm->table, c->key, &cur) && same_route(&cur, &r))
 		return;
-	mesh_peer_info(c, &pi);
-	if (table_claim(&w->shm->table, c->key, &r, &pi) != 1)
+	if (table_claim(&w->shm->table, c->key, &r) != 1)
 		return;
 	stat(w, ST_DUP_SWITCHES, 1);
 	if (c->was_active) {
