@@ -38,7 +38,7 @@ MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c \
 	     master/dnsd.c master/rateconf.c
 KEYGEN_SRC = keygen/keygen.c
-HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h)
+HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h)
 
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
