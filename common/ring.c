@@ -103,8 +103,16 @@ ring_front(struct ring *r, uint32_t size, struct ring_rec *hdr,
 		pos = head & (size - 1);
 		to_end = size - pos;
 		memset(hdr, 0, sizeof(*hdr));
-		memcpy(hdr, r->data + pos, to_end < sizeof(*hdr) ? 8 : sizeof(*hdr));
-		if (tail - head > size || !rec_valid(hdr, to_end, tail - head)) {
+		/*
+		 * Records are 8-aligned; a tail that is not (a broken producer,
+		 * or one we reset to) must not lead us to read a header that
+		 * straddles the end of the buffer.
+		 */
+		if (((head | tail) & 7) == 0)
+			memcpy(hdr, r->data + pos,
+			    to_end < sizeof(*hdr) ? 8 : sizeof(*hdr));
+		if (((head | tail) & 7) != 0 || tail - head > size ||
+		    !rec_valid(hdr, to_end, tail - head)) {
 			__atomic_fetch_add(&r->resets, 1, __ATOMIC_RELAXED);
 			REL(&r->head, tail);
 			return 0;

@@ -541,6 +541,27 @@ test_corrupt_second_record_after_good_one(void **state)
 	expect_reset(r, 0);
 }
 
+/*
+ * A producer that publishes an unaligned tail: the consumer resets to it,
+ * and must then never read a header that straddles the end of the buffer
+ * (the fuzzer's crashes/ring_front-oob-read-unaligned-head).
+ */
+static void
+test_corrupt_unaligned_tail_near_end(void **state)
+{
+	struct ring *r = *state;
+	struct ring_rec hdr;
+	const uint8_t *p;
+
+	r->tail = SIZE - 4;		/* 4 bytes before the end */
+	assert_int_equal(ring_front(r, SIZE, &hdr, &p), 0);
+	assert_int_equal(r->resets, 1);
+	r->tail = SIZE + 16;		/* the producer carries on from there */
+	assert_int_equal(ring_front(r, SIZE, &hdr, &p), 0);
+	assert_int_equal(r->resets, 2);
+	assert_int_equal(ring_used(r), 0);
+}
+
 /* ---- discard ---- */
 
 static void
@@ -585,6 +606,7 @@ main(void)
 		T(test_corrupt_payload_len_beyond_record),
 		T(test_corrupt_short_pad),
 		T(test_corrupt_second_record_after_good_one),
+		T(test_corrupt_unaligned_tail_near_end),
 		T(test_discard_empties_ring),
 	};
 
