@@ -1,7 +1,8 @@
 # derpd: a hardened, wire-compatible DERP relay (Tailscale's derper, in C).
 #
 #   make run        install what is missing, build, run a dev relay on 127.0.0.1:3340
-#   make test       the whole suite: unit, end-to-end, and both again under ASan+UBSan
+#   make test       the whole suite: unit, end-to-end, both again under ASan+UBSan,
+#                   and the fuzz corpora replayed
 #   make bench      throughput/latency/memory figures (see bench/README.md)
 
 CC	?= cc
@@ -91,7 +92,7 @@ run: deps
 	./build/derpd -dev -c dev/derpd.key
 
 test: deps
-	$(MAKE) test-unit test-e2e test-asan
+	$(MAKE) test-unit test-e2e test-asan fuzz-regress
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
@@ -108,5 +109,7 @@ test-asan: build-asan/derpd build-asan/derpd-keygen $(addprefix build-asan/tests
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
 
-clean:
+clean: fuzz-clean
 	rm -rf build build-asan build-test
+
+include tests/fuzz/fuzz.mk

@@ -1,0 +1,125 @@
+# Coverage-guided fuzzing of derpd's hand-written parsers: clang's libFuzzer
+# with ASan+UBSan. Included by the top-level Makefile; run from the repo root.
+#
+#   make fuzz-deps      install the Debian packages the fuzzers need
+#   make fuzz           build every fuzzer and run each for FUZZ_SECONDS
+#   make fuzz-regress   replay the seed corpora only (seconds; for CI)
+#   make build-fuzz/fuzz_http   build one fuzzer
+#
+# Seeds live in tests/fuzz/corpus/<target>/ and are never written to: `fuzz`
+# copies them into build-fuzz/corpus/<target>/ and the fuzzer grows that copy
+# (it persists between runs). Crashes land in build-fuzz/artifacts/; keep the
+# ones worth keeping in tests/fuzz/crashes/ as <target minus fuzz_>_<what>
+# (fuzz-regress replays them). To reproduce one:
+#   ./build-fuzz/fuzz_ring tests/fuzz/crashes/<file>
+
+# Keeps the including Makefile's default goal (`all`) wherever this is included.
+fuzz_saved_default_goal := $(.DEFAULT_GOAL)
+
+# Debian bookworm: clang-14 is the compiler; libFuzzer itself
+# (libclang_rt.fuzzer-x86_64.a, what -fsanitize=fuzzer links) and the
+# sanitizer runtimes ship in libclang-rt-14-dev. (libfuzzer-14-dev is only the
+# standalone libFuzzer.a, not needed.) The rest are the libraries the parsers
+# under test call.
+FUZZ_APT_PKGS = clang-14 libclang-rt-14-dev pkg-config libssl-dev \
+		libsodium-dev libjansson-dev
+
+FUZZ_CC	     ?= clang-14
+FUZZ_SECONDS ?= 30
+FUZZ_DIR      = build-fuzz
+FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring
+
+FUZZ_PKGS     = openssl libsodium jansson
+FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer -g -O1 -std=gnu11 -D_GNU_SOURCE \
+		-Wall -Wextra -Icommon -Iworker -Imaster
+# Recursive (=): expanded when a recipe runs, i.e. after fuzz-deps.
+FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
+
+# The project sources each harness compiles in (nothing else is linked).
+FUZZ_SRC_fuzz_http	 = worker/http.c
+FUZZ_SRC_fuzz_frames	 = common/frame.c
+FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
+FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c
+FUZZ_SRC_fuzz_ring	 = common/ring.c
+
+# libFuzzer options per target: -max_len reaches just past each parser's size
+# limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096).
+FUZZ_OPTS_fuzz_http	  = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
+FUZZ_OPTS_fuzz_frames	  = -max_len=8192
+FUZZ_OPTS_fuzz_clientinfo = -max_len=4096 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
+FUZZ_OPTS_fuzz_keyfile	  = -max_len=4200 -dict=tests/fuzz/dict/fuzz_keyfile.dict
+FUZZ_OPTS_fuzz_ring	  = -max_len=4096
+FUZZ_OPTS	?=
+FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h)
+
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-deps fuzz-clean
+
+define fuzz_binary
+$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_HDRS) tests/fuzz/fuzz.mk | fuzz-deps
+	@mkdir -p $(FUZZ_DIR)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) \
+		$$(FUZZ_PKG_FLAGS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_binary,$(t))))
+
+fuzz-build: $(FUZZ_BINS)
+
+# One fuzzing session: seeds copied into the scratch corpus, full log kept in
+# build-fuzz/logs/<target>.log, its closing statistics printed.
+define fuzz_run
+( t=$(1); corp=$(FUZZ_DIR)/corpus/$$t; log=$(FUZZ_DIR)/logs/$$t.log; \
+  mkdir -p $$corp $(FUZZ_DIR)/artifacts $(FUZZ_DIR)/logs && \
+  cp tests/fuzz/corpus/$$t/* $$corp/ && \
+  echo "== $$t: $(FUZZ_SECONDS)s, corpus $$corp" && \
+  if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t $(FUZZ_OPTS_$(1)) $(FUZZ_OPTS) \
+	-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	-artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$corp >$$log 2>&1; then \
+	grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' $$log; \
+  else \
+	tail -n 60 $$log; echo "== $$t FAILED (log: $$log)"; false; \
+  fi )
+endef
+
+fuzz: fuzz-deps $(FUZZ_BINS)
+	@failed=; \
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_run,$(t)) || failed="$$failed $(t)";) \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed"; exit 1; fi; \
+	echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS)s each, no crash"
+
+# Each seed, and each kept crash (crashes/<target minus fuzz_>_*), once
+# through its harness; fails on any crash or invariant.
+fuzz-regress: fuzz-deps $(FUZZ_BINS)
+	@pass=0; fail=0; \
+	for t in $(FUZZ_TARGETS); do \
+		if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t tests/fuzz/corpus/$$t/* \
+		    $$(ls tests/fuzz/crashes/$${t#fuzz_}_* 2>/dev/null) \
+		    >$(FUZZ_DIR)/$$t.regress.log 2>&1; then \
+			pass=$$((pass + 1)); \
+			echo "ok   $$t ($$(ls tests/fuzz/corpus/$$t | wc -l) inputs)"; \
+		else \
+			fail=$$((fail + 1)); \
+			echo "FAIL $$t"; tail -n 40 $(FUZZ_DIR)/$$t.regress.log; \
+		fi; \
+	done; \
+	echo "fuzz-regress: $$pass passed, $$fail failed"; \
+	[ $$fail = 0 ]
+
+# Installs the Debian packages that are missing (as root, or with sudo).
+fuzz-deps:
+	@missing=$$(for p in $(FUZZ_APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+fuzz-clean:
+	rm -rf $(FUZZ_DIR)
+
+.DEFAULT_GOAL := $(fuzz_saved_default_goal)

@@ -1,0 +1,90 @@
+/*
+ * libFuzzer harness for common/keyfmt.c: derper's key file (JSON) and the
+ * "privkey:"/"nodekey:" text forms of keys.
+ *
+ * Whatever parses must format back to something that parses to the same key;
+ * text forms must format back to the input (hex case aside).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "keyfmt.h"
+
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
+		    __FILE__, __LINE__, #c);				\
+		abort();						\
+	}								\
+} while (0)
+
+int	LLVMFuzzerInitialize(int *argc, char ***argv);
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	if (sodium_init() < 0)
+		abort();
+	json_setup();
+	return 0;
+}
+
+static void
+check_text(const char *s, size_t len, const char *prefix)
+{
+	uint8_t key[KEY_LEN], key2[KEY_LEN];
+	char text[KEY_TEXT_MAX];
+	size_t plen = strlen(prefix);
+
+	if (key_parse_text(s, len, prefix, key) != 0)
+		return;
+	CHECK(len == plen + KEY_HEX_LEN);
+	CHECK(memcmp(s, prefix, plen) == 0);
+	key_format_text(text, prefix, key);
+	CHECK(strlen(text) == len);
+	CHECK(memcmp(text, prefix, plen) == 0);
+	CHECK(strncasecmp(text + plen, s + plen, KEY_HEX_LEN) == 0);
+	CHECK(key_parse_text(text, strlen(text), prefix, key2) == 0);
+	CHECK(memcmp(key, key2, KEY_LEN) == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *)data, *why = NULL;
+	uint8_t priv[KEY_LEN], priv2[KEY_LEN];
+	char out[KEYFILE_MAX];
+	size_t n;
+	int rc;
+
+	rc = keyfile_parse(s, size, priv, &why);
+	CHECK(rc == 0 || rc == -1);
+	if (rc == 0) {
+		CHECK(size > 0 && size <= KEYFILE_MAX);
+		CHECK(!sodium_is_zero(priv, KEY_LEN));
+		n = keyfile_format(out, sizeof(out), priv);
+		CHECK(n > 0 && n < sizeof(out));
+		CHECK(out[n] == '\0' && strlen(out) == n);
+		why = NULL;
+		CHECK(keyfile_parse(out, n, priv2, &why) == 0);
+		CHECK(memcmp(priv, priv2, KEY_LEN) == 0);
+		/* Too small a buffer is refused, not truncated. */
+		CHECK(keyfile_format(out, n, priv) == 0);
+	} else {
+		CHECK(why != NULL && why[0] != '\0');
+	}
+
+	check_text(s, size, PRIVKEY_PREFIX);
+	check_text(s, size, NODEKEY_PREFIX);
+	check_text(s, size, "");		/* mesh keys: bare hex */
+	return 0;
+}

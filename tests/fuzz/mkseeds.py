@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora in tests/fuzz/corpus/ (deterministic output).
+
+Run from the repository root: python3 tests/fuzz/mkseeds.py
+The fuzzers never write here; `make fuzz` copies these into build-fuzz/.
+"""
+import json
+import os
+import struct
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+KEY_HEX = "8c1e0f4a6b2d3e5f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7"
+MESH_HEX = "2f6b0c9d8e7a6554433221100ffeeddccbbaa99887766554433221100ffeedd1"
+
+
+def put(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def http_seeds():
+    crlf = "\r\n"
+
+    def req(line, headers, tail=""):
+        return line + crlf + "".join(h + crlf for h in headers) + crlf + tail
+
+    # What Tailscale's derphttp client sends (Go's net/http, headers sorted).
+    put("fuzz_http", "derp_upgrade", req("GET /derp HTTP/1.1", [
+        "Host: derp1.example.com", "User-Agent: Go-http-client/1.1",
+        "Connection: Upgrade", "Upgrade: DERP"]))
+    put("fuzz_http", "derp_fast_start", req("GET /derp HTTP/1.1", [
+        "Host: derp1.example.com", "User-Agent: Go-http-client/1.1",
+        "Connection: Upgrade", "Derp-Fast-Start: 1", "Ideal-Node: 900",
+        "Upgrade: DERP"]))
+    # Browser-style WebSocket upgrade (tailscale's js/wasm client).
+    put("fuzz_http", "websocket_upgrade", req("GET /derp HTTP/1.1", [
+        "Host: derp1.example.com", "Connection: keep-alive, Upgrade",
+        "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Protocol: derp, chat",
+        "Origin: https://login.example.com"]))
+    put("fuzz_http", "generate_204", req("GET /generate_204 HTTP/1.1", [
+        "Host: derp1.example.com",
+        "X-Tailscale-Challenge: abcdefghijklmnop1234"]))
+    put("fuzz_http", "probe_query_http10", req(
+        "HEAD /derp/probe?x=1&y=%20 HTTP/1.0", ["X-Forwarded-For: 192.0.2.1"]))
+    # Head followed by the first frame bytes (fast start pipelines them).
+    put("fuzz_http", "pipelined", "\r\n" + req("GET /metrics HTTP/1.1", [
+        "Host:\t  derp1.example.com \t", "Accept: */*"], "\x02\x00\x00\x00\x50"))
+    put("fuzz_http", "bare_lf", "GET /robots.txt HTTP/1.1\nHost: a\n\n")
+
+
+def frame(t, payload):
+    return struct.pack(">BI", t, len(payload)) + payload
+
+
+def client_info_frame(js):
+    # key, nonce, box(JSON) -- the box's contents are opaque here.
+    return frame(0x02, bytes(range(32)) + bytes(24) + bytes(16) + js)
+
+
+def frames_seeds():
+    key = bytes.fromhex(KEY_HEX)
+    disco = b"TS\xf0\x9f\x92\xac" + key + bytes(24) + b"\x01ping-body"
+    ci = client_info_frame(json.dumps({"version": 2, "CanAckPings": True}).encode())
+    stream = (ci +
+              frame(0x04, key + disco) +                # SendPacket (disco)
+              frame(0x04, key + b"\x45" + bytes(27)) +  # SendPacket (WireGuard-ish)
+              frame(0x12, b"12345678") +                # Ping
+              frame(0x13, b"87654321") +                # Pong
+              frame(0x07, b"\x01") +                    # NotePreferred
+              frame(0x40, b"future") +                  # unknown: skipped
+              frame(0x06, b""))                         # KeepAlive: skipped
+    put("fuzz_frames", "session", stream)
+    put("fuzz_frames", "mesh_session", ci +
+        frame(0x10, b"") +                              # WatchConns
+        frame(0x0a, key + key[::-1] + disco) +          # ForwardPacket
+        frame(0x11, key))                               # ClosePeer
+    put("fuzz_frames", "bad_ping", ci + frame(0x12, b"1234"))
+    put("fuzz_frames", "partial_send", ci + frame(0x04, key + bytes(1000))[:300])
+    put("fuzz_frames", "skip_then_more",
+        ci + struct.pack(">BI", 0x99, 10) + b"0123456789" + frame(0x12, bytes(8)))
+    put("fuzz_frames", "not_client_info", frame(0x04, key + b"x"))
+
+
+def clientinfo_seeds():
+    put("fuzz_clientinfo", "mesh", json.dumps(
+        {"version": 2, "CanAckPings": True, "meshKey": MESH_HEX}))
+    put("fuzz_clientinfo", "plain", '{"version":2,"CanAckPings":true}')
+    put("fuzz_clientinfo", "prober", json.dumps(
+        {"version": 2, "CanAckPings": True, "IsProber": True,
+         "AppName": "derpprobe"}))
+    put("fuzz_clientinfo", "nocase_nulls",
+        '{"Version":2,"canackpings":null,"MESHKEY":"","Extra":[1,{"a":2}]}')
+    put("fuzz_clientinfo", "wrong_type", '{"version":"2"}')
+    put("fuzz_clientinfo", "real_version", '{"version":2.0,"isProber":false}')
+
+
+def keyfile_seeds():
+    # Exactly what derper writes (json.MarshalIndent, tab, no newline).
+    put("fuzz_keyfile", "derper_key",
+        '{\n\t"PrivateKey": "privkey:%s"\n}' % KEY_HEX)
+    put("fuzz_keyfile", "compact_upper",
+        '{"privatekey":"privkey:%s","Other":1}' % KEY_HEX.upper())
+    put("fuzz_keyfile", "privkey_text", "privkey:" + KEY_HEX)
+    put("fuzz_keyfile", "nodekey_text", "nodekey:" + KEY_HEX)
+    put("fuzz_keyfile", "mesh_hex", MESH_HEX)
+    put("fuzz_keyfile", "zero_key", '{"PrivateKey": "privkey:%s"}' % ("0" * 64))
+
+
+# fuzz_ring scripts: see the op switch in fuzz_ring.c.
+def push(kind, lenmode, lenbytes, slot=1, gen=1):
+    return bytes([4, kind, lenmode]) + lenbytes + struct.pack("<II", slot, gen)
+
+
+def ring_seeds():
+    small = push(1, 0, bytes([100]))
+    peer = push(5, 0, bytes([19]), 2, 7)
+    big = push(1, 2, bytes([64]))                 # 65536 + 64 bytes
+    consume = bytes([6, 31])
+    put("fuzz_ring", "push_pop", small + peer + push(2, 0, b"\0") + consume)
+    put("fuzz_ring", "wrap_pad", (big + big + consume + big + big + consume) * 2 +
+        bytes([9]))
+    put("fuzz_ring", "corrupt_len", small + small + bytes([1, 0x08, 0xff, 0xff, 0, 0]) +
+        consume)
+    put("fuzz_ring", "tail_jump", small + bytes([2, 1]) + struct.pack("<i", 4096) +
+        consume + small + consume)
+    put("fuzz_ring", "race", small + big + bytes([7, 3, 8]) + b"\xff" * 9 +
+        bytes([7, 0, 4]) + consume)
+    put("fuzz_ring", "discard", small + big + bytes([8]) + small + consume)
+
+
+if __name__ == "__main__":
+    http_seeds()
+    frames_seeds()
+    clientinfo_seeds()
+    keyfile_seeds()
+    ring_seeds()
