@@ -115,7 +115,6 @@ relay_register(struct wk *w, struct conn *c)
 	if (table_register(&w->shm->table, c->key, &r, &pi, &j) != 0)
 		return -1;
 	c->registered = 1;
-	c->was_active = 1;
 	if (mesh_watchers_exist(w))
 		broadcast_present(w, c->key, &pi);
 	if (j.nothers == 0)
@@ -173,24 +172,29 @@ warn_fighting(struct wk *w, struct conn *c)
 		stat(w, ST_HEALTH_SENT, 1);
 }
 
-/* A frame from a duplicate makes it the active connection again. */
+/*
+ * A frame from a duplicate makes it the active connection. One that spoke
+ * before, lost the route and now takes it back is fighting (derper's
+ * sendHistory): two live connections are taking turns with one key.
+ */
 void
 relay_note_activity(struct wk *w, struct conn *c)
 {
 	struct route r = own_route(w, c), cur;
+	int spoke = c->spoke_as_dup;
 
 	if (!c->is_dup || !c->registered)
 		return;
+	c->spoke_as_dup = 1;
 	if (table_lookup(&w->shm->table, c->key, &cur) && same_route(&cur, &r))
 		return;
 	if (table_claim(&w->shm->table, c->key, &r) != 1)
 		return;
 	stat(w, ST_DUP_SWITCHES, 1);
-	if (c->was_active) {
-		stat(w, ST_DUP_FIGHTS, 1);	/* it lost the route before: fighting */
+	if (spoke) {
+		stat(w, ST_DUP_FIGHTS, 1);
 		warn_fighting(w, c);
 	}
-	c->was_active = 1;
 }
 
 /* derper answers only disco packets with PeerGone(not here), 1/s, burst 3. */

@@ -40,7 +40,7 @@ struct conn {
 	int		 can_mesh;	/* presented the mesh key */
 	int		 is_watcher;	/* sent WatchConns */
 	int		 is_dup;	/* its key has had another connection */
-	int		 was_active;	/* it has been its key's receiving connection */
+	int		 spoke_as_dup;	/* sent a frame while its key was duplicated */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 port80;	/* accepted on -http-port beside TLS */
 	int		 in_ready;	/* on the ready list */

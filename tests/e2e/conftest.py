@@ -1,0 +1,291 @@
+"""Fixtures: derpd and derpd-keygen binaries, key files, running servers, TLS certs.
+
+DERPD_BIN and DERPD_KEYGEN name the binaries (default <repo>/build/...).
+"""
+import os
+import re
+import signal
+import socket
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from derp_helpers import public_key_of
+
+REPO = Path(__file__).resolve().parents[2]
+READY_RE = re.compile(r"\[worker (\d+)\]: ready")
+STARTED_RE = re.compile(r"worker (\d+) started, pid (\d+)")
+ANY_PID_RE = re.compile(r"started, pid (\d+)")   # workers and helper processes
+
+
+def _binary(env, default):
+    path = Path(os.environ.get(env) or REPO / "build" / default)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{env}: {path} is not an executable file (build derpd first)")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def derpd_bin():
+    return _binary("DERPD_BIN", "derpd")
+
+
+@pytest.fixture(scope="session")
+def keygen_bin():
+    return _binary("DERPD_KEYGEN", "derpd-keygen")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def keyfile(keygen_bin, tmp_path):
+    """A fresh derper-format key file made by derpd-keygen."""
+    path = tmp_path / "derpd.key"
+    out = subprocess.run([keygen_bin, str(path)], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, f"derpd-keygen failed: {out.stderr}"
+    return path
+
+
+@pytest.fixture
+def server_pub(keygen_bin, keyfile):
+    """The public key of `keyfile`, as derpd-keygen -pub reports it."""
+    return public_key_of(keygen_bin, keyfile)
+
+
+def _session_processes(sid):
+    """Pids of live (non-zombie) processes in session `sid`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rindex(")") + 2:].split()   # state ppid pgrp session ...
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            pids.append(int(entry))
+    return pids
+
+
+def _alive(pid):
+    """True if `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rindex(")") + 2:].split()[0] != "Z"
+
+
+class DerpServer:
+    """One derpd master (in its own session) and its workers."""
+
+    def __init__(self, derpd_bin, keyfile, log_path, workers=2, extra_args=()):
+        self.workers = workers
+        self.port = free_port()
+        self.log_path = Path(log_path)
+        self.args = [derpd_bin, "-a", f"127.0.0.1:{self.port}", "-c", str(keyfile),
+                     "-workers", str(workers), "-stun=false", "-http-port=-1"]
+        if os.geteuid() == 0:
+            self.args += ["-user", "nobody"]   # the privilege drop needs a target
+        self.args += [str(a) for a in extra_args]
+        self._log = ""
+        self._log_file = open(self.log_path, "wb")
+        self._log_reader = open(self.log_path, "rb")
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                     stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.pid = self.proc.pid
+        self.stopped = False
+        self.wait_ready(workers)
+
+    # --- the log ---------------------------------------------------------
+
+    def log_text(self):
+        """Everything derpd has logged so far."""
+        if not self._log_reader.closed:
+            self._log += self._log_reader.read().decode("utf-8", "replace")
+        return self._log
+
+    def log_mark(self):
+        """A position in the log; pass it as `since` to wait for later lines."""
+        return len(self.log_text())
+
+    def wait_log(self, regex, timeout=10.0, since=0):
+        """The first match of `regex` in the log after `since`; fails after timeout."""
+        rx = re.compile(regex)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log_text(), since)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                pytest.fail(f"derpd exited ({self.proc.returncode}) while waiting for "
+                            f"{regex!r}; log:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"derpd did not log {regex!r} within {timeout}s; "
+                            f"log:\n{self.log_text()}")
+            time.sleep(0.05)
+
+    def wait_ready(self, n, timeout=15.0, since=0):
+        """Waits for `[worker i]: ready` from n distinct workers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = {m.group(1) for m in READY_RE.finditer(self.log_text(), since)}
+            if len(ready) >= n:
+                return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                why = (f"exited with status {self.proc.returncode}"
+                       if self.proc.poll() is not None else f"not ready after {timeout}s")
+                self.stop(check=False)
+                pytest.fail(f"derpd {why} ({len(ready)} of {n} workers ready)\n"
+                            f"command: {' '.join(self.args)}\nlog:\n{self.log_text()}")
+            time.sleep(0.05)
+
+    def worker_pids(self):
+        """{worker index: pid}, the latest `worker i started, pid P` line winning."""
+        return {int(m.group(1)): int(m.group(2))
+                for m in STARTED_RE.finditer(self.log_text())}
+
+    def worker_pid(self, i):
+        pid = self.worker_pids().get(i)
+        assert pid is not None, f"no 'worker {i} started, pid' line in:\n{self.log_text()}"
+        return pid
+
+    def tail(self, lines=60):
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    # --- shutdown ----------------------------------------------------------
+
+    def stop(self, check=True):
+        """SIGTERM, up to 10 s, then SIGKILL; then nothing of derpd may remain."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        # Children stay in the master's session even if orphaned; also look
+        # for every pid derpd logged, in case one left the session.
+        logged = {int(m.group(1)) for m in ANY_PID_RE.finditer(self.log_text())}
+        deadline = time.monotonic() + 5
+        while True:
+            leftovers = sorted(set(_session_processes(self.pid)) |
+                               {p for p in logged if _alive(p)})
+            if not leftovers or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        if leftovers:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            for pid in leftovers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.log_text()
+        self._log_file.close()
+        self._log_reader.close()
+        if check:
+            assert not leftovers, \
+                f"derpd left processes behind after stop: {leftovers}\n{self.tail()}"
+
+
+@pytest.fixture
+def derp_server(derpd_bin, keyfile, tmp_path, request):
+    """Factory: derp_server(workers=2, extra_args=(), keyfile=None) -> DerpServer.
+    Every server started is stopped (and checked for leftovers) at teardown."""
+    servers = []
+    request.node._derp_servers = servers     # for the failure report hook below
+
+    def start(workers=2, extra_args=(), keyfile=keyfile):
+        log = tmp_path / f"derpd-{len(servers)}.log"
+        srv = DerpServer(derpd_bin, keyfile, log, workers=workers, extra_args=extra_args)
+        servers.append(srv)
+        return srv
+
+    yield start
+    errors = []
+    for srv in servers:
+        try:
+            srv.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach the tail of each derpd log to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for srv in getattr(item, "_derp_servers", []):
+            report.sections.append((f"derpd log (port {srv.port}, {report.when})",
+                                    srv.tail()))
+
+
+@pytest.fixture
+def tls_certdir(tmp_path):
+    """A self-signed certificate for derp.test: (certdir, path of the .crt)."""
+    certdir = tmp_path / "certs"
+    certdir.mkdir()
+    crt, key = certdir / "derp.test.crt", certdir / "derp.test.key"
+    out = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+         "-subj", "/CN=derp.test", "-addext", "subjectAltName=DNS:derp.test",
+         "-keyout", str(key), "-out", str(crt)],
+        capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, f"openssl failed: {out.stderr}"
+    os.chmod(key, stat.S_IRUSR | stat.S_IWUSR)
+    return certdir, crt
+
+
+@pytest.fixture
+def tls_server(derp_server, tls_certdir):
+    """derpd serving DERP over TLS with the derp.test certificate: (server, cafile)."""
+    certdir, crt = tls_certdir
+    srv = derp_server(workers=2, extra_args=["-certmode", "manual", "-certdir", certdir,
+                                             "-hostname", "derp.test"])
+    return srv, str(crt)
+
+
+@pytest.fixture
+def connect():
+    """Factory: connect(server, worker=None, **kw) -> a logged-in DerpClient.
+    With `worker`, the source port steers it onto that worker (port % workers).
+    Keyword arguments go to DerpClient/connect (e.g. upgrade=False, private_key=).
+    All clients are closed at teardown."""
+    from derp_client import DerpClient, connect_on_worker
+    clients = []
+
+    def make(server, worker=None, **kw):
+        if worker is None:
+            flags = {k: kw.pop(k) for k in ("upgrade", "handshake", "fast_start") if k in kw}
+            client = DerpClient("127.0.0.1", server.port, **kw)
+            clients.append(client)
+            return client.connect(**flags)
+        client = connect_on_worker("127.0.0.1", server.port, worker, server.workers, **kw)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
