@@ -14,9 +14,26 @@ static char sni_name[256];	/* empty: hostname is an IP, no SNI check */
 static void
 fatal_tls(const char *what)
 {
-	unsigned long e = ERR_get_error();
+	unsigned long e = ERR_peek_error();	/* the root cause comes first */
+	char buf[256];
 
-	fatalx("%s: %s", what, e ? ERR_reason_error_string(e) : "unknown error");
+	if (e == 0)
+		fatalx("%s: unknown error", what);
+	ERR_error_string_n(e, buf, sizeof(buf));
+	fatalx("%s: %s", what, buf);
+}
+
+/* A missing or unreadable file gets the system's reason, not OpenSSL's. */
+static void
+check_readable(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		fatal("cannot read the %s %s (with -certmode manual it is "
+		    "<certdir>/<hostname>%s)", what, path,
+		    strcmp(what, "certificate") == 0 ? ".crt" : ".key");
+	fclose(f);
 }
 
 static int
@@ -92,14 +109,12 @@ tls_ctx_new(const struct config *cfg)
 		fatalx("-certdir path too long");
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
 		fatal_tls("SSL_CTX_new");
-	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1) {
-		logit("cannot load the certificate %s", crt);
-		fatal_tls("certificate");
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		logit("cannot load the TLS key %s", key);
-		fatal_tls("TLS key");
-	}
+	check_readable(crt, "certificate");
+	check_readable(key, "TLS key");
+	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1)
+		fatal_tls(crt);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		fatal_tls(key);
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		fatal_tls("TLS key does not match the certificate");
 	check_cert_name(ctx, cfg->hostname);
