@@ -2,7 +2,8 @@
 #
 #   make run        install what is missing, build, run a dev relay on 127.0.0.1:3340
 #   make test       the whole suite: unit, end-to-end, both again under ASan+UBSan,
-#                   and the fuzz corpora replayed
+#                   the fuzz corpora replayed, and the Debian package checked
+#   make deb        build-deb/derpd_<version>_<arch>.deb (packaging/debian)
 #   make bench      throughput/latency/memory figures (see bench/README.md)
 
 CC	?= cc
@@ -47,7 +48,8 @@ KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags
 
-.PHONY: all deps run test test-unit test-e2e test-asan test-sandbox clean
+.PHONY: all deps run test test-unit test-e2e test-asan install deb deb-deps \
+	test-package clean
 
 all: build/derpd build/derpd-keygen
 
@@ -92,7 +94,7 @@ run: deps
 	./build/derpd -dev -c dev/derpd.key
 
 test: deps
-	$(MAKE) test-unit test-e2e test-asan fuzz-regress
+	$(MAKE) test-unit test-e2e test-asan fuzz-regress test-package
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
@@ -109,7 +111,40 @@ test-asan: build-asan/derpd build-asan/derpd-keygen $(addprefix build-asan/tests
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
 
+PREFIX	?= /usr/local
+DESTDIR	?=
+
+install: all
+	install -D -m 0755 build/derpd $(DESTDIR)$(PREFIX)/sbin/derpd
+	install -D -m 0755 build/derpd-keygen $(DESTDIR)$(PREFIX)/bin/derpd-keygen
+
+# The Debian package, built from a copy of the tracked sources with
+# packaging/debian as its debian/ directory: build-deb/derpd_<ver>_<arch>.deb.
+DEB_APT_PKGS = debhelper dpkg-dev fakeroot
+DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen \
+	   tests/fuzz/fuzz.mk packaging/derpd.conf
+DEB_VERSION = $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/debian/changelog)
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB	 = build-deb/derpd_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb-deps:
+	@$(MAKE) -s deps APT_PKGS="$(DEB_APT_PKGS)"
+
+deb: deb-deps
+	rm -rf build-deb && mkdir -p build-deb/src
+	cp -r --parents $(DEB_SRC) build-deb/src/
+	cp -r packaging/debian build-deb/src/debian
+	cp packaging/derpd.service build-deb/src/debian/derpd.service
+	cd build-deb/src && dpkg-buildpackage -us -uc -b -j$$(nproc) >../build.log 2>&1 \
+		|| { tail -n 40 ../build.log; exit 1; }
+	@ls -l $(DEB)
+
+# Inspects the package; as root, also installs it, runs the installed relay
+# and purges it (skipped when a derpd package is already installed).
+test-package: deb
+	DERPD_DEB=$(CURDIR)/$(DEB) $(PYTHON) -m pytest -q tests/package
+
 clean: fuzz-clean
-	rm -rf build build-asan build-test
+	rm -rf build build-asan build-test build-deb
 
 include tests/fuzz/fuzz.mk
