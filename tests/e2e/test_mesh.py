@@ -101,10 +101,11 @@ def test_watch_conns_dumps_every_connected_peer(mesh, connect):
     n = connect(srv, worker=0, extra_headers=[("Ideal-Node", "derp1a")])
     pm = mesh_client(connect, srv, key, 1,
                      info=client_info(mesh_key=key, is_prober=True))
+    wrong = connect(srv, worker=1, info=client_info(mesh_key=bytes(b ^ 0x80 for b in key)))
     w = mesh_client(connect, srv, key, 0)
     start_watching(w, {a: PRESENT_REGULAR, b: PRESENT_REGULAR, p: PRESENT_PROBER,
                        n: PRESENT_NOT_IDEAL, pm: PRESENT_PROBER | PRESENT_MESH_PEER,
-                       w: PRESENT_MESH_PEER})
+                       wrong: PRESENT_REGULAR, w: PRESENT_MESH_PEER})
     exchange(a, b)                          # watching changes nothing for others
 
 
@@ -160,6 +161,18 @@ def test_watcher_and_duplicate_connections(mesh, connect):
     assert_no_frame(w, within=1.0)
     second.close()
     assert next_event(w) == ("gone", k.public_key.encode(), PEER_GONE_DISCONNECTED)
+
+
+def test_dump_names_a_duplicated_key_once(mesh, connect):
+    """The dump has one PeerPresent per key: for a key connected twice, that of
+    its active connection (the newest, until the other one speaks)."""
+    srv, key = mesh(workers=2)
+    k = PrivateKey.generate()
+    older = connect(srv, worker=0, private_key=k)
+    newer = connect(srv, worker=1, private_key=k)
+    w = mesh_client(connect, srv, key, 0)
+    start_watching(w, {newer: PRESENT_REGULAR, w: PRESENT_MESH_PEER})
+    assert older.local_port != newer.local_port
 
 
 def test_second_watch_conns_dumps_again(mesh, connect):
