@@ -604,8 +604,10 @@ count_frame(struct wk *w, uint8_t type)
 }
 
 /*
- * derper's per-client receive limit: a client over its rate is not read
- * from until it is back under it (the tick resumes it).
+ * derper's per-client receive limit: every frame's length is charged
+ * before the frame is handled (capped at one full packet frame, as
+ * derper does), and a client over its rate is not read from, nor its
+ * frame handled, until it is back under it (the tick resumes it).
  */
 static int
 over_rate(struct wk *w, struct conn *c, uint32_t len)
@@ -615,6 +617,8 @@ over_rate(struct wk *w, struct conn *c, uint32_t len)
 
 	if (c->can_mesh || !shm_rate_get(w->shm, &bps, &burst))
 		return 0;
+	if (len > DERP_MAX_PACKET + DERP_KEY_LEN)
+		len = DERP_MAX_PACKET + DERP_KEY_LEN;
 	wait_ns = bucket_spend(&c->rate, (double)bps, (double)burst, len,
 	    w->now_ms * 1000000);
 	if (wait_ns == 0)
@@ -647,26 +651,33 @@ process_frames(struct wk *w, struct conn *c)
 		if (!frame_get_header(b->data + b->rd, avail, &type, &len))
 			break;
 		v = frame_check_client(type, len, &why);
-		count_frame(w, type);
-		if (v == FRAME_REJECT) {
-			conn_close(w, c, why);
-			return;
+		if (!c->hdr_seen) {	/* once per frame, however it arrives */
+			count_frame(w, type);
+			if (v == FRAME_REJECT) {
+				conn_close(w, c, why);
+				return;
+			}
+			c->hdr_seen = 1;
+			if (over_rate(w, c, len)) {
+				conn_update_events(w, c);
+				break;
+			}
 		}
 		if (v == FRAME_SKIP) {
 			stat(w, ST_UNKNOWN_FRAMES, 1);
 			b->rd += DERP_FRAME_HDR_LEN;
 			c->skip = len;
+			c->hdr_seen = 0;
 			continue;
 		}
 		if (avail - DERP_FRAME_HDR_LEN < len)
 			break;
+		c->hdr_seen = 0;
 		relay_note_activity(w, c);
 		if (relay_frame(w, c, type, b->data + b->rd + DERP_FRAME_HDR_LEN,
 		    len) != 0)
 			return;
 		b->rd += DERP_FRAME_HDR_LEN + len;
-		if (over_rate(w, c, len))
-			conn_update_events(w, c);
 	}
 	if (c->fd >= 0 && b->rd == b->wr)
 		b->rd = b->wr = 0;

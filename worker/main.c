@@ -22,7 +22,7 @@
 #define TICK_MS		250
 #define RESTART_RECONNECT_MS	500	/* Restarting: come back after 0.5-2.5 s */
 #define RESTART_SPREAD_MS	2000
-#define RESTART_TRY_FOR_MS	60000	/* and keep trying for a minute */
+#define RESTART_TRY_FOR_MS	5000	/* derp.go: TryFor at most a few seconds */
 #define STOP_GRACE_MS		2000
 
 static void

@@ -15,10 +15,12 @@
 static struct conn **watchers;
 static uint32_t nwatchers, watchers_cap;
 
+/* derper: a zero key is no key, even if the server was given zeros. */
 int
 mesh_key_matches(const struct wk *w, const struct client_info *ci)
 {
 	return w->cfg->has_mesh_key && ci->has_mesh_key &&
+	    !sodium_is_zero(ci->mesh_key, 32) &&
 	    sodium_memcmp(ci->mesh_key, w->cfg->mesh_key, 32) == 0;
 }
 
@@ -113,19 +115,23 @@ watch(struct wk *w, struct conn *c)
 	struct dump d = { w, c };
 	struct conn **nw;
 
-	if (c->is_watcher || memcmp(c->key, w->server_pub, DERP_KEY_LEN) == 0)
-		return;	/* already watching, or our own mesh connection */
-	if (nwatchers == watchers_cap) {
-		watchers_cap = watchers_cap ? watchers_cap * 2 : 8;
-		if ((nw = reallocarray(watchers, watchers_cap, sizeof(*nw))) == NULL)
-			fatal("watchers");
-		watchers = nw;
+	if (memcmp(c->key, w->server_pub, DERP_KEY_LEN) == 0)
+		return;	/* our own mesh connection */
+	/* Like derper, a repeated WatchConns gets the whole dump again. */
+	if (!c->is_watcher) {
+		if (nwatchers == watchers_cap) {
+			watchers_cap = watchers_cap ? watchers_cap * 2 : 8;
+			if ((nw = reallocarray(watchers, watchers_cap,
+			    sizeof(*nw))) == NULL)
+				fatal("watchers");
+			watchers = nw;
+		}
+		watchers[nwatchers++] = c;
+		c->is_watcher = 1;
+		__atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
 	}
-	watchers[nwatchers++] = c;
-	c->is_watcher = 1;
-	/* Announce first, then dump under the table lock: a client that
+	/* Announced first, then dump under the table lock: a client that
 	 * registers meanwhile is either in the dump or broadcast to us. */
-	__atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
 	table_foreach(&w->shm->table, dump_one, &d);
 }
 

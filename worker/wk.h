@@ -53,6 +53,7 @@ struct conn {
 	struct client_info info;
 	struct buf	*in;		/* partial input; NULL when none */
 	uint32_t	 skip;		/* payload bytes of a skipped frame left */
+	int		 hdr_seen;	/* next frame counted and charged */
 	struct buf	*out_head, *out_tail;
 	uint32_t	 out_bytes;
 

@@ -5,6 +5,7 @@ C code, so the server cannot merely agree with itself.  Blocking sockets with
 deadlines: no call waits forever.
 """
 import errno
+import ipaddress
 import json
 import random
 import socket
@@ -30,6 +31,11 @@ PING, PONG, HEALTH, RESTARTING = 0x12, 0x13, 0x14, 0x15
 
 PEER_GONE_DISCONNECTED, PEER_GONE_NOT_HERE = 0, 1
 
+# PeerPresent flag bits (derp.PeerPresentFlags); a current server always sets one.
+PRESENT_REGULAR, PRESENT_MESH_PEER, PRESENT_PROBER, PRESENT_NOT_IDEAL = 1, 2, 4, 8
+PEER_PRESENT_LEN = KEY_LEN + 16 + 2 + 1     # key, IPv6 (v4-mapped) address, port, flags
+RESTARTING_LEN = 8                          # reconnect-in ms, try-for ms (big-endian)
+
 
 class DerpError(Exception):
     """The server said or did something the protocol does not allow."""
@@ -47,6 +53,46 @@ class UnexpectedFrame(DerpError):
         self.ftype, self.payload = ftype, payload
 
 
+def client_info(*, mesh_key=None, can_ack_pings=True, is_prober=False,
+                version=PROTOCOL_VERSION):
+    """ClientInfo JSON as derp.Client marshals derp.ClientInfo: "meshKey" is the
+    key as 64 hex digits (key.DERPMesh), "CanAckPings" and "IsProber" have no
+    JSON tags.  A str mesh_key is sent as given (negative tests)."""
+    info = {}
+    if mesh_key is not None:
+        info["meshKey"] = mesh_key if isinstance(mesh_key, str) else bytes(mesh_key).hex()
+    info["version"] = version
+    info["CanAckPings"] = can_ack_pings
+    if is_prober:
+        info["IsProber"] = True
+    return info
+
+
+class PeerPresent:
+    """A parsed PeerPresent payload: 32-byte key, 16-byte IP, 2-byte BE port, flags."""
+
+    def __init__(self, payload):
+        if len(payload) < PEER_PRESENT_LEN:
+            raise DerpError(f"short PeerPresent frame ({len(payload)} bytes)")
+        self.raw = payload
+        self.key = payload[:KEY_LEN]
+        self.ip16 = payload[KEY_LEN:KEY_LEN + 16]
+        self.ip = ipaddress.IPv6Address(self.ip16)
+        self.port = struct.unpack(">H", payload[KEY_LEN + 16:KEY_LEN + 18])[0]
+        self.flags = payload[KEY_LEN + 18]
+
+    def __repr__(self):
+        return (f"PeerPresent({self.key.hex()[:8]}, [{self.ip}]:{self.port}, "
+                f"flags={self.flags:#04x}, {len(self.raw)} bytes)")
+
+
+def parse_restarting(payload):
+    """Restarting payload -> (reconnect-in ms, try-for ms)."""
+    if len(payload) < RESTARTING_LEN:
+        raise DerpError(f"short Restarting frame ({len(payload)} bytes)")
+    return struct.unpack(">II", payload[:RESTARTING_LEN])
+
+
 def disco_packet(size=62, fill=b"\x00"):
     """A packet derper's disco.LooksLikeDiscoWrapper accepts (magic, >= 62 bytes)."""
     assert size >= 62
@@ -55,8 +101,11 @@ def disco_packet(size=62, fill=b"\x00"):
 
 class DerpClient:
     def __init__(self, host, port, *, private_key=None, tls=False, cafile=None,
-                 server_hostname=None, src_port=None, timeout=10.0):
+                 server_hostname=None, src_port=None, timeout=10.0, info=None,
+                 extra_headers=()):
         self.host, self.port = host, port
+        self.info = info                            # ClientInfo JSON for handshake()
+        self.extra_headers = tuple(extra_headers)   # (name, value) on GET /derp
         self.priv = private_key if private_key is not None else PrivateKey.generate()
         self.pub = bytes(self.priv.public_key)
         self.tls, self.cafile, self.server_hostname = tls, cafile, server_hostname
@@ -104,6 +153,7 @@ class DerpClient:
                "Connection: Upgrade\r\nUpgrade: DERP\r\n")
         if fast_start:
             req += "Derp-Fast-Start: 1\r\n"
+        req += "".join(f"{k}: {v}\r\n" for k, v in self.extra_headers)
         self.sock.sendall((req + "\r\n").encode())
         if fast_start:
             return
@@ -130,7 +180,7 @@ class DerpClient:
     def handshake(self, client_info=None):
         """ServerKey, then ClientInfo, then ServerInfo; returns the ServerInfo JSON."""
         self.read_server_key()
-        self.send_client_info(client_info)
+        self.send_client_info(client_info if client_info is not None else self.info)
         return self.read_server_info()
 
     def read_server_key(self, timeout=None):
@@ -249,6 +299,30 @@ class DerpClient:
         if len(payload) < KEY_LEN + 1:
             raise DerpError(f"short PeerGone frame ({len(payload)} bytes)")
         return payload[:KEY_LEN], payload[KEY_LEN]
+
+    def recv_peer_present(self, timeout=None):
+        """The next PeerPresent, parsed."""
+        return PeerPresent(self.recv_until(PEER_PRESENT, timeout))
+
+    def recv_restarting(self, timeout=None):
+        """The next Restarting as (reconnect-in ms, try-for ms)."""
+        return parse_restarting(self.recv_until(RESTARTING, timeout))
+
+    def watch_conns(self):
+        self.send_frame(WATCH_CONNS)
+
+    def close_peer(self, key):
+        assert len(key) == KEY_LEN
+        self.send_frame(CLOSE_PEER, bytes(key))
+
+    def forward_packet(self, src_pub, dst_pub, data):
+        assert len(src_pub) == KEY_LEN and len(dst_pub) == KEY_LEN
+        self.send_frame(FORWARD_PACKET, bytes(src_pub) + bytes(dst_pub) + data)
+
+    @property
+    def local_port(self):
+        """Our TCP source port (what the server sees as the client's port)."""
+        return self.sock.getsockname()[1]
 
     def note_preferred(self, preferred=True):
         self.send_frame(NOTE_PREFERRED, b"\x01" if preferred else b"\x00")

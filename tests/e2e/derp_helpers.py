@@ -127,3 +127,38 @@ def assert_no_frame(client, within=1.0, allowed=()):
         elif ftype not in allowed and ftype != KEEP_ALIVE:
             what = "PeerGone" if ftype == PEER_GONE else f"type {ftype:#04x}"
             raise AssertionError(f"unexpected {what} frame: {payload.hex()[:80]}")
+
+
+def write_mesh_key(path, key=None):
+    """A -mesh-psk-file: 64 hex digits and a newline, mode 0600; returns the key."""
+    key = os.urandom(32) if key is None else key
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return key
+
+
+def varz(srv):
+    """/debug/varz as {metric name with labels: int value}."""
+    from derp_client import http_get
+    status, _, body = http_get("127.0.0.1", srv.port, "/debug/varz")
+    assert status.startswith("HTTP/1.1 200"), f"/debug/varz: {status}"
+    out = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = int(value)
+    return out
+
+
+def wait_metric(srv, name, want, timeout=10.0):
+    """Polls /debug/varz until metric `name` equals `want` (or want(value) is true)."""
+    check = want if callable(want) else (lambda v: v == want)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = varz(srv).get(name)
+        if got is not None and check(got):
+            return got
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name} is {got}, wanted {want} within {timeout}s")
+        time.sleep(0.05)
