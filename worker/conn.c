@@ -446,7 +446,7 @@ conn_flush_all(struct wk *w)
 }
 
 int
-conn_queue(struct wk *w, struct conn *c, const void *p, size_t len)
+conn_append(struct wk *w, struct conn *c, const void *p, size_t len)
 {
 	const uint8_t *src = p;
 	struct buf *b;
@@ -459,10 +459,8 @@ conn_queue(struct wk *w, struct conn *c, const void *p, size_t len)
 	while (len > 0) {
 		b = c->out_tail;
 		if (b == NULL || b->wr == BUF_SIZE) {
-			if ((b = buf_get()) == NULL) {
-				conn_close(w, c, "out of memory");
+			if ((b = buf_get()) == NULL)
 				return -1;
-			}
 			if (c->out_tail != NULL)
 				c->out_tail->next = b;
 			else
@@ -479,6 +477,15 @@ conn_queue(struct wk *w, struct conn *c, const void *p, size_t len)
 	}
 	mark_flush(w, c);
 	return 0;
+}
+
+int
+conn_queue(struct wk *w, struct conn *c, const void *p, size_t len)
+{
+	if (conn_append(w, c, p, len) == 0)
+		return 0;
+	conn_close(w, c, "out of memory");
+	return -1;
 }
 
 int

@@ -77,7 +77,8 @@ mesh_note_present(struct wk *w, const uint8_t *key, const struct peer_info *pi)
 {
 	uint32_t i;
 
-	for (i = 0; i < nwatchers; i++)
+	/* Backwards: a watcher closed on the way is replaced by the last. */
+	for (i = nwatchers; i-- > 0;)
 		send_present(w, watchers[i], key, pi);
 }
 
@@ -88,31 +89,35 @@ mesh_note_gone(struct wk *w, const uint8_t *key)
 	uint32_t i;
 
 	frame_peer_gone(f, key, PEER_GONE_DISCONNECTED);
-	for (i = 0; i < nwatchers; i++)
+	for (i = nwatchers; i-- > 0;)
 		conn_queue(w, watchers[i], f, sizeof(f));
 }
 
 struct dump {
 	struct wk	*w;
 	struct conn	*c;
+	int		 failed;
 };
 
+/* Runs under the table lock, so it must not close the watcher itself. */
 static void
 dump_one(const uint8_t *key, const struct route *r, const struct peer_info *pi,
     void *arg)
 {
+	uint8_t f[DERP_FRAME_HDR_LEN + DERP_PEER_PRESENT_LEN];
 	struct dump *d = arg;
 
 	(void)r;
-	if (d->c->fd >= 0)
-		send_present(d->w, d->c, key, pi);
+	if (!d->failed && conn_append(d->w, d->c, f, frame_peer_present(f, key,
+	    pi->ip, pi->port, pi->flags)) != 0)
+		d->failed = 1;
 }
 
 static void
 watch(struct wk *w, struct conn *c)
 {
 	uint32_t *count = &w->shm->hdr->workers[w->id].watchers;
-	struct dump d = { w, c };
+	struct dump d = { w, c, 0 };
 	struct conn **nw;
 
 	if (memcmp(c->key, w->server_pub, DERP_KEY_LEN) == 0)
@@ -133,6 +138,8 @@ watch(struct wk *w, struct conn *c)
 	/* Announced first, then dump under the table lock: a client that
 	 * registers meanwhile is either in the dump or broadcast to us. */
 	table_foreach(&w->shm->table, dump_one, &d);
+	if (d.failed)
+		conn_close(w, c, "out of memory for the WatchConns dump");
 }
 
 void

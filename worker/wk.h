@@ -140,6 +140,9 @@ void	conn_bury(struct wk *w);
 void	conn_tick(struct wk *w);
 /* Queues bytes for the client; a packet is refused when the queue is full. */
 int	conn_queue(struct wk *w, struct conn *c, const void *p, size_t len);
+/* Like conn_queue, but out of memory leaves c open: for callers holding the
+ * table lock, which conn_close would take again. */
+int	conn_append(struct wk *w, struct conn *c, const void *p, size_t len);
 int	conn_queue_packet(struct wk *w, struct conn *c,
 	    const uint8_t src[DERP_KEY_LEN], const uint8_t *pkt, uint32_t len);
 int	conn_queue_control(struct wk *w, struct conn *c, const void *p,
