@@ -257,6 +257,7 @@ keyd_start(struct keyd *k, const struct run_as *ra)
 	}
 	close(sv[1]);
 	k->ctl = sv[0];
+	logit("key process started, pid %d", (int)k->pid);
 	wait_for_pub(k);
 	for (w = 0; w < SHM_MAX_WORKERS; w++)
 		if (k->worker_end[w] >= 0)
