@@ -104,6 +104,13 @@ test-e2e: all build-test/derpd
 	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
 
+# The privilege-separation and sandbox tests alone (run as root, or most skip).
+test-sandbox: all build-test/derpd
+	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
+	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	$(PYTHON) -m pytest -q tests/e2e/test_privdrop.py tests/e2e/test_keyfile.py \
+		tests/e2e/test_key_isolation.py tests/e2e/test_worker_death.py
+
 test-asan: build-asan/derpd build-asan/derpd-keygen $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \

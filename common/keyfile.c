@@ -16,10 +16,11 @@ static int
 check_stat(const char *path, const struct stat *st, char *err, size_t errlen)
 {
 	if (S_ISDIR(st->st_mode))
-		snprintf(err, errlen, "key file %s is a directory, not a key file",
-		    path);
+		snprintf(err, errlen, "key file %s is a directory: point -c at a "
+		    "file in it (derpd creates a missing one)", path);
 	else if (!S_ISREG(st->st_mode))
-		snprintf(err, errlen, "key file %s is not a regular file", path);
+		snprintf(err, errlen, "key file %s is not a regular file: point -c "
+		    "at a regular file (derpd creates a missing one)", path);
 	else if (st->st_uid != 0 && st->st_uid != geteuid())
 		snprintf(err, errlen, "key file %s is owned by uid %u; it must be "
 		    "owned by root (or the user running derpd): chown root %s",

@@ -27,6 +27,9 @@ struct attach_msg {
 
 static uint8_t *priv;	/* sodium_malloc'd, read-only after load */
 static int worker_fd[SHM_MAX_WORKERS];
+/* An answer its worker's socket had no room for yet (blocked[w] set). */
+static struct oracle_resp pending[SHM_MAX_WORKERS];
+static int blocked[SHM_MAX_WORKERS];
 
 static void
 load_key(struct keyd *k)
@@ -49,28 +52,68 @@ load_key(struct keyd *k)
 	sodium_mprotect_readonly(priv);
 }
 
-/* Returns -1 once the worker has gone away. */
+/* Sends pending[w]: 1 if sent, 0 if there is no room yet, -1 if w is gone. */
 static int
-serve_worker(int fd)
+send_answer(uint32_t w)
+{
+	ssize_t r;
+
+	r = send(worker_fd[w], &pending[w], sizeof(pending[w]),
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (r < 0 && (errno == EAGAIN || errno == ENOBUFS || errno == EINTR))
+		return 0;
+	sodium_memzero(&pending[w], sizeof(pending[w]));
+	return r == (ssize_t)sizeof(pending[w]) ? 1 : -1;
+}
+
+/* While an answer waits for room, wait for writability, not for requests. */
+static void
+set_blocked(int epfd, uint32_t w, int on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLOUT : EPOLLIN };
+
+	ev.data.u32 = w;
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, worker_fd[w], &ev) != 0)
+		fatal("epoll_ctl");
+	blocked[w] = on;
+}
+
+/*
+ * Answers up to KEYD_BATCH requests of worker w. An answer is never dropped
+ * (its login would hang): when w's socket is full, the answer waits and the
+ * rest of w's requests wait in w's queue until w has read. Returns -1 once
+ * the worker has gone away.
+ */
+static int
+serve_worker(int epfd, uint32_t w)
 {
 	struct oracle_req req;
-	struct oracle_resp resp;
 	ssize_t r;
-	int i;
+	int i, sent;
 
+	if (blocked[w]) {
+		if ((sent = send_answer(w)) <= 0)
+			return sent;
+		set_blocked(epfd, w, 0);
+	}
 	for (i = 0; i < KEYD_BATCH; i++) {
-		r = recv(fd, &req, sizeof(req), MSG_DONTWAIT);
+		r = recv(worker_fd[w], &req, sizeof(req), MSG_DONTWAIT);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (r == 0 || (r < 0 && errno != EMSGSIZE))
 			return -1;
 		if (r != (ssize_t)sizeof(req))
 			continue;	/* malformed: ignore, never crash */
-		resp.slot = req.slot;
-		resp.gen = req.gen;
-		resp.ok = crypto_box_beforenm(resp.shared, req.client_pub, priv) == 0;
-		send(fd, &resp, sizeof(resp), MSG_DONTWAIT | MSG_NOSIGNAL);
-		sodium_memzero(&resp, sizeof(resp));
+		pending[w].slot = req.slot;
+		pending[w].gen = req.gen;
+		pending[w].ok = crypto_box_beforenm(pending[w].shared,
+		    req.client_pub, priv) == 0;
+		if ((sent = send_answer(w)) < 0)
+			return -1;
+		if (sent == 0) {
+			set_blocked(epfd, w, 1);
+			return 0;
+		}
 	}
 	return 0;
 }
@@ -87,6 +130,8 @@ drop_worker_fd(int epfd, uint32_t w)
 	epoll_ctl(epfd, EPOLL_CTL_DEL, worker_fd[w], NULL);
 	close(worker_fd[w]);
 	worker_fd[w] = -1;
+	sodium_memzero(&pending[w], sizeof(pending[w]));
+	blocked[w] = 0;
 }
 
 static void
@@ -141,8 +186,7 @@ keyd_loop(int ctl)
 				take_worker_fd(epfd, ctl);
 			else if (w >= SHM_MAX_WORKERS || worker_fd[w] < 0)
 				continue;
-			else if (!(evs[i].events & EPOLLIN) ||
-			    serve_worker(worker_fd[w]) != 0)
+			else if (serve_worker(epfd, w) != 0)
 				drop_worker_fd(epfd, w);	/* its successor brings a new fd */
 		}
 	}
@@ -257,6 +301,7 @@ keyd_start(struct keyd *k, const struct run_as *ra)
 	}
 	close(sv[1]);
 	k->ctl = sv[0];
+	logit("key process started, pid %d", (int)k->pid);
 	wait_for_pub(k);
 	for (w = 0; w < SHM_MAX_WORKERS; w++)
 		if (k->worker_end[w] >= 0)

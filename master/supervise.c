@@ -291,7 +291,6 @@ keyd_died(struct master *m, int status)
 	keyd_start(&m->keyd, &m->ra);
 	if (memcmp(old, m->keyd.pub, sizeof(old)) != 0)
 		fatalx("the key file changed on disk; restart derpd to use the new key");
-	logit("key process restarted, pid %d", (int)m->keyd.pid);
 }
 
 static void

@@ -38,9 +38,27 @@ def keygen_bin():
     return _binary("DERPD_KEYGEN", "derpd-keygen")
 
 
+@pytest.fixture(scope="session")
+def derpd_test_bin():
+    """The test build (-DDERPD_TEST_HOOKS): SIGUSR1/SIGUSR2 make a worker try a
+    forbidden execve/open.  DERPD_TEST_BIN, default <repo>/build-test/derpd."""
+    path = Path(os.environ.get("DERPD_TEST_BIN") or REPO / "build-test" / "derpd")
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"DERPD_TEST_BIN: {path} is not an executable file "
+                    "(make build-test/derpd)")
+    return str(path)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_udp_port():
+    """A UDP port on 127.0.0.1 that was free a moment ago (for -stun-port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
@@ -90,14 +108,15 @@ def _alive(pid):
 class DerpServer:
     """One derpd master (in its own session) and its workers."""
 
-    def __init__(self, derpd_bin, keyfile, log_path, workers=2, extra_args=()):
+    def __init__(self, derpd_bin, keyfile, log_path, workers=2, extra_args=(),
+                 user="nobody"):
         self.workers = workers
         self.port = free_port()
         self.log_path = Path(log_path)
         self.args = [derpd_bin, "-a", f"127.0.0.1:{self.port}", "-c", str(keyfile),
                      "-workers", str(workers), "-stun=false", "-http-port=-1"]
-        if os.geteuid() == 0:
-            self.args += ["-user", "nobody"]   # the privilege drop needs a target
+        if os.geteuid() == 0 and user is not None:
+            self.args += ["-user", user]   # the privilege drop needs a target
         self.args += [str(a) for a in extra_args]
         self._log = ""
         self._log_file = open(self.log_path, "wb")
@@ -209,14 +228,17 @@ class DerpServer:
 
 @pytest.fixture
 def derp_server(derpd_bin, keyfile, tmp_path, request):
-    """Factory: derp_server(workers=2, extra_args=(), keyfile=None) -> DerpServer.
+    """Factory: derp_server(workers=2, extra_args=(), keyfile=None, binary=None,
+    user="nobody") -> DerpServer; `binary` replaces derpd_bin (e.g. the test
+    build); as root, -user `user` unless that is None.
     Every server started is stopped (and checked for leftovers) at teardown."""
     servers = []
     request.node._derp_servers = servers     # for the failure report hook below
 
-    def start(workers=2, extra_args=(), keyfile=keyfile):
+    def start(workers=2, extra_args=(), keyfile=keyfile, binary=None, user="nobody"):
         log = tmp_path / f"derpd-{len(servers)}.log"
-        srv = DerpServer(derpd_bin, keyfile, log, workers=workers, extra_args=extra_args)
+        srv = DerpServer(binary or derpd_bin, keyfile, log, workers=workers,
+                         extra_args=extra_args, user=user)
         servers.append(srv)
         return srv
 
