@@ -647,6 +647,8 @@ process_frames(struct wk *w, struct conn *c)
 		if (!frame_get_header(b->data + b->rd, avail, &type, &len))
 			break;
 		v = frame_check_client(type, len, &why);
+		if (v == FRAME_ACCEPT && avail - DERP_FRAME_HDR_LEN < len)
+			break;	/* counted once it is all here */
 		count_frame(w, type);
 		if (v == FRAME_REJECT) {
 			conn_close(w, c, why);
@@ -658,8 +660,6 @@ process_frames(struct wk *w, struct conn *c)
 			c->skip = len;
 			continue;
 		}
-		if (avail - DERP_FRAME_HDR_LEN < len)
-			break;
 		relay_note_activity(w, c);
 		if (relay_frame(w, c, type, b->data + b->rd + DERP_FRAME_HDR_LEN,
 		    len) != 0)
@@ -695,6 +695,7 @@ process_client_info(struct wk *w, struct conn *c)
 			compact_in(b);
 		return;
 	}
+	count_frame(w, type);
 	handshake_client_info(w, c, b->data + b->rd + DERP_FRAME_HDR_LEN);
 }
 
