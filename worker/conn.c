@@ -573,6 +573,12 @@ conn_read(struct wk *w, struct conn *c)
 		}
 		r = c->ws != NULL ? ws_read(c) :
 		    conn_transport_read(c, c->in->data + c->in->wr, BUF_SIZE - c->in->wr);
+		if (r == WS_CLOSING) {
+			process_input(w, c);	/* what came before the close */
+			if (c->fd >= 0 && c->state != CS_FLUSH_CLOSE)
+				conn_flush_close(w, c);
+			return;
+		}
 		if (r < 0) {
 			conn_close(w, c, "connection closed");
 			return;
