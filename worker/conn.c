@@ -489,6 +489,7 @@ conn_queue_packet(struct wk *w, struct conn *c, const uint8_t src[DERP_KEY_LEN],
 
 	if (c->out_bytes + sizeof(hdr) + len > (uint64_t)w->cfg->queue_kib * 1024) {
 		stat(w, ST_DROP_QUEUE_FULL, 1);
+		stat(w, ST_DROP_BYTES_QUEUE_FULL, len);
 		return -1;
 	}
 	frame_recv_packet_header(hdr, src, len);
