@@ -115,6 +115,21 @@ def test_login_and_relay_with_plain_client(derp_server, connect, ws, wa, wb, ser
     assert w.ping(b"wsping!!") == b"wsping!!"
 
 
+def test_websocket_over_tls(tls_server, connect, ws, server_pub):
+    """Browsers use wss://: the same WebSocket DERP inside TLS."""
+    srv, cafile = tls_server
+    tls = dict(tls=True, cafile=cafile, server_hostname="derp.test")
+    w = ws(srv, 0, **tls)
+    assert w.server_key == server_pub
+    p = connect(srv, worker=1, **tls)
+    exchange(w, p)
+    w.send_text("not binary")
+    assert w.is_closed_by_server(timeout=10)
+    assert w.close_code == 1003
+    assert p.recv_peer_gone() == (w.pub, PEER_GONE_DISCONNECTED)
+    exchange(p, ws(srv, 1, **tls))
+
+
 def test_stream_ignores_message_boundaries(derp_server, connect, ws):
     """derper reads the messages as one byte stream: a frame split over three
     messages, and two frames in one message, are both fine."""

@@ -6,6 +6,7 @@ import concurrent.futures
 import errno
 import random
 import socket
+import ssl
 import threading
 
 import websockets
@@ -60,11 +61,17 @@ class WsDerpClient(DerpClient):
             sock.close()
             raise
 
+        tls = {}
+        if self.tls:
+            tls = dict(ssl=ssl.create_default_context(cafile=self.cafile),
+                       server_hostname=self.server_hostname or self.host)
+        scheme = "wss" if self.tls else "ws"
+
         async def open_ws():
             return await websockets.connect(
-                f"ws://{self.host}:{self.port}/derp", sock=sock,
+                f"{scheme}://{self.host}:{self.port}/derp", sock=sock,
                 subprotocols=list(subprotocols), compression=None, max_size=None,
-                ping_interval=None, open_timeout=self.timeout, close_timeout=2)
+                ping_interval=None, open_timeout=self.timeout, close_timeout=2, **tls)
 
         try:
             self.ws = self.loop.run(open_ws(), self.timeout + 5)
@@ -125,12 +132,14 @@ class WsDerpClient(DerpClient):
             self.sock = None
 
 
-def ws_connect_on_worker(loop, host, port, worker, nworkers, attempts=50, **kw):
+def ws_connect_on_worker(loop, host, port, worker, nworkers, attempts=50, tls=False,
+                         cafile=None, server_hostname=None, **kw):
     """A logged-in WsDerpClient whose source port steers it onto `worker`."""
     rng = random.SystemRandom()
     for _ in range(attempts):
         base = rng.randrange(20000, 60000 - nworkers)
-        client = WsDerpClient(loop, host, port, src_port=base - base % nworkers + worker)
+        client = WsDerpClient(loop, host, port, src_port=base - base % nworkers + worker,
+                              tls=tls, cafile=cafile, server_hostname=server_hostname)
         try:
             return client.connect(**kw)
         except OSError as e:
