@@ -199,6 +199,62 @@ serve_bootstrap_dns(struct wk *w, struct conn *c, const struct http_request *req
 	send_reply(w, c, req, &r);
 }
 
+/* Appends s[0..len) to out, each byte >= 0x80 as %XX (Go's hexEscapeNonASCII). */
+static size_t
+url_append(char *out, size_t off, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x80) {
+			out[off++] = s[i];
+			continue;
+		}
+		out[off++] = '%';
+		out[off++] = hex[(unsigned char)s[i] >> 4];
+		out[off++] = hex[s[i] & 0xf];
+	}
+	return off;
+}
+
+/* The URL as HTML text: the five characters Go's htmlEscape replaces. */
+static size_t
+html_escape(char *out, const char *s)
+{
+	size_t off = 0, n;
+	const char *rep;
+
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': rep = "&amp;"; break;
+		case '\'': rep = "&#39;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&#34;"; break;
+		default: out[off++] = *s; continue;
+		}
+		n = strlen(rep);
+		memcpy(out + off, rep, n);
+		off += n;
+	}
+	return off;
+}
+
+/* http.Redirect's body for GET: a link to the new place. */
+static size_t
+redirect_body(char *out, size_t cap, const char *url)
+{
+	size_t n;
+
+	if (cap < 5 * strlen(url) + 32)
+		return 0;
+	n = (size_t)snprintf(out, cap, "<a href=\"");
+	n += html_escape(out + n, url);
+	n += (size_t)snprintf(out + n, cap - n, "\">Found</a>.\n\n");
+	return n;
+}
+
 static void
 serve_home(struct wk *w, struct conn *c, const struct http_request *req)
 {
@@ -211,6 +267,7 @@ serve_home(struct wk *w, struct conn *c, const struct http_request *req)
 	    "directly, and answers STUN and latency probes.</p>\n"
 	    "<p><a href=\"https://tailscale.com/kb/1232/derp-servers\">About "
 	    "DERP servers</a></p>\n</body></html>\n";
+	static char body[5 * 1024 + 32];	/* -home is at most 1024 bytes */
 	const char *home = w->cfg->home;
 	char headers[2048];
 	struct reply r = { "200 OK", "text/html; charset=utf-8", BROWSER_HEADERS,
@@ -225,8 +282,8 @@ serve_home(struct wk *w, struct conn *c, const struct http_request *req)
 		    BROWSER_HEADERS, home);
 		r.status = "302 Found";
 		r.headers = headers;
-		r.body = NULL;
-		r.body_len = 0;
+		r.body = body;
+		r.body_len = redirect_body(body, sizeof(body), home);
 	}
 	send_reply(w, c, req, &r);
 }
@@ -318,48 +375,6 @@ upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 	handshake_start(w, c, c->ws != NULL || (fast != NULL && http_str_eq(fast, "1")));
 }
 
-/* Appends s[0..len) to out, each byte >= 0x80 as %XX (Go's hexEscapeNonASCII). */
-static size_t
-url_append(char *out, size_t off, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)s[i] < 0x80) {
-			out[off++] = s[i];
-			continue;
-		}
-		out[off++] = '%';
-		out[off++] = hex[(unsigned char)s[i] >> 4];
-		out[off++] = hex[s[i] & 0xf];
-	}
-	return off;
-}
-
-/* The URL as HTML text: the five characters Go's htmlEscape replaces. */
-static size_t
-html_escape(char *out, const char *s)
-{
-	size_t off = 0, n;
-	const char *rep;
-
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '\'': rep = "&#39;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&#34;"; break;
-		default: out[off++] = *s; continue;
-		}
-		n = strlen(rep);
-		memcpy(out + off, rep, n);
-		off += n;
-	}
-	return off;
-}
-
 #define P80_HOST_MAX	1024
 #define P80_TARGET_MAX	2048
 #define P80_URL_MAX	(8 + 3 * (P80_HOST_MAX + P80_TARGET_MAX) + 1)
@@ -406,10 +421,7 @@ serve_port80(struct wk *w, struct conn *c, const struct http_request *req)
 		n = url_append(url, n, req->target.p, req->target.len);
 	url[n] = '\0';
 	snprintf(headers, sizeof(headers), "Location: %s\r\n", url);
-	n = (size_t)snprintf(body, sizeof(body), "<a href=\"");
-	n += html_escape(body + n, url);
-	n += (size_t)snprintf(body + n, sizeof(body) - n, "\">Found</a>.\n\n");
-	r.body_len = n;
+	r.body_len = redirect_body(body, sizeof(body), url);
 	send_reply(w, c, req, &r);
 }
 

@@ -177,6 +177,8 @@ def test_home_redirect(derp_server):
         r = get(srv, path)
         assert r.status_line == "HTTP/1.1 302 Found"
         assert r.headers["location"] == url
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert r.body == f'<a href="{url}">Found</a>.\n\n'.encode()
         assert_browser_headers(r)
     # The other endpoints are unaffected.
     assert get(srv, "/derp/probe").status == 200
@@ -359,6 +361,20 @@ def test_port80_redirect_escapes_html(tls_with_http):
     assert b"<script>" not in r.body
     assert r.body == (b'<a href="https://derp.test/a&#34;&gt;&lt;script&gt;x&lt;/script'
                       b'&gt;&amp;&#39;">Found</a>.\n\n')
+
+
+def test_port80_long_and_non_ascii_targets(tls_with_http):
+    """A long request URI is redirected whole; non-ASCII bytes are %-escaped
+    in Location (Go's hexEscapeNonASCII); beyond 2048 bytes derpd says 414."""
+    srv, port, _ = tls_with_http
+    path = "/" + "a" * 2000
+    r = request(port, path)
+    assert r.status == 302 and r.headers["location"] == "https://derp.test" + path
+    raw = b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: derp.test\r\n\r\n"
+    r = request(port, "", raw=raw)
+    assert r.status == 302 and r.headers["location"] == "https://derp.test/caf%C3%A9"
+    r = request(port, "/" + "b" * 3000)
+    assert r.status == 414
 
 
 def test_port80_refuses_other_methods(tls_with_http):
