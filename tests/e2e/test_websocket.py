@@ -180,6 +180,24 @@ def test_oversized_message_closes_only_that_client(derp_server, connect, ws):
     exchange(good, p)
 
 
+def test_fragmented_message_limit_counts_the_whole_message(derp_server, connect, ws):
+    """The 32768-byte limit is per message, not per frame: fragments that
+    fit are joined; fragments adding up to more close the client (1009)."""
+    srv = derp_server(workers=2)
+    w, p = ws(srv, 0), connect(srv, worker=1)
+    data = os.urandom(20000)
+    frame = struct.pack(">BI", SEND_PACKET, 32 + len(data)) + p.pub + data
+    w.send_fragmented([frame[:7], frame[7:10000], frame[10000:]])
+    assert p.recv_packet() == (w.pub, data)
+    # 2 x 20037 bytes in one message: like derper's streaming reader, the
+    # first frame (within the limit) is relayed, then the client is closed.
+    w.send_fragmented([frame, frame])
+    assert w.is_closed_by_server(timeout=10)
+    assert w.close_code == 1009
+    assert p.recv_packet() == (w.pub, data)
+    assert p.recv_peer_gone() == (w.pub, PEER_GONE_DISCONNECTED)
+
+
 def test_protocol_error_closes_only_that_client(derp_server, connect):
     """An unmasked client frame breaks RFC 6455: that connection is closed
     promptly (with a close frame), not left spinning."""

@@ -120,6 +120,10 @@ class WsDerpClient(DerpClient):
     def send_text(self, text):
         self._send(str(text))
 
+    def send_fragmented(self, parts):
+        """One binary message sent as len(parts) frames (continuations)."""
+        self._send([bytes(p) for p in parts])
+
     def close(self):
         if self.ws is not None:
             ws, self.ws = self.ws, None
