@@ -1,13 +1,17 @@
 """derper's small HTTP endpoints (cmd/derper/derper.go, derpserver/handler.go,
 cmd/derper/bootstrap_dns.go, tsweb), checked byte for byte on raw sockets."""
 import json
+import os
+import signal
 import socket
+import time
 
 import pytest
 
+from conftest import free_port
 from derp_client import DerpClient
 from derp_helpers import exchange
-from http_helpers import get, metrics, request
+from http_helpers import Response, get, metrics, read_to_eof, request
 
 # tsweb.AddBrowserHeaders
 BROWSER_HEADERS = {
@@ -234,7 +238,6 @@ def bootstrap(srv, query=None, worker=None):
 
 def wait_published(srv, timeout=15.0):
     """The resolver process publishes shortly after start-up."""
-    import time
     deadline = time.monotonic() + timeout
     while True:
         r = bootstrap(srv)
@@ -290,7 +293,6 @@ def test_bootstrap_dns_only_unpublished(derp_server):
     """Only unpublished names: the plain answer stays empty; ?q= finds them."""
     srv = derp_server(workers=1, extra_args=["-unpublished-bootstrap-dns-names",
                                              "127.0.0.7"])
-    import time
     deadline = time.monotonic() + 15
     while not bootstrap(srv, "127.0.0.7").body:
         assert time.monotonic() < deadline, "never published"
@@ -302,8 +304,6 @@ def test_bootstrap_dns_only_unpublished(derp_server):
 def test_bootstrap_dns_process_survives_kill(derp_server):
     """The resolver is its own process: killed, it is restarted, and the
     workers keep answering with what was published meanwhile."""
-    import os
-    import signal
     srv = derp_server(workers=1, extra_args=["-bootstrap-dns-names", "127.0.0.4"])
     before = json.loads(wait_published(srv).body)
     pid = int(srv.wait_log(r"bootstrap DNS resolver started, pid (\d+)").group(1))
@@ -319,7 +319,6 @@ def test_bootstrap_dns_process_survives_kill(derp_server):
 
 @pytest.fixture
 def tls_with_http(derp_server, tls_certdir):
-    from conftest import free_port
     certdir, crt = tls_certdir
     http_port = free_port()
     srv = derp_server(workers=2, extra_args=[
@@ -412,7 +411,6 @@ def test_tls_serves_the_endpoints_too(tls_with_http, connect):
 
 def test_http_port_disabled_with_minus_one(derp_server, tls_certdir):
     """-http-port -1: no plain listener beside TLS (the port stays free)."""
-    from conftest import free_port
     certdir, _ = tls_certdir
     http_port = free_port()
     derp_server(workers=1, extra_args=["-certmode", "manual", "-certdir", certdir,
@@ -427,7 +425,6 @@ def test_request_split_across_segments(srv):
     try:
         for b in b"GET /derp/probe HTTP/1.1\r\nHost: x\r\n\r\n":
             c.send_raw(bytes([b]))
-        from http_helpers import Response, read_to_eof
         r = Response(read_to_eof(c))
         assert r.status == 200
     finally:

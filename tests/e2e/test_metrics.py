@@ -3,10 +3,13 @@ counters in shared memory.  Values must move with the traffic, whichever
 worker carried it and whichever worker serves the page."""
 import os
 import signal
+import socket
+import struct
+import time
 
 from derp_client import (PEER_GONE_NOT_HERE, SERVER_INFO, DerpClient, disco_packet,
                          ConnectionClosed)
-from derp_helpers import exchange
+from derp_helpers import assert_no_frame, exchange
 from http_helpers import get, metrics, request, wait_metrics
 
 # Counters that only move with DERP traffic (not with our metrics requests).
@@ -136,8 +139,6 @@ def test_counters_sum_over_workers(derp_server, connect):
 
 def test_split_frame_counted_once(derp_server, connect):
     """A frame that arrives in pieces is one frame (and one packet)."""
-    import struct
-    import time
     srv = derp_server(workers=2)
     a, b = connect(srv, worker=0), connect(srv, worker=1)
     before = snapshot(metrics(srv))
@@ -172,7 +173,7 @@ def test_tcp_gauge_counts_this_request(derp_server):
 def test_handshake_failures_counted(derp_server, connect):
     """A ClientInfo that does not decrypt, a malformed request head and a
     client that never finishes its login each count as a handshake failure."""
-    srv = derp_server(workers=2, extra_args=["-handshake-timeout", "500ms"])
+    srv = derp_server(workers=2, extra_args=["-handshake-timeout", "1500ms"])
     base = metrics(srv)("derpd_handshake_failures")
 
     c = connect(srv, worker=1, handshake=False)
@@ -254,9 +255,6 @@ def test_queue_drops_counted(derp_server, connect):
     """A receiver that does not read: once its queue (-queue-kib) is full the
     server drops at the tail (derper: queue_tail), counting packets and bytes;
     every packet is either delivered, in order, or counted as dropped."""
-    import socket
-    import struct
-    from derp_helpers import assert_no_frame
     srv = derp_server(workers=1, extra_args=["-queue-kib", "128",
                                              "-tcp-write-timeout", "0"])
     a = connect(srv)

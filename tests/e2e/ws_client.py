@@ -8,6 +8,7 @@ import random
 import socket
 import ssl
 import threading
+import time
 
 import websockets
 
@@ -86,7 +87,6 @@ class WsDerpClient(DerpClient):
         return self
 
     def _fill(self, deadline):
-        import time
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("timed out waiting for the server")
