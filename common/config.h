@@ -29,6 +29,11 @@ struct config {
 	int64_t		accept_conn_burst;
 	const char	*rate_config;
 	const char	*secrets_url;
+	const char	*secrets_path_prefix;	/* only with -secrets-url */
+	const char	*secrets_cache_dir;	/* only with -secrets-url */
+	const char	*acme_eab_kid;		/* only with -certmode gcp */
+	const char	*acme_eab_key;
+	const char	*acme_email;		/* only with Let's Encrypt/gcp */
 	int		acme_ip_certs;
 	int		ace;
 	int64_t		tcp_keepalive_ms;

@@ -56,6 +56,7 @@ static void
 split(const char *list, struct names *nm)
 {
 	char *copy = strdup(list), *tok, *save = NULL;
+	int i, j;
 
 	nm->n = 0;
 	if (copy == NULL)
@@ -65,6 +66,10 @@ split(const char *list, struct names *nm)
 		if (*tok != '\0')
 			nm->v[nm->n++] = tok;
 	qsort(nm->v, nm->n, sizeof(nm->v[0]), cmp_str);	/* Go sorts map keys */
+	for (i = j = 0; i < nm->n; i++)		/* and a map has each key once */
+		if (j == 0 || strcmp(nm->v[j - 1], nm->v[i]) != 0)
+			nm->v[j++] = nm->v[i];
+	nm->n = j;
 }
 
 /* Resolves name into ips[][INET6_ADDRSTRLEN], shuffled like derper does. */
@@ -132,6 +137,8 @@ published_json(const struct names *nm, char *buf, size_t cap)
 	struct out o = { buf, cap, 0, 0 };
 	int i, n, first = 1;
 
+	if (nm->n == 0)		/* derper publishes nothing at all */
+		return 0;
 	puts_(&o, "{\n");
 	for (i = 0; i < nm->n; i++) {
 		if ((n = resolve(nm->v[i], ips)) == 0)
@@ -141,7 +148,11 @@ published_json(const struct names *nm, char *buf, size_t cap)
 		first = 0;
 		entry(&o, nm->v[i], ips, n);
 	}
-	puts_(&o, first ? "}" : "\n}");
+	if (first) {		/* no name resolved: Go marshals a nil map */
+		o.len = 0;
+		puts_(&o, "null");
+	} else
+		puts_(&o, "\n}");
 	return o.overflow ? 0 : o.len;
 }
 

@@ -27,7 +27,7 @@ static const struct flag flags[] = {
 	{ "dev", F_BOOL, CF(dev), "development mode: listen on 127.0.0.1:3340 unless -a is given, plain HTTP" },
 	{ "version", F_BOOL, CF(version), "print version and exit" },
 	{ "hostname", F_STRING, CF(hostname), "TLS host name; with -certmode manual, the certificate is <certdir>/<hostname>.crt and .key" },
-	{ "certmode", F_STRING, CF(certmode), "how to get a certificate: manual (letsencrypt not yet supported)" },
+	{ "certmode", F_STRING, CF(certmode), "how to get a certificate: manual (letsencrypt and gcp: not implemented yet)" },
 	{ "certdir", F_STRING, CF(certdir), "directory holding certificates" },
 	{ "http-port", F_INT, CF(http_port), "port for plain HTTP next to TLS; -1 disables" },
 	{ "stun-port", F_INT, CF(stun_port), "UDP port for STUN" },
@@ -35,26 +35,31 @@ static const struct flag flags[] = {
 	{ "derp", F_BOOL, CF(run_derp), "run the DERP server" },
 	{ "home", F_STRING, CF(home), "what to serve at /: empty for the default page, \"blank\", or a URL to redirect to" },
 	{ "mesh-psk-file", F_STRING, CF(mesh_psk_file), "file with the mesh pre-shared key (64 hex digits)" },
-	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated hostnames to mesh with" },
+	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated hostnames to mesh with (not implemented yet)" },
 	{ "bootstrap-dns-names", F_STRING, CF(bootstrap_dns_names), "comma-separated hostnames served at /bootstrap-dns" },
 	{ "unpublished-bootstrap-dns-names", F_STRING, CF(unpublished_dns_names), "hostnames served at /bootstrap-dns but not listed" },
-	{ "verify-clients", F_BOOL, CF(verify_clients), "verify clients through a local tailscaled" },
-	{ "verify-client-url", F_STRING, CF(verify_client_url), "admission controller URL for client connections" },
+	{ "verify-clients", F_BOOL, CF(verify_clients), "verify clients through a local tailscaled (not implemented yet)" },
+	{ "verify-client-url", F_STRING, CF(verify_client_url), "admission controller URL for client connections (not implemented yet)" },
 	{ "verify-client-url-fail-open", F_BOOL, CF(verify_fail_open), "admit clients when -verify-client-url is unreachable" },
 	{ "socket", F_STRING, CF(socket_path), "tailscaled socket for -verify-clients" },
 	{ "accept-connection-limit", F_FLOAT, CF(accept_conn_limit), "rate limit for accepting new connections (per second)" },
 	{ "accept-connection-burst", F_INT, CF(accept_conn_burst), "burst limit for accepting new connections" },
 	{ "rate-config", F_STRING, CF(rate_config), "JSON rate limit config file" },
-	{ "secrets-url", F_STRING, CF(secrets_url), "setec server URL for the mesh key" },
-	{ "acme-ip-certs", F_BOOL, CF(acme_ip_certs), "serve Let's Encrypt certificates for IP addresses" },
-	{ "ace", F_BOOL, CF(ace), "embedded ACE server" },
+	{ "secrets-url", F_STRING, CF(secrets_url), "setec server URL for the mesh key (not implemented yet)" },
+	{ "secrets-path-prefix", F_STRING, CF(secrets_path_prefix), "setec path prefix of the mesh key secret (with -secrets-url)" },
+	{ "secrets-cache-dir", F_STRING, CF(secrets_cache_dir), "directory to cache setec secrets in (with -secrets-url)" },
+	{ "acme-eab-kid", F_STRING, CF(acme_eab_kid), "ACME External Account Binding key ID (-certmode gcp)" },
+	{ "acme-eab-key", F_STRING, CF(acme_eab_key), "ACME External Account Binding HMAC key, base64 (-certmode gcp)" },
+	{ "acme-email", F_STRING, CF(acme_email), "ACME account contact email (-certmode letsencrypt or gcp)" },
+	{ "acme-ip-certs", F_BOOL, CF(acme_ip_certs), "serve Let's Encrypt certificates for IP addresses (not implemented yet)" },
+	{ "ace", F_BOOL, CF(ace), "embedded ACE server (not implemented yet)" },
 	{ "tcp-keepalive-time", F_DURATION, CF(tcp_keepalive_ms), "TCP keepalive time" },
 	{ "tcp-user-timeout", F_DURATION, CF(tcp_user_timeout_ms), "TCP user timeout" },
 	{ "tcp-write-timeout", F_DURATION, CF(tcp_write_timeout_ms), "close a client whose writes make no progress for this long; 0 disables" },
 	/* derpd's own */
 	{ "config", F_STRING, CF(config_file), "file of flag = value lines, read before the command line (which wins)" },
 	{ "workers", F_INT, CF(workers), "worker processes (default: number of CPUs)" },
-	{ "user", F_STRING, CF(user), "unprivileged user to run as after binding (default _derpd, else nobody)" },
+	{ "user", F_STRING, CF(user), "unprivileged user to run as after binding (empty: _derpd, else nobody)" },
 	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
 	{ "verbose", F_BOOL, CF(verbose), "log connection-level events" },
 	{ "max-clients", F_INT, CF(max_clients), "most clients connected at once, over all workers" },
@@ -66,7 +71,7 @@ static const struct flag flags[] = {
 
 #define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
 
-static char default_certdir[4096];
+static char default_certdir[4096], default_secrets_cache[4096];
 
 static void
 set_defaults(struct config *cfg)
@@ -102,6 +107,14 @@ set_defaults(struct config *cfg)
 	cfg->accept_conn_burst = INT64_MAX;
 	cfg->rate_config = "";
 	cfg->secrets_url = "";
+	cfg->secrets_path_prefix = "prod/derp";
+	/* derper: $HOME/.cache/derper-secrets */
+	snprintf(default_secrets_cache, sizeof(default_secrets_cache),
+	    "%s/.cache/derper-secrets", home ? home : "");
+	cfg->secrets_cache_dir = default_secrets_cache;
+	cfg->acme_eab_kid = "";
+	cfg->acme_eab_key = "";
+	cfg->acme_email = "";
 	cfg->tcp_keepalive_ms = 10 * 60 * 1000;
 	cfg->tcp_user_timeout_ms = 15 * 1000;
 	cfg->tcp_write_timeout_ms = 2 * 1000;
@@ -114,14 +127,100 @@ set_defaults(struct config *cfg)
 	cfg->handshake_timeout_ms = 10 * 1000;
 }
 
+/* A duration as Go prints one: "10m0s", "15s", "1.5s", "250ms". */
+static void
+format_duration(char *buf, size_t len, int64_t ms)
+{
+	int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60;
+	char frac[8] = "";
+	int n = 0;
+
+	if (ms < 1000) {
+		snprintf(buf, len, "%lldms", (long long)ms);
+		return;
+	}
+	if (ms % 1000 != 0) {
+		snprintf(frac, sizeof(frac), ".%03lld", (long long)(ms % 1000));
+		while (frac[strlen(frac) - 1] == '0')
+			frac[strlen(frac) - 1] = '\0';
+	}
+	if (h > 0)
+		n = snprintf(buf, len, "%lldh", (long long)h);
+	if (h > 0 || m > 0)
+		n += snprintf(buf + n, len - n, "%lldm", (long long)m);
+	snprintf(buf + n, len - n, "%lld%ss", (long long)s, frac);
+}
+
+/* Go's flag.PrintDefaults: " (default ...)" unless it is the zero value. */
+static void
+format_default(char *buf, size_t len, const struct flag *f,
+    const struct config *def)
+{
+	const void *p = (const char *)def + f->off;
+	char d[64];
+
+	*buf = '\0';
+	switch (f->type) {
+	case F_BOOL:
+		if (*(const int *)p)
+			snprintf(buf, len, " (default true)");
+		break;
+	case F_STRING:
+		if (*(const char *const *)p != NULL &&
+		    **(const char *const *)p != '\0')
+			snprintf(buf, len, " (default \"%s\")", *(const char *const *)p);
+		break;
+	case F_INT:	/* INT64_MIN: computed at start-up, said in the help */
+		if (*(const int64_t *)p != 0 && *(const int64_t *)p != INT64_MIN)
+			snprintf(buf, len, " (default %lld)",
+			    (long long)*(const int64_t *)p);
+		break;
+	case F_FLOAT:
+		if (isinf(*(const double *)p))
+			snprintf(buf, len, " (default %sInf)",
+			    *(const double *)p > 0 ? "+" : "-");
+		else if (*(const double *)p != 0)
+			snprintf(buf, len, " (default %g)", *(const double *)p);
+		break;
+	case F_DURATION:
+		if (*(const int64_t *)p != 0) {
+			format_duration(d, sizeof(d), *(const int64_t *)p);
+			snprintf(buf, len, " (default %s)", d);
+		}
+		break;
+	}
+}
+
+static int
+cmp_flag(const void *a, const void *b)
+{
+	return strcmp((*(const struct flag *const *)a)->name,
+	    (*(const struct flag *const *)b)->name);
+}
+
+/* The layout of Go's flag package: sorted, with type names and defaults. */
 static void
 usage(FILE *f)
 {
+	static const char *const type_names[] = {
+		[F_BOOL] = "", [F_STRING] = " string", [F_INT] = " int",
+		[F_FLOAT] = " float", [F_DURATION] = " duration",
+	};
+	const struct flag *sorted[NFLAGS];
+	struct config def;
+	char dflt[4200];
 	size_t i;
 
-	fprintf(f, "Usage of derpd:\n");
+	set_defaults(&def);
 	for (i = 0; i < NFLAGS; i++)
-		fprintf(f, "  -%s\n    \t%s\n", flags[i].name, flags[i].help);
+		sorted[i] = &flags[i];
+	qsort(sorted, NFLAGS, sizeof(sorted[0]), cmp_flag);
+	fprintf(f, "Usage of derpd:\n");
+	for (i = 0; i < NFLAGS; i++) {
+		format_default(dflt, sizeof(dflt), sorted[i], &def);
+		fprintf(f, "  -%s%s\n    \t%s%s\n", sorted[i]->name,
+		    type_names[sorted[i]->type], sorted[i]->help, dflt);
+	}
 }
 
 static void

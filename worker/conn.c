@@ -496,6 +496,7 @@ conn_queue_packet(struct wk *w, struct conn *c, const uint8_t src[DERP_KEY_LEN],
 
 	if (c->out_bytes + sizeof(hdr) + len > (uint64_t)w->cfg->queue_kib * 1024) {
 		stat(w, ST_DROP_QUEUE_FULL, 1);
+		stat(w, ST_DROP_BYTES_QUEUE_FULL, len);
 		return -1;
 	}
 	frame_recv_packet_header(hdr, src, len);
@@ -580,6 +581,12 @@ conn_read(struct wk *w, struct conn *c)
 		}
 		r = c->ws != NULL ? ws_read(c) :
 		    conn_transport_read(c, c->in->data + c->in->wr, BUF_SIZE - c->in->wr);
+		if (r == WS_CLOSING) {
+			process_input(w, c);	/* what came before the close */
+			if (c->fd >= 0 && c->state != CS_FLUSH_CLOSE)
+				conn_flush_close(w, c);
+			return;
+		}
 		if (r < 0) {
 			conn_close(w, c, "connection closed");
 			return;
@@ -713,6 +720,7 @@ process_client_info(struct wk *w, struct conn *c)
 			compact_in(b);
 		return;
 	}
+	count_frame(w, type);
 	handshake_client_info(w, c, b->data + b->rd + DERP_FRAME_HDR_LEN);
 }
 

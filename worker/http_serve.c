@@ -34,7 +34,8 @@ static void
 send_reply(struct wk *w, struct conn *c, const struct http_request *req,
     const struct reply *r)
 {
-	char head[2048], length[64] = "";
+	static char head[16384];	/* a port-80 Location can be long */
+	char length[64] = "";
 	int n;
 
 	/* RFC 9110 8.6: no Content-Length in a 204. */
@@ -193,12 +194,65 @@ serve_bootstrap_dns(struct wk *w, struct conn *c, const struct http_request *req
 	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS, body, 0 };
 
 	stat(w, ST_BOOTSTRAP_DNS_REQUESTS, 1);
+	/* Nothing published (yet): derper's cache is empty, and so is its answer. */
 	r.body_len = dns_answer(w, &q, body, sizeof(body));
-	if (r.body_len == 0) {
-		memcpy(body, "{}", 2);
-		r.body_len = 2;
-	}
 	send_reply(w, c, req, &r);
+}
+
+/* Appends s[0..len) to out, each byte >= 0x80 as %XX (Go's hexEscapeNonASCII). */
+static size_t
+url_append(char *out, size_t off, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x80) {
+			out[off++] = s[i];
+			continue;
+		}
+		out[off++] = '%';
+		out[off++] = hex[(unsigned char)s[i] >> 4];
+		out[off++] = hex[s[i] & 0xf];
+	}
+	return off;
+}
+
+/* The URL as HTML text: the five characters Go's htmlEscape replaces. */
+static size_t
+html_escape(char *out, const char *s)
+{
+	size_t off = 0, n;
+	const char *rep;
+
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': rep = "&amp;"; break;
+		case '\'': rep = "&#39;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&#34;"; break;
+		default: out[off++] = *s; continue;
+		}
+		n = strlen(rep);
+		memcpy(out + off, rep, n);
+		off += n;
+	}
+	return off;
+}
+
+/* http.Redirect's body for GET: a link to the new place. */
+static size_t
+redirect_body(char *out, size_t cap, const char *url)
+{
+	size_t n;
+
+	if (cap < 5 * strlen(url) + 32)
+		return 0;
+	n = (size_t)snprintf(out, cap, "<a href=\"");
+	n += html_escape(out + n, url);
+	n += (size_t)snprintf(out + n, cap - n, "\">Found</a>.\n\n");
+	return n;
 }
 
 static void
@@ -213,6 +267,7 @@ serve_home(struct wk *w, struct conn *c, const struct http_request *req)
 	    "directly, and answers STUN and latency probes.</p>\n"
 	    "<p><a href=\"https://tailscale.com/kb/1232/derp-servers\">About "
 	    "DERP servers</a></p>\n</body></html>\n";
+	static char body[5 * 1024 + 32];	/* -home is at most 1024 bytes */
 	const char *home = w->cfg->home;
 	char headers[2048];
 	struct reply r = { "200 OK", "text/html; charset=utf-8", BROWSER_HEADERS,
@@ -227,8 +282,8 @@ serve_home(struct wk *w, struct conn *c, const struct http_request *req)
 		    BROWSER_HEADERS, home);
 		r.status = "302 Found";
 		r.headers = headers;
-		r.body = NULL;
-		r.body_len = 0;
+		r.body = body;
+		r.body_len = redirect_body(body, sizeof(body), home);
 	}
 	send_reply(w, c, req, &r);
 }
@@ -320,18 +375,24 @@ upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 	handshake_start(w, c, c->ws != NULL || (fast != NULL && http_str_eq(fast, "1")));
 }
 
+#define P80_HOST_MAX	1024
+#define P80_TARGET_MAX	2048
+#define P80_URL_MAX	(8 + 3 * (P80_HOST_MAX + P80_TARGET_MAX) + 1)
+
 /*
- * derper's port 80 beside TLS: captive-portal checks and debug pages are
- * served, GET and HEAD are redirected to https, anything else refused.
+ * derper's port 80 beside TLS (tsweb.Port80Handler): captive-portal checks
+ * and debug pages are served, GET and HEAD are redirected to https ("/" to
+ * the debug page for a client allowed to see it), anything else refused.
  */
 static void
 serve_port80(struct wk *w, struct conn *c, const struct http_request *req)
 {
+	static char url[P80_URL_MAX], headers[P80_URL_MAX + 16],
+	    body[5 * P80_URL_MAX + 32];
 	const struct http_str *p = &req->path, *host = http_header(req, "Host");
-	char headers[4096], body[4200];
 	struct reply r = { "302 Found", "text/html; charset=utf-8", headers,
 	    body, 0 };
-	int hl, n;
+	size_t n;
 
 	if (http_str_eq(p, "/generate_204")) {
 		serve_no_content(w, c, req);
@@ -347,17 +408,20 @@ serve_port80(struct wk *w, struct conn *c, const struct http_request *req)
 		send_error(w, c, req, "400 Bad Request", "Use HTTPS\n");
 		return;
 	}
-	hl = host != NULL && host->len < 1024 ? (int)host->len : 0;
-	if (req->target.len > 2048) {
+	if (req->target.len > P80_TARGET_MAX) {
 		send_error(w, c, req, "414 URI Too Long", "URI too long\n");
 		return;
 	}
-	n = snprintf(headers, sizeof(headers), "Location: https://%.*s%.*s\r\n",
-	    hl, host != NULL ? host->p : "", (int)req->target.len, req->target.p);
-	r.body_len = (size_t)snprintf(body, sizeof(body),
-	    "<a href=\"https://%.*s%.*s\">Found</a>.\n\n", hl,
-	    host != NULL ? host->p : "", (int)req->target.len, req->target.p);
-	(void)n;
+	n = url_append(url, 0, "https://", 8);
+	if (host != NULL && host->len < P80_HOST_MAX)
+		n = url_append(url, n, host->p, host->len);
+	if (http_str_eq(&req->target, "/") && debug_allowed(c, req))
+		n = url_append(url, n, "/debug/", 7);
+	else
+		n = url_append(url, n, req->target.p, req->target.len);
+	url[n] = '\0';
+	snprintf(headers, sizeof(headers), "Location: %s\r\n", url);
+	r.body_len = redirect_body(body, sizeof(body), url);
 	send_reply(w, c, req, &r);
 }
 

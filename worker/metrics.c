@@ -68,12 +68,13 @@ static const struct {
 static const struct {
 	const char	*reason;
 	enum stat_id	 id;
+	enum stat_id	 bytes;		/* ST_MAX: not counted */
 } drops[] = {
-	{ "unknown_dest", ST_DROP_UNKNOWN_DEST },
-	{ "gone_disconnected", ST_DROP_GONE },
-	{ "queue_tail", ST_DROP_QUEUE_FULL },
-	{ "ring_full", ST_DROP_RING_FULL },
-	{ "write_error", ST_DROP_WRITE_ERROR },
+	{ "unknown_dest", ST_DROP_UNKNOWN_DEST, ST_DROP_BYTES_UNKNOWN_DEST },
+	{ "gone_disconnected", ST_DROP_GONE, ST_DROP_BYTES_GONE },
+	{ "queue_tail", ST_DROP_QUEUE_FULL, ST_DROP_BYTES_QUEUE_FULL },
+	{ "ring_full", ST_DROP_RING_FULL, ST_DROP_BYTES_RING_FULL },
+	{ "write_error", ST_DROP_WRITE_ERROR, ST_MAX },
 };
 
 static const char *const frame_names[STAT_FRAME_TYPES] = {
@@ -194,6 +195,11 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 		emit(&o, "derp_packets_dropped{reason=\"%s\"} %llu\n",
 		    drops[i].reason,
 		    (unsigned long long)shm_stat_total(w->shm, drops[i].id));
+	emit(&o, "# TYPE derp_bytes_dropped counter\n");
+	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		emit(&o, "derp_bytes_dropped{reason=\"%s\"} %llu\n",
+		    drops[i].reason, drops[i].bytes == ST_MAX ? 0ULL :
+		    (unsigned long long)shm_stat_total(w->shm, drops[i].bytes));
 	emit_dups(w, &o);
 	emit_frames(w, &o);
 	emit_workers(w, &o);

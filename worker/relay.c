@@ -35,6 +35,7 @@ relay_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot, uint32_t gen
 	if (ring_push(shm_ring(w->shm, w->id, to), w->shm->ring_data, kind, slot,
 	    gen, key, payload, len, &wake) != 0) {
 		stat(w, ST_DROP_RING_FULL, 1);
+		stat(w, ST_DROP_BYTES_RING_FULL, len);
 		return;
 	}
 	if (wake)
@@ -205,6 +206,7 @@ note_not_here(struct wk *w, struct conn *c, const uint8_t dst[DERP_KEY_LEN],
 	uint8_t f[DERP_FRAME_HDR_LEN + DERP_KEY_LEN + 1];
 
 	stat(w, ST_DROP_UNKNOWN_DEST, 1);
+	stat(w, ST_DROP_BYTES_UNKNOWN_DEST, len);
 	if (!packet_looks_like_disco(pkt, len))
 		return;
 	c->peer_gone_tokens += (w->now_ms - c->peer_gone_last_ms) / 1000.0;
@@ -226,6 +228,7 @@ deliver_local(struct wk *w, const struct route *r, const uint8_t src[DERP_KEY_LE
 
 	if (d == NULL || d->state != CS_RELAY) {
 		stat(w, ST_DROP_GONE, 1);
+		stat(w, ST_DROP_BYTES_GONE, len);
 		return;
 	}
 	conn_queue_packet(w, d, src, pkt, len);

@@ -18,6 +18,7 @@
 
 #define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_QUEUE_MAX	(256 * 1024)	/* bytes wslay may hold for one client */
+#define WS_MSG_MAX	32768		/* derper's (coder/websocket's) read limit */
 
 static ssize_t
 ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -72,8 +73,17 @@ ws_frame_start(wslay_event_context_ptr ctx,
 
 	(void)ctx;
 	/* DERP is binary; a text message is a protocol error. */
-	if (arg->opcode == WSLAY_TEXT_FRAME)
-		c->ws_bad = 1;
+	if (arg->opcode == WSLAY_TEXT_FRAME && c->ws_bad == 0)
+		c->ws_bad = WSLAY_CODE_UNSUPPORTED_DATA;
+	if (arg->opcode == WSLAY_BINARY_FRAME)
+		c->ws_msg_len = 0;
+	if (arg->opcode != WSLAY_BINARY_FRAME &&
+	    arg->opcode != WSLAY_CONTINUATION_FRAME)
+		return;
+	/* wslay does not count a message's bytes when it does not buffer. */
+	c->ws_msg_len += arg->payload_length;
+	if (c->ws_msg_len > WS_MSG_MAX && c->ws_bad == 0)
+		c->ws_bad = WSLAY_CODE_MESSAGE_TOO_BIG;
 }
 
 static void
@@ -87,7 +97,7 @@ ws_chunk(wslay_event_context_ptr ctx,
 		return;
 	/* ws_recv bounded the read by the room left, so this fits. */
 	if (arg->data_length > BUF_SIZE - c->in->wr) {
-		c->ws_bad = 1;
+		c->ws_bad = WSLAY_CODE_INTERNAL_SERVER_ERROR;
 		return;
 	}
 	memcpy(c->in->data + c->in->wr, arg->data, arg->data_length);
@@ -143,7 +153,7 @@ ws_accept(struct wk *w, struct conn *c, const struct http_request *req)
 	if (wslay_event_context_server_init(&c->ws, &callbacks, c) != 0)
 		return -1;
 	wslay_event_config_set_no_buffering(c->ws, 1);
-	wslay_event_config_set_max_recv_msg_length(c->ws, 1 << 30);
+	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MSG_MAX);
 	n = snprintf(resp, sizeof(resp),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
@@ -155,16 +165,25 @@ ws_accept(struct wk *w, struct conn *c, const struct http_request *req)
 	return 0;
 }
 
-/* Reads WebSocket frames into the DERP input buffer. Returns bytes added, or -1 to close. */
+/*
+ * Reads WebSocket frames into the DERP input buffer. Returns bytes added,
+ * -1 to close, or WS_CLOSING once a close frame is queued (the client's, or
+ * ours for a bad message or a protocol error): read no more, send it, close.
+ */
 ssize_t
 ws_read(struct conn *c)
 {
 	uint32_t before = c->in->wr;
 
-	if (wslay_event_recv(c->ws) != 0 || c->ws_bad)
+	if (wslay_event_recv(c->ws) != 0)
 		return -1;
-	if (wslay_event_get_close_received(c->ws))
-		return -1;
+	if (c->ws_bad != 0 && wslay_event_get_read_enabled(c->ws)) {
+		wslay_event_shutdown_read(c->ws);
+		if (wslay_event_queue_close(c->ws, c->ws_bad, NULL, 0) != 0)
+			return -1;
+	}
+	if (!wslay_event_get_read_enabled(c->ws))
+		return WS_CLOSING;
 	return (ssize_t)(c->in->wr - before);
 }
 
@@ -177,6 +196,11 @@ ws_flush(struct conn *c)
 
 	while ((b = c->out_head) != NULL && c->raw_out == 0 &&
 	    wslay_event_get_queued_msg_length(c->ws) < WS_QUEUE_MAX) {
+		if (!wslay_event_get_read_enabled(c->ws)) {
+			/* closing: nothing may follow the close frame */
+			conn_consume_out(c, b->wr - b->rd);
+			continue;
+		}
 		msg.opcode = WSLAY_BINARY_FRAME;
 		msg.msg = b->data + b->rd;
 		msg.msg_length = b->wr - b->rd;

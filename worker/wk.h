@@ -77,7 +77,8 @@ struct conn {
 
 	struct wslay_event_context *ws;	/* WebSocket framing, or NULL */
 	uint32_t	 raw_out;	/* leading output bytes sent unframed (the 101) */
-	int		 ws_bad;	/* a text frame, or a frame too large */
+	int		 ws_bad;	/* close code for a bad message, else 0 */
+	uint64_t	 ws_msg_len;	/* bytes of the message being received */
 	int		 ws_progress;	/* wslay wrote something */
 };
 
@@ -155,6 +156,7 @@ void	conn_consume_out(struct conn *c, size_t n);
 /* websocket.c */
 int	ws_wanted(const struct http_request *req);
 int	ws_accept(struct wk *w, struct conn *c, const struct http_request *req);
+#define WS_CLOSING	(-2)
 ssize_t	ws_read(struct conn *c);
 int	ws_flush(struct conn *c);
 int	ws_wants_write(const struct conn *c);

@@ -1,0 +1,155 @@
+"""HTTP requests on raw sockets (so the test sees every byte derpd sends),
+optionally steered onto one worker, and a strict Prometheus text parser."""
+import re
+import socket
+import time
+
+import pytest
+
+from derp_client import ConnectionClosed, DerpClient, connect_on_worker
+
+
+class Response:
+    def __init__(self, raw, method="GET"):
+        self.raw = raw
+        head, sep, self.body = raw.partition(b"\r\n\r\n")
+        assert sep, f"no end of the response head in {raw[:200]!r}"
+        lines = head.decode("latin-1").split("\r\n")
+        self.status_line = lines[0]
+        m = re.fullmatch(r"HTTP/1\.1 (\d{3}) (.+)", self.status_line)
+        assert m, f"bad status line {self.status_line!r}"
+        self.status = int(m.group(1))
+        self.header_list = []
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            assert colon and name == name.strip(), f"bad header line {line!r}"
+            self.header_list.append((name.lower(), value.strip()))
+        self.headers = dict(self.header_list)
+        names = [n for n, _ in self.header_list]
+        dups = {n for n in names if names.count(n) > 1}
+        assert not dups, f"duplicate headers {dups} in {self.status_line}"
+        if "content-length" in self.headers and method != "HEAD":
+            assert int(self.headers["content-length"]) == len(self.body), \
+                f"Content-Length {self.headers['content-length']} but {len(self.body)} bytes"
+
+    def text(self):
+        return self.body.decode("utf-8")
+
+
+def _open(port, worker=None, nworkers=1, tls=False, cafile=None, server_hostname=None,
+          host="127.0.0.1"):
+    kw = dict(tls=tls, cafile=cafile, server_hostname=server_hostname)
+    if worker is None:
+        return DerpClient(host, port, **kw).connect(upgrade=False)
+    return connect_on_worker(host, port, worker, nworkers, upgrade=False, **kw)
+
+
+def read_to_eof(client, timeout=10.0):
+    """Everything the server sends until it closes; derpd closes after each answer."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            client._fill(deadline)
+    except ConnectionClosed:
+        pass
+    return bytes(client.buf)
+
+
+def request(port, path, method="GET", headers=(), host_header="derp.test", body=b"",
+            raw=None, **kw):
+    """One HTTP/1.1 request; returns the Response (the whole answer, up to EOF)."""
+    client = _open(port, **kw)
+    try:
+        if raw is None:
+            req = f"{method} {path} HTTP/1.1\r\n"
+            if host_header is not None:
+                req += f"Host: {host_header}\r\n"
+            req += "".join(f"{k}: {v}\r\n" for k, v in headers)
+            if body:
+                req += f"Content-Length: {len(body)}\r\n"
+            raw = (req + "\r\n").encode() + body
+        client.send_raw(raw)
+        return Response(read_to_eof(client), raw.split(b" ", 1)[0].decode("latin-1"))
+    finally:
+        client.close()
+
+
+def get(srv, path, **kw):
+    kw.setdefault("nworkers", srv.workers)
+    return request(srv.port, path, **kw)
+
+
+# --- Prometheus text ----------------------------------------------------------
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+SAMPLE_RE = re.compile(rf"({NAME})(\{{[^}}]*\}})? (\S+)")
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prometheus(text):
+    """{(name, frozenset of (label, value)): value}, after checking the format:
+    a # TYPE line precedes each metric's samples, once, and values are numbers."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert re.fullmatch(NAME, name), line
+            assert kind in ("counter", "gauge", "histogram", "summary", "untyped"), line
+            assert name not in types, f"second # TYPE for {name}"
+            types[name] = kind
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = SAMPLE_RE.fullmatch(line)
+        assert m, f"bad sample line {line!r}"
+        name, labels, value = m.groups()
+        assert name in types, f"sample {name} before its # TYPE line"
+        lab = frozenset()
+        if labels:
+            inner = labels[1:-1]
+            pairs = LABEL_RE.findall(inner)
+            assert ",".join(f'{k}="{v}"' for k, v in pairs) == inner, line
+            lab = frozenset(pairs)
+        key = (name, lab)
+        assert key not in samples, f"duplicate sample {line!r}"
+        samples[key] = float(value)
+    return samples, types
+
+
+class Metrics:
+    def __init__(self, text):
+        self.text = text
+        self.samples, self.types = parse_prometheus(text)
+
+    def __call__(self, name, **labels):
+        key = (name, frozenset(labels.items()))
+        assert key in self.samples, f"no sample {name}{labels or ''} in:\n{self.text}"
+        return self.samples[key]
+
+
+def metrics(srv, worker=None, path="/metrics", **kw):
+    """The metrics page, as served by `worker` (default: whichever)."""
+    r = get(srv, path, worker=worker, **kw)
+    assert r.status == 200, r.status_line
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4"), r.headers
+    return Metrics(r.text())
+
+
+def wait_metrics(srv, cond, timeout=15.0, what="condition", **kw):
+    """Polls the metrics until cond(Metrics) is true; returns that Metrics."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = metrics(srv, **kw)
+        if cond(m):
+            return m
+        if time.monotonic() > deadline:
+            pytest.fail(f"metrics never met {what} within {timeout}s:\n{m.text}")
+        time.sleep(0.1)
+
+
+def udp_port():
+    """A UDP port on 127.0.0.1 (and, we hope, ::1) that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+

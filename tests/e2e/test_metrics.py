@@ -1,0 +1,289 @@
+"""/metrics and /debug/varz: Prometheus text summed over every worker's
+counters in shared memory.  Values must move with the traffic, whichever
+worker carried it and whichever worker serves the page."""
+import os
+import signal
+import socket
+import struct
+import time
+
+from derp_client import (PEER_GONE_NOT_HERE, SERVER_INFO, DerpClient, disco_packet,
+                         ConnectionClosed)
+from derp_helpers import assert_no_frame, exchange
+from http_helpers import get, metrics, request, wait_metrics
+
+# Counters that only move with DERP traffic (not with our metrics requests).
+TRAFFIC = [
+    ("derp_accepts", {}),
+    ("derp_packets_received", {}),
+    ("derp_bytes_received", {}),
+    ("derp_packets_sent", {}),
+    ("derp_bytes_sent", {}),
+    ("derp_packets_dropped", {"reason": "unknown_dest"}),
+    ("derp_bytes_dropped", {"reason": "unknown_dest"}),
+    ("derp_peer_gone_not_here_frames", {}),
+    ("derpd_frames_received", {"kind": "send_packet"}),
+    ("derpd_frames_received", {"kind": "note_preferred"}),
+    ("derpd_frames_received", {"kind": "client_info"}),
+    ("derpd_frames_received", {"kind": "ping"}),
+    ("derp_got_ping", {}),
+    ("derp_sent_pong", {}),
+    ("derpd_handshake_failures", {}),
+]
+
+
+def snapshot(m):
+    return {(n, tuple(sorted(l.items()))): m(n, **l) for n, l in TRAFFIC}
+
+
+def deltas(before, after):
+    return {k: after[k] - before[k] for k in before}
+
+
+def key(name, **labels):
+    return (name, tuple(sorted(labels.items())))
+
+
+def test_metrics_page_format(derp_server):
+    """Both paths serve valid Prometheus text (a # TYPE before each metric,
+    counters and gauges) with derper's metric names where derper has them."""
+    srv = derp_server(workers=2)
+    for path in ("/metrics", "/debug/varz"):
+        m = metrics(srv, path=path)
+        for name in ("derp_accepts", "derp_current_connections",
+                     "derp_current_home_connections", "derp_packets_received",
+                     "derp_bytes_received", "derp_packets_sent", "derp_bytes_sent",
+                     "derp_packets_dropped", "derpd_frames_received",
+                     "derpd_handshake_failures", "derpd_worker_restarts",
+                     "derp_websocket_accepts", "tls_listener_accepted_connections",
+                     "stun_requests"):
+            assert name in m.types, f"{path}: no {name}"
+        for name, kind in m.types.items():
+            if name.startswith("derp_current") or name == "derpd_workers":
+                assert kind == "gauge", name
+        assert m("derpd_workers") == 2
+        assert m("derp_current_connections") == 0
+        assert m("derpd_worker_restarts") == 0
+        for reason in ("unknown_dest", "gone_disconnected", "queue_tail", "write_error"):
+            assert m("derp_packets_dropped", reason=reason) == 0
+            assert m("derp_bytes_dropped", reason=reason) == 0
+
+
+def test_counters_sum_over_workers(derp_server, connect):
+    """A on worker 0, B on worker 1: what each sends is received (and counted)
+    on its own worker and sent on the other's; the page from either worker
+    shows the sum, so every delta below is exact."""
+    srv = derp_server(workers=2)
+    before = snapshot(metrics(srv, worker=0))
+    a, b = connect(srv, worker=0), connect(srv, worker=1)
+    m = metrics(srv, worker=1)
+    assert m("derp_current_connections") == 2
+    assert m("derp_current_home_connections") == 0
+
+    a.note_preferred(True)
+    b.note_preferred(True)
+    assert a.ping(b"metrics1") == b"metrics1"      # both frames were read
+    assert b.ping(b"metrics2") == b"metrics2"
+    m = metrics(srv, worker=0)
+    assert m("derp_current_home_connections") == 2
+
+    sizes_ab = [1, 100, 1400, 65536]
+    sizes_ba = [7, 1200, 30000]
+    for n in sizes_ab:
+        a.send_packet(b.pub, os.urandom(n))
+        assert len(b.recv_packet()[1]) == n
+    for n in sizes_ba:
+        b.send_packet(a.pub, os.urandom(n))
+        assert len(a.recv_packet()[1]) == n
+    for _ in range(3):
+        a.send_packet(os.urandom(32), b"x" * 10)   # nobody has this key
+    lost = os.urandom(32)
+    b.send_packet(lost, disco_packet())
+    assert b.recv_peer_gone() == (lost, PEER_GONE_NOT_HERE)
+    assert a.ping(b"metrics3") == b"metrics3"      # A's drops were counted
+
+    total = len(sizes_ab) + len(sizes_ba)
+    nbytes = sum(sizes_ab) + sum(sizes_ba)
+    want = {
+        key("derp_accepts"): 2,
+        key("derp_packets_received"): total + 4,
+        key("derp_bytes_received"): nbytes + 30 + len(disco_packet()),
+        key("derp_packets_sent"): total,
+        key("derp_bytes_sent"): nbytes,
+        key("derp_packets_dropped", reason="unknown_dest"): 4,
+        key("derp_bytes_dropped", reason="unknown_dest"): 30 + len(disco_packet()),
+        key("derp_peer_gone_not_here_frames"): 1,
+        key("derpd_frames_received", kind="send_packet"): total + 4,
+        key("derpd_frames_received", kind="note_preferred"): 2,
+        key("derpd_frames_received", kind="client_info"): 2,
+        key("derpd_frames_received", kind="ping"): 3,
+        key("derp_got_ping"): 3,
+        key("derp_sent_pong"): 3,
+        key("derpd_handshake_failures"): 0,
+    }
+    for worker in (0, 1):
+        got = deltas(before, snapshot(metrics(srv, worker=worker)))
+        assert got == want, f"page from worker {worker}"
+    assert metrics(srv, path="/debug/varz")("derp_packets_received") == total + 4
+
+    # Leaving: the gauges come down (B's home connection too).
+    b.close()
+    m = wait_metrics(srv, lambda m: m("derp_current_connections") == 1,
+                     what="one connection left")
+    assert m("derp_current_home_connections") == 1
+    a.note_preferred(False)
+    m = wait_metrics(srv, lambda m: m("derp_current_home_connections") == 0,
+                     what="no home connection")
+    assert m("derp_current_connections") == 1
+
+
+def test_split_frame_counted_once(derp_server, connect):
+    """A frame that arrives in pieces is one frame (and one packet)."""
+    srv = derp_server(workers=2)
+    a, b = connect(srv, worker=0), connect(srv, worker=1)
+    before = snapshot(metrics(srv))
+    data = os.urandom(60000)
+    frame = struct.pack(">BI", 0x04, 32 + len(data)) + b.pub + data
+    for cut in (3, 5, 20000, 40000):
+        a.send_raw(frame[:cut])
+        time.sleep(0.2)                 # let the worker read the first piece alone
+        a.send_raw(frame[cut:])
+        assert b.recv_packet() == (a.pub, data)
+    got = deltas(before, snapshot(metrics(srv)))
+    assert got[key("derpd_frames_received", kind="send_packet")] == 4
+    assert got[key("derp_packets_received")] == 4
+    assert got[key("derp_bytes_received")] == 4 * len(data)
+
+
+def test_tcp_gauge_counts_this_request(derp_server):
+    """derpd_current_tcp_connections counts open sockets, the one asking included."""
+    srv = derp_server(workers=2)
+    idle = [DerpClient("127.0.0.1", srv.port).connect(upgrade=False) for _ in range(3)]
+    try:
+        m = wait_metrics(srv, lambda m: m("derpd_current_tcp_connections") == 4,
+                         what="3 idle sockets + this request")
+        assert m("derpd_tcp_accepts") >= 4
+    finally:
+        for c in idle:
+            c.close()
+    wait_metrics(srv, lambda m: m("derpd_current_tcp_connections") == 1,
+                 what="only this request")
+
+
+def test_handshake_failures_counted(derp_server, connect):
+    """A ClientInfo that does not decrypt, a malformed request head and a
+    client that never finishes its login each count as a handshake failure."""
+    srv = derp_server(workers=2, extra_args=["-handshake-timeout", "1500ms"])
+    base = metrics(srv)("derpd_handshake_failures")
+
+    c = connect(srv, worker=1, handshake=False)
+    c.read_server_key()
+    c.send_client_info(payload=c.pub + os.urandom(24 + 40))   # garbage box
+    assert c.is_closed_by_server(timeout=10)
+    assert all(t != SERVER_INFO for t, _ in c.discarded)
+    wait_metrics(srv, lambda m: m("derpd_handshake_failures") == base + 1,
+                 what="bad ClientInfo counted")
+
+    r = request(srv.port, "", raw=b"NOT HTTP\r\n\r\n")
+    assert r.status == 400
+    wait_metrics(srv, lambda m: m("derpd_handshake_failures") == base + 2,
+                 what="bad request head counted")
+
+    slow = connect(srv, worker=0, handshake=False)   # upgraded, then silent
+    assert slow.is_closed_by_server(timeout=10), "login deadline not enforced"
+    m = wait_metrics(srv, lambda m: m("derpd_handshake_failures") == base + 3,
+                     what="handshake timeout counted")
+    assert m("derp_current_connections") == 0
+    exchange(connect(srv, worker=0), connect(srv, worker=1))
+
+
+def test_worker_kill_moves_counters(derp_server, connect):
+    """SIGKILL of worker 1: derpd_worker_restarts goes up by one, its clients
+    leave the connection gauges, and the counters it had (kept in shared
+    memory) never go backwards."""
+    srv = derp_server(workers=2)
+    a = connect(srv, worker=0)
+    b1, b2 = connect(srv, worker=1), connect(srv, worker=1)
+    for c in (a, b1, b2):
+        c.note_preferred(True)
+    exchange(a, b1)
+    exchange(b1, b2)
+    for c in (a, b1, b2):
+        c.ping(b"prefer!!")
+    before = metrics(srv, worker=0)
+    assert before("derp_current_connections") == 3
+    assert before("derp_current_home_connections") == 3
+    assert before("derpd_worker_restarts") == 0
+
+    mark = srv.log_mark()
+    os.kill(srv.worker_pid(1), signal.SIGKILL)
+    srv.wait_log(r"worker 1 .*killed by signal 9", since=mark)
+    srv.wait_ready(1, since=mark)
+    after = wait_metrics(srv, lambda m: m("derpd_worker_restarts") == 1 and
+                         m("derpd_workers") == 2, what="one restart", worker=0)
+    assert after("derp_current_connections") == 1
+    assert after("derp_current_home_connections") == 1
+    for name in ("derp_accepts", "derp_packets_received", "derp_bytes_received",
+                 "derp_packets_sent", "derp_bytes_sent"):
+        assert after(name) == before(name), f"{name} changed with the worker's death"
+    assert after("derpd_current_tcp_connections") == 2   # A and this request
+
+    assert a.recv_peer_gone() == (b1.pub, 0)     # A had talked to B1
+
+    # The new worker 1 counts on from there.
+    c = connect(srv, worker=1)
+    exchange(a, c)
+    m = metrics(srv, worker=1)
+    assert m("derp_accepts") == before("derp_accepts") + 1
+    assert m("derp_packets_received") == before("derp_packets_received") + 2
+    assert m("derp_current_connections") == 2
+    assert m("derpd_worker_restarts") == 1
+    for client in (b1, b2):
+        try:
+            assert client.is_closed_by_server(timeout=10)
+        except ConnectionClosed:
+            pass
+
+
+def test_metrics_forbidden_to_proxied_requests(derp_server):
+    srv = derp_server(workers=1)
+    r = get(srv, "/metrics", headers=[("X-Forwarded-For", "198.51.100.7")])
+    assert r.status == 403
+
+
+def test_queue_drops_counted(derp_server, connect):
+    """A receiver that does not read: once its queue (-queue-kib) is full the
+    server drops at the tail (derper: queue_tail), counting packets and bytes;
+    every packet is either delivered, in order, or counted as dropped."""
+    srv = derp_server(workers=1, extra_args=["-queue-kib", "128",
+                                             "-tcp-write-timeout", "0"])
+    a = connect(srv)
+    b = DerpClient("127.0.0.1", srv.port)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", srv.port))
+    b.sock = sock
+    b.upgrade()
+    b.handshake()
+    before = metrics(srv)
+    n, size = 400, 16000
+    for i in range(n):
+        a.send_packet(b.pub, struct.pack(">I", i) + b"\xa5" * (size - 4))
+    assert a.ping(b"allsent!") == b"allsent!"     # every SendPacket was handled
+    after = metrics(srv)
+    dropped = (after("derp_packets_dropped", reason="queue_tail") -
+               before("derp_packets_dropped", reason="queue_tail"))
+    assert dropped > 0, "the receiver's queue never filled"
+    assert (after("derp_bytes_dropped", reason="queue_tail") -
+            before("derp_bytes_dropped", reason="queue_tail")) == dropped * size
+    assert after("derp_packets_received") - before("derp_packets_received") == n
+    assert after("derp_packets_sent") - before("derp_packets_sent") == n - dropped
+    last = -1
+    for _ in range(n - int(dropped)):
+        src, data = b.recv_packet(timeout=30)
+        seq = struct.unpack(">I", data[:4])[0]
+        assert src == a.pub and len(data) == size and seq > last
+        last = seq
+    assert_no_frame(b, within=0.5)
+    b.close()
