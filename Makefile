@@ -39,10 +39,13 @@ MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c \
 	     master/dnsd.c master/rateconf.c
 KEYGEN_SRC = keygen/keygen.c
-HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h)
+BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
+HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h)
 
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
+BENCH_OBJ  = common/frame.o $(BENCH_SRC:.c=.o)
+BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags
@@ -61,6 +64,9 @@ $(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
 
 $(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+
+$(1)/derpbench: $(addprefix $(1)/,$(BENCH_OBJ))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(BENCH_LIBS)
 
 # Unit tests link against an archive, so each pulls in only what it uses.
 $(1)/libderpd.a: $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DERPD_OBJ)))
