@@ -50,7 +50,7 @@ BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags
 
-.PHONY: all deps run test test-unit test-e2e test-asan test-sandbox clean
+.PHONY: all deps run test test-unit test-e2e test-asan test-sandbox bench clean
 
 all: build/derpd build/derpd-keygen
 
@@ -103,17 +103,21 @@ test: deps
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
 
-test-e2e: all build-test/derpd
+test-e2e: all build-test/derpd build/derpbench
 	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
 	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
 
-test-asan: build-asan/derpd build-asan/derpd-keygen $(addprefix build-asan/tests/,$(UNIT_TESTS))
+test-asan: build-asan/derpd build-asan/derpd-keygen build/derpbench $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
 	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
+
+# Figures, not a test: starts its own derpd on loopback (see bench/README.md).
+bench: all build/derpbench
+	$(PYTHON) bench/run.py
 
 clean: fuzz-clean
 	rm -rf build build-asan build-test

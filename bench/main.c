@@ -78,7 +78,7 @@ usage(void)
 "  -d, --duration SEC     seconds of sending (5)\n"
 "  -n, --count N          packets per pair (0: until the duration is over)\n"
 "  -w, --window N         packets in flight per pair, 0 = no limit (default:\n"
-"                         64, or fewer so that they fit in 256 KiB)\n"
+"                         64, fewer to keep 256 KiB per pair, 512 KiB in all)\n"
 "  -r, --rate PPS         packets/s over all pairs, 0 = no limit (0)\n"
 "  -W, --workers N        server workers, for placement (2)\n"
 "  -x, --placement P      any, same (sender and receiver on one worker) or\n"
@@ -153,6 +153,24 @@ parse_url(const char *url)
 	memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
 	opt.addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
+}
+
+/*
+ * Below overload by default: at most 256 KiB in flight per pair (derpd
+ * queues 512 KiB per client) and 512 KiB over all pairs (half of derpd's
+ * default 1 MiB cross-worker ring, which every pair may share).
+ */
+static uint32_t
+auto_window(void)
+{
+	uint64_t frame = DERP_FRAME_HDR_LEN + DERP_KEY_LEN + opt.size;
+	uint64_t w = 64;
+
+	if (w > 256 * 1024 / frame)
+		w = 256 * 1024 / frame;
+	if (w > 512 * 1024 / (frame * (uint64_t)opt.pairs))
+		w = 512 * 1024 / (frame * (uint64_t)opt.pairs);
+	return w < 1 ? 1 : (uint32_t)w;
 }
 
 static void
@@ -234,12 +252,8 @@ parse_args(int argc, char **argv)
 		warnx("cross-worker placement needs -W 2 or more");
 		usage();
 	}
-	/* Stay below derpd's default 512 KiB queue per client: no overload. */
-	if (opt.window == UINT32_MAX) {
-		opt.window = (256 * 1024) / (DERP_FRAME_HDR_LEN + DERP_KEY_LEN +
-		    opt.size);
-		opt.window = opt.window > 64 ? 64 : opt.window < 1 ? 1 : opt.window;
-	}
+	if (opt.window == UINT32_MAX)
+		opt.window = auto_window();
 	if (opt.mode == MODE_THROUGHPUT && opt.threads > opt.pairs)
 		opt.threads = opt.pairs;
 	if (opt.mode == MODE_IDLE && opt.threads > opt.clients)
