@@ -69,6 +69,7 @@ struct mem {
 	int		nprocs;
 };
 int	mem_tree(int pid, struct mem *m);
+uint64_t cpu_tree(int pid);	/* ns on CPU, user + kernel */
 
 int64_t	mono_ns(void);
 void	fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

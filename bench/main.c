@@ -361,9 +361,12 @@ us(const struct hist *h, double q)
 	return (double)hist_quantile(h, q) / 1e3;
 }
 
+static uint64_t server_cpu_ns;	/* while the threads were sending */
+
 static int
 report_throughput(const struct totals *t, const struct mem *peak)
 {
+	double cpu_pkt = t->rcvd ? (double)server_cpu_ns / (double)t->rcvd : 0;
 	double secs = t->t1 > t->t0 ? (double)(t->t1 - t->t0) / 1e9 : 0;
 	double pps = secs > 0 ? (double)t->rcvd / secs : 0;
 	double mbs = pps * opt.size / 1e6;
@@ -380,7 +383,8 @@ report_throughput(const struct totals *t, const struct mem *peak)
 		    "\"delivery_pct\":%.4f,\"min_pair_delivery_pct\":%.4f,"
 		    "\"pps\":%.0f,\"mbps\":%.2f,\"lat_p50_us\":%.1f,"
 		    "\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,"
-		    "\"peak_rss_kib\":%llu,\"peak_pss_kib\":%llu}\n",
+		    "\"peak_rss_kib\":%llu,\"peak_pss_kib\":%llu,"
+		    "\"server_cpu_ns_per_pkt\":%.0f}\n",
 		    opt.tls, opt.pairs, opt.size, place_name(), opt.window,
 		    opt.rate, secs, (unsigned long long)t->sent,
 		    (unsigned long long)t->rcvd, (unsigned long long)t->lost,
@@ -390,7 +394,7 @@ report_throughput(const struct totals *t, const struct mem *peak)
 		    100 * t->min_pair, pps, mbs, us(&t->lat, 0.5),
 		    us(&t->lat, 0.99), us(&t->lat, 0.999),
 		    (unsigned long long)peak->rss_kib,
-		    (unsigned long long)peak->pss_kib);
+		    (unsigned long long)peak->pss_kib, cpu_pkt);
 		return ok;
 	}
 	printf("throughput: %s, %d pair(s), placement %s, %u B packets, "
@@ -408,8 +412,9 @@ report_throughput(const struct totals *t, const struct mem *peak)
 	printf("  relay latency p50 %.0f us, p99 %.0f us, p99.9 %.0f us\n",
 	    us(&t->lat, 0.5), us(&t->lat, 0.99), us(&t->lat, 0.999));
 	if (peak->nprocs > 0)
-		printf("  server memory at peak: RSS %.1f MiB, PSS %.1f MiB\n",
-		    peak->rss_kib / 1024.0, peak->pss_kib / 1024.0);
+		printf("  server memory at peak: RSS %.1f MiB, PSS %.1f MiB; "
+		    "server CPU %.0f ns per packet\n", peak->rss_kib / 1024.0,
+		    peak->pss_kib / 1024.0, cpu_pkt);
 	if (t->died > 0)
 		printf("  %d client(s) closed during the run\n", t->died);
 	return ok;
@@ -505,6 +510,7 @@ main(int argc, char **argv)
 	struct totals t;
 	struct loop *loops;
 	pthread_t *tids;
+	uint64_t cpu0;
 	int i, ok = 1;
 
 	parse_args(argc, argv);
@@ -535,9 +541,12 @@ main(int argc, char **argv)
 			fatal("cannot read the memory of pid %d", opt.pid);
 		pthread_barrier_wait(&measured_barrier);
 	}
+	cpu0 = opt.pid > 0 ? cpu_tree(opt.pid) : 0;
 	watch_memory(&peak);
 	for (i = 0; i < opt.threads; i++)
 		pthread_join(tids[i], NULL);
+	if (opt.pid > 0)
+		server_cpu_ns = cpu_tree(opt.pid) - cpu0;
 	add_up(loops, &t);
 	switch (opt.mode) {
 	case MODE_THROUGHPUT:

@@ -136,15 +136,14 @@ descends_from(int pid, int root, const int *pids, const int *ppids, int n)
 	return pid == root;
 }
 
-/* Sums Rss and Pss over pid and every process below it. */
-int
-mem_tree(int root, struct mem *m)
+/* pid and every process below it; returns how many, or -1. */
+static int
+tree_pids(int root, int **out)
 {
 	struct dirent *de;
-	int *pids = NULL, *ppids = NULL, n = 0, cap = 0, i;
+	int *pids = NULL, *ppids = NULL, n = 0, cap = 0, i, m = 0;
 	DIR *d;
 
-	memset(m, 0, sizeof(*m));
 	if ((d = opendir("/proc")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
@@ -164,8 +163,47 @@ mem_tree(int root, struct mem *m)
 	closedir(d);
 	for (i = 0; i < n; i++)
 		if (descends_from(pids[i], root, pids, ppids, n))
-			add_rollup(pids[i], m);
-	free(pids);
+			pids[m++] = pids[i];
 	free(ppids);
+	*out = pids;
+	return m;
+}
+
+/* Sums Rss and Pss over pid and every process below it. */
+int
+mem_tree(int root, struct mem *m)
+{
+	int *pids, n, i;
+
+	memset(m, 0, sizeof(*m));
+	if ((n = tree_pids(root, &pids)) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		add_rollup(pids[i], m);
+	free(pids);
 	return m->nprocs > 0 ? 0 : -1;
+}
+
+/* Nanoseconds on a CPU, user and kernel, of pid and its descendants. */
+uint64_t
+cpu_tree(int root)
+{
+	unsigned long long ns;
+	char path[64];
+	uint64_t sum = 0;
+	int *pids, n, i;
+	FILE *f;
+
+	if ((n = tree_pids(root, &pids)) < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/schedstat", pids[i]);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		fclose(f);
+	}
+	free(pids);
+	return sum;
 }
