@@ -166,7 +166,7 @@ def main():
             rows = []
             hdr = (f"{'size':>7} {'pairs':>5} {'worker':>6} {'packets/s':>10} {'MB/s':>8} "
                    f"{'delivered':>10} {'in order':>8} {'p50 us':>7} {'p99 us':>7} "
-                   f"{'p99.9 us':>8}")
+                   f"{'p99.9 us':>8} {'srv CPU us/pkt':>14}")
             lines += [hdr, "-" * len(hdr)]
             for size in SIZES:
                 for pairs in PAIRS:
@@ -179,7 +179,8 @@ def main():
                             f"{r['mbps']:>8.1f} {r['delivery_pct']:>9.3f}% "
                             f"{'yes' if r['reordered'] == 0 else 'NO':>8} "
                             f"{r['lat_p50_us']:>7.0f} {r['lat_p99_us']:>7.0f} "
-                            f"{r['lat_p999_us']:>8.0f}")
+                            f"{r['lat_p999_us']:>8.0f} "
+                            f"{r['server_cpu_ns_per_pkt'] / 1000:>14.2f}")
             lines.append("")
             for pairs in PAIRS:
                 same = next(r for r in rows if r["size"] == 1024 and r["pairs"] == pairs
@@ -187,8 +188,11 @@ def main():
                 cross = next(r for r in rows if r["size"] == 1024 and r["pairs"] == pairs
                              and r["placement"] == "cross")
                 slower = 100 * (1 - cross["pps"] / same["pps"]) if same["pps"] else 0
+                cpu = (100 * (cross["server_cpu_ns_per_pkt"] / same["server_cpu_ns_per_pkt"] - 1)
+                       if same["server_cpu_ns_per_pkt"] else 0)
                 lines.append(f"cross-worker vs same-worker at 1 KiB, {pairs} pair(s): "
-                             f"{slower:+.1f} % slower (bar: <= 15 %)")
+                             f"{slower:+.1f} % slower (bar: <= 15 %), "
+                             f"{cpu:+.1f} % server CPU per packet")
             drops0 = srv.drops()
             ov = derpbench(srv, "-P", 32, "-s", 1024, "-x", "cross", "-w", 0, "-d", SECONDS)
             drops = srv.drops() - drops0
