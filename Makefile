@@ -40,16 +40,19 @@ MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c \
 	     master/dnsd.c master/rateconf.c
 KEYGEN_SRC = keygen/keygen.c
-HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h)
+BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
+HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h)
 
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
+BENCH_OBJ  = common/frame.o $(BENCH_SRC:.c=.o)
+BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags
 
-.PHONY: all deps run test test-unit test-e2e test-asan install deb deb-deps \
-	test-package clean
+.PHONY: all deps run test test-unit test-e2e test-asan test-sandbox bench \
+	install deb deb-deps test-package clean
 
 all: build/derpd build/derpd-keygen
 
@@ -63,6 +66,9 @@ $(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
 
 $(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+
+$(1)/derpbench: $(addprefix $(1)/,$(BENCH_OBJ))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(BENCH_LIBS)
 
 # Unit tests link against an archive, so each pulls in only what it uses.
 $(1)/libderpd.a: $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DERPD_OBJ)))
@@ -99,7 +105,7 @@ test: deps
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
 
-test-e2e: all build-test/derpd
+test-e2e: all build-test/derpd build/derpbench
 	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
 	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
@@ -111,7 +117,7 @@ test-sandbox: all build-test/derpd
 	$(PYTHON) -m pytest -q tests/e2e/test_privdrop.py tests/e2e/test_keyfile.py \
 		tests/e2e/test_key_isolation.py tests/e2e/test_worker_death.py
 
-test-asan: build-asan/derpd build-asan/derpd-keygen $(addprefix build-asan/tests/,$(UNIT_TESTS))
+test-asan: build-asan/derpd build-asan/derpd-keygen build/derpbench $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
 	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
@@ -150,6 +156,10 @@ deb: deb-deps
 # and purges it (skipped when a derpd package is already installed).
 test-package: deb
 	DERPD_DEB=$(CURDIR)/$(DEB) $(PYTHON) -m pytest -q tests/package
+
+# Figures, not a test: starts its own derpd on loopback (see bench/README.md).
+bench: all build/derpbench
+	$(PYTHON) bench/run.py
 
 clean: fuzz-clean
 	rm -rf build build-asan build-test build-deb

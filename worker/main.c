@@ -12,6 +12,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include "log.h"
@@ -130,6 +131,7 @@ setup(struct wk *w, const struct worker_setup *s)
 			fatalx("SSL_new failed");
 		SSL_free(probe);
 	}
+	ERR_clear_error();	/* kept empty from now on: see tls_error() */
 	sodium_memzero(warm, sizeof(warm));
 }
 
