@@ -39,7 +39,10 @@ ring_push(struct ring *r, uint32_t size, uint16_t kind, uint32_t slot,
 	len = payload_len <= size / 2 ? round8(sizeof(struct ring_rec) +
 	    payload_len) : UINT32_MAX;
 	need = len <= to_end ? len : to_end + len;
-	if (len > size / 2 || tail - head > size || size - (tail - head) < need) {
+	/* A tail that is not 8-aligned was scribbled on by another process;
+	 * writing a PAD header there could run past the end of the buffer. */
+	if ((tail & 7) != 0 || len > size / 2 || tail - head > size ||
+	    size - (tail - head) < need) {
 		__atomic_fetch_add(&r->drops, 1, __ATOMIC_RELAXED);
 		return -1;
 	}

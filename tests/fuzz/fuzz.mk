@@ -55,7 +55,7 @@ FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
-FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h)
+FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h) tests/fuzz/fuzz.h
 
 .PHONY: fuzz fuzz-build fuzz-regress fuzz-deps fuzz-clean
 

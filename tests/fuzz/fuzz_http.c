@@ -15,16 +15,7 @@
 #include <string.h>
 
 #include "http.h"
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* Names the server looks up (worker/http_serve.c, worker/websocket.c). */
 static const char *const names[] = {

@@ -19,13 +19,6 @@
  * well-formed non-PAD record; draining always ends; and while nobody has
  * scribbled on the ring, records come out exactly as they were pushed, in
  * order, with no resets.
- *
- * Two switches steer around the bugs recorded in tests/fuzz/crashes/ so the
- * rest of the ring code can still be explored while they stand (the default
- * build has neither: the producer is as hostile as it can be):
- *   -DFUZZ_RING_SAFE_PUSH     ring_push only onto an 8-byte-aligned tail
- *   -DFUZZ_RING_ALIGNED_ONLY  that, and every head/tail the script writes is
- *                             8-byte aligned too
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,25 +27,12 @@
 #include <string.h>
 
 #include "ring.h"
+#include "fuzz.h"
 
-#if defined(FUZZ_RING_ALIGNED_ONLY) && !defined(FUZZ_RING_SAFE_PUSH)
-#define FUZZ_RING_SAFE_PUSH
-#endif
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define SIZE		RING_MIN_SIZE
 #define HDR		sizeof(struct ring_rec)
 #define FIFO_MAX	(SIZE / HDR + 1)	/* most records the ring holds */
-
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct script {
 	const uint8_t	*p;
@@ -125,9 +105,6 @@ load64(const uint64_t *p)
 static void
 store64(uint64_t *p, uint64_t v)
 {
-#ifdef FUZZ_RING_ALIGNED_ONLY
-	v &= ~(uint64_t)7;
-#endif
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
@@ -227,10 +204,6 @@ do_push(struct script *s)
 	}
 	slot = get32(s);
 	gen = get32(s);
-#ifdef FUZZ_RING_SAFE_PUSH
-	if ((tail & 7) != 0)
-		return;
-#endif
 	seq++;
 	for (i = 0; i < payload_len; i++)
 		payload_src[i] = pbyte(seq, i);

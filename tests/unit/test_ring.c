@@ -562,6 +562,20 @@ test_corrupt_unaligned_tail_near_end(void **state)
 	assert_int_equal(ring_used(r), 0);
 }
 
+/* A tail another process made unaligned, 4 bytes before the end: the
+ * producer must not write a PAD header that runs past the buffer. */
+static void
+test_push_refuses_unaligned_tail(void **state)
+{
+	struct ring *r = *state;
+	int wake;
+
+	r->tail = r->head = SIZE - 4;
+	assert_int_equal(push_seq(r, 1, 100, &wake), -1);
+	assert_int_equal(r->drops, 1);
+	assert_int_equal(r->tail, SIZE - 4);
+}
+
 /* ---- discard ---- */
 
 static void
@@ -607,6 +621,7 @@ main(void)
 		T(test_corrupt_short_pad),
 		T(test_corrupt_second_record_after_good_one),
 		T(test_corrupt_unaligned_tail_near_end),
+		T(test_push_refuses_unaligned_tail),
 		T(test_discard_empties_ring),
 	};
 
