@@ -119,8 +119,8 @@ class DerpClient:
 
     # --- connection set-up ---------------------------------------------------
 
-    def connect(self, upgrade=True, handshake=True, fast_start=False):
-        """TCP (or TLS) connect, then optionally the HTTP upgrade and DERP login."""
+    def tcp_connect(self):
+        """A connected TCP socket, from `src_port` if one was given."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -129,6 +129,15 @@ class DerpClient:
                 sock.bind(("127.0.0.1", self.src_port))
             sock.settimeout(self.timeout)
             sock.connect((self.host, self.port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def connect(self, upgrade=True, handshake=True, fast_start=False):
+        """TCP (or TLS) connect, then optionally the HTTP upgrade and DERP login."""
+        sock = self.tcp_connect()
+        try:
             if self.tls:
                 if self.cafile:
                     ctx = ssl.create_default_context(cafile=self.cafile)

@@ -5,7 +5,6 @@ import asyncio
 import concurrent.futures
 import errno
 import random
-import socket
 import ssl
 import threading
 import time
@@ -49,18 +48,8 @@ class WsDerpClient(DerpClient):
         self.messages = 0               # binary messages received
 
     def connect(self, handshake=True, subprotocols=("derp",)):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.src_port is not None:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", self.src_port))
-            sock.settimeout(self.timeout)
-            sock.connect((self.host, self.port))
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
+        sock = self.tcp_connect()
+        sock.setblocking(False)
 
         tls = {}
         if self.tls:
