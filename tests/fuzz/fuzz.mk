@@ -27,9 +27,10 @@ FUZZ_APT_PKGS = clang-14 libclang-rt-14-dev pkg-config libssl-dev \
 FUZZ_CC	     ?= clang-14
 FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
-FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring
+FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
+		fuzz_stun
 
-FUZZ_PKGS     = openssl libsodium jansson
+FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -g -O1 -std=gnu11 -D_GNU_SOURCE \
 		-Wall -Wextra -Icommon -Iworker -Imaster
@@ -42,6 +43,7 @@ FUZZ_SRC_fuzz_frames	 = common/frame.c
 FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
 FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c
 FUZZ_SRC_fuzz_ring	 = common/ring.c
+FUZZ_SRC_fuzz_stun	 = common/stun.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096).
@@ -50,6 +52,7 @@ FUZZ_OPTS_fuzz_frames	  = -max_len=8192
 FUZZ_OPTS_fuzz_clientinfo = -max_len=4096 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
 FUZZ_OPTS_fuzz_keyfile	  = -max_len=4200 -dict=tests/fuzz/dict/fuzz_keyfile.dict
 FUZZ_OPTS_fuzz_ring	  = -max_len=4096
+FUZZ_OPTS_fuzz_stun	  = -max_len=2100
 FUZZ_OPTS	?=
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

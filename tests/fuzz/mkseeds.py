@@ -134,9 +134,30 @@ def ring_seeds():
     put("fuzz_ring", "discard", small + big + bytes([8]) + small + consume)
 
 
+def stun_request(attrs=b"", fingerprint=False, txid=b"tstxid012345"):
+    """A binding request; FINGERPRINT is CRC-32 of what precedes it ^ "STUN"."""
+    import zlib
+    body = attrs + (b"\x80\x28\x00\x04" + b"\0" * 4 if fingerprint else b"")
+    msg = struct.pack(">HHI", 1, len(body), 0x2112A442) + txid + body
+    if fingerprint:
+        crc = zlib.crc32(msg[:-8]) ^ 0x5354554E
+        msg = msg[:-4] + struct.pack(">I", crc)
+    return msg
+
+
+def stun_seeds():
+    software = b"\x80\x22\x00\x08tailnode"     # what Tailscale's netcheck sends
+    put("fuzz_stun", "bare", stun_request())
+    put("fuzz_stun", "tailscale", stun_request(software, fingerprint=True))
+    put("fuzz_stun", "odd_attr_len", stun_request(b"\x00\x06\x00\x03abc\0"))
+    put("fuzz_stun", "bad_fingerprint",
+        stun_request(software, fingerprint=True)[:-1] + b"\0")
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
     clientinfo_seeds()
     keyfile_seeds()
     ring_seeds()
+    stun_seeds()
