@@ -45,7 +45,7 @@ HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.
 
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
-BENCH_OBJ  = common/frame.o $(BENCH_SRC:.c=.o)
+BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \

@@ -29,7 +29,7 @@ die(struct client *c, const char *why)
 	if (c->state == C_DEAD)
 		return;
 	if (c->lp->failed + c->lp->died < 5)
-		warnx("%s%s", why, strstr(why, "certificate") != NULL ?
+		logit("%s%s", why, strstr(why, "certificate") != NULL ?
 		    " (use -k, or --cafile)" : "");
 	client_close(c, 1);
 	loop_on_dead(c, was_ready);
@@ -163,7 +163,7 @@ client_start(struct client *c)
 	if (fd < 0) {
 		c->state = C_DEAD;
 		c->lp->connecting++;	/* loop_on_dead undoes it */
-		warnx("connect: %s", strerror(errno));
+		logit("connect: %s", strerror(errno));
 		loop_on_dead(c, 0);
 		return;
 	}

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "frame.h"
+#include "log.h"
 
 enum mode { MODE_THROUGHPUT, MODE_IDLE, MODE_HANDSHAKE };
 enum placement { PLACE_ANY, PLACE_SAME, PLACE_CROSS };
@@ -72,8 +73,6 @@ int	mem_tree(int pid, struct mem *m);
 uint64_t cpu_tree(int pid);	/* ns on CPU, user + kernel */
 
 int64_t	mono_ns(void);
-void	fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-void	warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 enum cstate {
 	C_CONNECTING,

@@ -5,7 +5,6 @@
 #include <openssl/err.h>
 #include <signal.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,41 +26,6 @@ struct opts opt = {
 	.threads = 1,
 };
 SSL_CTX *client_ctx;
-
-static void
-vmsg(const char *fmt, va_list ap, int err)
-{
-	char line[512];
-	int n;
-
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		return;
-	fprintf(stderr, "derpbench: %s%s%s\n", line, err ? ": " : "",
-	    err ? strerror(err) : "");
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	int err = errno;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(fmt, ap, err);
-	va_end(ap);
-	exit(1);
-}
-
-void
-warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(fmt, ap, 0);
-	va_end(ap);
-}
 
 static void __attribute__((noreturn))
 usage(void)
@@ -107,7 +71,7 @@ num(const char *s, double lo, double hi, const char *what)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-		warnx("bad %s \"%s\"", what, s);
+		logit("bad %s \"%s\"", what, s);
 		usage();
 	}
 	return v;
@@ -147,7 +111,7 @@ parse_url(const char *url)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	if ((err = getaddrinfo(opt.host, port, &hints, &res)) != 0) {
-		warnx("%s: %s", url, gai_strerror(err));
+		logit("%s: %s", url, gai_strerror(err));
 		exit(1);
 	}
 	memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
@@ -249,7 +213,7 @@ parse_args(int argc, char **argv)
 		usage();
 	parse_url(argv[optind]);
 	if (opt.placement == PLACE_CROSS && opt.workers < 2) {
-		warnx("cross-worker placement needs -W 2 or more");
+		logit("cross-worker placement needs -W 2 or more");
 		usage();
 	}
 	if (opt.window == UINT32_MAX)
@@ -294,7 +258,7 @@ raise_nofile(void)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (opt.mode == MODE_IDLE && rl.rlim_cur < (rlim_t)opt.clients + 64)
-		warnx("RLIMIT_NOFILE is %llu: too low for %d clients",
+		logit("RLIMIT_NOFILE is %llu: too low for %d clients",
 		    (unsigned long long)rl.rlim_cur, opt.clients);
 }
 
@@ -513,6 +477,7 @@ main(int argc, char **argv)
 	uint64_t cpu0;
 	int i, ok = 1;
 
+	log_init("derpbench");
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	if (sodium_init() < 0)
@@ -551,7 +516,7 @@ main(int argc, char **argv)
 	switch (opt.mode) {
 	case MODE_THROUGHPUT:
 		if (abort_run) {
-			warnx("not every client logged in (%d failed)", t.failed);
+			logit("not every client logged in (%d failed)", t.failed);
 			return 1;
 		}
 		ok = report_throughput(&t, &peak);

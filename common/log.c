@@ -69,7 +69,8 @@ void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
-	const char *err = strerror(errno);
+	/* errno 0 has no reason to add (": Success" only misleads). */
+	const char *err = errno != 0 ? strerror(errno) : NULL;
 
 	va_start(ap, fmt);
 	vlog(fmt, ap, err);
