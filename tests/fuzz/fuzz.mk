@@ -112,15 +112,9 @@ fuzz-regress: fuzz-deps $(FUZZ_BINS)
 	echo "fuzz-regress: $$pass passed, $$fail failed"; \
 	[ $$fail = 0 ]
 
-# Installs the Debian packages that are missing (as root, or with sudo).
+# The top-level Makefile's deps rule, for the fuzzers' packages.
 fuzz-deps:
-	@missing=$$(for p in $(FUZZ_APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@$(MAKE) -s deps APT_PKGS="$(FUZZ_APT_PKGS)"
 
 fuzz-clean:
 	rm -rf $(FUZZ_DIR)
