@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # derpd: a hardened, wire-compatible DERP relay (Tailscale's derper, in C).
 #
 #   make run        install what is missing, build, run a dev relay on 127.0.0.1:3340
@@ -51,7 +52,7 @@ BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags
 
-.PHONY: all deps run test test-unit test-e2e test-asan test-sandbox bench \
+.PHONY: all deps run test check test-unit test-e2e test-asan test-sandbox bench \
 	install deb deb-deps test-package clean
 
 all: build/derpd build/derpd-keygen
@@ -100,7 +101,11 @@ run: deps
 	./build/derpd -dev -c dev/derpd.key
 
 test: deps
-	$(MAKE) test-unit test-e2e test-asan fuzz-regress test-package
+	$(MAKE) check test-unit test-e2e test-asan fuzz-regress test-package
+
+# Static checks of the tree itself.
+check:
+	$(PYTHON) tests/check_license.py
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done

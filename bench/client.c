@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* One DERP client: connect, TLS, HTTP upgrade, login, then frames. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * derpbench: a load generator for any DERP server (derpd, Tailscale's
  * derper). Each thread runs one epoll loop over its own clients; a client

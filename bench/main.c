@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* derpbench: options, threads, and the report. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What each thread's clients do: throughput pairs, idle clients, handshakes. */
 #include <pthread.h>
 #include <sodium.h>

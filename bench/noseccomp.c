@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Profiling aid for bench/profile.sh only, never for a real server:
  * valgrind 3.19 cannot run the seccomp(2) syscall, and derpd's key process

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Instruction counts of derpd's workers per relayed packet, under callgrind
 # (repeatable on a noisy machine, unlike timings).
 #

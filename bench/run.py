@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
 """make bench: start derpd (TLS, 2 workers) on loopback, run derpbench over a
 standard matrix and print one table.  Standard library only.
 

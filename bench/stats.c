@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Latency histograms and the server's memory. */
 #include <ctype.h>
 #include <dirent.h>

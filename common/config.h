@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Settings parsed by the master and inherited by workers across fork. */
 #ifndef DERPD_CONFIG_H
 #define DERPD_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DERP v2 frame codec: 1-byte type, 4-byte big-endian payload length, payload.
  * Layouts and limits follow tailscale.com/derp and derp/derpserver.

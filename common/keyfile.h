@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * derper's key file on disk. Loading refuses anything an attacker could have
  * swapped or read (symlinks, non-regular files, wrong owner, group/other

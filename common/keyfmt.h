@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Text forms of Curve25519 keys, as Tailscale writes them: "privkey:<64 hex>"
  * for private keys, "nodekey:<64 hex>" for public keys, and derper's key file,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Logging to stderr (journald under systemd). Never pass packet contents here. */
 #ifndef DERPD_LOG_H
 #define DERPD_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A token bucket with Go's golang.org/x/time/rate semantics for Allow(). */
 #ifndef DERPD_RATELIMIT_H
 #define DERPD_RATELIMIT_H

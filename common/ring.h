@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Single-producer/single-consumer byte ring in shared memory carrying
  * variable-length records between processes. Offsets only grow; a record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Seccomp policies, one table per sandboxed process (after OpenSSH's
  * sandbox-seccomp-filter.c). Installed once set-up is done: from then on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The one shared mapping, created by the master before it forks: a header
  * with per-worker state and counters, the connection table, and an SPSC ring

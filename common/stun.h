@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * STUN (RFC 5389) binding requests and XOR-MAPPED-ADDRESS responses, as
  * Tailscale's netcheck uses them. Any well-formed binding request is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Connection table in shared memory: client public key -> the connections
  * that key has (derper's "dup set", at most TABLE_MAX_DUPS, on any workers)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * derpd-keygen: writes a new DERP server key in derper's key file format,
  * or prints the public key of an existing one.

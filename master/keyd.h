@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The key process: the only process that ever holds the DERP private key.
  * It reads the key file from a descriptor the master opened as root, sends

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #ifndef DERPD_LISTEN_H
 #define DERPD_LISTEN_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * derpd master: runs as root only to read the key file (through the key
  * process), bind the listeners and load the TLS certificate; then drops to

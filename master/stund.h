@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #ifndef DERPD_STUND_H
 #define DERPD_STUND_H
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Supervision, after nginx's master: start the workers, restart any that
  * dies (with backoff when they keep dying), reclaim what a dead worker held

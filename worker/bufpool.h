@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Fixed-size buffers shared by a worker's connections for input and output
  * queues. A buffer holds the largest frame, so frames are parsed in place.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The JSON a client sends (boxed) in its ClientInfo frame. */
 #ifndef DERPD_CLIENTINFO_H
 #define DERPD_CLIENTINFO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Connections: accept, transport I/O (plain or TLS), queues, timers. */
 #include <errno.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DERP login: ServerKey, ClientInfo, ServerInfo. The worker does not hold
  * the server's private key; it asks the key oracle (the master) for the

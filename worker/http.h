@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A strict parser for one HTTP/1.x request head (request line + headers),
  * enough for DERP's upgrade and derper's small GET endpoints. It never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * HTTP before (or instead of) the DERP upgrade, routed as derper's mux does:
  * /derp upgrades, /derp/probe and /derp/latency-check answer probes,

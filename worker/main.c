@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Worker process: set up, enter the sandbox, run the event loop. */
 #include <errno.h>
 #include <fcntl.h>

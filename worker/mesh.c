@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Clients that present the mesh key (other DERP servers of a region, and
  * monitoring) may watch every connection on the server (WatchConns), close

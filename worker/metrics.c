@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Prometheus text for /metrics and /debug/varz, summed over every worker's
  * counters in shared memory. Names follow derper's expvar names (derp_*)

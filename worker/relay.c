@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The relay: routes SendPacket frames to the destination's connection,
  * locally or through the destination worker's ring, and keeps the shared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * derper tells a client PeerGone(disconnected) about every peer it received
  * packets from once that peer leaves the server. Each worker keeps, per

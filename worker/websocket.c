@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DERP over WebSocket, for browsers: GET /derp with "Upgrade: websocket"
  * and the "derp" subprotocol, then the DERP byte stream carried in binary

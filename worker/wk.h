@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Worker internals shared by the files in worker/. */
 #ifndef DERPD_WK_H
 #define DERPD_WK_H

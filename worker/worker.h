@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A worker: one epoll loop serving TLS/HTTP/DERP clients, sandboxed. */
 #ifndef DERPD_WORKER_H
 #define DERPD_WORKER_H

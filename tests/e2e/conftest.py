@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Fixtures: derpd and derpd-keygen binaries, key files, running servers, TLS certs.
 
 DERPD_BIN and DERPD_KEYGEN name the binaries (default <repo>/build/...).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """A small, independent DERP v2 client for derpd's end-to-end tests.
 
 Written from the protocol description (tailscale.com/derp), not from derpd's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Shared test helpers: one-packet exchanges and flow-controlled streams."""
 import os
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """HTTP requests on raw sockets (so the test sees every byte derpd sends),
 optionally steered onto one worker, and a strict Prometheus text parser."""
 import re

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """What /proc says about derpd's processes: credentials, capabilities, the
 sandbox, and the bytes in their memory.  Reading another user's non-dumpable
 process needs root (CAP_SYS_PTRACE); callers skip when not root."""

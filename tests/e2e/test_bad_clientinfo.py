@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """A misbehaving connection is closed, and only that one: derper returns an
 error from accept()/run() for each of these and closes that connection, while
 every other client keeps relaying."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Many packets of every size arrive intact and in order (per sender->receiver
 pair derper relays in order and, below its queue limit, without loss)."""
 import random

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The load generator (bench/, build/derpbench) still works: short runs
 against a real derpd, checked against what the generator must report."""
 import json

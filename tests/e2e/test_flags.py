@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """derper's flags on the real binary: names, types and defaults as Go's flag
 package prints them, a derper command line accepted as is, flags derpd does
 not implement refused at start-up, -config files, and the accept limiter."""

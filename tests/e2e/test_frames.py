@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The frames an ordinary (non-mesh) client may send once logged in, and the
 server's KeepAlive/Ping to it (derp.sclient.run and sendLoop; README,
 "Differences from derper", for Pings to CanAckPings clients)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The HTTP upgrade and the DERP login (derphttp.Handler, derp.Server.accept)."""
 import re
 

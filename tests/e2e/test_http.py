@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """derper's small HTTP endpoints (cmd/derper/derper.go, derpserver/handler.go,
 cmd/derper/bootstrap_dns.go, tsweb), checked byte for byte on raw sockets."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The DERP private key lives in the key process only (SECURITY.md, "Processes
 and who holds what"): after handshakes have run, no worker, nor the master,
 nor the STUN server has the 32 key bytes (or their hex) anywhere in memory;

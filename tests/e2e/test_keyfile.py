@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The key file (SECURITY.md, "Key file"): derpd refuses, and says what is
 wrong and how to fix it, a key file that is a symbolic link, a directory or
 another non-regular file, owned by another user, readable or writable by

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """derpd-keygen and the key file: derper's config file format, both ways."""
 import json
 import os

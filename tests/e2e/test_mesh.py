@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Mesh-key clients (-mesh-psk-file): WatchConns, PeerPresent/PeerGone to
 watchers, ClosePeer and ForwardPacket, across workers; and what everyone
 else gets for trying (derp.sclient handleFrameWatchConns, handleFrameClosePeer,

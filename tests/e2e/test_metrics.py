@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """/metrics and /debug/varz: Prometheus text summed over every worker's
 counters in shared memory.  Values must move with the traffic, whichever
 worker carried it and whichever worker serves the page."""

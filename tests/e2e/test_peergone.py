@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """PeerGone frames: derper tells a client that a peer is gone (reason 0) when
 that peer had sent to it and then disconnected, and that a destination is not
 here (reason 1) only for disco packets (rate-limited); anything else sent to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The privilege drop and the sandbox as /proc shows them (SECURITY.md,
 "Privilege drop" and "Syscall policy"): once derpd is serving, the master,
 the key process, every worker and the STUN and DNS helpers run as the -user

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """-rate-config (derper's flag): a JSON file {"PerClientRateLimitBytesPerSec",
 "PerClientRateBurstBytes"} limits what each non-mesh client may send, and
 ServerInfo tells the client its token bucket (derp.ServerInfo's

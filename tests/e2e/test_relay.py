@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Relaying between two clients, on one worker and across workers, and the
 small frames a logged-in client may send (derp.sclient.run)."""
 import os

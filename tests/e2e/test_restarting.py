@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """Graceful shutdown: SIGTERM (or SIGINT) to the master makes every worker
 send each logged-in client a Restarting frame (README, "Differences from
 derper": reconnect in 0.5-2.5 s, spread at random; try for 5 s), then close

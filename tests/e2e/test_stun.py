@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """STUN on UDP -stun-port (derper's net/stunserver): RFC 5389 binding
 requests, built and parsed by an independent implementation (aioice), are
 answered with XOR-MAPPED-ADDRESS; anything else is ignored."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The same key connecting again (a client that reconnected before the server
 noticed its old connection die)."""
 import os

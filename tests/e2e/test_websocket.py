@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """DERP over WebSocket (derpserver.AddWebSocketSupport): GET /derp with
 Upgrade: websocket and the "derp" subprotocol, then the DERP byte stream in
 binary messages.  Clients here are python3-websockets, not derpd's code."""

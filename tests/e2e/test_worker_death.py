@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """A worker that dies, whether SIGKILLed or killed by its seccomp filter for a
 forbidden syscall (the test build's hooks: SIGUSR1 makes a worker try
 execve, SIGUSR2 open): the master logs the cause and starts a new one; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """DERP over WebSocket, as browsers speak it: python3-websockets (asyncio, run
 in a background thread) carries the DERP byte stream in binary messages, and
 DerpClient's own handshake and frame code runs on top, unchanged."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What every libFuzzer harness here shares. */
 #ifndef DERPD_FUZZ_H
 #define DERPD_FUZZ_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Coverage-guided fuzzing of derpd's hand-written parsers: clang's libFuzzer
 # with ASan+UBSan. Included by the top-level Makefile; run from the repo root.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for worker/clientinfo.c: the JSON a client sends (after
  * opening the box) in its ClientInfo frame, parsed with jansson set up the

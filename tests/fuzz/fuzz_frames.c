@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for common/frame.c: the checks the worker applies to
  * every frame header a client sends.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for worker/http.c: the HTTP/1.x request head parser
  * every client reaches before anything else.

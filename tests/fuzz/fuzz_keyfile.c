@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for common/keyfmt.c: derper's key file (JSON) and the
  * "privkey:"/"nodekey:" text forms of keys.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for common/ring.c, the consumer side of which must
  * survive a hostile producer: the rings live in shared memory that every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for common/stun.c: the binding-request parser sees
  * every UDP datagram sent to the STUN port.

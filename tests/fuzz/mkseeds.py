@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Regenerates the seed corpora in tests/fuzz/corpus/ (deterministic output).
 
 Run from the repository root: python3 tests/fuzz/mkseeds.py

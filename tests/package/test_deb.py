@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """The Debian package: contents, hardening of the shipped binaries, the
 systemd unit, and (as root) install -> first start -> purge.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for worker/clientinfo.c: the ClientInfo JSON. */
 #include <stdarg.h>
 #include <stddef.h>

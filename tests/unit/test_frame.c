@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for common/frame.c: the DERP frame codec. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for worker/http.c: the HTTP/1.x request head parser. */
 #include <stdarg.h>
 #include <stddef.h>

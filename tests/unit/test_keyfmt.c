@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for common/keyfmt.c and common/keyfile.c: key text and key files. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for common/ring.c: the SPSC record ring. */
 #include <stdarg.h>
 #include <stddef.h>

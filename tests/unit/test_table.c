@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests for common/table.c: the shared connection table. */
 #include <stdarg.h>
 #include <stddef.h>
