@@ -30,7 +30,7 @@ die(struct client *c, const char *why)
 	if (c->state == C_DEAD)
 		return;
 	if (c->lp->failed + c->lp->died < 5)
-		logit("%s%s", why, strstr(why, "certificate") != NULL ?
+		log_warnx("%s%s", why, strstr(why, "certificate") != NULL ?
 		    " (use -k, or --cafile)" : "");
 	client_close(c, 1);
 	loop_on_dead(c, was_ready);
@@ -164,7 +164,7 @@ client_start(struct client *c)
 	if (fd < 0) {
 		c->state = C_DEAD;
 		c->lp->connecting++;	/* loop_on_dead undoes it */
-		logit("connect: %s", strerror(errno));
+		log_warn("connect");
 		loop_on_dead(c, 0);
 		return;
 	}

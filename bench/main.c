@@ -72,7 +72,7 @@ num(const char *s, double lo, double hi, const char *what)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-		logit("bad %s \"%s\"", what, s);
+		log_warnx("bad %s \"%s\"", what, s);
 		usage();
 	}
 	return v;
@@ -112,7 +112,7 @@ parse_url(const char *url)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	if ((err = getaddrinfo(opt.host, port, &hints, &res)) != 0) {
-		logit("%s: %s", url, gai_strerror(err));
+		log_warnx("%s: %s", url, gai_strerror(err));
 		exit(1);
 	}
 	memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
@@ -214,7 +214,7 @@ parse_args(int argc, char **argv)
 		usage();
 	parse_url(argv[optind]);
 	if (opt.placement == PLACE_CROSS && opt.workers < 2) {
-		logit("cross-worker placement needs -W 2 or more");
+		log_warnx("cross-worker placement needs -W 2 or more");
 		usage();
 	}
 	if (opt.window == UINT32_MAX)
@@ -259,7 +259,7 @@ raise_nofile(void)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	if (opt.mode == MODE_IDLE && rl.rlim_cur < (rlim_t)opt.clients + 64)
-		logit("RLIMIT_NOFILE is %llu: too low for %d clients",
+		log_warnx("RLIMIT_NOFILE is %llu: too low for %d clients",
 		    (unsigned long long)rl.rlim_cur, opt.clients);
 }
 
@@ -517,7 +517,7 @@ main(int argc, char **argv)
 	switch (opt.mode) {
 	case MODE_THROUGHPUT:
 		if (abort_run) {
-			logit("not every client logged in (%d failed)", t.failed);
+			log_warnx("not every client logged in (%d failed)", t.failed);
 			return 1;
 		}
 		ok = report_throughput(&t, &peak);

@@ -253,7 +253,7 @@ connect_all(struct loop *lp, int total)
 	start_pending(lp);
 	while (lp->ready + lp->failed < total) {
 		if (mono_ns() > deadline) {
-			logit("thread %d: %d of %d clients logged in", lp->id,
+			log_info("thread %d: %d of %d clients logged in", lp->id,
 			    lp->ready, total);
 			abort_run = 1;
 			break;

@@ -31,7 +31,7 @@ runas_resolve(struct run_as *ra, const char *user_flag)
 	errno = 0;
 	pw = getpwnam(name);
 	if (pw == NULL && name != user_flag) {
-		logit("WARNING: user %s does not exist; running as %s. Create a "
+		log_warnx("user %s does not exist; running as %s. Create a "
 		    "dedicated system user: adduser --system --group %s",
 		    DEFAULT_USER, FALLBACK_USER, DEFAULT_USER);
 		name = FALLBACK_USER;

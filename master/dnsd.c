@@ -83,7 +83,7 @@ resolve(const char *name, char ips[MAX_IPS][INET6_ADDRSTRLEN])
 	const void *a;
 
 	if ((rc = getaddrinfo(name, NULL, &hints, &res)) != 0) {
-		logit("bootstrap DNS lookup \"%s\": %s", name, gai_strerror(rc));
+		log_warnx("bootstrap DNS lookup \"%s\": %s", name, gai_strerror(rc));
 		return 0;
 	}
 	for (ai = res; ai != NULL && n < MAX_IPS; ai = ai->ai_next) {
@@ -220,7 +220,7 @@ dnsd_main(const struct config *cfg, struct shm_dns *d)
 		plen = published_json(&published, pub, sizeof(pub));
 		ulen = unpublished_records(&unpublished, unpub, sizeof(unpub));
 		if (plen == 0 && published.n > 0)
-			logit("bootstrap DNS answer too large; keeping the old one");
+			log_warnx("bootstrap DNS answer too large; keeping the old one");
 		else
 			publish(d, pub, plen, unpub, ulen);
 		sleep(REFRESH_SECONDS);

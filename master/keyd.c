@@ -45,7 +45,7 @@ load_key(struct keyd *k)
 		priv[31] = (priv[31] & 127) | 64;
 	} else if (keyfile_read_fd(k->key_fd, k->key_path, priv, err,
 	    sizeof(err)) != KEYFILE_OK) {
-		logit("%s", err);
+		log_warnx("%s", err);
 		exit(78);	/* EX_CONFIG */
 	}
 	if (k->key_fd >= 0)
@@ -235,8 +235,7 @@ send_attach(struct keyd *k, uint32_t w)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &k->worker_end[w], sizeof(int));
 	if (sendmsg(k->ctl, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
-		logit("cannot hand worker %u's socket to the key process: %s",
-		    w, strerror(errno));
+		log_warn("cannot hand worker %u's socket to the key process", w);
 }
 
 void
@@ -302,7 +301,7 @@ keyd_start(struct keyd *k, const struct run_as *ra)
 	}
 	close(sv[1]);
 	k->ctl = sv[0];
-	logit("key process started, pid %d", (int)k->pid);
+	log_info("key process started, pid %d", (int)k->pid);
 	wait_for_pub(k);
 	for (w = 0; w < SHM_MAX_WORKERS; w++)
 		if (k->worker_end[w] >= 0)

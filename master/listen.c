@@ -154,8 +154,8 @@ steer_by_source_port(int fd, uint32_t n)
 
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
 	    sizeof(prog)) != 0)
-		logit("cannot steer connections by source port (%s); the kernel "
-		    "will spread them by hash", strerror(errno));
+		log_warn("cannot steer connections by source port; the kernel "
+		    "will spread them by hash");
 }
 
 void

@@ -70,7 +70,7 @@ create_key_file(const char *path)
 	if (pid == 0) {
 		if ((priv = sodium_malloc(32)) == NULL ||
 		    keyfile_create(path, priv, err, sizeof(err)) != 0) {
-			logit("%s", priv == NULL ? "out of memory" : err);
+			log_warnx("%s", priv == NULL ? "out of memory" : err);
 			_exit(1);
 		}
 		_exit(0);
@@ -78,7 +78,7 @@ create_key_file(const char *path)
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)
 		fatalx("cannot create the key file %s", path);
-	logit("generated a new key file %s (mode 0600)", path);
+	log_info("generated a new key file %s (mode 0600)", path);
 }
 
 static void
@@ -90,14 +90,14 @@ open_key_file(void)
 
 	if (*path == '\0') {
 		if (cfg.dev) {
-			logit("no -c given: using an ephemeral key (dev mode)");
+			log_info("no -c given: using an ephemeral key (dev mode)");
 			m.keyd.key_fd = -1;
 			return;
 		}
 		if (geteuid() != 0)
 			fatalx("-c <key file> not specified");
 		path = DEFAULT_KEY_PATH;
-		logit("no -c given; using %s", path);
+		log_info("no -c given; using %s", path);
 	}
 	m.keyd.key_path = path;
 	fd = keyfile_open(path, err, sizeof(err));
@@ -136,7 +136,7 @@ parse_mesh_key(const char *text, size_t len, const char *from)
 	if (key_parse_text(text, len, "", cfg.mesh_key) != 0)
 		fatalx("invalid mesh key in %s: must be 64 hexadecimal digits", from);
 	cfg.has_mesh_key = 1;
-	logit("DERP mesh key configured (from %s)", from);
+	log_info("DERP mesh key configured (from %s)", from);
 }
 
 static void
@@ -161,7 +161,7 @@ load_mesh_key(void)
 	    fstat(fd, &st) != 0)
 		fatal("mesh key file %s", path);
 	if ((st.st_mode & 077) != 0)
-		logit("WARNING: mesh key file %s is accessible by group or "
+		log_warnx("mesh key file %s is accessible by group or "
 		    "others; chmod 600 %s", path, path);
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
@@ -215,7 +215,7 @@ main(int argc, char **argv)
 		m.keyd.worker_end[i] = -1;
 	m.sigfd = make_signalfd();
 	if (cfg.no_seccomp)
-		logit("WARNING: -no-seccomp: workers run WITHOUT their syscall "
+		log_warnx("-no-seccomp: workers run WITHOUT their syscall "
 		    "sandbox. Use this for debugging only, never in production.");
 
 	dnsd_check_flags(&cfg);
@@ -241,10 +241,10 @@ main(int argc, char **argv)
 	privdrop(&m.ra);
 
 	key_format_text(pubtext, NODEKEY_PREFIX, m.keyd.pub);
-	logit("serving on %s (%s) with %u workers as %s; public key %s",
+	log_info("serving on %s (%s) with %u workers as %s; public key %s",
 	    cfg.addr, cfg.tls ? "TLS" : "plain HTTP", m.nworkers, m.ra.name,
 	    pubtext);
-	logit("this relay is open to any client that knows its address; "
+	log_warnx("this relay is open to any client that knows its address; "
 	    "-verify-clients is not implemented yet");
 	return master_run(&m);
 }

@@ -35,13 +35,13 @@ rateconf_load(const char *path, const struct shm *s)
 	json_t *root;
 
 	if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		logit("rate config %s: %s (line %d)", path, jerr.text, jerr.line);
+		log_warnx("rate config %s: %s (line %d)", path, jerr.text, jerr.line);
 		return -1;
 	}
 	if (!json_is_object(root) ||
 	    get_u64(root, "PerClientRateLimitBytesPerSec", &bps) != 0 ||
 	    get_u64(root, "PerClientRateBurstBytes", &burst) != 0) {
-		logit("rate config %s: want {\"PerClientRateLimitBytesPerSec\": N, "
+		log_warnx("rate config %s: want {\"PerClientRateLimitBytesPerSec\": N, "
 		    "\"PerClientRateBurstBytes\": M} with non-negative integers", path);
 		json_decref(root);
 		return -1;
@@ -52,7 +52,7 @@ rateconf_load(const char *path, const struct shm *s)
 	else if (burst < MIN_BURST)
 		burst = MIN_BURST;
 	shm_rate_set(s, bps, burst);
-	logit("rate config applied: client-rate=%llu bytes/sec, client-burst=%llu bytes",
+	log_info("rate config applied: client-rate=%llu bytes/sec, client-burst=%llu bytes",
 	    (unsigned long long)bps, (unsigned long long)burst);
 	return 0;
 }

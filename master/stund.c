@@ -81,7 +81,7 @@ stund_main(int fd, struct shm_stun *st)
 		n = recvmmsg(fd, in, BATCH, MSG_WAITFORONE, NULL);
 		if (n < 0) {
 			if (errno != EINTR)
-				logit("recvmmsg: %s", strerror(errno));
+				log_warn("recvmmsg");
 			continue;
 		}
 		k = answer(in, (unsigned int)n, out, oiov, resp, st);

@@ -101,13 +101,13 @@ spawn_worker(struct master *m, uint32_t i)
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-		logit("socketpair for worker %u: %s", i, strerror(errno));
+		log_warn("socketpair for worker %u", i);
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
 	keyd_attach(&m->keyd, i, sv[1]);
 	if ((pid = fork()) < 0) {
-		logit("fork worker %u: %s", i, strerror(errno));
+		log_warn("fork worker %u", i);
 		close(sv[0]);
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
@@ -118,7 +118,7 @@ spawn_worker(struct master *m, uint32_t i)
 	m->w[i].pid = pid;
 	m->w[i].started_ms = mono_ms();
 	__atomic_store_n(&m->shm.hdr->workers[i].pid, pid, __ATOMIC_RELAXED);
-	logit("worker %u started, pid %d", i, (int)pid);
+	log_info("worker %u started, pid %d", i, (int)pid);
 }
 
 static void
@@ -129,7 +129,7 @@ spawn_stun(struct master *m)
 	pid_t pid;
 
 	if ((pid = fork()) < 0) {
-		logit("fork STUN server: %s", strerror(errno));
+		log_warn("fork STUN server");
 		m->stun.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
@@ -141,7 +141,7 @@ spawn_stun(struct master *m)
 	}
 	m->stun.pid = pid;
 	m->stun.started_ms = mono_ms();
-	logit("STUN server started, pid %d", (int)pid);
+	log_info("STUN server started, pid %d", (int)pid);
 }
 
 static void
@@ -151,7 +151,7 @@ spawn_dns(struct master *m)
 	pid_t pid;
 
 	if ((pid = fork()) < 0) {
-		logit("fork DNS resolver: %s", strerror(errno));
+		log_warn("fork DNS resolver");
 		m->dns.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
@@ -163,7 +163,7 @@ spawn_dns(struct master *m)
 	}
 	m->dns.pid = pid;
 	m->dns.started_ms = mono_ms();
-	logit("bootstrap DNS resolver started, pid %d", (int)pid);
+	log_info("bootstrap DNS resolver started, pid %d", (int)pid);
 }
 
 /* The master's rings announce a dead worker's clients as gone to the others. */
@@ -202,18 +202,18 @@ reclaim(struct master *m, uint32_t i)
 	__atomic_store_n(&sw->pid, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->watchers, 0, __ATOMIC_RELAXED);
 	if (n > 0)
-		logit("worker %u: removed %zu routes and told the other workers", i, n);
+		log_info("worker %u: removed %zu routes and told the other workers", i, n);
 }
 
 static void
 log_exit(const char *what, pid_t pid, int status)
 {
 	if (WIFSIGNALED(status))
-		logit("%s (pid %d) killed by signal %d (%s)%s", what, (int)pid,
+		log_warnx("%s (pid %d) killed by signal %d (%s)%s", what, (int)pid,
 		    WTERMSIG(status), strsignal(WTERMSIG(status)),
 		    WTERMSIG(status) == SIGSYS ? ": seccomp policy violation" : "");
 	else
-		logit("%s (pid %d) exited with status %d", what, (int)pid,
+		log_warnx("%s (pid %d) exited with status %d", what, (int)pid,
 		    WEXITSTATUS(status));
 }
 
@@ -231,7 +231,7 @@ schedule_restart(struct worker_proc *p, const char *what)
 		    p->backoff_ms * 2;
 	p->respawn_at_ms = now + p->backoff_ms;
 	if (p->backoff_ms > 0)
-		logit("%s died after %lld ms; restarting it in %u ms", what,
+		log_warnx("%s died after %lld ms; restarting it in %u ms", what,
 		    (long long)ran, p->backoff_ms);
 }
 
@@ -350,7 +350,7 @@ begin_stop(struct master *m, int sig)
 {
 	if (m->stopping)
 		return;
-	logit("%s: stopping", strsignal(sig));
+	log_info("%s: stopping", strsignal(sig));
 	m->stopping = 1;
 	m->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
 	signal_workers(m, SIGTERM);
@@ -374,7 +374,7 @@ handle_signals(struct master *m)
 			if (*m->cfg->rate_config != '\0')
 				rateconf_load(m->cfg->rate_config, &m->shm);
 			else
-				logit("SIGHUP: nothing to reload");
+				log_info("SIGHUP: nothing to reload");
 			break;
 		}
 	}
@@ -429,7 +429,7 @@ stop_keyd(struct master *m)
 			return;
 		poll(NULL, 0, 50);
 	}
-	logit("the key process did not exit; killing it");
+	log_warnx("the key process did not exit; killing it");
 	kill(m->keyd.pid, SIGKILL);
 	waitpid(m->keyd.pid, NULL, 0);
 }
@@ -447,7 +447,7 @@ master_run(struct master *m)
 				break;
 			timeout = (int)(m->stop_deadline_ms - mono_ms());
 			if (timeout <= 0) {
-				logit("workers did not stop in time; killing them");
+				log_warnx("workers did not stop in time; killing them");
 				signal_workers(m, SIGKILL);
 				timeout = 1000;
 			}
@@ -457,6 +457,6 @@ master_run(struct master *m)
 		handle_signals(m);
 	}
 	stop_keyd(m);
-	logit("stopped");
+	log_info("stopped");
 	return 0;
 }

@@ -130,6 +130,6 @@ tls_ctx_new(const struct config *cfg)
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
-	logit("TLS certificate %s loaded for %s", crt, cfg->hostname);
+	log_info("TLS certificate %s loaded for %s", crt, cfg->hostname);
 	return ctx;
 }

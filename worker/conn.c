@@ -183,7 +183,7 @@ conn_accept(struct wk *w, int lfd, int port80)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
-				logit("accept: %s", strerror(errno));
+				log_warn("accept");
 			return;
 		}
 		if (!port80 && !accept_allowed(w)) {
@@ -258,7 +258,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 {
 	if (c->fd < 0)
 		return;
-	debug("closing client slot %u: %s", c->slot, why);
+	log_debug("closing client slot %u: %s", c->slot, why);
 	if (c->counted) {
 		stat(w, ST_CLIENTS_CURRENT, -1);
 		if (c->preferred)

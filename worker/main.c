@@ -187,13 +187,13 @@ forbidden_syscall(int sig)
 {
 	char *argv[] = { "/bin/true", NULL };
 
-	logit("test hook: attempting a forbidden %s", sig == SIGUSR1 ?
+	log_info("test hook: attempting a forbidden %s", sig == SIGUSR1 ?
 	    "execve" : "open");
 	if (sig == SIGUSR1)
 		execve(argv[0], argv, NULL);
 	else
 		close(open("/etc/hostname", O_RDONLY));
-	logit("test hook: the forbidden syscall was allowed");
+	log_info("test hook: the forbidden syscall was allowed");
 }
 #endif
 
@@ -287,7 +287,7 @@ worker_main(const struct worker_setup *s)
 	w.now_ms = now_ms();
 	if (!s->cfg->no_seccomp)
 		sandbox_apply(SANDBOX_WORKER);
-	logit("ready");
+	log_info("ready");
 	run(&w);
 	exit(0);
 }

@@ -360,7 +360,7 @@ relay_drain_rings(struct wk *w)
 		}
 		if (ring->resets != resets) {
 			stat(w, ST_RING_RESETS, 1);
-			logit("discarded a corrupt ring from %s %u",
+			log_warnx("discarded a corrupt ring from %s %u",
 			    p == w->nworkers ? "master" : "worker", p);
 		}
 	}
