@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "keyfmt.h"
 #include "log.h"
 #include "wk.h"
 
@@ -126,10 +127,11 @@ serve_robots(struct wk *w, struct conn *c, const struct http_request *req)
 	send_reply(w, c, req, &r);
 }
 
-/* The value of query parameter q, or an empty string. */
+/* The value of query parameter name, or an empty string. */
 static struct http_str
-query_q(const struct http_request *req)
+query_param(const struct http_request *req, const char *name)
 {
+	size_t nl = strlen(name);
 	struct http_str q = { NULL, 0 };
 	const char *p = req->target.p + req->path.len, *end = req->target.p +
 	    req->target.len, *amp;
@@ -140,9 +142,10 @@ query_q(const struct http_request *req)
 		amp = memchr(p, '&', end - p);
 		if (amp == NULL)
 			amp = end;
-		if (amp - p >= 2 && p[0] == 'q' && p[1] == '=') {
-			q.p = p + 2;
-			q.len = amp - p - 2;
+		if ((size_t)(amp - p) > nl && memcmp(p, name, nl) == 0 &&
+		    p[nl] == '=') {
+			q.p = p + nl + 1;
+			q.len = amp - p - nl - 1;
 			return q;
 		}
 	}
@@ -191,7 +194,7 @@ static void
 serve_bootstrap_dns(struct wk *w, struct conn *c, const struct http_request *req)
 {
 	static char body[DNS_BLOB_MAX];
-	struct http_str q = query_q(req);
+	struct http_str q = query_param(req, "q");
 	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS, body, 0 };
 
 	stat(w, ST_BOOTSTRAP_DNS_REQUESTS, 1);
@@ -316,6 +319,35 @@ debug_allowed(const struct conn *c, const struct http_request *req)
 	return (v4 >> 24) == 127 || (v4 & 0xffc00000u) == 0x64400000u;
 }
 
+/*
+ * /debug/route?key=nodekey:<hex>: which worker serves a key, for tests and
+ * derpd-client's placement check. Loopback and Tailscale addresses only.
+ */
+static size_t
+route_json(struct wk *w, const struct http_request *req, char *out, size_t cap,
+    const char **status)
+{
+	struct http_str q = query_param(req, "key");
+	struct route active, all[TABLE_MAX_DUPS];
+	uint8_t key[KEY_LEN];
+	char text[KEY_TEXT_MAX];
+	int n;
+
+	if (key_parse_text(q.p, q.len, NODEKEY_PREFIX, key) != 0) {
+		*status = "400 Bad Request";
+		return (size_t)snprintf(out, cap, "{\"error\":\"want ?key=nodekey:<64 hex digits>\"}\n");
+	}
+	if (!table_lookup(&w->shm->table, key, &active)) {
+		*status = "404 Not Found";
+		return (size_t)snprintf(out, cap, "{\"error\":\"not connected\"}\n");
+	}
+	n = table_routes(&w->shm->table, key, all);
+	key_format_text(text, NODEKEY_PREFIX, key);
+	*status = "200 OK";
+	return (size_t)snprintf(out, cap, "{\"key\":\"%s\",\"worker\":%u,"
+	    "\"connections\":%d}\n", text, active.worker, n);
+}
+
 static void
 serve_debug(struct wk *w, struct conn *c, const struct http_request *req,
     int metrics)
@@ -330,12 +362,16 @@ serve_debug(struct wk *w, struct conn *c, const struct http_request *req,
 	if (metrics) {
 		r.type = "text/plain; version=0.0.4; charset=utf-8";
 		r.body_len = metrics_render(w, body, sizeof(body));
+	} else if (http_str_eq(&req->path, "/debug/route")) {
+		r.type = "application/json";
+		r.body_len = route_json(w, req, body, sizeof(body), &r.status);
 	} else if (http_str_eq(&req->path, "/debug/")) {
 		r.type = "text/html; charset=utf-8";
 		r.body_len = (size_t)snprintf(body, sizeof(body),
 		    "<html><body><h1>derpd debug</h1><ul>"
 		    "<li><a href=\"/debug/varz\">/debug/varz</a> (Prometheus)</li>"
 		    "<li><a href=\"/metrics\">/metrics</a> (same)</li>"
+		    "<li>/debug/route?key=nodekey:&lt;hex&gt; (which worker serves a key)</li>"
 		    "</ul></body></html>\n");
 	} else {
 		send_error(w, c, req, "404 Not Found", "404 page not found\n");

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """HTTP requests on raw sockets (so the test sees every byte derpd sends),
 optionally steered onto one worker, and a strict Prometheus text parser."""
+import json
 import re
 import socket
 import time
@@ -154,3 +155,21 @@ def udp_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+
+# --- placement ----------------------------------------------------------------
+
+def served_by(srv, pub, **kw):
+    """The worker serving key `pub`, from derpd's loopback-only /debug/route
+    (None if the key is not connected): tests that claim a placement assert it."""
+    r = get(srv, f"/debug/route?key=nodekey:{bytes(pub).hex()}", **kw)
+    if r.status == 404:
+        return None
+    assert r.status == 200, f"/debug/route: {r.status_line} {r.body!r}"
+    return json.loads(r.body)["worker"]
+
+
+def assert_on_worker(srv, client, worker):
+    """Fails unless derpd says `client`'s key is served by `worker`."""
+    got = served_by(srv, client.pub)
+    assert got == worker, f"client {client.pub.hex()[:8]} is on worker {got}, not {worker}"

@@ -12,7 +12,7 @@ import pytest
 from conftest import free_port
 from derp_client import DerpClient
 from derp_helpers import exchange
-from http_helpers import Response, get, metrics, read_to_eof, request
+from http_helpers import Response, get, metrics, read_to_eof, request, served_by
 
 # tsweb.AddBrowserHeaders
 BROWSER_HEADERS = {
@@ -209,6 +209,29 @@ def test_derp_disabled(derp_server, connect):
 
 
 # --- debug access ------------------------------------------------------------------
+
+def test_debug_route_names_the_serving_worker(srv, connect):
+    """/debug/route?key=nodekey:<hex> says which worker serves a key: the
+    placement check of tests and derpd-client probe."""
+    a, b = connect(srv, worker=0), connect(srv, worker=1)
+    assert served_by(srv, a.pub) == 0 and served_by(srv, b.pub) == 1
+    r = get(srv, f"/debug/route?key=nodekey:{a.pub.hex()}")
+    assert r.headers["content-type"] == "application/json"
+    assert json.loads(r.body) == {"key": f"nodekey:{a.pub.hex()}", "worker": 0,
+                                  "connections": 1}
+    a.close()
+    deadline = time.monotonic() + 5
+    while served_by(srv, a.pub) is not None:
+        assert time.monotonic() < deadline, "a closed client is still routed"
+        time.sleep(0.05)
+    for bad in ("", "?key=", f"?key={a.pub.hex()}", "?key=nodekey:zz" + "0" * 62):
+        r = get(srv, "/debug/route" + bad)
+        assert r.status == 400 and b"nodekey" in r.body, (bad, r.status_line)
+    r = get(srv, f"/debug/route?key=nodekey:{b.pub.hex()}",
+            headers=[("X-Forwarded-For", "192.0.2.1")])
+    assert_go_http_error(r, 403, "debug access denied")
+
+
 
 def test_debug_index_and_forwarded(srv):
     """/debug/ is for loopback (and Tailscale) clients; a proxied request
