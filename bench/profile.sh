@@ -4,6 +4,7 @@
 # (repeatable on a noisy machine, unlike timings).
 #
 #   bench/profile.sh [same|cross] [packet size] [packets per pair] [pairs] [tls|plain]
+#   WORKERS=N bench/profile.sh ...     (default 2)
 #
 # Runs build/derpd under valgrind without its sandbox (valgrind cannot run
 # seccomp(2); see bench/noseccomp.c), sends a fixed number of packets with
@@ -16,6 +17,7 @@ size=${2:-1024}
 count=${3:-20000}
 pairs=${4:-1}
 mode=${5:-tls}
+workers=${WORKERS:-2}
 OUT=${OUT:-/tmp/derpd-prof}
 rm -rf "$OUT"
 mkdir -p "$OUT/certs"
@@ -38,17 +40,17 @@ cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$OUT/noseccomp.so" bench/noseccom
 # shellcheck disable=SC2086
 LD_PRELOAD="$OUT/noseccomp.so" setsid valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.%p" \
 	--collect-atstart=no --toggle-collect='run*' \
-	./build/derpd -a 127.0.0.1:$port -c "$OUT/derpd.key" -workers 2 \
+	./build/derpd -a 127.0.0.1:$port -c "$OUT/derpd.key" -workers "$workers" \
 	-stun=false -http-port=-1 -no-seccomp $user $tlsargs >"$OUT/derpd.log" 2>&1 &
 vg=$!
 trap 'kill -TERM $vg 2>/dev/null || true' EXIT
 i=0
-until [ "$(grep -c 'ready' "$OUT/derpd.log" || true)" -ge 2 ]; do
+until [ "$(grep -c 'ready' "$OUT/derpd.log" || true)" -ge "$workers" ]; do
 	i=$((i + 1))
 	[ $i -lt 600 ] || { cat "$OUT/derpd.log"; kill $vg; exit 1; }
 	sleep 0.1
 done
-./build/derpbench -k -P "$pairs" -n "$count" -d 600 -s "$size" -x "$place" \
+./build/derpbench -k -P "$pairs" -n "$count" -d 600 -s "$size" -x "$place" -W "$workers" \
 	--strict $scheme://127.0.0.1:$port
 kill -TERM $vg
 wait $vg || true
@@ -63,5 +65,5 @@ for w in $(sed -n 's/.*worker \([0-9]*\) started, pid \([0-9]*\).*/\2/p' "$OUT/d
 	callgrind_annotate "$f" 2>/dev/null | sed -n '/file:function/,$p' | sed -n '3,22p' >"$f.top"
 	callgrind_annotate --inclusive=yes "$f" 2>/dev/null | sed -n '/file:function/,$p' | grep -v '???' | sed -n '3,30p' >"$f.incl"
 done
-echo "both workers: $sum instructions, $((sum / total)) per packet ($total packets of $size B, $pairs pair(s), $place worker, $mode)"
+echo "all workers: $sum instructions, $((sum / total)) per packet ($total packets of $size B, $pairs pair(s), $place worker, $mode)"
 echo "self cost and inclusive cost per worker: $OUT/callgrind.*.top, *.incl"

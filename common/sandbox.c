@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
-#include <linux/futex.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <seccomp.h>
@@ -66,9 +65,6 @@ static const struct sandbox_rule policy[] = {
 	{ SC(mremap),		ANY,		W | K },
 	{ SC(madvise),		ANY,		W | K | D },
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
-	/* The shared connection table's robust mutex and its read fallback. */
-	{ SC(futex),		FUTEX_OPS,	W },
-	{ SC(sched_yield),	ANY,		W },
 	/* Nonces and TLS. */
 	{ SC(getrandom),	ANY,		W | D },
 	/* A stub resolver (the bootstrap-DNS process only). */
@@ -132,23 +128,6 @@ allow_sockopts(scmp_filter_ctx ctx, int nr, int *rc)
 }
 
 static void
-allow_futex(scmp_filter_ctx ctx, int nr, int *rc)
-{
-	static const int ops[] = {
-		FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET,
-	};
-	struct scmp_arg_cmp a;
-	size_t i;
-
-	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		a = SCMP_A1(SCMP_CMP_MASKED_EQ,
-		    ~(scmp_datum_t)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME),
-		    (scmp_datum_t)ops[i]);
-		allow(ctx, nr, 1, &a, rc);
-	}
-}
-
-static void
 add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 {
 	struct scmp_arg_cmp a;
@@ -167,9 +146,6 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 	case SELF_SIGNAL:
 		a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
 		allow(ctx, nr, 1, &a, rc);
-		break;
-	case FUTEX_OPS:
-		allow_futex(ctx, nr, rc);
 		break;
 	case READ_ONLY_OPEN:
 		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY);

@@ -41,8 +41,8 @@ def keygen_bin():
 
 @pytest.fixture(scope="session")
 def derpd_test_bin():
-    """The test build (-DDERPD_TEST_HOOKS): SIGUSR1/SIGUSR2 make a worker try a
-    forbidden execve/open.  DERPD_TEST_BIN, default <repo>/build-test/derpd."""
+    """The test build (-DDERPD_TEST_HOOKS): its processes attempt a forbidden
+    (or allowed) call on request (tests/e2e/probes.py).  DERPD_TEST_BIN, default <repo>/build-test/derpd."""
     path = Path(os.environ.get("DERPD_TEST_BIN") or REPO / "build-test" / "derpd")
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(f"DERPD_TEST_BIN: {path} is not an executable file "

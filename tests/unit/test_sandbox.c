@@ -138,13 +138,18 @@ test_absent_list_is_current(void **state)
 		    absent[i].name) < 0);
 }
 
-/* No role may ever execute, trace, or open a new socket except DNS. */
+/*
+ * No role may ever execute, trace, signal others, or open a new socket
+ * except DNS; and none may wait on a futex: there is no lock in shared
+ * memory that a process could hold against another.
+ */
 static void
 test_forbidden_everywhere(void **state)
 {
 	static const char *const never[] = { "execve", "execveat", "ptrace",
 	    "process_vm_readv", "process_vm_writev", "open", "fork", "vfork",
-	    "clone", "clone3", "kill", "setuid", "mount", "bpf", "memfd_create" };
+	    "clone", "clone3", "kill", "setuid", "mount", "bpf", "memfd_create",
+	    "futex" };
 	size_t i;
 	int role;
 
