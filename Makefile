@@ -39,7 +39,7 @@ WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
 	     worker/mesh.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c \
-	     master/dnsd.c master/rateconf.c
+	     master/dnsd.c master/rateconf.c master/notify.c
 KEYGEN_SRC = keygen/keygen.c
 BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
 HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h)

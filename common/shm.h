@@ -68,6 +68,7 @@ struct shm_worker {
 	int32_t		pid;
 	uint32_t	restarts;
 	uint32_t	watchers;	/* mesh clients watching connections */
+	uint32_t	ready;		/* 1 once in its event loop (READY=1 waits for it) */
 	uint64_t	stats[ST_MAX];
 	uint64_t	frames[STAT_FRAME_TYPES];
 } __attribute__((aligned(64)));

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "rateconf.h"
 #include "dnsd.h"
 #include "stund.h"
@@ -201,6 +202,7 @@ reclaim(struct master *m, uint32_t i)
 	__atomic_store_n(&sw->stats[ST_HOME_CLIENTS], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->pid, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw->watchers, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->ready, 0, __ATOMIC_RELAXED);
 	if (n > 0)
 		log_info("worker %u: removed %zu routes and told the other workers", i, n);
 }
@@ -351,6 +353,7 @@ begin_stop(struct master *m, int sig)
 	if (m->stopping)
 		return;
 	log_info("%s: stopping", strsignal(sig));
+	notify_stopping();
 	m->stopping = 1;
 	m->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
 	signal_workers(m, SIGTERM);
@@ -371,10 +374,12 @@ handle_signals(struct master *m)
 			begin_stop(m, (int)si.ssi_signo);
 			break;
 		case SIGHUP:
+			notify_reloading();
 			if (*m->cfg->rate_config != '\0')
 				rateconf_load(m->cfg->rate_config, &m->shm);
 			else
 				log_info("SIGHUP: nothing to reload");
+			notify_reloaded();
 			break;
 		}
 	}
@@ -434,6 +439,13 @@ stop_keyd(struct master *m)
 	waitpid(m->keyd.pid, NULL, 0);
 }
 
+/* The earlier of two poll timeouts, -1 meaning none. */
+static int
+sooner(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 int
 master_run(struct master *m)
 {
@@ -452,6 +464,7 @@ master_run(struct master *m)
 				timeout = 1000;
 			}
 		}
+		timeout = sooner(timeout, notify_tick(m));
 		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
 			fatal("poll");
 		handle_signals(m);

@@ -288,6 +288,7 @@ worker_main(const struct worker_setup *s)
 	if (!s->cfg->no_seccomp)
 		sandbox_apply(SANDBOX_WORKER);
 	log_info("ready");
+	__atomic_store_n(&s->shm->hdr->workers[s->id].ready, 1, __ATOMIC_RELEASE);
 	run(&w);
 	exit(0);
 }
