@@ -7,10 +7,10 @@
  * them, so counters keep their names without _total); derpd's own are
  * derpd_* and follow Prometheus's conventions (_total, base units).
  */
+#include "metrics.h"
+
 #include <stdarg.h>
 #include <stdio.h>
-
-#include "wk.h"
 
 struct out {
 	char	*p;
