@@ -122,14 +122,21 @@ def cached_tree(packages):
     CACHE.mkdir(parents=True, exist_ok=True)
     work = CACHE / f"tmp-{os.getpid()}"
     try:
-        _run("debootstrap", "--variant=minbase", f"--arch={arch}",
-             f"--include={','.join(sorted(packages))}", SUITE, str(work / "root"), mirror,
-             timeout=1800)
+        for attempt in (1, 2):      # a mirror's hiccup should not fail the suite
+            subprocess.run(["rm", "-rf", "--one-file-system", str(work)], check=False)
+            try:
+                _run("debootstrap", "--variant=minbase", f"--arch={arch}",
+                     f"--include={','.join(sorted(packages))}", SUITE, str(work / "root"),
+                     mirror, timeout=1800)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
         for deb in glob.glob(str(work / "root/var/cache/apt/archives/*.deb")):
             os.unlink(deb)
         _run("tar", "--numeric-owner", "-C", str(work / "root"), "-cf", str(work / "tree.tar"),
              ".")
-        for old in CACHE.glob(f"{SUITE}-*.tar"):
+        for old in CACHE.glob(f"{SUITE}-*.tar*"):
             old.unlink()
         os.replace(work / "tree.tar", tarball)
         (CACHE / f"{tarball.name}.recipe").write_text(recipe + "\n")
