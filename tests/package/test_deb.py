@@ -133,10 +133,12 @@ def test_binaries_are_hardened(root, binary):
 
 def test_unit_verifies_and_keeps_capabilities_minimal(root, tmp_path):
     unit = (root / "lib/systemd/system/derpd.service").read_text()
-    # systemd-analyze checks ExecStart's binary exists: point it at ours.
+    # systemd-analyze checks ExecStart's binary and the man: pages in
+    # Documentation= exist: point it at ours.
     copy = tmp_path / "derpd.service"
     copy.write_text(unit.replace("/usr/sbin/derpd", str(root / "usr/sbin/derpd")))
-    out = run("systemd-analyze", "verify", str(copy), check=False)
+    out = run("systemd-analyze", "verify", str(copy), check=False,
+              env=dict(os.environ, MANPATH=str(root / "usr/share/man")))
     assert out.returncode == 0 and not out.stderr.strip(), out.stderr
     settings = dict(l.split("=", 1) for l in unit.splitlines()
                     if "=" in l and not l.startswith("#"))
