@@ -13,10 +13,13 @@ PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
-	   python3-pytest python3-nacl python3-websockets python3-aioice
+	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
-WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
+# Development and CI builds fail on any warning; the Debian package build
+# passes WERROR= so that a newer compiler's new warning cannot break it.
+WERROR	 = -Werror
+WARN	 = -Wall -Wextra $(WERROR) -Wshadow -Wpointer-arith -Wstrict-prototypes
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Icommon -Iworker -Imaster \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm	# Debian ships no wslay .pc
@@ -42,10 +45,12 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/metrics.c worker/session.c worker/testhooks.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/tablesrv.c master/stund.c \
-	     master/dnsd.c master/rateconf.c
+	     master/dnsd.c master/rateconf.c master/notify.c
 KEYGEN_SRC = keygen/keygen.c
 BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
 HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h)
+# Manual pages: man/NAME.SECTION.scd -> build/man/NAME.SECTION (scdoc).
+MAN	   = $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
 
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
@@ -55,10 +60,16 @@ BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox
 
-.PHONY: all deps run test check test-unit test-e2e test-asan test-sandbox bench \
-	install deb deb-deps test-package clean
+.PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox bench \
+	install deb deb-deps package-test-deps test-package clean
 
-all: build/derpd build/derpd-keygen
+all: build/derpd build/derpd-keygen man
+
+man: $(MAN)
+
+$(MAN): build/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.tmp && mv $@.tmp $@
 
 define variant
 $(1)/%.o: %.c $(HEADERS) Makefile
@@ -140,11 +151,19 @@ DESTDIR	?=
 install: all
 	install -D -m 0755 build/derpd $(DESTDIR)$(PREFIX)/sbin/derpd
 	install -D -m 0755 build/derpd-keygen $(DESTDIR)$(PREFIX)/bin/derpd-keygen
+	for m in $(MAN); do \
+		install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/} \
+			|| exit 1; \
+	done
 
 # The Debian package, built from a copy of the tracked sources with
 # packaging/debian as its debian/ directory: build-deb/derpd_<ver>_<arch>.deb.
-DEB_APT_PKGS = debhelper dpkg-dev fakeroot
-DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen \
+DEB_APT_PKGS = debhelper dpkg-dev fakeroot scdoc
+# What make test-package needs beyond that: lintian, man to render the pages,
+# and a Debian 12 container booted with systemd-nspawn (see tests/package).
+PKG_TEST_APT_PKGS = lintian man-db groff-base debootstrap systemd-container \
+	   debian-archive-keyring openssl
+DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen man \
 	   tests/fuzz/fuzz.mk packaging/derpd.conf
 DEB_VERSION = $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/debian/changelog)
 DEB_ARCH = $(shell dpkg --print-architecture)
@@ -152,6 +171,9 @@ DEB	 = build-deb/derpd_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 deb-deps:
 	@$(MAKE) -s deps APT_PKGS="$(DEB_APT_PKGS)"
+
+package-test-deps:
+	@$(MAKE) -s deps APT_PKGS="$(PKG_TEST_APT_PKGS)"
 
 deb: deb-deps
 	rm -rf build-deb && mkdir -p build-deb/src
@@ -162,9 +184,11 @@ deb: deb-deps
 		|| { tail -n 40 ../build.log; exit 1; }
 	@ls -l $(DEB)
 
-# Inspects the package; as root, also installs it, runs the installed relay
-# and purges it (skipped when a derpd package is already installed).
-test-package: deb
+# Inspects the package (lintian, manual pages, unit); as root, also installs
+# it here, runs the installed relay and purges it (skipped when a derpd
+# package is already installed), and installs it in a Debian 12 container
+# booted with systemd to drive the unit (tests/package/test_systemd.py).
+test-package: deb package-test-deps
 	DERPD_DEB=$(CURDIR)/$(DEB) $(PYTHON) -m pytest -q tests/package
 
 # Figures, not a test: starts its own derpd on loopback (see bench/README.md).

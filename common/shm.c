@@ -220,6 +220,20 @@ shm_stat_total(const struct shm *s, enum stat_id id)
 	return n;
 }
 
+uint64_t
+shm_gauge_total(const struct shm *s, enum stat_id id)
+{
+	uint64_t n = 0;
+	uint32_t w;
+
+	for (w = 0; w < s->nworkers; w++)
+		if (s->counters[w] != NULL && __atomic_load_n(
+		    &s->ctl->workers[w].alive, __ATOMIC_ACQUIRE))
+			n += __atomic_load_n(&s->counters[w]->stats[id],
+			    __ATOMIC_RELAXED);
+	return n;
+}
+
 int
 shm_rate_get(const struct shm *s, uint64_t *bps, uint64_t *burst)
 {

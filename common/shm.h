@@ -113,6 +113,7 @@ struct shm_counters {
 	uint64_t	stats[ST_MAX];
 	uint64_t	frames[STAT_FRAME_TYPES];
 	uint32_t	watchers;	/* mesh clients watching connections */
+	uint32_t	ready;		/* 1 once in its event loop (READY=1 waits for it) */
 };
 
 /* Where this worker (the consumer) has read each producer's ring to. */
@@ -196,6 +197,8 @@ void	shm_enter_role(struct shm *s, enum shm_role role, uint32_t id);
 struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
 /* Sum of one counter over all workers. */
 uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
+/* Sum of a gauge over the workers running now (a dead one's is stale). */
+uint64_t shm_gauge_total(const struct shm *s, enum stat_id id);
 /* The per-client rate limit: 1 and the values, or 0 when there is none. */
 int	shm_rate_get(const struct shm *s, uint64_t *bytes_per_sec, uint64_t *burst);
 /* Master only. */

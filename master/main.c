@@ -27,6 +27,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "rateconf.h"
 #include "tlsctx.h"
 
@@ -229,6 +230,7 @@ main(int argc, char **argv)
 	make_eventfds();
 	if (*cfg.rate_config != '\0' && rateconf_load(cfg.rate_config, &m.shm) != 0)
 		fatalx("cannot load -rate-config %s", cfg.rate_config);
+	notify_init();
 	privdrop(&m.ra);
 
 	key_format_text(pubtext, NODEKEY_PREFIX, m.keyd.pub);

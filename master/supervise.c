@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "rateconf.h"
 #include "dnsd.h"
 #include "stund.h"
@@ -378,6 +379,7 @@ begin_stop(struct master *m, int sig)
 	if (m->stopping)
 		return;
 	log_info("%s: stopping", strsignal(sig));
+	notify_stopping();
 	m->stopping = 1;
 	m->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
 	signal_workers(m, SIGTERM);
@@ -398,10 +400,12 @@ handle_signals(struct master *m)
 			begin_stop(m, (int)si.ssi_signo);
 			break;
 		case SIGHUP:
+			notify_reloading();
 			if (*m->cfg->rate_config != '\0')
 				rateconf_load(m->cfg->rate_config, &m->shm);
 			else
 				log_info("SIGHUP: nothing to reload");
+			notify_reloaded();
 			break;
 		}
 	}
@@ -484,6 +488,13 @@ wait_events(struct master *m, int timeout)
 		handle_signals(m);
 }
 
+/* The earlier of two poll timeouts, -1 meaning none. */
+static int
+sooner(int a, int b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
 int
 master_run(struct master *m)
 {
@@ -501,6 +512,7 @@ master_run(struct master *m)
 				timeout = 1000;
 			}
 		}
+		timeout = sooner(timeout, notify_tick(m));
 		wait_events(m, timeout);
 	}
 	stop_keyd(m);

@@ -104,6 +104,7 @@ start_region(struct wk *w)
 	mine->stats[ST_CLIENTS_CURRENT] = 0;
 	mine->stats[ST_HOME_CLIENTS] = 0;
 	mine->watchers = 0;
+	mine->ready = 0;
 	inbox_start(w);
 }
 
@@ -311,6 +312,7 @@ worker_main(const struct worker_setup *s)
 	if (!s->cfg->no_seccomp)
 		sandbox_apply(SANDBOX_WORKER);
 	log_info("ready");
+	__atomic_store_n(&s->shm->counters[s->id]->ready, 1, __ATOMIC_RELEASE);
 	run(&w);
 	exit(0);
 }

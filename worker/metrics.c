@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Prometheus text for /metrics and /debug/varz, summed over every worker's
- * counters in shared memory. Names follow derper's expvar names (derp_*)
- * where derper has the metric; derpd's own are derpd_*.
+ * counters in shared memory, each family with # HELP and # TYPE. Where
+ * derper has the metric its name is derper's, as tsweb renders its expvars
+ * (derp_*, stun_*, bootstrap_dns_requests, tls_listener_*: dashboards use
+ * them, so counters keep their names without _total); derpd's own are
+ * derpd_* and follow Prometheus's conventions (_total, base units).
  */
 #include "metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 struct out {
 	char	*p;
@@ -30,39 +34,77 @@ emit(struct out *o, const char *fmt, ...)
 		o->len = (size_t)n >= o->cap - o->len ? o->cap : o->len + n;
 }
 
+/* Starts a metric family: its # HELP and # TYPE lines. */
+static void
+family(struct out *o, const char *name, const char *type, const char *help)
+{
+	emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static const struct {
 	const char	*name;
 	const char	*type;
 	enum stat_id	 id;
+	const char	*help;
 } simple[] = {
-	{ "derpd_tcp_accepts", "counter", ST_TCP_ACCEPTS },
-	{ "derpd_current_tcp_connections", "gauge", ST_TCP_CURRENT },
-	{ "derp_accepts", "counter", ST_DERP_ACCEPTS },
-	{ "derp_current_connections", "gauge", ST_CLIENTS_CURRENT },
-	{ "derp_current_home_connections", "gauge", ST_HOME_CLIENTS },
-	{ "derpd_handshake_failures", "counter", ST_HANDSHAKE_FAILURES },
-	{ "derpd_http_requests", "counter", ST_HTTP_REQUESTS },
-	{ "bootstrap_dns_requests", "counter", ST_BOOTSTRAP_DNS_REQUESTS },
-	{ "derp_websocket_accepts", "counter", ST_WEBSOCKET_ACCEPTS },
-	{ "derp_packets_received", "counter", ST_PACKETS_RECV },
-	{ "derp_bytes_received", "counter", ST_BYTES_RECV },
-	{ "derp_packets_sent", "counter", ST_PACKETS_SENT },
-	{ "derp_bytes_sent", "counter", ST_BYTES_SENT },
-	{ "derp_peer_gone_disconnected_frames", "counter", ST_PEER_GONE_DISCONNECTED },
-	{ "derp_peer_gone_not_here_frames", "counter", ST_PEER_GONE_NOT_HERE },
-	{ "derp_got_ping", "counter", ST_GOT_PING },
-	{ "derp_sent_pong", "counter", ST_SENT_PONG },
-	{ "derpd_sent_ping", "counter", ST_SENT_PING },
-	{ "derpd_got_pong", "counter", ST_GOT_PONG },
-	{ "derpd_pong_rtt_ms_sum", "counter", ST_PONG_RTT_MS_SUM },
-	{ "derpd_restarting_frames", "counter", ST_RESTARTING_SENT },
-	{ "derpd_health_frames", "counter", ST_HEALTH_SENT },
-	{ "derp_unknown_frames", "counter", ST_UNKNOWN_FRAMES },
-	{ "derp_total_dup_client_conns", "counter", ST_DUP_CONNS_TOTAL },
-	{ "derpd_dup_client_switches", "counter", ST_DUP_SWITCHES },
-	{ "derpd_dup_client_fights", "counter", ST_DUP_FIGHTS },
-	{ "derp_packets_forwarded_in", "counter", ST_PACKETS_FORWARDED_IN },
-	{ "derpd_ring_resets", "counter", ST_RING_RESETS },
+	{ "derpd_tcp_accepts_total", "counter", ST_TCP_ACCEPTS,
+	    "TCP connections accepted, on every port" },
+	{ "derpd_current_tcp_connections", "gauge", ST_TCP_CURRENT,
+	    "TCP connections open now, logged in or not" },
+	{ "derp_accepts", "counter", ST_DERP_ACCEPTS,
+	    "DERP connections upgraded from HTTP" },
+	{ "derp_current_connections", "gauge", ST_CLIENTS_CURRENT,
+	    "DERP clients logged in now" },
+	{ "derp_current_home_connections", "gauge", ST_HOME_CLIENTS,
+	    "DERP clients logged in now that call this relay their home" },
+	{ "derpd_handshake_failures_total", "counter", ST_HANDSHAKE_FAILURES,
+	    "Connections closed for a failed TLS handshake, HTTP request or "
+	    "DERP login, or no login within -handshake-timeout" },
+	{ "derpd_http_requests_total", "counter", ST_HTTP_REQUESTS,
+	    "Well-formed HTTP requests read" },
+	{ "bootstrap_dns_requests", "counter", ST_BOOTSTRAP_DNS_REQUESTS,
+	    "Requests for /bootstrap-dns" },
+	{ "derp_websocket_accepts", "counter", ST_WEBSOCKET_ACCEPTS,
+	    "DERP connections upgraded to WebSocket" },
+	{ "derp_packets_received", "counter", ST_PACKETS_RECV,
+	    "Packets received from clients to relay" },
+	{ "derp_bytes_received", "counter", ST_BYTES_RECV,
+	    "Bytes of packets received from clients to relay" },
+	{ "derp_packets_sent", "counter", ST_PACKETS_SENT,
+	    "Packets relayed to clients" },
+	{ "derp_bytes_sent", "counter", ST_BYTES_SENT,
+	    "Bytes of packets relayed to clients" },
+	{ "derp_peer_gone_disconnected_frames", "counter",
+	    ST_PEER_GONE_DISCONNECTED,
+	    "PeerGone frames sent because a peer disconnected" },
+	{ "derp_peer_gone_not_here_frames", "counter", ST_PEER_GONE_NOT_HERE,
+	    "PeerGone frames sent because a peer is not connected here" },
+	{ "derp_got_ping", "counter", ST_GOT_PING,
+	    "Ping frames received from clients" },
+	{ "derp_sent_pong", "counter", ST_SENT_PONG,
+	    "Pong frames sent to clients" },
+	{ "derpd_pings_sent_total", "counter", ST_SENT_PING,
+	    "Ping frames sent to clients that can answer them" },
+	{ "derpd_pongs_received_total", "counter", ST_GOT_PONG,
+	    "Pong frames received that answer our Ping" },
+	{ "derpd_restarting_frames_sent_total", "counter", ST_RESTARTING_SENT,
+	    "Restarting frames sent on graceful stop" },
+	{ "derpd_health_frames_sent_total", "counter", ST_HEALTH_SENT,
+	    "Health frames sent to clients fighting over a key" },
+	{ "derp_unknown_frames", "counter", ST_UNKNOWN_FRAMES,
+	    "Frames of unknown type received from clients (skipped)" },
+	{ "derp_total_dup_client_conns", "counter", ST_DUP_CONNS_TOTAL,
+	    "Connections accepted for a key that was already connected" },
+	{ "derpd_dup_client_switches_total", "counter", ST_DUP_SWITCHES,
+	    "Times a duplicate connection that sent took its key's route" },
+	{ "derpd_dup_client_fights_total", "counter", ST_DUP_FIGHTS,
+	    "Route switches by a duplicate that had sent before (fighting)" },
+	{ "derp_packets_forwarded_in", "counter", ST_PACKETS_FORWARDED_IN,
+	    "ForwardPacket frames received from mesh peers" },
+	{ "derpd_ring_resets_total", "counter", ST_RING_RESETS,
+	    "Cross-worker rings discarded as corrupt" },
+	{ "derpd_logins_refused_full_total", "counter", ST_TABLE_FULL,
+	    "Logins refused because -max-clients clients were logged in" },
 };
 
 /* derper's drop reasons where they match; ring_full is derpd's own. */
@@ -97,22 +139,56 @@ load(const uint64_t *p)
 }
 
 static void
+emit_drops(struct wk *w, struct out *o)
+{
+	size_t i;
+
+	family(o, "derp_packets_dropped", "counter",
+	    "Packets dropped instead of relayed, by reason");
+	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		emit(o, "derp_packets_dropped{reason=\"%s\"} %llu\n",
+		    drops[i].reason,
+		    (unsigned long long)shm_stat_total(w->shm, drops[i].id));
+	family(o, "derp_bytes_dropped", "counter",
+	    "Bytes of packets dropped instead of relayed, by reason");
+	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		emit(o, "derp_bytes_dropped{reason=\"%s\"} %llu\n",
+		    drops[i].reason, drops[i].bytes == ST_MAX ? 0ULL :
+		    (unsigned long long)shm_stat_total(w->shm, drops[i].bytes));
+}
+
+/* Round-trip times of our Pings, as a summary without quantiles. */
+static void
+emit_pong_rtt(struct wk *w, struct out *o)
+{
+	uint64_t ms = shm_stat_total(w->shm, ST_PONG_RTT_MS_SUM);
+
+	family(o, "derpd_pong_rtt_seconds", "summary",
+	    "Time from our Ping to the client's Pong");
+	emit(o, "derpd_pong_rtt_seconds_sum %llu.%03llu\n"
+	    "derpd_pong_rtt_seconds_count %llu\n",
+	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+	    (unsigned long long)shm_stat_total(w->shm, ST_GOT_PONG));
+}
+
+static void
 emit_frames(struct wk *w, struct out *o)
 {
 	uint64_t n, other = 0;
 	uint32_t t, i;
 
-	emit(o, "# TYPE derpd_frames_received counter\n");
+	family(o, "derpd_frames_received_total", "counter",
+	    "DERP frames received from clients, by type");
 	for (t = 0; t < STAT_FRAME_TYPES; t++) {
 		for (n = 0, i = 0; i < w->nworkers; i++)
 			n += load(&w->shm->counters[i]->frames[t]);
 		if (frame_names[t] != NULL)
-			emit(o, "derpd_frames_received{kind=\"%s\"} %llu\n",
+			emit(o, "derpd_frames_received_total{kind=\"%s\"} %llu\n",
 			    frame_names[t], (unsigned long long)n);
 		else
 			other += n;
 	}
-	emit(o, "derpd_frames_received{kind=\"other\"} %llu\n",
+	emit(o, "derpd_frames_received_total{kind=\"other\"} %llu\n",
 	    (unsigned long long)other);
 }
 
@@ -128,8 +204,11 @@ emit_workers(struct wk *w, struct out *o)
 		alive += __atomic_load_n(&w->shm->ctl->workers[i].alive,
 		    __ATOMIC_RELAXED) != 0;
 	}
-	emit(o, "# TYPE derpd_workers gauge\nderpd_workers %u\n", alive);
-	emit(o, "# TYPE derpd_worker_restarts counter\nderpd_worker_restarts %llu\n",
+	family(o, "derpd_workers", "gauge", "Worker processes running");
+	emit(o, "derpd_workers %u\n", alive);
+	family(o, "derpd_worker_restarts_total", "counter",
+	    "Worker processes that died and were restarted");
+	emit(o, "derpd_worker_restarts_total %llu\n",
 	    (unsigned long long)restarts);
 }
 
@@ -139,10 +218,12 @@ emit_dups(struct wk *w, struct out *o)
 	uint32_t keys, conns, all;
 
 	table_counts(&w->shm->table, &keys, &conns, &all);
-	emit(o, "# TYPE derp_current_dup_client_keys gauge\n"
-	    "derp_current_dup_client_keys %u\n"
-	    "# TYPE derp_current_dup_client_conns gauge\n"
-	    "derp_current_dup_client_conns %u\n", keys, conns);
+	family(o, "derp_current_dup_client_keys", "gauge",
+	    "Keys connected more than once now");
+	emit(o, "derp_current_dup_client_keys %u\n", keys);
+	family(o, "derp_current_dup_client_conns", "gauge",
+	    "Connections now whose key is connected more than once");
+	emit(o, "derp_current_dup_client_conns %u\n", conns);
 }
 
 static void
@@ -152,13 +233,17 @@ emit_rate(struct wk *w, struct out *o)
 
 	if (!shm_rate_get(w->shm, &bps, &burst))
 		return;
-	emit(o, "# TYPE derp_rate_limit_per_client_bytes_per_second gauge\n"
-	    "derp_rate_limit_per_client_bytes_per_second %llu\n"
-	    "# TYPE derp_rate_limit_per_client_burst_bytes gauge\n"
-	    "derp_rate_limit_per_client_burst_bytes %llu\n"
-	    "# TYPE derp_rate_limit_per_client_waited counter\n"
-	    "derp_rate_limit_per_client_waited %llu\n",
-	    (unsigned long long)bps, (unsigned long long)burst,
+	family(o, "derp_rate_limit_per_client_bytes_per_second", "gauge",
+	    "What each non-mesh client may send, from -rate-config");
+	emit(o, "derp_rate_limit_per_client_bytes_per_second %llu\n",
+	    (unsigned long long)bps);
+	family(o, "derp_rate_limit_per_client_burst_bytes", "gauge",
+	    "Burst each non-mesh client may send, from -rate-config");
+	emit(o, "derp_rate_limit_per_client_burst_bytes %llu\n",
+	    (unsigned long long)burst);
+	family(o, "derp_rate_limit_per_client_waited", "counter",
+	    "Times a client's reads paused for its rate limit");
+	emit(o, "derp_rate_limit_per_client_waited %llu\n",
 	    (unsigned long long)shm_stat_total(w->shm, ST_RATE_LIMIT_WAITS));
 }
 
@@ -167,18 +252,32 @@ emit_stun(struct wk *w, struct out *o)
 {
 	const struct shm_stun *st = w->shm->stun;
 
-	emit(o, "# TYPE stun_requests counter\n"
-	    "stun_requests{disposition=\"success\"} %llu\n"
+	family(o, "stun_requests", "counter", "STUN datagrams, by outcome");
+	emit(o, "stun_requests{disposition=\"success\"} %llu\n"
 	    "stun_requests{disposition=\"not_stun\"} %llu\n"
 	    "stun_requests{disposition=\"write_error\"} %llu\n",
 	    (unsigned long long)load(&st->success),
 	    (unsigned long long)load(&st->not_stun),
 	    (unsigned long long)load(&st->write_error));
-	emit(o, "# TYPE stun_addrfamily counter\n"
-	    "stun_addrfamily{family=\"ipv4\"} %llu\n"
+	family(o, "stun_addrfamily", "counter",
+	    "STUN binding requests answered, by address family");
+	emit(o, "stun_addrfamily{family=\"ipv4\"} %llu\n"
 	    "stun_addrfamily{family=\"ipv6\"} %llu\n",
 	    (unsigned long long)load(&st->ipv4),
 	    (unsigned long long)load(&st->ipv6));
+}
+
+static void
+emit_accept_limit(struct wk *w, struct out *o)
+{
+	family(o, "tls_listener_accepted_connections", "counter",
+	    "Connections let through by -accept-connection-limit");
+	emit(o, "tls_listener_accepted_connections %llu\n",
+	    (unsigned long long)shm_stat_total(w->shm, ST_ACCEPT_LIMIT_ACCEPTED));
+	family(o, "tls_listener_rejected_connections", "counter",
+	    "Connections closed by -accept-connection-limit");
+	emit(o, "tls_listener_rejected_connections %llu\n",
+	    (unsigned long long)shm_stat_total(w->shm, ST_ACCEPT_LIMIT_REJECTED));
 }
 
 size_t
@@ -187,30 +286,20 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 	struct out o = { buf, cap, 0 };
 	size_t i;
 
-	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
-		emit(&o, "# TYPE %s %s\n%s %llu\n", simple[i].name, simple[i].type,
-		    simple[i].name,
-		    (unsigned long long)shm_stat_total(w->shm, simple[i].id));
-	emit(&o, "# TYPE derp_packets_dropped counter\n");
-	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
-		emit(&o, "derp_packets_dropped{reason=\"%s\"} %llu\n",
-		    drops[i].reason,
-		    (unsigned long long)shm_stat_total(w->shm, drops[i].id));
-	emit(&o, "# TYPE derp_bytes_dropped counter\n");
-	for (i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
-		emit(&o, "derp_bytes_dropped{reason=\"%s\"} %llu\n",
-		    drops[i].reason, drops[i].bytes == ST_MAX ? 0ULL :
-		    (unsigned long long)shm_stat_total(w->shm, drops[i].bytes));
+	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+		family(&o, simple[i].name, simple[i].type, simple[i].help);
+		emit(&o, "%s %llu\n", simple[i].name, (unsigned long long)
+		    (strcmp(simple[i].type, "gauge") == 0 ?
+		    shm_gauge_total(w->shm, simple[i].id) :
+		    shm_stat_total(w->shm, simple[i].id)));
+	}
+	emit_drops(w, &o);
+	emit_pong_rtt(w, &o);
 	emit_dups(w, &o);
 	emit_frames(w, &o);
 	emit_workers(w, &o);
 	emit_stun(w, &o);
 	emit_rate(w, &o);
-	emit(&o, "# TYPE tls_listener_accepted_connections counter\n"
-	    "tls_listener_accepted_connections %llu\n"
-	    "# TYPE tls_listener_rejected_connections counter\n"
-	    "tls_listener_rejected_connections %llu\n",
-	    (unsigned long long)shm_stat_total(w->shm, ST_ACCEPT_LIMIT_ACCEPTED),
-	    (unsigned long long)shm_stat_total(w->shm, ST_ACCEPT_LIMIT_REJECTED));
+	emit_accept_limit(w, &o);
 	return o.len;
 }

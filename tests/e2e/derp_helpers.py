@@ -140,7 +140,7 @@ def write_mesh_key(path, key=None):
 
 
 def varz(srv):
-    """/debug/varz as {metric name with labels: int value}."""
+    """/debug/varz as {metric name with labels: value}; whole numbers as int."""
     from derp_client import http_get
     status, _, body = http_get("127.0.0.1", srv.port, "/debug/varz")
     assert status.startswith("HTTP/1.1 200"), f"/debug/varz: {status}"
@@ -148,7 +148,7 @@ def varz(srv):
     for line in body.decode().splitlines():
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
-            out[name] = int(value)
+            out[name] = int(value) if value.isdigit() else float(value)
     return out
 
 

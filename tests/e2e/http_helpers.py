@@ -88,24 +88,51 @@ SAMPLE_RE = re.compile(rf"({NAME})(\{{[^}}]*\}})? (\S+)")
 LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
+def _family(name, types):
+    """The family a sample belongs to: its own name, or a summary's or
+    histogram's name for its _sum, _count and _bucket samples."""
+    for suffix in ("_sum", "_count", "_bucket"):
+        base = name[:-len(suffix)]
+        if name.endswith(suffix) and types.get(base) in ("summary", "histogram"):
+            return base
+    return name
+
+
 def parse_prometheus(text):
-    """{(name, frozenset of (label, value)): value}, after checking the format:
-    a # TYPE line precedes each metric's samples, once, and values are numbers."""
-    samples, types = {}, {}
+    """{(name, frozenset of (label, value)): value}, (types), (helps) after
+    checking the format: every family has one # HELP line, then one # TYPE
+    line, then its samples, all together; values are numbers."""
+    samples, types, helps = {}, {}, {}
+    current, done = None, set()
     for line in text.splitlines():
+        if line.startswith("# HELP "):
+            parts = line.split(" ", 3)
+            assert len(parts) == 4 and parts[3].strip(), f"empty help: {line!r}"
+            name = parts[2]
+            assert re.fullmatch(NAME, name), line
+            assert name not in helps, f"second # HELP for {name}"
+            helps[name] = parts[3]
+            done.add(current)
+            current = None
+            continue
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(" ")
             assert re.fullmatch(NAME, name), line
             assert kind in ("counter", "gauge", "histogram", "summary", "untyped"), line
             assert name not in types, f"second # TYPE for {name}"
+            assert name in helps and current is None and name not in done, \
+                f"# TYPE {name} not right after its # HELP"
             types[name] = kind
+            current = name
             continue
         if line.startswith("#") or not line:
             continue
         m = SAMPLE_RE.fullmatch(line)
         assert m, f"bad sample line {line!r}"
         name, labels, value = m.groups()
-        assert name in types, f"sample {name} before its # TYPE line"
+        family = _family(name, types)
+        assert family in types, f"sample {name} without # HELP and # TYPE before it"
+        assert family == current, f"sample {name} apart from the rest of {family}"
         lab = frozenset()
         if labels:
             inner = labels[1:-1]
@@ -115,13 +142,15 @@ def parse_prometheus(text):
         key = (name, lab)
         assert key not in samples, f"duplicate sample {line!r}"
         samples[key] = float(value)
-    return samples, types
+    empty = set(types) - {_family(n, types) for n, _ in samples}
+    assert not empty, f"families without samples: {empty}"
+    return samples, types, helps
 
 
 class Metrics:
     def __init__(self, text):
         self.text = text
-        self.samples, self.types = parse_prometheus(text)
+        self.samples, self.types, self.helps = parse_prometheus(text)
 
     def __call__(self, name, **labels):
         key = (name, frozenset(labels.items()))

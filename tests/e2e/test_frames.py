@@ -130,14 +130,15 @@ def test_keepalive_for_client_that_cannot_ack_pings(derp_server, connect):
 
 def test_can_ack_pings_client_gets_pings(derp_server, connect):
     """README: a CanAckPings client is sent a Ping (8 random bytes) instead of a
-    KeepAlive; its Pong is counted (derpd_got_pong).  While a Ping is still
-    unanswered, the next keep-alive is a plain KeepAlive."""
+    KeepAlive; its Pong is counted (derpd_pongs_received_total) with its round
+    trip.  While a Ping is still unanswered, the next keep-alive is a plain
+    KeepAlive."""
     srv = derp_server(workers=2, extra_args=["-keepalive", "300ms"])
     a = connect(srv, worker=0, info=client_info(can_ack_pings=True))
     ftype, first = a.recv_frame(timeout=10)
     assert ftype == PING and len(first) == 8, f"type {ftype:#04x} {first.hex()}"
     a.send_frame(PONG, first)
-    wait_metric(srv, "derpd_got_pong", 1)
+    wait_metric(srv, "derpd_pongs_received_total", 1)
 
     # A KeepAlive may still come if a tick beat our Pong; then a Ping.
     second = a.recv_until(PING, timeout=15)
@@ -147,13 +148,17 @@ def test_can_ack_pings_client_gets_pings(derp_server, connect):
     ftype, payload = a.recv_frame(timeout=15)
     assert (ftype, payload) == (KEEP_ALIVE, b""), \
         "with a Ping outstanding, derpd should send a KeepAlive"
-    assert varz(srv)["derpd_got_pong"] == 1, "a Pong with the wrong data counted"
+    assert varz(srv)["derpd_pongs_received_total"] == 1, "a Pong with the wrong data counted"
 
     a.send_frame(PONG, second)              # late, but the right answer
-    wait_metric(srv, "derpd_got_pong", 2)
+    wait_metric(srv, "derpd_pongs_received_total", 2)
     third = a.recv_until(PING, timeout=15)  # not answered: recv_until skips KeepAlives
     assert len(third) == 8
-    assert varz(srv)["derpd_sent_ping"] == 3
+    v = varz(srv)
+    assert v["derpd_pings_sent_total"] == 3
+    # The second Pong came after a whole keep-alive interval (300 ms).
+    assert v["derpd_pong_rtt_seconds_count"] == 2
+    assert 0.3 <= v["derpd_pong_rtt_seconds_sum"] < 30, v["derpd_pong_rtt_seconds_sum"]
 
 
 def test_is_prober_client_accepted(derp_server, connect):

@@ -23,13 +23,13 @@ TRAFFIC = [
     ("derp_packets_dropped", {"reason": "unknown_dest"}),
     ("derp_bytes_dropped", {"reason": "unknown_dest"}),
     ("derp_peer_gone_not_here_frames", {}),
-    ("derpd_frames_received", {"kind": "send_packet"}),
-    ("derpd_frames_received", {"kind": "note_preferred"}),
-    ("derpd_frames_received", {"kind": "client_info"}),
-    ("derpd_frames_received", {"kind": "ping"}),
+    ("derpd_frames_received_total", {"kind": "send_packet"}),
+    ("derpd_frames_received_total", {"kind": "note_preferred"}),
+    ("derpd_frames_received_total", {"kind": "client_info"}),
+    ("derpd_frames_received_total", {"kind": "ping"}),
     ("derp_got_ping", {}),
     ("derp_sent_pong", {}),
-    ("derpd_handshake_failures", {}),
+    ("derpd_handshake_failures_total", {}),
 ]
 
 
@@ -45,26 +45,49 @@ def key(name, **labels):
     return (name, tuple(sorted(labels.items())))
 
 
-def test_metrics_page_format(derp_server):
-    """Both paths serve valid Prometheus text (a # TYPE before each metric,
-    counters and gauges) with derper's metric names where derper has them."""
-    srv = derp_server(workers=2)
+# derper's names, as tsweb renders its expvars; kept for Tailscale's
+# dashboards (README lists them). Every other family is derpd_*.
+DERPER_NAMES = {
+    "derp_accepts", "derp_current_connections", "derp_current_home_connections",
+    "derp_packets_received", "derp_bytes_received", "derp_packets_sent",
+    "derp_bytes_sent", "derp_packets_dropped", "derp_bytes_dropped",
+    "derp_peer_gone_disconnected_frames", "derp_peer_gone_not_here_frames",
+    "derp_got_ping", "derp_sent_pong", "derp_unknown_frames",
+    "derp_total_dup_client_conns", "derp_current_dup_client_keys",
+    "derp_current_dup_client_conns", "derp_packets_forwarded_in",
+    "derp_websocket_accepts", "bootstrap_dns_requests", "stun_requests",
+    "stun_addrfamily", "tls_listener_accepted_connections",
+    "tls_listener_rejected_connections",
+    "derp_rate_limit_per_client_bytes_per_second",
+    "derp_rate_limit_per_client_burst_bytes", "derp_rate_limit_per_client_waited",
+}
+
+
+def test_metrics_page_format(derp_server, tmp_path):
+    """Both paths serve valid Prometheus text: # HELP and # TYPE before every
+    family's samples (parse_prometheus checks), derper's names where derper
+    has the metric, and derpd's own named by Prometheus's conventions:
+    counters end in _total, nothing else does."""
+    rate = tmp_path / "rate.json"
+    rate.write_text('{"PerClientRateLimitBytesPerSec": 1000000}')
+    srv = derp_server(workers=2, extra_args=["-rate-config", rate])
     for path in ("/metrics", "/debug/varz"):
         m = metrics(srv, path=path)
-        for name in ("derp_accepts", "derp_current_connections",
-                     "derp_current_home_connections", "derp_packets_received",
-                     "derp_bytes_received", "derp_packets_sent", "derp_bytes_sent",
-                     "derp_packets_dropped", "derpd_frames_received",
-                     "derpd_handshake_failures", "derpd_worker_restarts",
-                     "derp_websocket_accepts", "tls_listener_accepted_connections",
-                     "stun_requests"):
-            assert name in m.types, f"{path}: no {name}"
+        assert set(m.helps) == set(m.types)
+        assert DERPER_NAMES <= set(m.types), f"{path}: no {DERPER_NAMES - set(m.types)}"
         for name, kind in m.types.items():
-            if name.startswith("derp_current") or name == "derpd_workers":
+            if name in DERPER_NAMES:
+                continue
+            assert name.startswith("derpd_"), f"{name}: neither derper's nor derpd_*"
+            assert name.endswith("_total") == (kind == "counter"), f"{name} is a {kind}"
+        for name, kind in m.types.items():
+            if "_current" in name or name == "derpd_workers":
                 assert kind == "gauge", name
+        assert m.types["derpd_pong_rtt_seconds"] == "summary"
+        assert m("derpd_pong_rtt_seconds_count") == 0
         assert m("derpd_workers") == 2
         assert m("derp_current_connections") == 0
-        assert m("derpd_worker_restarts") == 0
+        assert m("derpd_worker_restarts_total") == 0
         for reason in ("unknown_dest", "gone_disconnected", "queue_tail", "write_error"):
             assert m("derp_packets_dropped", reason=reason) == 0
             assert m("derp_bytes_dropped", reason=reason) == 0
@@ -114,13 +137,13 @@ def test_counters_sum_over_workers(derp_server, connect):
         key("derp_packets_dropped", reason="unknown_dest"): 4,
         key("derp_bytes_dropped", reason="unknown_dest"): 30 + len(disco_packet()),
         key("derp_peer_gone_not_here_frames"): 1,
-        key("derpd_frames_received", kind="send_packet"): total + 4,
-        key("derpd_frames_received", kind="note_preferred"): 2,
-        key("derpd_frames_received", kind="client_info"): 2,
-        key("derpd_frames_received", kind="ping"): 3,
+        key("derpd_frames_received_total", kind="send_packet"): total + 4,
+        key("derpd_frames_received_total", kind="note_preferred"): 2,
+        key("derpd_frames_received_total", kind="client_info"): 2,
+        key("derpd_frames_received_total", kind="ping"): 3,
         key("derp_got_ping"): 3,
         key("derp_sent_pong"): 3,
-        key("derpd_handshake_failures"): 0,
+        key("derpd_handshake_failures_total"): 0,
     }
     for worker in (0, 1):
         got = deltas(before, snapshot(metrics(srv, worker=worker)))
@@ -151,7 +174,7 @@ def test_split_frame_counted_once(derp_server, connect):
         a.send_raw(frame[cut:])
         assert b.recv_packet() == (a.pub, data)
     got = deltas(before, snapshot(metrics(srv)))
-    assert got[key("derpd_frames_received", kind="send_packet")] == 4
+    assert got[key("derpd_frames_received_total", kind="send_packet")] == 4
     assert got[key("derp_packets_received")] == 4
     assert got[key("derp_bytes_received")] == 4 * len(data)
 
@@ -163,7 +186,7 @@ def test_tcp_gauge_counts_this_request(derp_server):
     try:
         m = wait_metrics(srv, lambda m: m("derpd_current_tcp_connections") == 4,
                          what="3 idle sockets + this request")
-        assert m("derpd_tcp_accepts") >= 4
+        assert m("derpd_tcp_accepts_total") >= 4
     finally:
         for c in idle:
             c.close()
@@ -175,31 +198,31 @@ def test_handshake_failures_counted(derp_server, connect):
     """A ClientInfo that does not decrypt, a malformed request head and a
     client that never finishes its login each count as a handshake failure."""
     srv = derp_server(workers=2, extra_args=["-handshake-timeout", "1500ms"])
-    base = metrics(srv)("derpd_handshake_failures")
+    base = metrics(srv)("derpd_handshake_failures_total")
 
     c = connect(srv, worker=1, handshake=False)
     c.read_server_key()
     c.send_client_info(payload=c.pub + os.urandom(24 + 40))   # garbage box
     assert c.is_closed_by_server(timeout=10)
     assert all(t != SERVER_INFO for t, _ in c.discarded)
-    wait_metrics(srv, lambda m: m("derpd_handshake_failures") == base + 1,
+    wait_metrics(srv, lambda m: m("derpd_handshake_failures_total") == base + 1,
                  what="bad ClientInfo counted")
 
     r = request(srv.port, "", raw=b"NOT HTTP\r\n\r\n")
     assert r.status == 400
-    wait_metrics(srv, lambda m: m("derpd_handshake_failures") == base + 2,
+    wait_metrics(srv, lambda m: m("derpd_handshake_failures_total") == base + 2,
                  what="bad request head counted")
 
     slow = connect(srv, worker=0, handshake=False)   # upgraded, then silent
     assert slow.is_closed_by_server(timeout=10), "login deadline not enforced"
-    m = wait_metrics(srv, lambda m: m("derpd_handshake_failures") == base + 3,
+    m = wait_metrics(srv, lambda m: m("derpd_handshake_failures_total") == base + 3,
                      what="handshake timeout counted")
     assert m("derp_current_connections") == 0
     exchange(connect(srv, worker=0), connect(srv, worker=1))
 
 
 def test_worker_kill_moves_counters(derp_server, connect):
-    """SIGKILL of worker 1: derpd_worker_restarts goes up by one, its clients
+    """SIGKILL of worker 1: derpd_worker_restarts_total goes up by one, its clients
     leave the connection gauges, and the counters it had (kept in shared
     memory) never go backwards."""
     srv = derp_server(workers=2)
@@ -214,13 +237,13 @@ def test_worker_kill_moves_counters(derp_server, connect):
     before = metrics(srv, worker=0)
     assert before("derp_current_connections") == 3
     assert before("derp_current_home_connections") == 3
-    assert before("derpd_worker_restarts") == 0
+    assert before("derpd_worker_restarts_total") == 0
 
     mark = srv.log_mark()
     os.kill(srv.worker_pid(1), signal.SIGKILL)
     srv.wait_log(r"worker 1 .*killed by signal 9", since=mark)
     srv.wait_ready(1, since=mark)
-    after = wait_metrics(srv, lambda m: m("derpd_worker_restarts") == 1 and
+    after = wait_metrics(srv, lambda m: m("derpd_worker_restarts_total") == 1 and
                          m("derpd_workers") == 2, what="one restart", worker=0)
     assert after("derp_current_connections") == 1
     assert after("derp_current_home_connections") == 1
@@ -238,7 +261,7 @@ def test_worker_kill_moves_counters(derp_server, connect):
     assert m("derp_accepts") == before("derp_accepts") + 1
     assert m("derp_packets_received") == before("derp_packets_received") + 2
     assert m("derp_current_connections") == 2
-    assert m("derpd_worker_restarts") == 1
+    assert m("derpd_worker_restarts_total") == 1
     for client in (b1, b2):
         try:
             assert client.is_closed_by_server(timeout=10)

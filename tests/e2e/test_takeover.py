@@ -71,5 +71,5 @@ def test_fighting_duplicates_get_health_frame(derp_server, connect):
     text = first.recv_until(HEALTH, timeout=5)
     assert b"more than once" in text
     body = http_get("127.0.0.1", srv.port, "/debug/varz")[2].decode()
-    assert "derpd_dup_client_fights 1" in body, body
-    assert "derpd_dup_client_switches 3" in body, body
+    assert "derpd_dup_client_fights_total 1" in body, body
+    assert "derpd_dup_client_switches_total 3" in body, body

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""The Debian package: contents, hardening of the shipped binaries, the
-systemd unit, and (as root) install -> first start -> purge.
+"""The Debian package: lintian, contents, manual pages, hardening of the
+shipped binaries, the systemd unit, and (as root) install -> first start ->
+purge on this machine (test_systemd.py does it under a real systemd).
 
 DERPD_DEB names the .deb (make test-package builds it).
 """
@@ -46,13 +47,60 @@ def root(deb, tmp_path_factory):
     return d
 
 
+def test_lintian_pedantic_clean(deb):
+    """No tag at any level, pedantic and experimental included, except those
+    overridden with a reason in packaging/debian/derpd.lintian-overrides."""
+    out = run("lintian", "--pedantic", "--display-info", "--display-experimental",
+              *(["--allow-root"] if os.geteuid() == 0 else []), deb, check=False)
+    tags = [l for l in out.stdout.splitlines() if re.match(r"[EWIPXC]: ", l)]
+    assert out.returncode == 0 and not tags, out.stdout + out.stderr
+
+
+MAN_PAGES = ["usr/share/man/man8/derpd.8.gz", "usr/share/man/man8/derpd-keygen.8.gz",
+             "usr/share/man/man5/derpd.conf.5.gz"]
+
+
+def man(path):
+    """The page rendered by man(1), wide enough that nothing wraps; fails on
+    any groff warning."""
+    out = run("man", "--warnings", "-l", str(path),
+              env=dict(os.environ, MANWIDTH="160", MAN_DISABLE_SECCOMP="1"))
+    assert not out.stderr.strip(), f"{path}: {out.stderr}"
+    return out.stdout
+
+
+@pytest.mark.parametrize("page", MAN_PAGES)
+def test_manual_pages_render(root, page):
+    text = man(root / page)
+    name = Path(page).name.rsplit(".", 2)[0]
+    assert re.search(rf"^NAME\n\s+{re.escape(name)} - \S", text, re.M), text[:400]
+    for section in ("SYNOPSIS", "DESCRIPTION", "SEE ALSO"):
+        assert re.search(rf"^{section}$", text, re.M), f"{page}: no {section}"
+
+
+def test_manual_documents_every_flag_once(root):
+    """derpd(8)'s OPTIONS name exactly the flags `derpd -h` prints."""
+    text = man(root / "usr/share/man/man8/derpd.8.gz")
+    options = re.search(r"^OPTIONS\n(.*?)^SIGNALS\n", text, re.M | re.S).group(1)
+    documented = re.findall(r"^ {7}(-[a-z0-9-]+)(?: |$)", options, re.M)
+    printed = re.findall(r"^  (-[a-z0-9-]+)", run(str(root / "usr/sbin/derpd"), "-h").stdout,
+                         re.M)
+    assert len(printed) > 40, printed
+    dups = {f for f in documented if documented.count(f) > 1}
+    assert not dups, f"documented twice: {dups}"
+    assert set(documented) == set(printed), (
+        f"undocumented: {sorted(set(printed) - set(documented))}; "
+        f"not flags: {sorted(set(documented) - set(printed))}")
+
+
 def test_contents_and_modes(deb, root):
     listing = run("dpkg-deb", "-c", deb).stdout
     for path, mode in [("usr/sbin/derpd", 0o755), ("usr/bin/derpd-keygen", 0o755),
                        ("etc/derpd/derpd.conf", 0o644),
                        ("lib/systemd/system/derpd.service", 0o644),
                        ("usr/share/doc/derpd/SECURITY.md", 0o644),
-                       ("usr/share/doc/derpd/README.md", 0o644)]:
+                       ("usr/share/doc/derpd/README.md", 0o644),
+                       *[(p, 0o644) for p in MAN_PAGES]]:
         assert f"./{path}\n" in listing, f"{path} missing from the package:\n{listing}"
         assert stat.S_IMODE((root / path).stat().st_mode) == mode, path
     assert "root/root" in listing and not re.search(r"^\S+ (?!root/root)", listing, re.M)
@@ -60,7 +108,7 @@ def test_contents_and_modes(deb, root):
     run("dpkg-deb", "-e", deb, str(ctrl))
     assert (ctrl / "conffiles").read_text().split() == ["/etc/derpd/derpd.conf"]
     depends = run("dpkg-deb", "-f", deb, "Depends").stdout
-    for lib in ("libssl3", "libsodium23", "libcap-ng0", "libseccomp2", "adduser"):
+    for lib in ("libssl3", "libsodium23", "libcap-ng0", "libseccomp2", "adduser", "procps"):
         assert lib in depends, f"Depends lacks {lib}: {depends}"
 
 
@@ -85,20 +133,35 @@ def test_binaries_are_hardened(root, binary):
 
 def test_unit_verifies_and_keeps_capabilities_minimal(root, tmp_path):
     unit = (root / "lib/systemd/system/derpd.service").read_text()
-    # systemd-analyze checks ExecStart's binary exists: point it at ours.
+    # systemd-analyze checks ExecStart's binary and the man: pages in
+    # Documentation= exist: point it at ours.
     copy = tmp_path / "derpd.service"
     copy.write_text(unit.replace("/usr/sbin/derpd", str(root / "usr/sbin/derpd")))
-    out = run("systemd-analyze", "verify", str(copy), check=False)
+    out = run("systemd-analyze", "verify", str(copy), check=False,
+              env=dict(os.environ, MANPATH=str(root / "usr/share/man")))
     assert out.returncode == 0 and not out.stderr.strip(), out.stderr
     settings = dict(l.split("=", 1) for l in unit.splitlines()
                     if "=" in l and not l.startswith("#"))
     assert set(settings["CapabilityBoundingSet"].split()) == {
         "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP"}
     assert settings["ExecStart"] == "/usr/sbin/derpd -config /etc/derpd/derpd.conf"
-    for key, want in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+    assert settings["ExecReload"] == "+/bin/kill -HUP $MAINPID"
+    for key, want in [("Type", "notify"), ("NotifyAccess", "main"), ("WatchdogSec", "30s"),
+                      ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
                       ("ProtectHome", "yes"), ("PrivateDevices", "yes"),
                       ("StateDirectoryMode", "0700"), ("UMask", "0077")]:
         assert settings.get(key) == want, f"{key}={settings.get(key)}"
+
+
+def test_unit_exposure(root, tmp_path):
+    """systemd-analyze security: 2.2 before Type=notify, 2.1 with
+    @resources denied; no change may raise it."""
+    copy = tmp_path / "derpd.service"
+    copy.write_text((root / "lib/systemd/system/derpd.service").read_text())
+    out = run("systemd-analyze", "security", "--offline=true", str(copy), check=False)
+    m = re.search(r"Overall exposure level for derpd.service: (\d+\.\d+)", out.stdout)
+    assert m, out.stdout + out.stderr
+    assert float(m.group(1)) <= 2.1, out.stdout
 
 
 def test_packaged_config_is_accepted(root, tmp_path):
