@@ -13,7 +13,8 @@ PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
-	   python3-pytest python3-nacl python3-websockets python3-aioice
+	   python3-pytest python3-nacl python3-websockets python3-aioice \
+	   python3-openssl
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
