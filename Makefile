@@ -43,12 +43,24 @@ MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/dnsd.c master/rateconf.c
 KEYGEN_SRC = keygen/keygen.c
 BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
-HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h)
+CLIENT_SRC = client/main.c client/opts.c client/url.c client/bq.c client/errfmt.c \
+	     client/transport.c client/httpc.c client/ws.c client/metacert.c \
+	     client/derpmsg.c client/derpconn.c client/crypto.c \
+	     client/session.c client/report.c client/probe.c client/probe_tls.c \
+	     client/probe_http.c client/probe_derp.c client/probe_stun.c \
+	     client/stunc.c client/streamfmt.c client/stream_send.c \
+	     client/stream_recv.c client/chatmsg.c client/chat_peers.c \
+	     client/chat.c client/chat_cmd.c
+HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h \
+	     client/*.h)
 
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
+CLIENT_OBJ = common/log.o common/frame.o common/keyfmt.o common/keyfile.o \
+	     $(CLIENT_SRC:.c=.o)
+CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/null) -lwslay
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags
@@ -56,7 +68,7 @@ UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 .PHONY: all deps run test check test-unit test-e2e test-asan test-sandbox bench \
 	install deb deb-deps test-package clean
 
-all: build/derpd build/derpd-keygen
+all: build/derpd build/derpd-keygen build/derpd-client
 
 define variant
 $(1)/%.o: %.c $(HEADERS) Makefile
@@ -68,6 +80,9 @@ $(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
 
 $(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+
+$(1)/derpd-client: $(addprefix $(1)/,$(CLIENT_OBJ))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(CLIENT_LIBS)
 
 $(1)/derpbench: $(addprefix $(1)/,$(BENCH_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(BENCH_LIBS)
@@ -113,7 +128,7 @@ test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 
 test-e2e: all build-test/derpd build/derpbench
 	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
-	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	DERPD_CLIENT=$(CURDIR)/build/derpd-client DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
 
 # The privilege-separation and sandbox tests alone (run as root, or most skip).
@@ -123,9 +138,11 @@ test-sandbox: all build-test/derpd
 	$(PYTHON) -m pytest -q tests/e2e/test_privdrop.py tests/e2e/test_keyfile.py \
 		tests/e2e/test_key_isolation.py tests/e2e/test_worker_death.py
 
-test-asan: build-asan/derpd build-asan/derpd-keygen build/derpbench $(addprefix build-asan/tests/,$(UNIT_TESTS))
+test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client build/derpbench \
+	   $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
+	DERPD_CLIENT=$(CURDIR)/build-asan/derpd-client \
 	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
@@ -136,6 +153,7 @@ DESTDIR	?=
 install: all
 	install -D -m 0755 build/derpd $(DESTDIR)$(PREFIX)/sbin/derpd
 	install -D -m 0755 build/derpd-keygen $(DESTDIR)$(PREFIX)/bin/derpd-keygen
+	install -D -m 0755 build/derpd-client $(DESTDIR)$(PREFIX)/bin/derpd-client
 
 # The Debian package, built from a copy of the tracked sources with
 # packaging/debian as its debian/ directory: build-deb/derpd_<ver>_<arch>.deb.
