@@ -44,7 +44,7 @@ MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 KEYGEN_SRC = keygen/keygen.c
 BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
 CLIENT_SRC = client/main.c client/opts.c client/url.c client/bq.c client/errfmt.c \
-	     client/transport.c client/httpc.c client/ws.c client/metacert.c \
+	     client/transport.c client/httpc.c client/httpparse.c client/ws.c client/metacert.c \
 	     client/derpmsg.c client/derpconn.c client/crypto.c \
 	     client/session.c client/report.c client/probe.c client/probe_tls.c \
 	     client/probe_http.c client/probe_derp.c client/probe_stun.c \

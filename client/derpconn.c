@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "errfmt.h"
 #include "derpconn.h"
 
 #include <stdio.h>
@@ -7,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "errfmt.h"
 #include "httpc.h"
 #include "metacert.h"
 #include "ws.h"

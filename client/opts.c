@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "errfmt.h"
 #include "opts.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "errfmt.h"
 
 #define MAX_TIMEOUT_MS	(24LL * 3600 * 1000)
 

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "errfmt.h"
 #include "clock.h"
+#include "errfmt.h"
 #include "httpc.h"
 #include "probe.h"
 

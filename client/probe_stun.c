@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "errfmt.h"
 #include "clock.h"
+#include "errfmt.h"
 #include "probe.h"
 #include "stunc.h"
 

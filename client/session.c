@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "errfmt.h"
 #include "session.h"
 
 #include <errno.h>
@@ -7,6 +6,7 @@
 #include <stdio.h>
 
 #include "clock.h"
+#include "errfmt.h"
 #include "log.h"
 
 struct derpconn *

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "errfmt.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "errfmt.h"
 
 #define SRC_PORT_LO	32768	/* Linux's default ephemeral range */
 #define SRC_PORT_N	28232

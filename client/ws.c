@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "errfmt.h"
 #include "ws.h"
 
 #include <openssl/evp.h>
@@ -11,6 +10,7 @@
 
 #include "bq.h"
 #include "derpmsg.h"
+#include "errfmt.h"
 #include "httpc.h"
 #include "transport.h"
 
