@@ -158,7 +158,7 @@ install: all
 # The Debian package, built from a copy of the tracked sources with
 # packaging/debian as its debian/ directory: build-deb/derpd_<ver>_<arch>.deb.
 DEB_APT_PKGS = debhelper dpkg-dev fakeroot
-DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen \
+DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen client \
 	   tests/fuzz/fuzz.mk packaging/derpd.conf
 DEB_VERSION = $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/debian/changelog)
 DEB_ARCH = $(shell dpkg --print-architecture)

@@ -131,7 +131,7 @@ static int
 start(struct derpconn *c, const struct url *u, const struct dc_opts *o,
     int64_t deadline)
 {
-	int64_t t0 = now_ms();
+	double t0 = now_msf();
 	long version = 0;
 	char err[TP_ERR_MAX];
 
@@ -150,7 +150,7 @@ start(struct derpconn *c, const struct url *u, const struct dc_opts *o,
 	}
 	if (login(c, o, deadline) != 0)
 		return -1;
-	c->login_ms = (double)(now_ms() - t0);
+	c->login_ms = now_msf() - t0;
 	return 0;
 }
 

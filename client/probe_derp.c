@@ -26,7 +26,7 @@ probe_login(struct probe *p, struct check *c)
 	si = &p->ca->info;
 	key_format_hex(hex, p->ca->server);
 	check_set(c, CHECK_OK, "ServerKey %.16s..., ServerInfo version %lld%s, "
-	    "%.0f ms%s", hex, (long long)si->version,
+	    "%.1f ms%s", hex, (long long)si->version,
 	    si->bucket_bytes_per_sec > 0 ? ", rate limited" : "",
 	    p->ca->login_ms, p->o->ws ? " over WebSocket" : "");
 	check_value(c, p->ca->login_ms, "ms");
