@@ -117,8 +117,10 @@ login(struct derpconn *c, const struct dc_opts *o, int64_t deadline)
 	if (c->fast_started && memcmp(c->server, c->meta_key, DERP_KEY_LEN) != 0)
 		return fail(c, "login", "ServerKey differs from the meta certificate");
 	n = dmsg_client_info(ci, c->id->pub, c->id->priv, c->server, o->prober);
-	if (n == 0 || write_frame(c, FRAME_CLIENT_INFO, n, deadline) != 0)
-		return n == 0 ? fail(c, "login", "the relay's ServerKey is not a usable key") : -1;
+	if (n == 0)
+		return fail(c, "login", "the relay's ServerKey is not a usable key");
+	if (write_frame(c, FRAME_CLIENT_INFO, n, deadline) != 0)
+		return -1;
 	if (expect_frame(c, &m, "waiting for ServerInfo", deadline) != 0)
 		return -1;
 	if (dmsg_server_info(&m, c->server, c->id->priv, &c->info, &why) != 0)

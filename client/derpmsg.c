@@ -61,7 +61,8 @@ dmsg_server_info_json(const uint8_t *json, size_t len, struct server_info *si,
 		return -1;
 	}
 	bad = get_int(root, "version", &si->version) != 0 ||
-	    get_int(root, "TokenBucketBytesPerSecond", &si->bucket_bytes_per_sec) != 0 ||
+	    get_int(root, "TokenBucketBytesPerSecond",
+	    &si->bucket_bytes_per_sec) != 0 ||
 	    get_int(root, "TokenBucketBytesBurst", &si->bucket_bytes_burst) != 0;
 	json_decref(root);
 	if (bad)

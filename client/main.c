@@ -60,11 +60,9 @@ static const struct command commands[] = {
 };
 
 static int
-usage_error(const char *fmt, const char *arg)
+usage_error(const char *what, const char *arg)
 {
-	fprintf(stderr, "derpd-client: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n%s", usage_text);
+	fprintf(stderr, "derpd-client: %s%s\n%s", what, arg, usage_text);
 	return EXIT_USAGE;
 }
 
@@ -80,7 +78,7 @@ main(int argc, char **argv)
 	log_init("derpd-client");
 	signal(SIGPIPE, SIG_IGN);
 	if (opts_parse(&o, argc, argv, err, sizeof(err)) != 0)
-		return usage_error("%s", err);
+		return usage_error(err, "");
 	if (o.help) {
 		fputs(usage_text, stdout);
 		return 0;
@@ -90,12 +88,12 @@ main(int argc, char **argv)
 		if (strcmp(o.cmd, commands[i].name) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL)
-		return usage_error(o.cmd == NULL ? "no command%s" :
-		    "unknown command %s", o.cmd == NULL ? "" : o.cmd);
+		return o.cmd == NULL ? usage_error("no command", "") :
+		    usage_error("unknown command ", o.cmd);
 	if (o.nargs != 1 + cmd->nargs)
-		return usage_error("wrong number of arguments for %s", cmd->name);
+		return usage_error("wrong number of arguments for ", cmd->name);
 	if (url_parse(o.args[0], &o.url, &why) != 0)
-		return usage_error("bad relay URL: %s", why);
+		return usage_error("bad relay URL: ", why);
 	if (sodium_init() < 0)
 		fatalx("libsodium failed to initialise");
 	return cmd->run(&o);

@@ -205,9 +205,11 @@ cmd_send(const struct copts *o)
 	struct smsg m;
 
 	if (key_parse_text(o->args[1], strlen(o->args[1]), NODEKEY_PREFIX,
-	    s.peer) != 0)
-		fatalx("%s is not a key: expected nodekey:<64 hex digits>",
-		    o->args[1]);
+	    s.peer) != 0) {
+		fprintf(stderr, "derpd-client: %s is not a key: expected "
+		    "nodekey:<64 hex digits>\n", o->args[1]);
+		return EXIT_USAGE;
+	}
 	ident_init(&id, o->keyfile);
 	if (e2e_shared(s.shared, s.peer, &id) != 0)
 		fatalx("%s is not a usable key", o->args[1]);

@@ -17,7 +17,8 @@
 #define STUNC_REQ_LEN	(STUN_HDR_LEN + 4 + 8 + 4 + 4)
 
 /* Writes a binding request with txid into out; returns its length. */
-size_t	stunc_request(uint8_t out[STUNC_REQ_LEN], const uint8_t txid[STUN_TXID_LEN]);
+size_t	stunc_request(uint8_t out[STUNC_REQ_LEN],
+	    const uint8_t txid[STUN_TXID_LEN]);
 /*
  * Parses a binding success response for txid: 0 with the XOR-MAPPED-ADDRESS
  * in addr, -1 with *why for anything else.

@@ -381,10 +381,21 @@ def test_usage_errors(client_bin):
                  ["frobnicate", "http://x"], ["probe", "-c", "bogus=1", "http://x"],
                  ["probe", "-timeout", "soon", "http://x"]):
         rc, out, err = run_client(client_bin, *args)
-        assert rc in (1, 3) and "derpd-client: " in err and "Sanitizer" not in err, \
+        assert rc == 3 and "derpd-client: " in err and "Sanitizer" not in err, \
             (args, rc, err)
     rc, out, _ = run_client(client_bin, "-h")
     assert rc == 0 and "usage: derpd-client" in out
+
+
+def test_bad_key_file(client_bin, tmp_path):
+    """-k takes derper's key file, with derpd's checks; anything else is a
+    clear error before connecting."""
+    loose = tmp_path / "loose.key"
+    loose.write_text('{"PrivateKey": "privkey:' + "ab" * 32 + '"}')
+    loose.chmod(0o644)
+    for path, why in ((tmp_path / "missing.key", "missing.key"), (loose, "chmod 600")):
+        rc, out, err = run_client(client_bin, "recv", "-k", path, "http://127.0.0.1:1")
+        assert rc == 1 and why in err and "Sanitizer" not in err, (rc, err)
 
 
 # --- send / recv ----------------------------------------------------------------
