@@ -9,7 +9,7 @@
 #include "clock.h"
 #include "probe.h"
 
-#define PLACEMENT_TRIES	5	/* logins of B to land on another worker */
+#define PLACEMENT_TRIES	12	/* logins of B to land on another worker */
 #define PROBE_PKT_LEN	32
 
 void
