@@ -7,7 +7,8 @@
 void
 ident_init(struct ident *id, const char *keyfile)
 {
-	char err[512];
+	char err[512] = "";
+	int r;
 
 	if ((id->priv = sodium_malloc(KEY_LEN)) == NULL)
 		fatalx("out of memory for the key");
@@ -15,8 +16,9 @@ ident_init(struct ident *id, const char *keyfile)
 		randombytes_buf(id->priv, KEY_LEN);
 		id->priv[0] &= 248;	/* clamped, as Tailscale's key.NewNode */
 		id->priv[31] = (id->priv[31] & 127) | 64;
-	} else if (keyfile_load(keyfile, id->priv, err, sizeof(err)) != 0)
-		fatalx("-k %s: %s", keyfile, err);
+	} else if ((r = keyfile_load(keyfile, id->priv, err, sizeof(err))) != 0)
+		fatalx("-k %s: %s", keyfile, r == KEYFILE_MISSING ?
+		    "no such key file (derpd-keygen FILE makes one)" : err);
 	crypto_scalarmult_base(id->pub, id->priv);
 	sodium_mprotect_readonly(id->priv);
 }

@@ -114,7 +114,7 @@ login(struct derpconn *c, const struct dc_opts *o, int64_t deadline)
 		return -1;
 	if (dmsg_server_key(&m, c->server) != 0)
 		return fail(c, "garbage from the relay", "no ServerKey frame");
-	if (c->fast_started && memcmp(c->server, c->meta_key, DERP_KEY_LEN) != 0)
+	if (c->fast_started && memcmp(c->server, c->meta_key, KEY_LEN) != 0)
 		return fail(c, "login", "ServerKey differs from the meta certificate");
 	n = dmsg_client_info(ci, c->id->pub, c->id->priv, c->server, o->prober);
 	if (n == 0)
@@ -199,16 +199,16 @@ dc_fd(const struct derpconn *c)
 }
 
 int
-dc_send_packet(struct derpconn *c, const uint8_t dst[DERP_KEY_LEN],
+dc_send_packet(struct derpconn *c, const uint8_t dst[KEY_LEN],
     const void *pkt, size_t len, int64_t deadline)
 {
 	uint8_t *p = c->out + DERP_FRAME_HDR_LEN;
 
 	if (len > DERP_MAX_PACKET)
 		return fail(c, "sending", "packet larger than 64 KiB");
-	memcpy(p, dst, DERP_KEY_LEN);
-	memcpy(p + DERP_KEY_LEN, pkt, len);
-	return write_frame(c, FRAME_SEND_PACKET, DERP_KEY_LEN + len, deadline);
+	memcpy(p, dst, KEY_LEN);
+	memcpy(p + KEY_LEN, pkt, len);
+	return write_frame(c, FRAME_SEND_PACKET, KEY_LEN + len, deadline);
 }
 
 int

@@ -45,11 +45,11 @@ struct derpconn {
 	struct ws		*ws;
 	struct bq		*in;		/* &tp->in, or the WebSocket's */
 	const struct ident	*id;
-	uint8_t			 server[DERP_KEY_LEN];
+	uint8_t			 server[KEY_LEN];
 	struct server_info	 info;
 	int			 fast_started;
 	int			 meta_found;	/* a derpkey certificate was served */
-	uint8_t			 meta_key[DERP_KEY_LEN];
+	uint8_t			 meta_key[KEY_LEN];
 	double			 login_ms;	/* upgrade and login */
 	int64_t			 timeout_ms;	/* for writes of our own */
 	size_t			 consumed;	/* of the last event's frame */
@@ -62,7 +62,7 @@ struct derpconn *dc_open(const struct url *u, const struct dc_opts *o,
 	    const struct ident *id, char *err, size_t errlen);
 void	dc_close(struct derpconn *c);
 int	dc_fd(const struct derpconn *c);
-int	dc_send_packet(struct derpconn *c, const uint8_t dst[DERP_KEY_LEN],
+int	dc_send_packet(struct derpconn *c, const uint8_t dst[KEY_LEN],
 	    const void *pkt, size_t len, int64_t deadline);
 int	dc_send_ping(struct derpconn *c, const uint8_t data[DERP_PING_LEN],
 	    int64_t deadline);

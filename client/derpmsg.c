@@ -21,12 +21,12 @@ dmsg_split(const uint8_t *buf, size_t len, struct dmsg *m)
 }
 
 int
-dmsg_server_key(const struct dmsg *m, uint8_t key[DERP_KEY_LEN])
+dmsg_server_key(const struct dmsg *m, uint8_t key[KEY_LEN])
 {
-	if (m->type != FRAME_SERVER_KEY || m->len < DERP_MAGIC_LEN + DERP_KEY_LEN ||
+	if (m->type != FRAME_SERVER_KEY || m->len < DERP_MAGIC_LEN + KEY_LEN ||
 	    memcmp(m->payload, DERP_MAGIC, DERP_MAGIC_LEN) != 0)
 		return -1;
-	memcpy(key, m->payload + DERP_MAGIC_LEN, DERP_KEY_LEN);
+	memcpy(key, m->payload + DERP_MAGIC_LEN, KEY_LEN);
 	return 0;
 }
 
@@ -71,8 +71,8 @@ dmsg_server_info_json(const uint8_t *json, size_t len, struct server_info *si,
 }
 
 int
-dmsg_server_info(const struct dmsg *m, const uint8_t server[DERP_KEY_LEN],
-    const uint8_t priv[DERP_KEY_LEN], struct server_info *si, const char **why)
+dmsg_server_info(const struct dmsg *m, const uint8_t server[KEY_LEN],
+    const uint8_t priv[KEY_LEN], struct server_info *si, const char **why)
 {
 	uint8_t plain[DMSG_INFO_MAX];
 	size_t clen;
@@ -94,40 +94,40 @@ int
 dmsg_recv_packet(const struct dmsg *m, const uint8_t **src, const uint8_t **pkt,
     size_t *len)
 {
-	if (m->type != FRAME_RECV_PACKET || m->len < DERP_KEY_LEN)
+	if (m->type != FRAME_RECV_PACKET || m->len < KEY_LEN)
 		return -1;
 	*src = m->payload;
-	*pkt = m->payload + DERP_KEY_LEN;
-	*len = m->len - DERP_KEY_LEN;
+	*pkt = m->payload + KEY_LEN;
+	*len = m->len - KEY_LEN;
 	return 0;
 }
 
 int
 dmsg_peer_gone(const struct dmsg *m, const uint8_t **key, int *reason)
 {
-	if (m->type != FRAME_PEER_GONE || m->len < DERP_KEY_LEN)
+	if (m->type != FRAME_PEER_GONE || m->len < KEY_LEN)
 		return -1;
 	*key = m->payload;
-	*reason = m->len > DERP_KEY_LEN ? m->payload[DERP_KEY_LEN] : 0;
+	*reason = m->len > KEY_LEN ? m->payload[KEY_LEN] : 0;
 	return 0;
 }
 
 size_t
-dmsg_client_info(uint8_t out[DMSG_CLIENT_INFO_MAX], const uint8_t pub[DERP_KEY_LEN],
-    const uint8_t priv[DERP_KEY_LEN], const uint8_t server[DERP_KEY_LEN],
+dmsg_client_info(uint8_t out[DMSG_CLIENT_INFO_MAX], const uint8_t pub[KEY_LEN],
+    const uint8_t priv[KEY_LEN], const uint8_t server[KEY_LEN],
     int is_prober)
 {
 	char json[96];
-	uint8_t *nonce = out + DERP_KEY_LEN;
+	uint8_t *nonce = out + KEY_LEN;
 	int n;
 
 	/* derp.ClientInfo's spelling: "version", "CanAckPings", "IsProber". */
 	n = snprintf(json, sizeof(json), "{\"version\":%d,\"CanAckPings\":true%s}",
 	    DERP_PROTOCOL_VERSION, is_prober ? ",\"IsProber\":true" : "");
-	memcpy(out, pub, DERP_KEY_LEN);
+	memcpy(out, pub, KEY_LEN);
 	randombytes_buf(nonce, DERP_NONCE_LEN);
 	if (crypto_box_easy(nonce + DERP_NONCE_LEN, (const uint8_t *)json,
 	    (size_t)n, nonce, server, priv) != 0)
 		return 0;
-	return DERP_KEY_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + (size_t)n;
+	return KEY_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + (size_t)n;
 }

@@ -15,9 +15,9 @@
 #include "frame.h"
 
 /* The longest frame payload accepted from a relay (RecvPacket of 64 KiB). */
-#define DMSG_PAYLOAD_MAX	(DERP_KEY_LEN + DERP_MAX_PACKET)
+#define DMSG_PAYLOAD_MAX	(KEY_LEN + DERP_MAX_PACKET)
 #define DMSG_INFO_MAX		4096	/* ServerInfo JSON we bother to read */
-#define DMSG_CLIENT_INFO_MAX	(DERP_KEY_LEN + DERP_NONCE_LEN + \
+#define DMSG_CLIENT_INFO_MAX	(KEY_LEN + DERP_NONCE_LEN + \
 				 DERP_BOX_OVERHEAD + 128)
 
 struct dmsg {
@@ -36,10 +36,10 @@ struct server_info {
 /* 1: a whole frame starts buf; 0: more bytes needed; -1: frame too long. */
 int	dmsg_split(const uint8_t *buf, size_t len, struct dmsg *m);
 /* ServerKey: magic and key. Returns 0 or -1. */
-int	dmsg_server_key(const struct dmsg *m, uint8_t key[DERP_KEY_LEN]);
+int	dmsg_server_key(const struct dmsg *m, uint8_t key[KEY_LEN]);
 /* Opens ServerInfo with our key and parses it; -1 with *why on failure. */
-int	dmsg_server_info(const struct dmsg *m, const uint8_t server[DERP_KEY_LEN],
-	    const uint8_t priv[DERP_KEY_LEN], struct server_info *si,
+int	dmsg_server_info(const struct dmsg *m, const uint8_t server[KEY_LEN],
+	    const uint8_t priv[KEY_LEN], struct server_info *si,
 	    const char **why);
 int	dmsg_server_info_json(const uint8_t *json, size_t len,
 	    struct server_info *si, const char **why);
@@ -50,7 +50,7 @@ int	dmsg_recv_packet(const struct dmsg *m, const uint8_t **src,
 int	dmsg_peer_gone(const struct dmsg *m, const uint8_t **key, int *reason);
 /* ClientInfo payload (our key, nonce, boxed JSON) into out; its length or 0. */
 size_t	dmsg_client_info(uint8_t out[DMSG_CLIENT_INFO_MAX],
-	    const uint8_t pub[DERP_KEY_LEN], const uint8_t priv[DERP_KEY_LEN],
-	    const uint8_t server[DERP_KEY_LEN], int is_prober);
+	    const uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN],
+	    const uint8_t server[KEY_LEN], int is_prober);
 
 #endif

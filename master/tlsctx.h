@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "key.h"
 
 /*
  * Loads <certdir>/<hostname>.crt and .key (derper's -certmode manual, with
@@ -14,6 +15,6 @@
  * unless the hostname is an IP address, clients must send it as SNI; and
  * the served chain ends with the "meta certificate" naming derp_pub.
  */
-SSL_CTX	*tls_ctx_new(const struct config *cfg, const uint8_t derp_pub[32]);
+SSL_CTX	*tls_ctx_new(const struct config *cfg, const uint8_t derp_pub[KEY_LEN]);
 
 #endif

@@ -393,7 +393,7 @@ def test_bad_key_file(client_bin, tmp_path):
     loose = tmp_path / "loose.key"
     loose.write_text('{"PrivateKey": "privkey:' + "ab" * 32 + '"}')
     loose.chmod(0o644)
-    for path, why in ((tmp_path / "missing.key", "missing.key"), (loose, "chmod 600")):
+    for path, why in ((tmp_path / "missing.key", "no such key file"), (loose, "chmod 600")):
         rc, out, err = run_client(client_bin, "recv", "-k", path, "http://127.0.0.1:1")
         assert rc == 1 and why in err and "Sanitizer" not in err, (rc, err)
 
@@ -449,6 +449,26 @@ def test_send_recv_through_lossy_relay(derp_server, spawn, tmp_path):
     finally:
         proxy.stop()
     assert proxy.dropped >= 3, (proxy.dropped, proxy.forwarded)
+
+
+def test_send_recv_over_tls_fast_start_and_websocket(spawn, tls_server, tmp_path):
+    """recv logs in with Derp-Fast-Start (the key read from the meta
+    certificate), send over WebSocket; both verify the test CA."""
+    srv, cafile = tls_server
+    url = f"https://derp.test:{srv.port}"
+    tls = ("-ca", cafile, "-dial", "127.0.0.1")
+    data = os.urandom(300 << 10)
+    out = tmp_path / "received"
+    with open(out, "wb") as f:
+        receiver = spawn("recv", "-v", *tls, url, stdout=f)
+    receiver.wait_line(r"logged in to https://derp\.test:\d+ \(fast start\)$", "stderr")
+    sender = spawn("send", "-v", "-ws", *tls, url, "nodekey:" + receiver.key().hex(),
+                   stdout=subprocess.DEVNULL)
+    sender.proc.stdin.write(data)
+    assert sender.finish(60) == 0, sender.output()
+    assert receiver.finish(30) == 0, receiver.output()
+    assert out.read_bytes() == data
+    assert not any("fast start" in line for line in sender.lines["stderr"])
 
 
 # --- chat -----------------------------------------------------------------------

@@ -18,8 +18,8 @@
 #include "derpmsg.h"
 #include "fuzz.h"
 
-static uint8_t server_pub[DERP_KEY_LEN], server_priv[DERP_KEY_LEN];
-static uint8_t client_pub[DERP_KEY_LEN], client_priv[DERP_KEY_LEN];
+static uint8_t server_pub[KEY_LEN], server_priv[KEY_LEN];
+static uint8_t client_pub[KEY_LEN], client_priv[KEY_LEN];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -65,19 +65,19 @@ server_info(const struct dmsg *m)
 static void
 check_frame(const struct dmsg *m, int first)
 {
-	uint8_t key[DERP_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	const uint8_t *src, *pkt;
 	size_t len;
 	int reason;
 
 	if (first && dmsg_server_key(m, key) == 0)
 		CHECK(m->type == FRAME_SERVER_KEY &&
-		    memcmp(key, m->payload + DERP_MAGIC_LEN, DERP_KEY_LEN) == 0);
+		    memcmp(key, m->payload + DERP_MAGIC_LEN, KEY_LEN) == 0);
 	if (m->type == FRAME_SERVER_INFO)
 		server_info(m);
 	if (dmsg_recv_packet(m, &src, &pkt, &len) == 0)
-		CHECK(src == m->payload && pkt == m->payload + DERP_KEY_LEN &&
-		    len == m->len - DERP_KEY_LEN);
+		CHECK(src == m->payload && pkt == m->payload + KEY_LEN &&
+		    len == m->len - KEY_LEN);
 	if (dmsg_peer_gone(m, &src, &reason) == 0)
 		CHECK(src == m->payload && reason >= 0 && reason <= 255);
 }
