@@ -13,7 +13,8 @@ PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
-	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc
+	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc \
+	   python3-openssl
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 # Development and CI builds fail on any warning; the Debian package build
@@ -48,7 +49,16 @@ MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/dnsd.c master/rateconf.c master/notify.c
 KEYGEN_SRC = keygen/keygen.c
 BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
-HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h)
+CLIENT_SRC = client/main.c client/opts.c client/url.c client/bq.c client/errfmt.c \
+	     client/transport.c client/httpc.c client/httpparse.c client/ws.c client/metacert.c \
+	     client/derpmsg.c client/derpconn.c client/crypto.c \
+	     client/session.c client/report.c client/probe.c client/probe_tls.c \
+	     client/probe_http.c client/probe_derp.c client/probe_stun.c \
+	     client/stunc.c client/streamfmt.c client/stream_send.c \
+	     client/stream_recv.c client/chatmsg.c client/chat_peers.c \
+	     client/chat.c client/chat_cmd.c
+HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h \
+	     client/*.h)
 # Manual pages: man/NAME.SECTION.scd -> build/man/NAME.SECTION (scdoc).
 MAN	   = $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
 
@@ -56,6 +66,9 @@ DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
+CLIENT_OBJ = common/log.o common/frame.o common/keyfmt.o common/keyfile.o \
+	     $(CLIENT_SRC:.c=.o)
+CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/null) -lwslay
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox
@@ -63,7 +76,7 @@ UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox bench \
 	install deb deb-deps package-test-deps test-package clean
 
-all: build/derpd build/derpd-keygen man
+all: build/derpd build/derpd-keygen build/derpd-client man
 
 man: $(MAN)
 
@@ -81,6 +94,9 @@ $(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
 
 $(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+
+$(1)/derpd-client: $(addprefix $(1)/,$(CLIENT_OBJ))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(CLIENT_LIBS)
 
 $(1)/derpbench: $(addprefix $(1)/,$(BENCH_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(BENCH_LIBS)
@@ -128,7 +144,7 @@ test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 
 test-e2e: all build-test/derpd build/derpbench
 	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
-	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	DERPD_CLIENT=$(CURDIR)/build/derpd-client DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
 
 # The privilege-separation and sandbox tests alone (run as root, or most skip).
@@ -138,9 +154,11 @@ test-sandbox: all build-test/derpd
 	$(PYTHON) -m pytest -q tests/e2e/test_privdrop.py tests/e2e/test_keyfile.py \
 		tests/e2e/test_key_isolation.py tests/e2e/test_worker_death.py
 
-test-asan: build-asan/derpd build-asan/derpd-keygen build/derpbench $(addprefix build-asan/tests/,$(UNIT_TESTS))
+test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client build/derpbench \
+	   $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
+	DERPD_CLIENT=$(CURDIR)/build-asan/derpd-client \
 	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
@@ -151,6 +169,7 @@ DESTDIR	?=
 install: all
 	install -D -m 0755 build/derpd $(DESTDIR)$(PREFIX)/sbin/derpd
 	install -D -m 0755 build/derpd-keygen $(DESTDIR)$(PREFIX)/bin/derpd-keygen
+	install -D -m 0755 build/derpd-client $(DESTDIR)$(PREFIX)/bin/derpd-client
 	for m in $(MAN); do \
 		install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/} \
 			|| exit 1; \
@@ -163,7 +182,7 @@ DEB_APT_PKGS = debhelper dpkg-dev fakeroot scdoc
 # and a Debian 12 container booted with systemd-nspawn (see tests/package).
 PKG_TEST_APT_PKGS = lintian man-db groff-base debootstrap systemd-container \
 	   debian-archive-keyring openssl
-DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen man \
+DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen client man \
 	   tests/fuzz/fuzz.mk packaging/derpd.conf
 DEB_VERSION = $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/debian/changelog)
 DEB_ARCH = $(shell dpkg --print-architecture)

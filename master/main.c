@@ -223,7 +223,7 @@ main(int argc, char **argv)
 	m.run_dns = *cfg.bootstrap_dns_names != '\0' ||
 	    *cfg.unpublished_dns_names != '\0';
 	if (cfg.tls)
-		m.ssl_ctx = tls_ctx_new(&cfg);
+		m.ssl_ctx = tls_ctx_new(&cfg, m.keyd.pub);
 	shm_create(&m.shm, m.nworkers, (uint32_t)cfg.max_clients,
 	    (uint32_t)cfg.ring_kib * 1024);
 	tablesrv_init(&m.tables, &m.shm, (uint32_t)cfg.max_clients);

@@ -8,7 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "frame.h"
+#include "keyfmt.h"
 #include "log.h"
+
+#define META_CN_PREFIX	"derpkey"
+#define META_VALID_SECS	(30L * 24 * 60 * 60)	/* either side of now, as derper */
 
 static char sni_name[256];	/* empty: hostname is an IP, no SNI check */
 
@@ -97,8 +102,64 @@ check_cert_name(SSL_CTX *ctx, const char *host)
 		fatalx("certificate is not valid for hostname \"%s\"", host);
 }
 
+/*
+ * Subject and issuer CN=derpkey<hex>, serial 2, +-30 days, critical CA:FALSE.
+ * The CN is 71 characters, over X.520's 64: given as a PrintableString
+ * (what Go writes) rather than MBSTRING_ASC, OpenSSL does not apply that limit.
+ */
+static int
+meta_fill(X509 *x, EVP_PKEY *pkey, const uint8_t pub[KEY_LEN])
+{
+	char cn[sizeof(META_CN_PREFIX) + KEY_HEX_LEN];
+	X509_NAME *name = X509_get_subject_name(x);
+	X509_EXTENSION *bc;
+	X509V3_CTX v3;
+	int ok;
+
+	memcpy(cn, META_CN_PREFIX, sizeof(META_CN_PREFIX) - 1);
+	key_format_hex(cn + sizeof(META_CN_PREFIX) - 1, pub);
+	if (X509_set_version(x, X509_VERSION_3) != 1 ||
+	    ASN1_INTEGER_set(X509_get_serialNumber(x), DERP_PROTOCOL_VERSION) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -META_VALID_SECS) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), META_VALID_SECS) == NULL ||
+	    X509_NAME_add_entry_by_txt(name, "CN", V_ASN1_PRINTABLESTRING,
+	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, pkey) != 1)
+		return -1;
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if ((bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+	    "critical,CA:FALSE")) == NULL)
+		return -1;
+	ok = X509_add_ext(x, bc, -1);
+	X509_EXTENSION_free(bc);
+	return ok == 1 ? 0 : -1;
+}
+
+/*
+ * derper's meta certificate (derp_server.go initMetacert), appended to the
+ * chain: Tailscale clients on TLS 1.3 read the DERP key from it and skip
+ * the HTTP upgrade's round trip (Derp-Fast-Start). Self-signed by a fresh
+ * Ed25519 key that is freed as soon as the certificate is signed.
+ */
+static void
+add_meta_cert(SSL_CTX *ctx, const uint8_t pub[KEY_LEN])
+{
+	EVP_PKEY *pkey;
+	X509 *x;
+
+	if ((pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
+		fatal_tls("meta certificate key");
+	if ((x = X509_new()) == NULL || meta_fill(x, pkey, pub) != 0 ||
+	    X509_sign(x, pkey, NULL) == 0)
+		fatal_tls("meta certificate");
+	EVP_PKEY_free(pkey);
+	if (SSL_CTX_add1_chain_cert(ctx, x) != 1)
+		fatal_tls("meta certificate in the chain");
+	X509_free(x);
+}
+
 SSL_CTX *
-tls_ctx_new(const struct config *cfg)
+tls_ctx_new(const struct config *cfg, const uint8_t derp_pub[KEY_LEN])
 {
 	char name[256], crt[4096], key[4096];
 	SSL_CTX *ctx;
@@ -119,6 +180,7 @@ tls_ctx_new(const struct config *cfg)
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		fatal_tls("TLS key does not match the certificate");
 	check_cert_name(ctx, cfg->hostname);
+	add_meta_cert(ctx, derp_pub);
 	if (!is_ip(cfg->hostname))
 		snprintf(sni_name, sizeof(sni_name), "%s", cfg->hostname);
 

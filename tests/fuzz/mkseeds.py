@@ -155,6 +155,85 @@ def stun_seeds():
         stun_request(software, fingerprint=True)[:-1] + b"\0")
 
 
+def client_derp_seeds():
+    """What a relay sends derpd-client; a ServerInfo payload is its JSON
+    (the harness seals it: a fuzzer cannot forge a box)."""
+    key = bytes.fromhex(KEY_HEX)
+    server_key = frame(0x01, b"DERP\xf0\x9f\x94\x91" + key)
+    info = frame(0x03, b'{"version":2}')
+    put("fuzz_client_derp", "login", server_key + info)
+    put("fuzz_client_derp", "session", server_key + frame(
+        0x03, b'{"version":2,"TokenBucketBytesPerSecond":1000,'
+        b'"TokenBucketBytesBurst":2000}') + frame(0x06, b"") +
+        frame(0x12, b"pingping") + frame(0x05, key + b"hello") +
+        frame(0x08, key + b"\x01") + frame(0x08, key) + frame(0x13, b"pongpong") +
+        frame(0x14, b"overloaded") + frame(0x15, struct.pack(">II", 500, 5000)) +
+        frame(0x09, key + bytes(16) + b"\x01\xbb\x01"))
+    put("fuzz_client_derp", "bad_info_json", server_key + frame(0x03, b'{"version":"2"'))
+    put("fuzz_client_derp", "short_frames", frame(0x01, b"DERP") + frame(0x05, b"k") +
+        frame(0x08, b""))
+    put("fuzz_client_derp", "too_long", server_key + b"\x05\x00\x01\x00\x21")
+
+
+def client_http_seeds():
+    crlf = "\r\n"
+
+    def resp(line, headers, tail=""):
+        return line + crlf + "".join(h + crlf for h in headers) + crlf + tail
+
+    put("fuzz_client_http", "upgrade", resp("HTTP/1.1 101 Switching Protocols", [
+        "Upgrade: DERP", "Connection: Upgrade", "Derp-Version: 2",
+        "Derp-Public-Key: " + KEY_HEX], "\x01\x00\x00\x00\x28DERP"))
+    put("fuzz_client_http", "websocket", resp("HTTP/1.1 101 Switching Protocols", [
+        "Upgrade: websocket", "Connection: Upgrade",
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+        "Sec-WebSocket-Protocol: derp"]))
+    put("fuzz_client_http", "no_content", resp("HTTP/1.1 204 No Content", [
+        "X-Tailscale-Response: response 0123456789abcdef",
+        "Cache-Control: no-cache, no-store, must-revalidate, no-transform, max-age=0",
+        "Connection: close"]))
+    put("fuzz_client_http", "route", resp("HTTP/1.1 200 OK", [
+        "Content-Type: application/json", "Content-Length: 95"],
+        '{"key":"nodekey:%s","worker":1,"connections":1}' % KEY_HEX))
+    put("fuzz_client_http", "python_404", resp("HTTP/1.0 404 File not found", [
+        "Server: SimpleHTTP/0.6 Python/3.11.2", "Content-Length: 469"]))
+    put("fuzz_client_http", "reason_less", "HTTP/1.1 200\r\nX:\t y \t\r\n\r\n")
+    put("fuzz_client_http", "bare_lf", "HTTP/1.1 200 OK\nServer: x\n\n")
+
+
+def client_stun_seeds():
+    """A transaction ID, then a binding success with XOR-MAPPED-ADDRESS."""
+    txid = b"tstxid012345"
+
+    def success(attrs):
+        return txid + struct.pack(">HHI", 0x0101, len(attrs), 0x2112A442) + txid + attrs
+
+    v4 = struct.pack(">HHBBH", 0x0020, 8, 0, 1, 41000 ^ 0x2112) + \
+        bytes(a ^ b for a, b in zip(bytes([127, 0, 0, 1]), b"\x21\x12\xa4\x42"))
+    v6 = struct.pack(">HHBBH", 0x0020, 20, 0, 2, 3478 ^ 0x2112) + \
+        bytes(a ^ b for a, b in zip(bytes(15) + b"\x01", b"\x21\x12\xa4\x42" + txid))
+    put("fuzz_client_stun", "ipv4", success(v4))
+    put("fuzz_client_stun", "ipv6", success(v6))
+    put("fuzz_client_stun", "software_first", success(b"\x80\x22\x00\x03abc\x00" + v4))
+    put("fuzz_client_stun", "other_txid", success(v4)[:20] + b"X" + success(v4)[21:])
+    put("fuzz_client_stun", "no_address", success(b"\x80\x28\x00\x04\x00\x00\x00\x00"))
+
+
+def client_msg_seeds():
+    """Stream and chat messages as derpd-client seals them."""
+    sid = b"\x12\x34\x56\x78"
+    put("fuzz_client_msg", "data", b"D" + sid + struct.pack(">I", 7) + b"some bytes")
+    put("fuzz_client_msg", "fin", b"F" + sid + struct.pack(">I", 640))
+    put("fuzz_client_msg", "ack", b"A" + sid + struct.pack(">I", 9))
+    put("fuzz_client_msg", "done", b"Z" + sid)
+    put("fuzz_client_msg", "hello", b"H\x01\x05alice")
+    put("fuzz_client_msg", "text_all", b"T" + sid + b"\x01\x03bob" +
+        "hello everyone \u00e9\u20ac\U0001f511".encode())
+    put("fuzz_client_msg", "text_escape", b"T" + sid + b"\x00\x00" +
+        b"\x1b[2Jgotcha\xc2\x85\xed\xa0\x80\xc0\xaf")
+    put("fuzz_client_msg", "chat_ack", b"K" + sid)
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -162,3 +241,7 @@ if __name__ == "__main__":
     keyfile_seeds()
     ring_seeds()
     stun_seeds()
+    client_derp_seeds()
+    client_http_seeds()
+    client_stun_seeds()
+    client_msg_seeds()

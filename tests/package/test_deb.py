@@ -96,6 +96,7 @@ def test_manual_documents_every_flag_once(root):
 def test_contents_and_modes(deb, root):
     listing = run("dpkg-deb", "-c", deb).stdout
     for path, mode in [("usr/sbin/derpd", 0o755), ("usr/bin/derpd-keygen", 0o755),
+                       ("usr/bin/derpd-client", 0o755),
                        ("etc/derpd/derpd.conf", 0o644),
                        ("lib/systemd/system/derpd.service", 0o644),
                        ("usr/share/doc/derpd/SECURITY.md", 0o644),
@@ -112,7 +113,8 @@ def test_contents_and_modes(deb, root):
         assert lib in depends, f"Depends lacks {lib}: {depends}"
 
 
-@pytest.mark.parametrize("binary", ["usr/sbin/derpd", "usr/bin/derpd-keygen"])
+@pytest.mark.parametrize("binary", ["usr/sbin/derpd", "usr/bin/derpd-keygen",
+                                    "usr/bin/derpd-client"])
 def test_binaries_are_hardened(root, binary):
     """PIE, full RELRO (BIND_NOW), non-executable stack, stack protector and
     FORTIFY_SOURCE checks linked in."""
