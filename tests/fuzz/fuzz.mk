@@ -29,12 +29,12 @@ FUZZ_CC	     ?= clang-14
 FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
-		fuzz_stun
+		fuzz_stun fuzz_acme
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -g -O1 -std=gnu11 -D_GNU_SOURCE \
-		-Wall -Wextra -Icommon -Iworker -Imaster
+		-Wall -Wextra -Icommon -Iworker -Imaster -Iacme
 # Recursive (=): expanded when a recipe runs, i.e. after fuzz-deps.
 FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
 
@@ -45,6 +45,7 @@ FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
 FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c
 FUZZ_SRC_fuzz_ring	 = common/ring.c
 FUZZ_SRC_fuzz_stun	 = common/stun.c
+FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096).
@@ -54,12 +55,13 @@ FUZZ_OPTS_fuzz_clientinfo = -max_len=4096 -dict=tests/fuzz/dict/fuzz_clientinfo.
 FUZZ_OPTS_fuzz_keyfile	  = -max_len=4200 -dict=tests/fuzz/dict/fuzz_keyfile.dict
 FUZZ_OPTS_fuzz_ring	  = -max_len=4096
 FUZZ_OPTS_fuzz_stun	  = -max_len=2100
+FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
 FUZZ_OPTS	?=
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
-FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h) tests/fuzz/fuzz.h
+FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h acme/*.h) tests/fuzz/fuzz.h
 
 .PHONY: fuzz fuzz-build fuzz-regress fuzz-deps fuzz-clean
 
