@@ -19,7 +19,7 @@ APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Icommon -Iworker -Imaster -Iacme \
-	   $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm	# Debian ships no wslay .pc
 BASE_LDFLAGS = -pie -Wl,-z,relro,-z,now
 

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <openssl/types.h>
@@ -134,10 +135,13 @@ enum acme_cache acme_cached(const struct acme_config *cfg, time_t now,
 void	acme_cert_free(struct acme_cert *);
 
 /*
- * Opens (creating, mode 0700) the certdir; refuses one that others can
- * read or write. Returns an O_DIRECTORY descriptor or -1 with err.
+ * Opens the certdir, creating it (mode 0700, owned by owner) if missing;
+ * refuses one owned by anyone else or open to group or others. Returns an
+ * O_DIRECTORY descriptor or -1 with err. The master calls it as root with
+ * the ACME child's uid and hands the child the descriptor.
  */
-int	acme_certdir_open(const char *path, char *err, size_t errlen);
+int	acme_certdir_open(const char *path, uid_t owner, char *err,
+	    size_t errlen);
 
 /* Reads a PEM trust store (at least one certificate) into memory. */
 int	acme_trust_load(const char *path, char **pem, size_t *len,

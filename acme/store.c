@@ -37,24 +37,30 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 int
-acme_certdir_open(const char *path, char *err, size_t errlen)
+acme_certdir_open(const char *path, uid_t owner, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd;
+	int fd, made;
 
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+	made = mkdir(path, 0700) == 0;
+	if (!made && errno != EEXIST)
 		return fail(err, errlen, "cannot create certdir %s: %s", path,
 		    strerror(errno));
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW))
 	    == -1)
 		return fail(err, errlen, "cannot open certdir %s: %s", path,
 		    strerror(errno));
+	if (made && geteuid() != owner && fchown(fd, owner, (gid_t)-1) == -1) {
+		close(fd);
+		return fail(err, errlen, "cannot chown certdir %s: %s", path,
+		    strerror(errno));
+	}
 	if (fstat(fd, &st) == -1 || (st.st_mode & 077) != 0 ||
-	    st.st_uid != geteuid()) {
+	    st.st_uid != owner) {
 		close(fd);
 		return fail(err, errlen, "certdir %s must be owned by uid %u "
-		    "and not accessible by others: chmod 700 %s", path,
-		    (unsigned)geteuid(), path);
+		    "and not accessible by others: chown %u %s; chmod 700 %s",
+		    path, (unsigned)owner, (unsigned)owner, path, path);
 	}
 	return fd;
 }

@@ -177,7 +177,7 @@ main(int argc, char **argv)
 	if (acme_global_init() == -1)
 		fatalx("libcurl initialisation failed");
 	if (acme_trust_load(o.ca_file, &ca, &calen, err, sizeof(err)) == -1 ||
-	    (o.cfg.certdir_fd = acme_certdir_open(o.certdir, err,
+	    (o.cfg.certdir_fd = acme_certdir_open(o.certdir, geteuid(), err,
 	    sizeof(err))) == -1)
 		fatalx("%s", err);
 	o.cfg.ca_pem = ca;

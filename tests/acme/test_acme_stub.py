@@ -2,6 +2,7 @@
 """The ACME engine against the stub server (acme_stub.py) and against
 nothing: the profile it asks for, badNonce handling in detail, and every
 malformed or failing answer ending in one clean error line, never a crash."""
+import os
 import socket
 import time
 
@@ -130,3 +131,16 @@ def test_silent_server_times_out(run_driver, tmp_path, test_ca):
         took = time.monotonic() - t0
     assert error_line(r).startswith("directory: Timeout was reached"), r
     assert took < 10
+
+
+def test_certdir_open_to_others_refused(run_driver, tmp_path, test_ca):
+    """A certdir others can read (it holds the account key) is refused
+    before anything is sent."""
+    certdir = tmp_path / "certs"
+    certdir.mkdir(mode=0o755)
+    certdir.chmod(0o755)
+    r = run_driver("https://127.0.0.1:1/dir", test_ca[0], certdir, ["derp.test"])
+    assert r.rc == 1
+    assert f"certdir {certdir} must be owned by uid {os.geteuid()} and not " \
+           "accessible by others" in r.stderr, r
+    assert list(certdir.iterdir()) == []
