@@ -34,10 +34,12 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c
-WORKER_SRC = worker/main.c worker/conn.c worker/bufpool.c worker/http.c \
-	     worker/http_serve.c worker/clientinfo.c worker/handshake.c \
-	     worker/relay.c worker/watch.c worker/metrics.c worker/websocket.c \
-	     worker/mesh.c
+WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
+	     worker/transport.c worker/outq.c worker/websocket.c worker/conn.c \
+	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
+	     worker/presence.c worker/inbox.c worker/derp_in.c \
+	     worker/keyd_client.c worker/handshake.c worker/http_serve.c \
+	     worker/metrics.c worker/session.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/stund.c \
 	     master/dnsd.c master/rateconf.c
@@ -58,8 +60,8 @@ BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
-	     test_clientinfo test_flags test_b64url test_acme_parse \
-	     test_acme_crypto test_renew
+	     test_clientinfo test_flags test_sandbox test_b64url \
+	     test_acme_parse test_acme_crypto test_renew
 
 .PHONY: all deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench \
 	install deb deb-deps test-package clean
@@ -120,9 +122,11 @@ run: deps
 test: deps
 	$(MAKE) check test-unit test-e2e test-asan fuzz-regress test-package
 
-# Static checks of the tree itself.
-check:
+# Static checks of the tree itself: license lines, no include cycle between
+# modules, no mutable statics in the worker but its one struct wk.
+check: all
 	$(PYTHON) tests/check_license.py
+	$(PYTHON) tests/check_layers.py build
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done

@@ -294,17 +294,17 @@ send_client_info(struct client *c, const uint8_t *payload, uint32_t len)
 	struct loop *lp = c->lp;
 	size_t ki = (size_t)(c->key - lp->keys);
 	uint8_t *f;
-	uint32_t flen = DERP_KEY_LEN + DERP_NONCE_LEN + crypto_box_MACBYTES +
+	uint32_t flen = KEY_LEN + DERP_NONCE_LEN + crypto_box_MACBYTES +
 	    sizeof(client_json) - 1;
 
-	if (len < DERP_MAGIC_LEN + DERP_KEY_LEN ||
+	if (len < DERP_MAGIC_LEN + KEY_LEN ||
 	    memcmp(payload, DERP_MAGIC, DERP_MAGIC_LEN) != 0)
 		return -1;
 	payload += DERP_MAGIC_LEN;
 	if (!lp->have_server_pub) {
-		memcpy(lp->server_pub, payload, DERP_KEY_LEN);
+		memcpy(lp->server_pub, payload, KEY_LEN);
 		lp->have_server_pub = 1;
-	} else if (memcmp(lp->server_pub, payload, DERP_KEY_LEN) != 0)
+	} else if (memcmp(lp->server_pub, payload, KEY_LEN) != 0)
 		return -1;	/* the server changed keys under us */
 	if (!lp->shared_ok[ki]) {
 		if (crypto_box_beforenm(lp->shared[ki], lp->server_pub,
@@ -315,11 +315,11 @@ send_client_info(struct client *c, const uint8_t *payload, uint32_t len)
 	f = client_out_reserve(c, DERP_FRAME_HDR_LEN + flen);
 	frame_put_header(f, FRAME_CLIENT_INFO, flen);
 	f += DERP_FRAME_HDR_LEN;
-	memcpy(f, c->key->pub, DERP_KEY_LEN);
-	randombytes_buf(f + DERP_KEY_LEN, DERP_NONCE_LEN);
-	crypto_box_easy_afternm(f + DERP_KEY_LEN + DERP_NONCE_LEN,
+	memcpy(f, c->key->pub, KEY_LEN);
+	randombytes_buf(f + KEY_LEN, DERP_NONCE_LEN);
+	crypto_box_easy_afternm(f + KEY_LEN + DERP_NONCE_LEN,
 	    (const uint8_t *)client_json, sizeof(client_json) - 1,
-	    f + DERP_KEY_LEN, lp->shared[ki]);
+	    f + KEY_LEN, lp->shared[ki]);
 	c->state = C_SERVER_INFO;
 	return 0;
 }
@@ -374,8 +374,8 @@ handle_frame(struct client *c, uint8_t type, const uint8_t *p, uint32_t len)
 	}
 	switch (type) {
 	case FRAME_RECV_PACKET:
-		if (len >= DERP_KEY_LEN)
-			loop_on_packet(c, p, p + DERP_KEY_LEN, len - DERP_KEY_LEN);
+		if (len >= KEY_LEN)
+			loop_on_packet(c, p, p + KEY_LEN, len - KEY_LEN);
 		break;
 	case FRAME_PING:
 		answer_ping(c, p, len);

@@ -88,8 +88,8 @@ enum cstate {
 enum role { R_SEND, R_RECV, R_IDLE, R_HANDSHAKE };
 
 struct keypair {
-	uint8_t	pub[DERP_KEY_LEN];
-	uint8_t	sec[DERP_KEY_LEN];
+	uint8_t	pub[KEY_LEN];
+	uint8_t	sec[KEY_LEN];
 };
 
 struct pair;
@@ -157,9 +157,9 @@ struct loop {
 	struct hist	 lat;		/* relay latency */
 	struct hist	 hs;		/* connect to ServerInfo */
 	int64_t		 first_rx_ns, last_rx_ns;
-	uint8_t		 server_pub[DERP_KEY_LEN];
+	uint8_t		 server_pub[KEY_LEN];
 	int		 have_server_pub;
-	uint8_t		 (*shared)[DERP_KEY_LEN];	/* per key, after ServerKey */
+	uint8_t		 (*shared)[KEY_LEN];	/* per key, after ServerKey */
 	uint8_t		*shared_ok;
 };
 

@@ -128,7 +128,7 @@ parse_url(const char *url)
 static uint32_t
 auto_window(void)
 {
-	uint64_t frame = DERP_FRAME_HDR_LEN + DERP_KEY_LEN + opt.size;
+	uint64_t frame = DERP_FRAME_HDR_LEN + KEY_LEN + opt.size;
 	uint64_t w = 64;
 
 	if (w > 256 * 1024 / frame)

@@ -107,7 +107,7 @@ pump(struct loop *lp, struct pair *p)
 {
 	struct client *c = &p->tx;
 	struct pkt_hdr h;
-	uint32_t flen = DERP_KEY_LEN + opt.size;
+	uint32_t flen = KEY_LEN + opt.size;
 	uint64_t n;
 	uint8_t *f;
 
@@ -122,12 +122,12 @@ pump(struct loop *lp, struct pair *p)
 		}
 		f = client_out_reserve(c, DERP_FRAME_HDR_LEN + flen);
 		frame_put_header(f, FRAME_SEND_PACKET, flen);
-		memcpy(f + DERP_FRAME_HDR_LEN, p->rx.key->pub, DERP_KEY_LEN);
+		memcpy(f + DERP_FRAME_HDR_LEN, p->rx.key->pub, KEY_LEN);
 		h.pair = p->id;
 		h.magic = PKT_MAGIC;
 		h.seq = p->next_seq++;
 		h.sent_ns = mono_ns();
-		memcpy(f + DERP_FRAME_HDR_LEN + DERP_KEY_LEN, &h, sizeof(h));
+		memcpy(f + DERP_FRAME_HDR_LEN + KEY_LEN, &h, sizeof(h));
 	}
 	if (n > 0 && lp->pair_rate > 0) {	/* we, not the server, fell behind */
 		lp->skipped += n;
@@ -154,7 +154,7 @@ loop_on_packet(struct client *c, const uint8_t *src, const uint8_t *pkt,
 	}
 	memcpy(&h, pkt, sizeof(h));
 	if (h.magic != PKT_MAGIC || h.pair != p->id ||
-	    memcmp(src, p->tx.key->pub, DERP_KEY_LEN) != 0 || len != opt.size) {
+	    memcmp(src, p->tx.key->pub, KEY_LEN) != 0 || len != opt.size) {
 		p->foreign++;
 		return;
 	}

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "key.h"
+
 struct config {
 	/* derper's flags */
 	const char	*addr;
@@ -56,7 +58,7 @@ struct config {
 
 	/* derived */
 	int		has_mesh_key;
-	uint8_t		mesh_key[32];
+	uint8_t		mesh_key[KEY_LEN];
 	int		tls;		/* serve TLS on addr */
 	char		listen_host[256];
 	int		listen_port;

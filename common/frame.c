@@ -39,15 +39,15 @@ frame_check_client(uint8_t type, uint32_t len, const char **why)
 {
 	switch (type) {
 	case FRAME_SEND_PACKET:
-		if (len < DERP_KEY_LEN)
+		if (len < KEY_LEN)
 			return reject(why, "short SendPacket");
-		if (len - DERP_KEY_LEN > DERP_MAX_PACKET)
+		if (len - KEY_LEN > DERP_MAX_PACKET)
 			return reject(why, "SendPacket longer than 64 KiB");
 		return FRAME_ACCEPT;
 	case FRAME_FORWARD_PACKET:
-		if (len < 2 * DERP_KEY_LEN)
+		if (len < 2 * KEY_LEN)
 			return reject(why, "short ForwardPacket");
-		if (len - 2 * DERP_KEY_LEN > DERP_MAX_PACKET)
+		if (len - 2 * KEY_LEN > DERP_MAX_PACKET)
 			return reject(why, "ForwardPacket longer than 64 KiB");
 		return FRAME_ACCEPT;
 	case FRAME_NOTE_PREFERRED:
@@ -57,7 +57,7 @@ frame_check_client(uint8_t type, uint32_t len, const char **why)
 		return len == 0 ? FRAME_ACCEPT :
 		    reject(why, "WatchConns of wrong size");
 	case FRAME_CLOSE_PEER:
-		return len == DERP_KEY_LEN ? FRAME_ACCEPT :
+		return len == KEY_LEN ? FRAME_ACCEPT :
 		    reject(why, "ClosePeer of wrong size");
 	case FRAME_PING:
 		if (len < DERP_PING_LEN)
@@ -78,7 +78,7 @@ frame_check_client_info(uint8_t type, uint32_t len, const char **why)
 {
 	if (type != FRAME_CLIENT_INFO)
 		return reject(why, "first frame is not ClientInfo");
-	if (len < DERP_KEY_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD)
+	if (len < KEY_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD)
 		return reject(why, "short ClientInfo");
 	if (len > DERP_MAX_CLIENTINFO)
 		return reject(why, "ClientInfo longer than 256 KiB");
@@ -86,21 +86,21 @@ frame_check_client_info(uint8_t type, uint32_t len, const char **why)
 }
 
 size_t
-frame_server_key(uint8_t *out, const uint8_t pub[DERP_KEY_LEN])
+frame_server_key(uint8_t *out, const uint8_t pub[KEY_LEN])
 {
-	frame_put_header(out, FRAME_SERVER_KEY, DERP_MAGIC_LEN + DERP_KEY_LEN);
+	frame_put_header(out, FRAME_SERVER_KEY, DERP_MAGIC_LEN + KEY_LEN);
 	memcpy(out + DERP_FRAME_HDR_LEN, DERP_MAGIC, DERP_MAGIC_LEN);
-	memcpy(out + DERP_FRAME_HDR_LEN + DERP_MAGIC_LEN, pub, DERP_KEY_LEN);
-	return DERP_FRAME_HDR_LEN + DERP_MAGIC_LEN + DERP_KEY_LEN;
+	memcpy(out + DERP_FRAME_HDR_LEN + DERP_MAGIC_LEN, pub, KEY_LEN);
+	return DERP_FRAME_HDR_LEN + DERP_MAGIC_LEN + KEY_LEN;
 }
 
 size_t
-frame_peer_gone(uint8_t *out, const uint8_t key[DERP_KEY_LEN], uint8_t reason)
+frame_peer_gone(uint8_t *out, const uint8_t key[KEY_LEN], uint8_t reason)
 {
-	frame_put_header(out, FRAME_PEER_GONE, DERP_KEY_LEN + 1);
-	memcpy(out + DERP_FRAME_HDR_LEN, key, DERP_KEY_LEN);
-	out[DERP_FRAME_HDR_LEN + DERP_KEY_LEN] = reason;
-	return DERP_FRAME_HDR_LEN + DERP_KEY_LEN + 1;
+	frame_put_header(out, FRAME_PEER_GONE, KEY_LEN + 1);
+	memcpy(out + DERP_FRAME_HDR_LEN, key, KEY_LEN);
+	out[DERP_FRAME_HDR_LEN + KEY_LEN] = reason;
+	return DERP_FRAME_HDR_LEN + KEY_LEN + 1;
 }
 
 size_t
@@ -112,17 +112,17 @@ frame_pong(uint8_t *out, const uint8_t data[DERP_PING_LEN])
 }
 
 size_t
-frame_peer_present(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
+frame_peer_present(uint8_t *out, const uint8_t key[KEY_LEN],
     const uint8_t ip[16], uint16_t port, uint8_t flags)
 {
 	uint8_t *p = out + DERP_FRAME_HDR_LEN;
 
 	frame_put_header(out, FRAME_PEER_PRESENT, DERP_PEER_PRESENT_LEN);
-	memcpy(p, key, DERP_KEY_LEN);
-	memcpy(p + DERP_KEY_LEN, ip, 16);
-	p[DERP_KEY_LEN + 16] = port >> 8;
-	p[DERP_KEY_LEN + 17] = port;
-	p[DERP_KEY_LEN + 18] = flags;
+	memcpy(p, key, KEY_LEN);
+	memcpy(p + KEY_LEN, ip, 16);
+	p[KEY_LEN + 16] = port >> 8;
+	p[KEY_LEN + 17] = port;
+	p[KEY_LEN + 18] = flags;
 	return DERP_FRAME_HDR_LEN + DERP_PEER_PRESENT_LEN;
 }
 
@@ -168,16 +168,16 @@ frame_keep_alive(uint8_t *out)
 }
 
 void
-frame_recv_packet_header(uint8_t *out, const uint8_t src[DERP_KEY_LEN],
+frame_recv_packet_header(uint8_t *out, const uint8_t src[KEY_LEN],
     uint32_t packet_len)
 {
-	frame_put_header(out, FRAME_RECV_PACKET, DERP_KEY_LEN + packet_len);
-	memcpy(out + DERP_FRAME_HDR_LEN, src, DERP_KEY_LEN);
+	frame_put_header(out, FRAME_RECV_PACKET, KEY_LEN + packet_len);
+	memcpy(out + DERP_FRAME_HDR_LEN, src, KEY_LEN);
 }
 
 int
 packet_looks_like_disco(const uint8_t *p, size_t len)
 {
-	return len >= DISCO_MAGIC_LEN + DERP_KEY_LEN + DERP_NONCE_LEN &&
+	return len >= DISCO_MAGIC_LEN + KEY_LEN + DERP_NONCE_LEN &&
 	    memcmp(p, DISCO_MAGIC, DISCO_MAGIC_LEN) == 0;
 }

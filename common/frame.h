@@ -9,9 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "key.h"
+
 #define DERP_MAGIC		"DERP\xf0\x9f\x94\x91"
 #define DERP_MAGIC_LEN		8
-#define DERP_KEY_LEN		32
 #define DERP_NONCE_LEN		24
 #define DERP_FRAME_HDR_LEN	5
 #define DERP_MAX_PACKET		(64 * 1024)
@@ -22,7 +23,7 @@
 #define DERP_BOX_OVERHEAD	16	/* crypto_box_MACBYTES */
 
 /* Largest frame the server ever writes or forwards. */
-#define DERP_MAX_FRAME_LEN	(DERP_FRAME_HDR_LEN + 2 * DERP_KEY_LEN + DERP_MAX_PACKET)
+#define DERP_MAX_FRAME_LEN	(DERP_FRAME_HDR_LEN + 2 * KEY_LEN + DERP_MAX_PACKET)
 
 enum frame_type {
 	FRAME_SERVER_KEY	= 0x01,
@@ -74,8 +75,8 @@ enum frame_verdict frame_check_client_info(uint8_t type, uint32_t len,
 	    const char **why);
 
 /* Builders write a whole frame into out and return its length. */
-size_t	frame_server_key(uint8_t *out, const uint8_t pub[DERP_KEY_LEN]);
-size_t	frame_peer_gone(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
+size_t	frame_server_key(uint8_t *out, const uint8_t pub[KEY_LEN]);
+size_t	frame_peer_gone(uint8_t *out, const uint8_t key[KEY_LEN],
 	    uint8_t reason);
 size_t	frame_pong(uint8_t *out, const uint8_t data[DERP_PING_LEN]);
 size_t	frame_keep_alive(uint8_t *out);
@@ -85,12 +86,12 @@ size_t	frame_restarting(uint8_t *out, uint32_t reconnect_in_ms, uint32_t try_for
 /* Health: a problem for the client to show its user; empty means healthy. */
 size_t	frame_health(uint8_t *out, const char *text, size_t len);
 /* PeerPresent: key, 16-byte IP (IPv4 mapped), big-endian port, flags. */
-#define DERP_PEER_PRESENT_LEN	(DERP_KEY_LEN + 16 + 2 + 1)
-size_t	frame_peer_present(uint8_t *out, const uint8_t key[DERP_KEY_LEN],
+#define DERP_PEER_PRESENT_LEN	(KEY_LEN + 16 + 2 + 1)
+size_t	frame_peer_present(uint8_t *out, const uint8_t key[KEY_LEN],
 	    const uint8_t ip[16], uint16_t port, uint8_t flags);
 /* RecvPacket header (type, length, source key); the packet follows it. */
-#define DERP_RECV_HDR_LEN	(DERP_FRAME_HDR_LEN + DERP_KEY_LEN)
-void	frame_recv_packet_header(uint8_t *out, const uint8_t src[DERP_KEY_LEN],
+#define DERP_RECV_HDR_LEN	(DERP_FRAME_HDR_LEN + KEY_LEN)
+void	frame_recv_packet_header(uint8_t *out, const uint8_t src[KEY_LEN],
 	    uint32_t packet_len);
 
 /* Tailscale disco messages start with "TS" U+1F4AC, a key and a nonce. */

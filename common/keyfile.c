@@ -90,7 +90,7 @@ keyfile_open(const char *path, char *err, size_t errlen)
 }
 
 int
-keyfile_read_fd(int fd, const char *path, uint8_t priv[32], char *err,
+keyfile_read_fd(int fd, const char *path, uint8_t priv[KEY_LEN], char *err,
     size_t errlen)
 {
 	const char *why;
@@ -115,7 +115,7 @@ keyfile_read_fd(int fd, const char *path, uint8_t priv[32], char *err,
 }
 
 int
-keyfile_load(const char *path, uint8_t priv[32], char *err, size_t errlen)
+keyfile_load(const char *path, uint8_t priv[KEY_LEN], char *err, size_t errlen)
 {
 	int fd = keyfile_open(path, err, errlen), rc;
 
@@ -127,7 +127,7 @@ keyfile_load(const char *path, uint8_t priv[32], char *err, size_t errlen)
 }
 
 void
-key_public(uint8_t pub[32], const uint8_t priv[32])
+key_public(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
 {
 	crypto_scalarmult_base(pub, priv);
 }
@@ -183,7 +183,7 @@ install_noreplace(const char *tmp, const char *path)
 }
 
 int
-keyfile_create(const char *path, uint8_t priv[32], char *err, size_t errlen)
+keyfile_create(const char *path, uint8_t priv[KEY_LEN], char *err, size_t errlen)
 {
 	char text[128], tmp[4096];
 	size_t len;
@@ -204,7 +204,7 @@ keyfile_create(const char *path, uint8_t priv[32], char *err, size_t errlen)
 		snprintf(err, errlen, "key file path too long");
 		return -1;
 	}
-	randombytes_buf(priv, 32);
+	randombytes_buf(priv, KEY_LEN);
 	priv[0] &= 248;		/* clamp, as Tailscale's key.NewNode does */
 	priv[31] = (priv[31] & 127) | 64;
 	len = keyfile_format(text, sizeof(text), priv);

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KEY_LEN			32
+#include "key.h"
+
 #define KEY_HEX_LEN		64
 #define PRIVKEY_PREFIX		"privkey:"
 #define NODEKEY_PREFIX		"nodekey:"

@@ -27,7 +27,7 @@ round8(uint32_t n)
 
 int
 ring_push(struct ring *r, uint32_t size, uint16_t kind, uint32_t slot,
-    uint32_t gen, const uint8_t key[RING_KEY_LEN], const void *payload,
+    uint32_t gen, const uint8_t key[KEY_LEN], const void *payload,
     uint32_t payload_len, int *wake)
 {
 	uint64_t tail = OWN(&r->tail), head = ACQ(&r->head), new_tail;
@@ -63,9 +63,9 @@ ring_push(struct ring *r, uint32_t size, uint16_t kind, uint32_t slot,
 	rec->payload_len = payload_len;
 	rec->reserved = 0;
 	if (key != NULL)
-		memcpy(rec->key, key, RING_KEY_LEN);
+		memcpy(rec->key, key, KEY_LEN);
 	else
-		memset(rec->key, 0, RING_KEY_LEN);
+		memset(rec->key, 0, KEY_LEN);
 	if (payload_len > 0)
 		memcpy(rec->payload, payload, payload_len);
 	new_tail = tail + need;

@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RING_KEY_LEN	32
+#include "key.h"
+
 
 enum ring_kind {
 	RING_PAD = 0,		/* filler up to the end of the buffer */
@@ -34,7 +35,7 @@ struct ring_rec {
 	uint32_t	gen;
 	uint32_t	payload_len;
 	uint32_t	reserved;
-	uint8_t		key[RING_KEY_LEN];
+	uint8_t		key[KEY_LEN];
 	uint8_t		payload[];
 };
 
@@ -60,7 +61,7 @@ void	ring_init(struct ring *r);
  * signalled.
  */
 int	ring_push(struct ring *r, uint32_t size, uint16_t kind, uint32_t slot,
-	    uint32_t gen, const uint8_t key[RING_KEY_LEN], const void *payload,
+	    uint32_t gen, const uint8_t key[KEY_LEN], const void *payload,
 	    uint32_t payload_len, int *wake);
 
 /*

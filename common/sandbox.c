@@ -25,110 +25,95 @@
 
 #include "log.h"
 
-enum arg_rule {
-	ANY,		/* no argument checks */
-	READ_ONLY_OPEN,	/* openat for reading (resolv.conf, hosts) */
-	IP_SOCKET,	/* socket(AF_INET, AF_INET6 or AF_UNIX (nscd)) */
-	FIONREAD_ONLY,	/* ioctl(fd, FIONREAD) */
-	NO_EXEC_PROT,	/* arg 2 (prot) without PROT_EXEC */
-	TCP_SOCKOPT,	/* setsockopt: only the options a worker sets on accept */
-	SELF_SIGNAL,	/* tgkill on ourselves only (abort()) */
-	FUTEX_OPS,	/* futex wait/wake (the shared table's robust mutex) */
-};
-
 #define W	(1 << SANDBOX_WORKER)
 #define K	(1 << SANDBOX_KEY)
 #define S	(1 << SANDBOX_STUN)
 #define D	(1 << SANDBOX_DNS)
 
-static const struct {
-	const char	*name;
-	enum arg_rule	 rule;
-	unsigned int	 roles;
-} policy[] = {
+/* The syscall by name: a misspelt one does not compile. */
+#define SC(name)	SCMP_SYS(name), #name
+
+static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ "read",		ANY,		W | K | D },
-	{ "write",		ANY,		W | K | S | D },
-	{ "readv",		ANY,		W },
-	{ "writev",		ANY,		W },
-	{ "recvfrom",		ANY,		W | K | D },
-	{ "sendto",		ANY,		W | K | D },
-	{ "recvmsg",		ANY,		W | K | D },
-	{ "sendmsg",		ANY,		W | K | D },
-	{ "close",		ANY,		W | K | D },
+	{ SC(read),		ANY,		W | K | D },
+	{ SC(write),		ANY,		W | K | S | D },
+	{ SC(readv),		ANY,		W },
+	{ SC(writev),		ANY,		W },
+	{ SC(recvfrom),		ANY,		W | K | D },
+	{ SC(sendto),		ANY,		W | K | D },
+	{ SC(recvmsg),		ANY,		W | K | D },
+	{ SC(sendmsg),		ANY,		W | K | D },
+	{ SC(close),		ANY,		W | K | D },
 	/* STUN: a batch of requests in, a batch of answers out. */
-	{ "recvmmsg",		ANY,		S },
-	{ "sendmmsg",		ANY,		S },
+	{ SC(recvmmsg),		ANY,		S },
+	{ SC(sendmmsg),		ANY,		S | D },
 	/* New client connections, tuned, then shut. */
-	{ "accept4",		ANY,		W },
-	{ "setsockopt",		TCP_SOCKOPT,	W },
-	{ "shutdown",		ANY,		W },
-	/* The event loop. */
-	{ "epoll_wait",		ANY,		W | K },
-	{ "epoll_pwait",	ANY,		W | K },
-	{ "epoll_ctl",		ANY,		W | K },
-	{ "clock_gettime",	ANY,		W | K | S | D },
-	{ "gettimeofday",	ANY,		W | K | S | D },
-	{ "restart_syscall",	ANY,		W | K | S | D },
+	{ SC(accept4),		ANY,		W },
+	{ SC(setsockopt),	TCP_SOCKOPT,	W },
+	{ SC(shutdown),		ANY,		W },
+	/* The event loop (aarch64 has only the p-forms of epoll_wait and poll). */
+	{ SC(epoll_wait),	ANY,		W | K },
+	{ SC(epoll_pwait),	ANY,		W | K },
+	{ SC(epoll_ctl),	ANY,		W | K },
+	{ SC(clock_gettime),	ANY,		W | K | S | D },
+	{ SC(gettimeofday),	ANY,		W | K | S | D },
+	{ SC(restart_syscall),	ANY,		W | K | S | D },
 	/* Memory, never executable. */
-	{ "brk",		ANY,		W | K | S | D },
-	{ "mmap",		NO_EXEC_PROT,	W | K | S | D },
-	{ "mprotect",		NO_EXEC_PROT,	W | K | D },
-	{ "munmap",		ANY,		W | K | S | D },
-	{ "mremap",		ANY,		W | K },
-	{ "madvise",		ANY,		W | K | D },
-	{ "munlock",		ANY,		K },	/* sodium_free() */
+	{ SC(brk),		ANY,		W | K | S | D },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D },
+	{ SC(munmap),		ANY,		W | K | S | D },
+	{ SC(mremap),		ANY,		W | K },
+	{ SC(madvise),		ANY,		W | K | D },
+	{ SC(munlock),		ANY,		K },	/* sodium_free() */
 	/* The shared connection table's robust mutex and its read fallback. */
-	{ "futex",		FUTEX_OPS,	W },
-	{ "sched_yield",	ANY,		W },
+	{ SC(futex),		FUTEX_OPS,	W },
+	{ SC(sched_yield),	ANY,		W },
 	/* Nonces and TLS. */
-	{ "getrandom",		ANY,		W | D },
+	{ SC(getrandom),	ANY,		W | D },
 	/* A stub resolver (the bootstrap-DNS process only). */
-	{ "openat",		READ_ONLY_OPEN,	D },
-	{ "fstat",		ANY,		D },
-	{ "newfstatat",		ANY,		D },
-	{ "lseek",		ANY,		D },
-	{ "socket",		IP_SOCKET,	D },
-	{ "connect",		ANY,		D },
-	{ "bind",		ANY,		D },
-	{ "getsockname",	ANY,		D },
-	{ "setsockopt",		ANY,		D },
-	{ "sendmmsg",		ANY,		D },
-	{ "poll",		ANY,		D },
-	{ "ppoll",		ANY,		D },
-	{ "ioctl",		FIONREAD_ONLY,	D },
-	{ "fcntl",		ANY,		D },
-	{ "clock_nanosleep",	ANY,		D },
-	{ "nanosleep",		ANY,		D },
-	{ "uname",		ANY,		D },
+	{ SC(openat),		READ_ONLY_OPEN,	D },
+	{ SC(fstat),		ANY,		D },
+	{ SC(newfstatat),	ANY,		D },
+	{ SC(lseek),		ANY,		D },
+	{ SC(socket),		IP_SOCKET,	D },
+	{ SC(connect),		ANY,		D },
+	{ SC(bind),		ANY,		D },
+	{ SC(getsockname),	ANY,		D },
+	{ SC(setsockopt),	ANY,		D },
+	{ SC(poll),		ANY,		D },
+	{ SC(ppoll),		ANY,		D },
+	{ SC(ioctl),		FIONREAD_ONLY,	D },
+	{ SC(fcntl),		ANY,		D },
+	{ SC(clock_nanosleep),	ANY,		D },
+	{ SC(nanosleep),	ANY,		D },
+	{ SC(uname),		ANY,		D },
 	/* Leaving, and dying loudly. */
-	{ "exit",		ANY,		W | K | S | D },
-	{ "exit_group",		ANY,		W | K | S | D },
-	{ "rt_sigreturn",	ANY,		W | K | S | D },
-	{ "rt_sigprocmask",	ANY,		W | K | S | D },
-	{ "getpid",		ANY,		W | K | S | D },
-	{ "gettid",		ANY,		W | K | S | D },
-	{ "tgkill",		SELF_SIGNAL,	W | K | S | D },
+	{ SC(exit),		ANY,		W | K | S | D },
+	{ SC(exit_group),	ANY,		W | K | S | D },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D },
+	{ SC(getpid),		ANY,		W | K | S | D },
+	{ SC(gettid),		ANY,		W | K | S | D },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D },
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan test builds only: its runtime drops its alternate signal stack
 	 * at exit. Production builds never see this entry. */
-	{ "sigaltstack",	ANY,		W | K | S | D },
+	{ SC(sigaltstack),	ANY,		W | K | S | D },
 #endif
 };
 
+/* Remembers the first failure; later calls do nothing. */
 static void
-allow(scmp_filter_ctx ctx, int nr, unsigned int n, const struct scmp_arg_cmp *a)
+allow(scmp_filter_ctx ctx, int nr, unsigned int n, const struct scmp_arg_cmp *a,
+    int *rc)
 {
-	int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, a);
-
-	if (rc != 0) {
-		errno = -rc;
-		fatal("seccomp_rule_add");
-	}
+	if (*rc == 0)
+		*rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, a);
 }
 
 static void
-allow_sockopts(scmp_filter_ctx ctx, int nr)
+allow_sockopts(scmp_filter_ctx ctx, int nr, int *rc)
 {
 	static const int tcp_opts[] = {
 		TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_USER_TIMEOUT,
@@ -139,15 +124,15 @@ allow_sockopts(scmp_filter_ctx ctx, int nr)
 	for (i = 0; i < sizeof(tcp_opts) / sizeof(tcp_opts[0]); i++) {
 		a[0] = SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP);
 		a[1] = SCMP_A2(SCMP_CMP_EQ, tcp_opts[i]);
-		allow(ctx, nr, 2, a);
+		allow(ctx, nr, 2, a, rc);
 	}
 	a[0] = SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET);
 	a[1] = SCMP_A2(SCMP_CMP_EQ, SO_KEEPALIVE);
-	allow(ctx, nr, 2, a);
+	allow(ctx, nr, 2, a, rc);
 }
 
 static void
-allow_futex(scmp_filter_ctx ctx, int nr)
+allow_futex(scmp_filter_ctx ctx, int nr, int *rc)
 {
 	static const int ops[] = {
 		FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET,
@@ -159,68 +144,82 @@ allow_futex(scmp_filter_ctx ctx, int nr)
 		a = SCMP_A1(SCMP_CMP_MASKED_EQ,
 		    ~(scmp_datum_t)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME),
 		    (scmp_datum_t)ops[i]);
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 	}
 }
 
 static void
-add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule)
+add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 {
 	struct scmp_arg_cmp a;
 
 	switch (rule) {
 	case ANY:
-		allow(ctx, nr, 0, NULL);
+		allow(ctx, nr, 0, NULL, rc);
 		break;
 	case NO_EXEC_PROT:
 		a = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 		break;
 	case TCP_SOCKOPT:
-		allow_sockopts(ctx, nr);
+		allow_sockopts(ctx, nr, rc);
 		break;
 	case SELF_SIGNAL:
 		a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 		break;
 	case FUTEX_OPS:
-		allow_futex(ctx, nr);
+		allow_futex(ctx, nr, rc);
 		break;
 	case READ_ONLY_OPEN:
 		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY);
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 		break;
 	case IP_SOCKET:
 		a = SCMP_A0(SCMP_CMP_EQ, AF_INET);
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 		a = SCMP_A0(SCMP_CMP_EQ, AF_INET6);
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 		break;
 	case FIONREAD_ONLY:
 		a = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
-		allow(ctx, nr, 1, &a);
+		allow(ctx, nr, 1, &a, rc);
 		break;
 	}
+}
+
+const struct sandbox_rule *
+sandbox_policy(size_t *n)
+{
+	*n = sizeof(policy) / sizeof(policy[0]);
+	return policy;
+}
+
+int
+sandbox_add_rules(scmp_filter_ctx ctx, enum sandbox_role role)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(policy) / sizeof(policy[0]) && rc == 0; i++)
+		if (policy[i].roles & (1u << role))
+			add_rule(ctx, policy[i].nr, policy[i].rule, &rc);
+	return rc;
 }
 
 void
 sandbox_apply(enum sandbox_role role)
 {
 	scmp_filter_ctx ctx;
-	size_t i;
-	int nr, rc;
+	int rc;
 
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
 		fatalx("seccomp_init failed");
-	for (i = 0; i < sizeof(policy) / sizeof(policy[0]); i++) {
-		if (!(policy[i].roles & (1u << role)))
-			continue;
-		nr = seccomp_syscall_resolve_name(policy[i].name);
-		if (nr == __NR_SCMP_ERROR)
-			continue;	/* not on this architecture */
-		add_rule(ctx, nr, policy[i].rule);
+	if ((rc = sandbox_add_rules(ctx, role)) != 0) {
+		errno = -rc;
+		fatal("seccomp_rule_add");
 	}
 	/* Set by privdrop() already; needed for an unprivileged filter load. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)

@@ -51,11 +51,11 @@ table_init(struct table *t, void *mem, uint32_t cap, uint32_t nworkers)
 }
 
 static uint32_t
-bucket(const struct table *t, const uint8_t key[TABLE_KEY_LEN])
+bucket(const struct table *t, const uint8_t key[KEY_LEN])
 {
 	uint64_t h;
 
-	crypto_shorthash((unsigned char *)&h, key, TABLE_KEY_LEN, t->hash_key);
+	crypto_shorthash((unsigned char *)&h, key, KEY_LEN, t->hash_key);
 	return (uint32_t)h & (t->cap - 1);
 }
 
@@ -69,17 +69,17 @@ entry_key(const struct table_entry *e, uint64_t out[4])
 }
 
 static int
-entry_has_key(const struct table_entry *e, const uint8_t key[TABLE_KEY_LEN])
+entry_has_key(const struct table_entry *e, const uint8_t key[KEY_LEN])
 {
 	uint64_t k[4];
 
 	entry_key(e, k);
-	return memcmp(k, key, TABLE_KEY_LEN) == 0;
+	return memcmp(k, key, KEY_LEN) == 0;
 }
 
 /* Probe for key; returns its index, or -1 and the first reusable index. */
 static int64_t
-probe(const struct table *t, const uint8_t key[TABLE_KEY_LEN], int64_t *free_idx)
+probe(const struct table *t, const uint8_t key[KEY_LEN], int64_t *free_idx)
 {
 	uint32_t i = bucket(t, key), n, state;
 
@@ -236,7 +236,7 @@ read_active(const struct table *t, const struct table_entry *e, struct route *ou
 }
 
 int
-table_lookup(struct table *t, const uint8_t key[TABLE_KEY_LEN], struct route *out)
+table_lookup(struct table *t, const uint8_t key[KEY_LEN], struct route *out)
 {
 	uint64_t s1, s2;
 	int64_t idx;
@@ -264,7 +264,7 @@ table_lookup(struct table *t, const uint8_t key[TABLE_KEY_LEN], struct route *ou
 }
 
 static int
-insert_new(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+insert_new(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r, const struct peer_info *info)
 {
 	struct table_entry ne;
@@ -279,7 +279,7 @@ insert_new(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 	if (free_idx < 0)
 		return -1;
 	memset(&ne, 0, sizeof(ne));
-	memcpy(ne.key, key, TABLE_KEY_LEN);
+	memcpy(ne.key, key, KEY_LEN);
 	ne.nroutes = 1;
 	ne.routes[0] = *r;
 	if (info != NULL)
@@ -323,7 +323,7 @@ join(struct table *t, struct table_entry *e, const struct route *r,
 }
 
 int
-table_register(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+table_register(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r, const struct peer_info *info, struct table_join *j)
 {
 	int64_t idx;
@@ -381,7 +381,7 @@ route_index(const struct table_entry *e, const struct route *r)
 }
 
 enum table_leave
-table_unregister(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+table_unregister(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r)
 {
 	enum table_leave rc = TABLE_NOT_FOUND;
@@ -410,7 +410,7 @@ table_unregister(struct table *t, const uint8_t key[TABLE_KEY_LEN],
 }
 
 int
-table_claim(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+table_claim(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r)
 {
 	struct table_entry *e;
@@ -498,7 +498,7 @@ table_foreach(struct table *t, void (*fn)(const uint8_t *key,
 }
 
 int
-table_routes(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+table_routes(struct table *t, const uint8_t key[KEY_LEN],
     struct route out[TABLE_MAX_DUPS])
 {
 	int64_t idx;

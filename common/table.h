@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TABLE_KEY_LEN	32
+#include "key.h"
+
 #define TABLE_MAX_DUPS	4	/* connections per key; the oldest goes first */
 
 struct route {
@@ -88,24 +89,24 @@ int	table_init(struct table *t, void *mem, uint32_t cap, uint32_t nworkers);
 uint32_t table_max_live(const struct table *t);
 
 /* The route of key's active connection. */
-int	table_lookup(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+int	table_lookup(struct table *t, const uint8_t key[KEY_LEN],
 	    struct route *out);
 /*
  * Adds connection r for key and makes it the active one (the most recent
  * connection receives). Returns 0 on success (*j says what was there), -1 if
  * the table is full.
  */
-int	table_register(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+int	table_register(struct table *t, const uint8_t key[KEY_LEN],
 	    const struct route *r, const struct peer_info *info,
 	    struct table_join *j);
 /* Removes connection r; a new active one is the most recent left. */
 enum table_leave table_unregister(struct table *t,
-	    const uint8_t key[TABLE_KEY_LEN], const struct route *r);
+	    const uint8_t key[KEY_LEN], const struct route *r);
 /*
  * Makes r the active connection of key (derper: the last writer is active).
  * Returns 1 if it was not, 0 if it was, -1 if r is not one of key's.
  */
-int	table_claim(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+int	table_claim(struct table *t, const uint8_t key[KEY_LEN],
 	    const struct route *r);
 /* Drops every connection of worker w, calling gone(key, arg) for each key
  * left with none. Returns the number of connections dropped. */
@@ -113,7 +114,7 @@ size_t	table_remove_worker(struct table *t, uint32_t w,
 	    void (*gone)(const uint8_t *key, void *arg), void *arg);
 uint32_t table_live(struct table *t);
 /* Copies every route of key (oldest first); returns how many. */
-int	table_routes(struct table *t, const uint8_t key[TABLE_KEY_LEN],
+int	table_routes(struct table *t, const uint8_t key[KEY_LEN],
 	    struct route out[TABLE_MAX_DUPS]);
 /* derper's dup gauges: keys connected more than once, and their connections. */
 void	table_dup_counts(struct table *t, uint32_t *keys, uint32_t *conns);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <nss.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -42,7 +43,7 @@ put(struct out *o, const char *s, size_t n)
 }
 
 static void
-puts_(struct out *o, const char *s)
+out_puts(struct out *o, const char *s)
 {
 	put(o, s, strlen(s));
 }
@@ -115,20 +116,20 @@ entry(struct out *o, const char *name, char ips[MAX_IPS][INET6_ADDRSTRLEN],
 	const char *p;
 	int i;
 
-	puts_(o, "\t\"");
+	out_puts(o, "\t\"");
 	for (p = name; *p != '\0'; p++) {	/* names come from flags; escape anyway */
 		if (*p == '"' || *p == '\\')
 			put(o, "\\", 1);
 		if ((unsigned char)*p >= 0x20)
 			put(o, p, 1);
 	}
-	puts_(o, "\": [\n");
+	out_puts(o, "\": [\n");
 	for (i = 0; i < n; i++) {
-		puts_(o, "\t\t\"");
-		puts_(o, ips[i]);
-		puts_(o, i + 1 < n ? "\",\n" : "\"\n");
+		out_puts(o, "\t\t\"");
+		out_puts(o, ips[i]);
+		out_puts(o, i + 1 < n ? "\",\n" : "\"\n");
 	}
-	puts_(o, "\t]");
+	out_puts(o, "\t]");
 }
 
 static size_t
@@ -140,20 +141,20 @@ published_json(const struct names *nm, char *buf, size_t cap)
 
 	if (nm->n == 0)		/* derper publishes nothing at all */
 		return 0;
-	puts_(&o, "{\n");
+	out_puts(&o, "{\n");
 	for (i = 0; i < nm->n; i++) {
 		if ((n = resolve(nm->v[i], ips)) == 0)
 			continue;
 		if (!first)
-			puts_(&o, ",\n");
+			out_puts(&o, ",\n");
 		first = 0;
 		entry(&o, nm->v[i], ips, n);
 	}
 	if (first) {		/* no name resolved: Go marshals a nil map */
 		o.len = 0;
-		puts_(&o, "null");
+		out_puts(&o, "null");
 	} else
-		puts_(&o, "\n}");
+		out_puts(&o, "\n}");
 	return o.overflow ? 0 : o.len;
 }
 
@@ -168,9 +169,9 @@ unpublished_records(const struct names *nm, char *buf, size_t cap)
 		if ((n = resolve(nm->v[i], ips)) == 0)
 			continue;
 		put(&o, nm->v[i], strlen(nm->v[i]) + 1);
-		puts_(&o, "{\n");
+		out_puts(&o, "{\n");
 		entry(&o, nm->v[i], ips, n);
-		puts_(&o, "\n}");
+		out_puts(&o, "\n}");
 		put(&o, "", 1);
 	}
 	return o.overflow ? 0 : o.len;
@@ -212,7 +213,14 @@ dnsd_main(const struct config *cfg, struct shm_dns *d)
 	signal(SIGINT, SIG_IGN);	/* the master stops us */
 	split(cfg->bootstrap_dns_names, &published);
 	split(cfg->unpublished_dns_names, &unpublished);
-	/* Load the NSS modules now: the sandbox forbids mapping code later. */
+	/*
+	 * /etc/hosts and DNS only, as Go's resolver in derper: other NSS
+	 * modules (mymachines, resolve, mdns) load code and talk to daemons,
+	 * which the sandbox rightly forbids. Both are built into libc; the
+	 * warm-up opens what they open lazily.
+	 */
+	if (__nss_configure_lookup("hosts", "files dns") != 0)
+		fatalx("cannot restrict name lookups to files and DNS");
 	if (getaddrinfo("localhost", NULL, NULL, &warm) == 0)
 		freeaddrinfo(warm);
 	sandbox_apply(SANDBOX_DNS);

@@ -14,7 +14,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "sandbox.h"
-#include "worker.h"
+#include "keyd_proto.h"
 
 #define KEYD_BATCH	64	/* requests per worker per turn, for fairness */
 #define START_TIMEOUT_MS 10000
@@ -29,7 +29,7 @@ struct attach_msg {
 static uint8_t *priv;	/* sodium_malloc'd, read-only after load */
 static int worker_fd[SHM_MAX_WORKERS];
 /* An answer its worker's socket had no room for yet (blocked[w] set). */
-static struct oracle_resp pending[SHM_MAX_WORKERS];
+static struct keyd_resp pending[SHM_MAX_WORKERS];
 static int blocked[SHM_MAX_WORKERS];
 
 static void
@@ -37,10 +37,10 @@ load_key(struct keyd *k)
 {
 	char err[512];
 
-	if ((priv = sodium_malloc(32)) == NULL)
+	if ((priv = sodium_malloc(KEY_LEN)) == NULL)
 		fatalx("out of memory for the key");
 	if (k->key_fd < 0) {
-		randombytes_buf(priv, 32);	/* -dev without -c: ephemeral, like derper */
+		randombytes_buf(priv, KEY_LEN);	/* -dev without -c: ephemeral, like derper */
 		priv[0] &= 248;
 		priv[31] = (priv[31] & 127) | 64;
 	} else if (keyfile_read_fd(k->key_fd, k->key_path, priv, err,
@@ -88,7 +88,7 @@ set_blocked(int epfd, uint32_t w, int on)
 static int
 serve_worker(int epfd, uint32_t w)
 {
-	struct oracle_req req;
+	struct keyd_req req;
 	ssize_t r;
 	int i, sent;
 
@@ -196,7 +196,7 @@ keyd_loop(int ctl)
 static void __attribute__((noreturn))
 keyd_main(struct keyd *k, int ctl, const struct run_as *ra)
 {
-	uint8_t pub[32];
+	uint8_t pub[KEY_LEN];
 	sigset_t none;
 
 	log_init("derpd[key]");
@@ -271,7 +271,7 @@ static void
 wait_for_pub(struct keyd *k)
 {
 	struct pollfd pfd = { .fd = k->ctl, .events = POLLIN };
-	uint8_t pub[32];
+	uint8_t pub[KEY_LEN];
 	ssize_t r;
 
 	if (poll(&pfd, 1, START_TIMEOUT_MS) != 1)

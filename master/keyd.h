@@ -22,7 +22,7 @@ struct keyd {
 	int		key_fd;		/* kept open to restart it; -1 for an ephemeral key */
 	const char	*key_path;
 	int		worker_end[SHM_MAX_WORKERS];	/* key process's ends */
-	uint8_t		pub[32];
+	uint8_t		pub[KEY_LEN];
 };
 
 /* Starts the key process and waits for the public key; fatal on failure. */

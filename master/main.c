@@ -68,7 +68,7 @@ create_key_file(const char *path)
 	if ((pid = fork()) < 0)
 		fatal("fork");
 	if (pid == 0) {
-		if ((priv = sodium_malloc(32)) == NULL ||
+		if ((priv = sodium_malloc(KEY_LEN)) == NULL ||
 		    keyfile_create(path, priv, err, sizeof(err)) != 0) {
 			log_warnx("%s", priv == NULL ? "out of memory" : err);
 			_exit(1);

@@ -7,7 +7,7 @@
 #include "frame.h"
 #include "log.h"
 
-#define MIN_BURST	(DERP_MAX_PACKET + DERP_KEY_LEN)	/* derper's minimum */
+#define MIN_BURST	(DERP_MAX_PACKET + KEY_LEN)	/* derper's minimum */
 
 /* Go: case-insensitive keys, zero for absent or null, error for other types. */
 static int

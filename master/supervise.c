@@ -63,7 +63,7 @@ close_all_except(int *keep, int n)
 }
 
 static void __attribute__((noreturn))
-become_worker(struct master *m, uint32_t i, int oracle_fd, pid_t master_pid)
+become_worker(struct master *m, uint32_t i, int keyd_fd, pid_t master_pid)
 {
 	struct worker_setup s;
 	int keep[SHM_MAX_WORKERS + 3], n = 0;
@@ -71,7 +71,7 @@ become_worker(struct master *m, uint32_t i, int oracle_fd, pid_t master_pid)
 	sigset_t none;
 
 	keep[n++] = m->listen_fds[i];
-	keep[n++] = oracle_fd;
+	keep[n++] = keyd_fd;
 	if (m->http_fds[i] >= 0)
 		keep[n++] = m->http_fds[i];
 	for (j = 0; j < m->nworkers; j++)
@@ -87,7 +87,7 @@ become_worker(struct master *m, uint32_t i, int oracle_fd, pid_t master_pid)
 	s.master_pid = master_pid;
 	s.listen_fd = m->listen_fds[i];
 	s.http_fd = m->http_fds[i];
-	s.oracle_fd = oracle_fd;
+	s.keyd_fd = keyd_fd;
 	s.evfds = m->evfds;
 	s.ssl_ctx = m->ssl_ctx;
 	memcpy(s.server_pub, m->keyd.pub, sizeof(s.server_pub));
@@ -278,7 +278,7 @@ stun_died(struct master *m, int status)
 static void
 keyd_died(struct master *m, int status)
 {
-	uint8_t old[32];
+	uint8_t old[KEY_LEN];
 
 	log_exit("key process", m->keyd.pid, status);
 	m->keyd.pid = 0;

@@ -2,20 +2,18 @@
 #include "bufpool.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define POOL_MAX	256	/* cached buffers kept per worker (17 MiB) */
 
-static struct buf *pool;
-static unsigned int pool_len;
-
 struct buf *
-buf_get(void)
+buf_get(struct bufpool *p)
 {
-	struct buf *b = pool;
+	struct buf *b = p->free;
 
 	if (b != NULL) {
-		pool = b->next;
-		pool_len--;
+		p->free = b->next;
+		p->len--;
 	} else if ((b = malloc(sizeof(*b))) == NULL)
 		return NULL;
 	b->next = NULL;
@@ -24,27 +22,25 @@ buf_get(void)
 }
 
 void
-buf_put(struct buf *b)
+buf_put(struct bufpool *p, struct buf *b)
 {
 	if (b == NULL)
 		return;
-	if (pool_len >= POOL_MAX) {
+	if (p->len >= POOL_MAX) {
 		free(b);
 		return;
 	}
-	b->next = pool;
-	pool = b;
-	pool_len++;
+	b->next = p->free;
+	p->free = b;
+	p->len++;
 }
 
 void
-bufpool_trim(void)
+buf_compact(struct buf *b)
 {
-	struct buf *b;
-
-	while ((b = pool) != NULL) {
-		pool = b->next;
-		free(b);
-	}
-	pool_len = 0;
+	if (b->rd == 0)
+		return;
+	memmove(b->data, b->data + b->rd, b->wr - b->rd);
+	b->wr -= b->rd;
+	b->rd = 0;
 }

@@ -19,8 +19,15 @@ struct buf {
 	uint8_t		 data[BUF_SIZE];
 };
 
-struct buf *buf_get(void);		/* NULL when out of memory */
-void	buf_put(struct buf *b);		/* NULL is fine */
-void	bufpool_trim(void);		/* release cached buffers */
+/* The free list; zeroed is empty. */
+struct bufpool {
+	struct buf	*free;
+	unsigned int	 len;
+};
+
+struct buf *buf_get(struct bufpool *p);		/* NULL when out of memory */
+void	buf_put(struct bufpool *p, struct buf *b);	/* NULL is fine */
+/* Moves the unread bytes to the front, making room at the end. */
+void	buf_compact(struct buf *b);
 
 #endif

@@ -6,12 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "key.h"
+
 struct client_info {
 	int64_t		version;
 	int		can_ack_pings;
 	int		is_prober;
 	int		has_mesh_key;
-	uint8_t		mesh_key[32];
+	uint8_t		mesh_key[KEY_LEN];
 };
 
 /*

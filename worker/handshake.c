@@ -1,21 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * DERP login: ServerKey, ClientInfo, ServerInfo. The worker does not hold
- * the server's private key; it asks the key oracle (the master) for the
- * per-client shared key crypto_box_beforenm(client_pub, server_priv) and
- * wipes it as soon as ServerInfo is sealed.
- */
-#include <errno.h>
+#include "handshake.h"
+
 #include <sodium.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
+#include "conn.h"
+#include "derp_in.h"
+#include "keyd_client.h"
 #include "keyfmt.h"
-#include "log.h"
-#include "wk.h"
+#include "mesh.h"
+#include "presence.h"
 
-#define ORACLE_BATCH	64
+#define KEYD_BATCH	64	/* answers per wake-up */
 
 static void
 send_upgrade_response(struct wk *w, struct conn *c)
@@ -36,7 +33,7 @@ send_upgrade_response(struct wk *w, struct conn *c)
 void
 handshake_start(struct wk *w, struct conn *c, int fast_start)
 {
-	uint8_t sk[DERP_FRAME_HDR_LEN + DERP_MAGIC_LEN + DERP_KEY_LEN];
+	uint8_t sk[DERP_FRAME_HDR_LEN + DERP_MAGIC_LEN + KEY_LEN];
 
 	if (!fast_start)
 		send_upgrade_response(w, c);
@@ -44,85 +41,43 @@ handshake_start(struct wk *w, struct conn *c, int fast_start)
 	c->state = CS_CLIENT_INFO;
 }
 
-static int
-oracle_send(struct wk *w, const struct oracle_req *req)
-{
-	ssize_t r = send(w->oracle_fd, req, sizeof(*req), MSG_DONTWAIT | MSG_NOSIGNAL);
-
-	if (r == (ssize_t)sizeof(*req))
-		return 0;
-	if (r < 0 && errno != EAGAIN && errno != ENOBUFS)
-		fatal("key oracle send");
-	return -1;
-}
-
-static void
-oracle_set_events(struct wk *w, int want_write)
-{
-	if (w->oracle_wants_write == want_write)
-		return;
-	w->oracle_wants_write = want_write;
-	worker_watch_oracle(w, want_write);
-}
-
-static void
-oracle_enqueue(struct wk *w, const struct oracle_req *req)
-{
-	struct oracle_req *nb;
-	uint32_t ncap;
-
-	if (w->oracle_backlog_len == 0 && oracle_send(w, req) == 0)
-		return;
-	if (w->oracle_backlog_len == w->oracle_backlog_cap) {
-		ncap = w->oracle_backlog_cap ? w->oracle_backlog_cap * 2 : 64;
-		nb = reallocarray(w->oracle_backlog, ncap, sizeof(*nb));
-		if (nb == NULL)
-			fatal("key oracle backlog");
-		w->oracle_backlog = nb;
-		w->oracle_backlog_cap = ncap;
-	}
-	w->oracle_backlog[w->oracle_backlog_len++] = *req;
-	oracle_set_events(w, 1);
-}
-
-void
-oracle_writable(struct wk *w)
-{
-	uint32_t i = 0;
-
-	while (i < w->oracle_backlog_len && oracle_send(w, &w->oracle_backlog[i]) == 0)
-		i++;
-	memmove(w->oracle_backlog, w->oracle_backlog + i,
-	    (w->oracle_backlog_len - i) * sizeof(*w->oracle_backlog));
-	w->oracle_backlog_len -= i;
-	if (w->oracle_backlog_len == 0)
-		oracle_set_events(w, 0);
-}
-
-void
-handshake_client_info(struct wk *w, struct conn *c, const uint8_t *frame)
-{
-	struct oracle_req req;
-
-	memcpy(c->key, frame, DERP_KEY_LEN);
-	req.slot = c->slot;
-	req.gen = c->gen;
-	memcpy(req.client_pub, c->key, DERP_KEY_LEN);
-	c->state = CS_WAIT_KEY;
-	conn_update_events(w, c);
-	oracle_enqueue(w, &req);
-}
-
 static void
 fail(struct wk *w, struct conn *c, const char *why)
 {
-	stat(w, ST_HANDSHAKE_FAILURES, 1);
+	wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
 	conn_close(w, c, why);
+}
+
+void
+handshake_input(struct wk *w, struct conn *c)
+{
+	struct buf *b = c->in;
+	const char *why = "bad ClientInfo";
+	uint32_t len;
+	uint8_t type;
+
+	if (!frame_get_header(b->data + b->rd, b->wr - b->rd, &type, &len))
+		return;
+	if (frame_check_client_info(type, len, &why) != FRAME_ACCEPT ||
+	    (len > BUF_SIZE - DERP_FRAME_HDR_LEN && (why = "ClientInfo too large"))) {
+		fail(w, c, why);
+		return;
+	}
+	if (b->wr - b->rd - DERP_FRAME_HDR_LEN < len) {
+		if (BUF_SIZE - b->rd < DERP_FRAME_HDR_LEN + len)
+			buf_compact(b);
+		return;
+	}
+	derp_in_count(w, type);
+	memcpy(c->key, b->data + b->rd + DERP_FRAME_HDR_LEN, KEY_LEN);
+	c->state = CS_WAIT_KEY;
+	conn_update_events(w, c);
+	keyd_client_ask(w, c->slot, c->gen, c->key);
 }
 
 /* ServerInfo; with a -rate-config, its token bucket, which clients obey. */
 static int
-send_server_info(struct wk *w, struct conn *c, const uint8_t shared[DERP_KEY_LEN])
+send_server_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 {
 	uint8_t frame[DERP_FRAME_HDR_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + 128];
 	uint8_t *nonce = frame + DERP_FRAME_HDR_LEN;
@@ -149,35 +104,46 @@ send_server_info(struct wk *w, struct conn *c, const uint8_t shared[DERP_KEY_LEN
 	return 0;
 }
 
+/*
+ * Opens the boxed ClientInfo JSON in place (libsodium allows it) and parses
+ * it; the plaintext is wiped either way.
+ */
+static int
+open_client_info(struct conn *c, const uint8_t shared[KEY_LEN], uint32_t len,
+    const char **why)
+{
+	uint8_t *payload = c->in->data + c->in->rd + DERP_FRAME_HDR_LEN;
+	uint8_t *nonce = payload + KEY_LEN, *box = nonce + DERP_NONCE_LEN;
+	uint32_t boxlen = len - KEY_LEN - DERP_NONCE_LEN;
+	int rc;
+
+	if (crypto_box_open_easy_afternm(box, box, boxlen, nonce, shared) != 0) {
+		*why = "ClientInfo box does not open";
+		return -1;
+	}
+	rc = clientinfo_parse(box, boxlen - DERP_BOX_OVERHEAD, &c->info, why);
+	sodium_memzero(box, boxlen);
+	return rc;
+}
+
 /* Opens ClientInfo with the shared key, answers ServerInfo, logs the client in. */
 static void
-complete_login(struct wk *w, struct conn *c, const uint8_t shared[DERP_KEY_LEN])
+complete_login(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 {
-	static uint8_t msg[BUF_SIZE];
 	struct buf *b = c->in;
-	const uint8_t *payload = b->data + b->rd + DERP_FRAME_HDR_LEN;
-	const uint8_t *nonce = payload + DERP_KEY_LEN;
 	const char *why;
-	uint32_t len, boxlen;
+	uint32_t len;
 	uint8_t type;
 
 	frame_get_header(b->data + b->rd, b->wr - b->rd, &type, &len);
-	boxlen = len - DERP_KEY_LEN - DERP_NONCE_LEN;
-	if (crypto_box_open_easy_afternm(msg, nonce + DERP_NONCE_LEN, boxlen,
-	    nonce, shared) != 0) {
-		fail(w, c, "ClientInfo box does not open");
-		return;
-	}
-	if (clientinfo_parse(msg, boxlen - DERP_BOX_OVERHEAD, &c->info, &why) != 0) {
-		sodium_memzero(msg, boxlen);
+	if (open_client_info(c, shared, len, &why) != 0) {
 		fail(w, c, why);
 		return;
 	}
-	sodium_memzero(msg, boxlen);
 	c->can_mesh = mesh_key_matches(w, &c->info);
 	sodium_memzero(c->info.mesh_key, sizeof(c->info.mesh_key));
 	b->rd += DERP_FRAME_HDR_LEN + len;
-	if (relay_register(w, c) != 0) {
+	if (presence_register(w, c) != 0) {
 		fail(w, c, "connection table full");
 		return;
 	}
@@ -190,12 +156,13 @@ complete_login(struct wk *w, struct conn *c, const uint8_t shared[DERP_KEY_LEN])
 	c->peer_gone_tokens = 3;
 	c->peer_gone_last_ms = w->now_ms;
 	c->counted = 1;
-	stat(w, ST_CLIENTS_CURRENT, 1);
-	handshake_finish(w, c);
+	wk_stat(w, ST_CLIENTS_CURRENT, 1);
+	conn_update_events(w, c);
+	conn_mark_ready(w, c);	/* frames may have come with ClientInfo */
 }
 
 static void
-oracle_answer(struct wk *w, struct oracle_resp *resp)
+answer(struct wk *w, struct keyd_resp *resp)
 {
 	struct conn *c = conn_at(w, resp->slot, resp->gen);
 
@@ -209,24 +176,11 @@ oracle_answer(struct wk *w, struct oracle_resp *resp)
 }
 
 void
-oracle_readable(struct wk *w)
+handshake_keyd_readable(struct wk *w)
 {
-	struct oracle_resp resp;
-	ssize_t r;
+	struct keyd_resp resp;
 	int i;
 
-	for (i = 0; i < ORACLE_BATCH; i++) {
-		r = recv(w->oracle_fd, &resp, sizeof(resp), MSG_DONTWAIT);
-		if (r == (ssize_t)sizeof(resp)) {
-			oracle_answer(w, &resp);
-			continue;
-		}
-		sodium_memzero(&resp, sizeof(resp));
-		if (r == 0)
-			fatalx("key oracle closed; master gone");
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (r < 0)
-			fatal("key oracle recv");
-	}
+	for (i = 0; i < KEYD_BATCH && keyd_client_recv(w, &resp); i++)
+		answer(w, &resp);
 }

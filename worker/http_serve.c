@@ -1,20 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * HTTP before (or instead of) the DERP upgrade, routed as derper's mux does:
- * /derp upgrades, /derp/probe and /derp/latency-check answer probes,
- * /generate_204 answers captive-portal checks, /debug/ and /metrics serve
- * metrics to loopback and Tailscale addresses, and every other path gets
- * the home page. Each response closes the connection.
- */
+#include "http_serve.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "conn.h"
+#include "handshake.h"
 #include "keyfmt.h"
-#include "log.h"
-#include "wk.h"
+#include "metrics.h"
+#include "websocket.h"
 
 #define BROWSER_HEADERS \
 	"Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n" \
@@ -36,7 +33,7 @@ static void
 send_reply(struct wk *w, struct conn *c, const struct http_request *req,
     const struct reply *r)
 {
-	static char head[16384];	/* a port-80 Location can be long */
+	char head[16384];	/* a port-80 Location can be long */
 	char length[64] = "";
 	int n;
 
@@ -193,14 +190,20 @@ dns_answer(struct wk *w, const struct http_str *q, char *out, size_t cap)
 static void
 serve_bootstrap_dns(struct wk *w, struct conn *c, const struct http_request *req)
 {
-	static char body[DNS_BLOB_MAX];
 	struct http_str q = query_param(req, "q");
-	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS, body, 0 };
+	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS, NULL, 0 };
+	char *body;
 
-	stat(w, ST_BOOTSTRAP_DNS_REQUESTS, 1);
+	wk_stat(w, ST_BOOTSTRAP_DNS_REQUESTS, 1);
+	if ((body = malloc(DNS_BLOB_MAX)) == NULL) {
+		send_error(w, c, req, "503 Service Unavailable", "out of memory");
+		return;
+	}
 	/* Nothing published (yet): derper's cache is empty, and so is its answer. */
-	r.body_len = dns_answer(w, &q, body, sizeof(body));
+	r.body = body;
+	r.body_len = dns_answer(w, &q, body, DNS_BLOB_MAX);
 	send_reply(w, c, req, &r);
+	free(body);
 }
 
 /* Appends s[0..len) to out, each byte >= 0x80 as %XX (Go's hexEscapeNonASCII). */
@@ -271,7 +274,7 @@ serve_home(struct wk *w, struct conn *c, const struct http_request *req)
 	    "directly, and answers STUN and latency probes.</p>\n"
 	    "<p><a href=\"https://tailscale.com/kb/1232/derp-servers\">About "
 	    "DERP servers</a></p>\n</body></html>\n";
-	static char body[5 * 1024 + 32];	/* -home is at most 1024 bytes */
+	char body[5 * 1024 + 32];	/* -home is at most 1024 bytes */
 	const char *home = w->cfg->home;
 	char headers[2048];
 	struct reply r = { "200 OK", "text/html; charset=utf-8", BROWSER_HEADERS,
@@ -352,32 +355,40 @@ static void
 serve_debug(struct wk *w, struct conn *c, const struct http_request *req,
     int metrics)
 {
-	static char body[64 * 1024];
-	struct reply r = { "200 OK", NULL, NULL, body, 0 };
+	enum { BODY_MAX = 64 * 1024 };
+	struct reply r = { "200 OK", NULL, NULL, NULL, 0 };
+	char *body;
 
 	if (!debug_allowed(c, req)) {
 		send_error(w, c, req, "403 Forbidden", "debug access denied\n");
 		return;
 	}
+	if ((body = malloc(BODY_MAX)) == NULL) {
+		send_error(w, c, req, "503 Service Unavailable", "out of memory\n");
+		return;
+	}
+	r.body = body;
 	if (metrics) {
 		r.type = "text/plain; version=0.0.4; charset=utf-8";
-		r.body_len = metrics_render(w, body, sizeof(body));
+		r.body_len = metrics_render(w, body, BODY_MAX);
 	} else if (http_str_eq(&req->path, "/debug/route")) {
 		r.type = "application/json";
-		r.body_len = route_json(w, req, body, sizeof(body), &r.status);
+		r.body_len = route_json(w, req, body, BODY_MAX, &r.status);
 	} else if (http_str_eq(&req->path, "/debug/")) {
 		r.type = "text/html; charset=utf-8";
-		r.body_len = (size_t)snprintf(body, sizeof(body),
+		r.body_len = (size_t)snprintf(body, BODY_MAX,
 		    "<html><body><h1>derpd debug</h1><ul>"
 		    "<li><a href=\"/debug/varz\">/debug/varz</a> (Prometheus)</li>"
 		    "<li><a href=\"/metrics\">/metrics</a> (same)</li>"
 		    "<li>/debug/route?key=nodekey:&lt;hex&gt; (which worker serves a key)</li>"
 		    "</ul></body></html>\n");
 	} else {
+		free(body);
 		send_error(w, c, req, "404 Not Found", "404 page not found\n");
 		return;
 	}
 	send_reply(w, c, req, &r);
+	free(body);
 }
 
 static void
@@ -403,18 +414,51 @@ upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 			    "bad WebSocket upgrade request\n");
 			return;
 		}
-		stat(w, ST_WEBSOCKET_ACCEPTS, 1);
+		wk_stat(w, ST_WEBSOCKET_ACCEPTS, 1);
 		fast = NULL;	/* the 101 was sent; DERP starts with ServerKey */
 	}
 	c->not_ideal = http_header(req, "Ideal-Node") != NULL &&
 	    http_header(req, "Ideal-Node")->len > 0;
-	stat(w, ST_DERP_ACCEPTS, 1);
+	wk_stat(w, ST_DERP_ACCEPTS, 1);
 	handshake_start(w, c, c->ws != NULL || (fast != NULL && http_str_eq(fast, "1")));
 }
 
 #define P80_HOST_MAX	1024
 #define P80_TARGET_MAX	2048
 #define P80_URL_MAX	(8 + 3 * (P80_HOST_MAX + P80_TARGET_MAX) + 1)
+
+/* GET or HEAD on port 80: the same place over https ("/" may go to /debug/). */
+static void
+redirect_to_https(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	struct p80 {
+		char	url[P80_URL_MAX];
+		char	headers[P80_URL_MAX + 16];
+		char	body[5 * P80_URL_MAX + 32];
+	} *p;
+	const struct http_str *host = http_header(req, "Host");
+	struct reply r = { "302 Found", "text/html; charset=utf-8", NULL, NULL, 0 };
+	size_t n;
+
+	if ((p = malloc(sizeof(*p))) == NULL) {
+		send_error(w, c, req, "503 Service Unavailable", "out of memory\n");
+		return;
+	}
+	n = url_append(p->url, 0, "https://", 8);
+	if (host != NULL && host->len < P80_HOST_MAX)
+		n = url_append(p->url, n, host->p, host->len);
+	if (http_str_eq(&req->target, "/") && debug_allowed(c, req))
+		n = url_append(p->url, n, "/debug/", 7);
+	else
+		n = url_append(p->url, n, req->target.p, req->target.len);
+	p->url[n] = '\0';
+	snprintf(p->headers, sizeof(p->headers), "Location: %s\r\n", p->url);
+	r.headers = p->headers;
+	r.body = p->body;
+	r.body_len = redirect_body(p->body, sizeof(p->body), p->url);
+	send_reply(w, c, req, &r);
+	free(p);
+}
 
 /*
  * derper's port 80 beside TLS (tsweb.Port80Handler): captive-portal checks
@@ -424,12 +468,7 @@ upgrade(struct wk *w, struct conn *c, const struct http_request *req)
 static void
 serve_port80(struct wk *w, struct conn *c, const struct http_request *req)
 {
-	static char url[P80_URL_MAX], headers[P80_URL_MAX + 16],
-	    body[5 * P80_URL_MAX + 32];
-	const struct http_str *p = &req->path, *host = http_header(req, "Host");
-	struct reply r = { "302 Found", "text/html; charset=utf-8", headers,
-	    body, 0 };
-	size_t n;
+	const struct http_str *p = &req->path;
 
 	if (http_str_eq(p, "/generate_204")) {
 		serve_no_content(w, c, req);
@@ -449,20 +488,9 @@ serve_port80(struct wk *w, struct conn *c, const struct http_request *req)
 		send_error(w, c, req, "414 URI Too Long", "URI too long\n");
 		return;
 	}
-	n = url_append(url, 0, "https://", 8);
-	if (host != NULL && host->len < P80_HOST_MAX)
-		n = url_append(url, n, host->p, host->len);
-	if (http_str_eq(&req->target, "/") && debug_allowed(c, req))
-		n = url_append(url, n, "/debug/", 7);
-	else
-		n = url_append(url, n, req->target.p, req->target.len);
-	url[n] = '\0';
-	snprintf(headers, sizeof(headers), "Location: %s\r\n", url);
-	r.body_len = redirect_body(body, sizeof(body), url);
-	send_reply(w, c, req, &r);
+	redirect_to_https(w, c, req);
 }
 
-/* Returns 1 when a request was handled, 0 when more input is needed, -1 after an error response. */
 int
 serve_http(struct wk *w, struct conn *c)
 {
@@ -475,12 +503,12 @@ serve_http(struct wk *w, struct conn *c)
 	if (n == HTTP_INCOMPLETE)
 		return 0;
 	if (n == HTTP_BAD) {
-		stat(w, ST_HANDSHAKE_FAILURES, 1);
+		wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
 		memset(&req, 0, sizeof(req));
 		send_error(w, c, &req, "400 Bad Request", "400 Bad Request\n");
 		return -1;
 	}
-	stat(w, ST_HTTP_REQUESTS, 1);
+	wk_stat(w, ST_HTTP_REQUESTS, 1);
 	if (c->port80) {
 		serve_port80(w, c, &req);
 		return 1;

@@ -11,14 +11,22 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "conn.h"
+#include "handshake.h"
+#include "inbox.h"
+#include "keyd_client.h"
 #include "log.h"
+#include "route.h"
 #include "sandbox.h"
-#include "wk.h"
+#include "session.h"
+#include "timers.h"
+#include "worker.h"
 
 #define MAX_EVENTS	256
 #define TICK_MS		250
@@ -27,22 +35,23 @@
 #define RESTART_TRY_FOR_MS	5000	/* derp.go: TryFor at most a few seconds */
 #define STOP_GRACE_MS		2000
 
-static void
-watch_fd(struct wk *w, int fd, uint32_t events, uint64_t tag, int op)
+static int64_t
+now_ms(void)
 {
-	struct epoll_event ev;
+	struct timespec ts;
 
-	ev.events = events;
-	ev.data.u64 = tag;
-	if (epoll_ctl(w->epfd, op, fd, &ev) != 0)
-		fatal("epoll_ctl");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void
-worker_watch_oracle(struct wk *w, int want_write)
+static void
+poll_fd(struct wk *w, int fd, uint64_t tag)
 {
-	watch_fd(w, w->oracle_fd, EPOLLIN | (want_write ? EPOLLOUT : 0),
-	    TAG_ORACLE, EPOLL_CTL_MOD);
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.u64 = tag;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		fatal("epoll_ctl");
 }
 
 static int
@@ -96,11 +105,13 @@ setup(struct wk *w, const struct worker_setup *s)
 	w->nworkers = s->shm->nworkers;
 	w->listen_fd = s->listen_fd;
 	w->http_fd = s->http_fd;
-	w->oracle_fd = s->oracle_fd;
+	w->keyd_fd = s->keyd_fd;
 	w->evfds = s->evfds;
 	w->evfd = s->evfds[s->id];
 	w->ssl_ctx = s->ssl_ctx;
-	memcpy(w->server_pub, s->server_pub, DERP_KEY_LEN);
+	memcpy(w->server_pub, s->server_pub, KEY_LEN);
+	w->up.input = session_input;
+	w->up.closing = session_closing;
 	w->nslots = (uint32_t)s->cfg->max_clients;
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	w->free_slots = calloc(w->nslots, sizeof(*w->free_slots));
@@ -115,13 +126,13 @@ setup(struct wk *w, const struct worker_setup *s)
 	w->timerfd = make_timer();
 	if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("epoll_create1");
-	watch_fd(w, w->listen_fd, EPOLLIN, TAG_LISTEN, EPOLL_CTL_ADD);
+	poll_fd(w, w->listen_fd, TAG_LISTEN);
 	if (w->http_fd >= 0)
-		watch_fd(w, w->http_fd, EPOLLIN, TAG_HTTP, EPOLL_CTL_ADD);
-	watch_fd(w, w->evfd, EPOLLIN, TAG_EVENTFD, EPOLL_CTL_ADD);
-	watch_fd(w, w->oracle_fd, EPOLLIN, TAG_ORACLE, EPOLL_CTL_ADD);
-	watch_fd(w, w->sigfd, EPOLLIN, TAG_SIGNAL, EPOLL_CTL_ADD);
-	watch_fd(w, w->timerfd, EPOLLIN, TAG_TIMER, EPOLL_CTL_ADD);
+		poll_fd(w, w->http_fd, TAG_HTTP);
+	poll_fd(w, w->evfd, TAG_EVENTFD);
+	poll_fd(w, w->keyd_fd, TAG_KEYD);
+	poll_fd(w, w->sigfd, TAG_SIGNAL);
+	poll_fd(w, w->timerfd, TAG_TIMER);
 
 	/* Let libsodium and OpenSSL open what they lazily open, now. */
 	randombytes_buf(warm, sizeof(warm));
@@ -174,7 +185,7 @@ begin_stop(struct wk *w)
 		frame_restarting(f, RESTART_RECONNECT_MS +
 		    randombytes_uniform(RESTART_SPREAD_MS), RESTART_TRY_FOR_MS);
 		if (conn_queue_control(w, c, f, sizeof(f)) == 0)
-			stat(w, ST_RESTARTING_SENT, 1);
+			wk_stat(w, ST_RESTARTING_SENT, 1);
 		conn_flush_close(w, c);
 		c->deadline_ms = w->now_ms + STOP_GRACE_MS;
 	}
@@ -227,18 +238,18 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 	case TAG_EVENTFD:
 		drain_fd(w->evfd);
 		break;
-	case TAG_ORACLE:
+	case TAG_KEYD:
 		if (ev->events & EPOLLOUT)
-			oracle_writable(w);
+			keyd_client_writable(w);
 		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			oracle_readable(w);
+			handshake_keyd_readable(w);
 		break;
 	case TAG_SIGNAL:
 		handle_signal(w);
 		break;
 	case TAG_TIMER:
 		drain_fd(w->timerfd);
-		conn_tick(w);
+		timers_tick(w);
 		break;
 	default:
 		if ((c = conn_by_tag(w, ev->data.u64)) != NULL)
@@ -261,10 +272,10 @@ run(struct wk *w)
 		w->now_ms = now_ms();
 		for (i = 0; i < n; i++)
 			dispatch(w, &evs[i]);
-		relay_drain_rings(w);
+		inbox_drain(w);
 		conn_run_ready(w);
 		conn_flush_all(w);
-		relay_wake_peers(w);
+		route_wake_peers(w);
 		conn_bury(w);
 		if (w->stopping && w->all == NULL)
 			break;

@@ -1,28 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * Clients that present the mesh key (other DERP servers of a region, and
- * monitoring) may watch every connection on the server (WatchConns), close
- * a peer (ClosePeer) and inject packets on behalf of another key
- * (ForwardPacket). A watcher first gets PeerPresent for everyone connected,
- * then live PeerPresent/PeerGone from all workers.
- */
+#include "mesh.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn.h"
 #include "log.h"
-#include "wk.h"
-
-static struct conn **watchers;
-static uint32_t nwatchers, watchers_cap;
+#include "outq.h"
+#include "route.h"
 
 /* derper: a zero key is no key, even if the server was given zeros. */
 int
 mesh_key_matches(const struct wk *w, const struct client_info *ci)
 {
 	return w->cfg->has_mesh_key && ci->has_mesh_key &&
-	    !sodium_is_zero(ci->mesh_key, 32) &&
-	    sodium_memcmp(ci->mesh_key, w->cfg->mesh_key, 32) == 0;
+	    !sodium_is_zero(ci->mesh_key, KEY_LEN) &&
+	    sodium_memcmp(ci->mesh_key, w->cfg->mesh_key, KEY_LEN) == 0;
 }
 
 void
@@ -79,19 +73,19 @@ mesh_note_present(struct wk *w, const uint8_t *key, const struct peer_info *pi)
 	uint32_t i;
 
 	/* Backwards: a watcher closed on the way is replaced by the last. */
-	for (i = nwatchers; i-- > 0;)
-		send_present(w, watchers[i], key, pi);
+	for (i = w->watchers.n; i-- > 0;)
+		send_present(w, w->watchers.conns[i], key, pi);
 }
 
 void
 mesh_note_gone(struct wk *w, const uint8_t *key)
 {
-	uint8_t f[DERP_FRAME_HDR_LEN + DERP_KEY_LEN + 1];
+	uint8_t f[DERP_FRAME_HDR_LEN + KEY_LEN + 1];
 	uint32_t i;
 
 	frame_peer_gone(f, key, PEER_GONE_DISCONNECTED);
-	for (i = nwatchers; i-- > 0;)
-		conn_queue(w, watchers[i], f, sizeof(f));
+	for (i = w->watchers.n; i-- > 0;)
+		conn_queue(w, w->watchers.conns[i], f, sizeof(f));
 }
 
 struct dump {
@@ -109,33 +103,41 @@ dump_one(const uint8_t *key, const struct route *r, const struct peer_info *pi,
 	struct dump *d = arg;
 
 	(void)r;
-	if (!d->failed && conn_append(d->w, d->c, f, frame_peer_present(f, key,
+	if (!d->failed && outq_append(d->w, d->c, f, frame_peer_present(f, key,
 	    pi->ip, pi->port, pi->flags)) != 0)
 		d->failed = 1;
 }
 
 static void
+add_watcher(struct wk *w, struct conn *c)
+{
+	struct watcher_list *l = &w->watchers;
+	struct conn **nw;
+	uint32_t ncap;
+
+	if (l->n == l->cap) {
+		ncap = l->cap ? l->cap * 2 : 8;
+		if ((nw = reallocarray(l->conns, ncap, sizeof(*nw))) == NULL)
+			fatal("watchers");
+		l->conns = nw;
+		l->cap = ncap;
+	}
+	l->conns[l->n++] = c;
+	c->is_watcher = 1;
+	__atomic_add_fetch(&w->shm->hdr->workers[w->id].watchers, 1,
+	    __ATOMIC_SEQ_CST);
+}
+
+static void
 watch(struct wk *w, struct conn *c)
 {
-	uint32_t *count = &w->shm->hdr->workers[w->id].watchers;
 	struct dump d = { w, c, 0 };
-	struct conn **nw;
 
-	if (memcmp(c->key, w->server_pub, DERP_KEY_LEN) == 0)
+	if (memcmp(c->key, w->server_pub, KEY_LEN) == 0)
 		return;	/* our own mesh connection */
 	/* Like derper, a repeated WatchConns gets the whole dump again. */
-	if (!c->is_watcher) {
-		if (nwatchers == watchers_cap) {
-			watchers_cap = watchers_cap ? watchers_cap * 2 : 8;
-			if ((nw = reallocarray(watchers, watchers_cap,
-			    sizeof(*nw))) == NULL)
-				fatal("watchers");
-			watchers = nw;
-		}
-		watchers[nwatchers++] = c;
-		c->is_watcher = 1;
-		__atomic_add_fetch(count, 1, __ATOMIC_SEQ_CST);
-	}
+	if (!c->is_watcher)
+		add_watcher(w, c);
 	/* Announced first, then dump under the table lock: a client that
 	 * registers meanwhile is either in the dump or broadcast to us. */
 	table_foreach(&w->shm->table, dump_one, &d);
@@ -146,15 +148,17 @@ watch(struct wk *w, struct conn *c)
 void
 mesh_drop_watcher(struct wk *w, struct conn *c)
 {
+	struct watcher_list *l = &w->watchers;
 	uint32_t i;
 
 	if (!c->is_watcher)
 		return;
 	c->is_watcher = 0;
-	__atomic_sub_fetch(&w->shm->hdr->workers[w->id].watchers, 1, __ATOMIC_SEQ_CST);
-	for (i = 0; i < nwatchers; i++) {
-		if (watchers[i] == c) {
-			watchers[i] = watchers[--nwatchers];
+	__atomic_sub_fetch(&w->shm->hdr->workers[w->id].watchers, 1,
+	    __ATOMIC_SEQ_CST);
+	for (i = 0; i < l->n; i++) {
+		if (l->conns[i] == c) {
+			l->conns[i] = l->conns[--l->n];
 			break;
 		}
 	}
@@ -171,14 +175,13 @@ close_peer(struct wk *w, const uint8_t *key)
 	n = table_routes(&w->shm->table, key, r);
 	for (i = 0; i < n; i++) {
 		if (r[i].worker != w->id)
-			relay_push(w, r[i].worker, RING_CLOSE, r[i].slot, r[i].gen,
+			route_push(w, r[i].worker, RING_CLOSE, r[i].slot, r[i].gen,
 			    key, NULL, 0);
 		else if ((t = conn_at(w, r[i].slot, r[i].gen)) != NULL)
 			conn_close(w, t, "closed by a mesh peer (ClosePeer)");
 	}
 }
 
-/* Returns -1 (after closing c) when c may not send mesh frames. */
 int
 mesh_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
     uint32_t len)
@@ -195,9 +198,9 @@ mesh_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
 		close_peer(w, payload);
 		break;
 	case FRAME_FORWARD_PACKET:
-		stat(w, ST_PACKETS_FORWARDED_IN, 1);
-		relay_route(w, c, payload, payload + DERP_KEY_LEN,
-		    payload + 2 * DERP_KEY_LEN, len - 2 * DERP_KEY_LEN);
+		wk_stat(w, ST_PACKETS_FORWARDED_IN, 1);
+		route_packet(w, c, payload, payload + KEY_LEN,
+		    payload + 2 * KEY_LEN, len - 2 * KEY_LEN);
 		break;
 	}
 	return 0;

@@ -4,10 +4,10 @@
  * counters in shared memory. Names follow derper's expvar names (derp_*)
  * where derper has the metric; derpd's own are derpd_*.
  */
+#include "metrics.h"
+
 #include <stdarg.h>
 #include <stdio.h>
-
-#include "wk.h"
 
 struct out {
 	char	*p;

@@ -13,9 +13,11 @@
 #include <string.h>
 #include <wslay/wslay.h>
 
-#include "http.h"
+#include "websocket.h"
+
 #include "log.h"
-#include "wk.h"
+#include "outq.h"
+#include "transport.h"
 
 #define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_QUEUE_MAX	(256 * 1024)	/* bytes wslay may hold for one client */
@@ -39,7 +41,7 @@ ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 		    WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
-	r = conn_transport_read(c, buf, len);
+	r = transport_read(c, buf, len);
 	if (r > 0)
 		return r;
 	wslay_event_set_error(ctx, r == 0 ? WSLAY_ERR_WOULDBLOCK :
@@ -56,7 +58,7 @@ ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
 	ssize_t r;
 
 	(void)flags;
-	r = c->fd < 0 ? -1 : conn_transport_write(c, &iov, 1);
+	r = c->fd < 0 ? -1 : transport_write(c, &iov, 1);
 	if (r > 0) {
 		c->ws_progress = 1;
 		return r;
@@ -139,7 +141,6 @@ ws_wanted(const struct http_request *req)
 	    http_list_has(proto, "derp");
 }
 
-/* Returns 0 after queueing the 101 response, -1 if the request is not a valid WebSocket upgrade. */
 int
 ws_accept(struct wk *w, struct conn *c, const struct http_request *req)
 {
@@ -161,16 +162,14 @@ ws_accept(struct wk *w, struct conn *c, const struct http_request *req)
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n"
 	    "Sec-WebSocket-Protocol: derp\r\n\r\n", accept);
-	conn_queue_control(w, c, resp, n);
+	if (outq_append(w, c, resp, n) != 0) {
+		ws_free(c);
+		return -1;
+	}
 	c->raw_out = (uint32_t)n;	/* goes out as is, before any frame */
 	return 0;
 }
 
-/*
- * Reads WebSocket frames into the DERP input buffer. Returns bytes added,
- * -1 to close, or WS_CLOSING once a close frame is queued (the client's, or
- * ours for a bad message or a protocol error): read no more, send it, close.
- */
 ssize_t
 ws_read(struct conn *c)
 {
@@ -188,9 +187,8 @@ ws_read(struct conn *c)
 	return (ssize_t)(c->in->wr - before);
 }
 
-/* Wraps queued DERP bytes into binary messages and writes what it can. Returns -1 to close. */
 int
-ws_flush(struct conn *c)
+ws_flush(struct wk *w, struct conn *c)
 {
 	struct wslay_event_msg msg;
 	struct buf *b;
@@ -199,7 +197,7 @@ ws_flush(struct conn *c)
 	    wslay_event_get_queued_msg_length(c->ws) < WS_QUEUE_MAX) {
 		if (!wslay_event_get_read_enabled(c->ws)) {
 			/* closing: nothing may follow the close frame */
-			conn_consume_out(c, b->wr - b->rd);
+			outq_consume(w, c, b->wr - b->rd);
 			continue;
 		}
 		msg.opcode = WSLAY_BINARY_FRAME;
@@ -207,7 +205,7 @@ ws_flush(struct conn *c)
 		msg.msg_length = b->wr - b->rd;
 		if (wslay_event_queue_msg(c->ws, &msg) != 0)
 			return -1;
-		conn_consume_out(c, msg.msg_length);
+		outq_consume(w, c, msg.msg_length);
 	}
 	if (wslay_event_send(c->ws) != 0)
 		return -1;

@@ -1,5 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Worker internals shared by the files in worker/. */
+/*
+ * The worker's data: one struct wk per process holding all of its state,
+ * and one struct conn per client connection. Types only; each file's
+ * functions are declared in that file's own header. The layers, bottom up:
+ *
+ *   bufpool, http, clientinfo       no worker state
+ *   transport, outq, websocket      bytes in and out of one connection
+ *   conn                            lifecycle, epoll, read/write loops, timers
+ *   peergone, route, mesh,          what DERP means: who heard from whom,
+ *   presence, inbox, derp_in,       where a packet goes, mesh watchers, the
+ *   keyd_client, handshake,         table entries, records from other workers,
+ *   http_serve, metrics             frames, the login, HTTP
+ *   session                         which of those a connection's bytes go to
+ *   main                            set-up, sandbox, event loop
+ *
+ * A file includes only headers of its own layer or below; `make check`
+ * fails on an include cycle.
+ */
 #ifndef DERPD_WK_H
 #define DERPD_WK_H
 
@@ -7,25 +24,26 @@
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/uio.h>
 
 #include "bufpool.h"
 #include "clientinfo.h"
-#include "worker.h"
+#include "config.h"
+#include "frame.h"
+#include "keyd_proto.h"
+#include "ratelimit.h"
+#include "shm.h"
 
 enum conn_state {
 	CS_TLS_HANDSHAKE,
 	CS_HTTP,		/* reading the request head */
 	CS_CLIENT_INFO,		/* ServerKey sent, waiting for ClientInfo */
-	CS_WAIT_KEY,		/* asked the key oracle */
+	CS_WAIT_KEY,		/* asked the key process */
 	CS_RELAY,		/* logged in */
 	CS_FLUSH_CLOSE,		/* writing a last response, then closing */
 };
 
-struct watch_src;
+struct heard_src;
 struct wslay_event_context;
-struct http_request;
 
 struct conn {
 	int		 fd;
@@ -50,7 +68,7 @@ struct conn {
 	struct conn	*flush_next;
 	struct conn	*prev, *next;	/* all connections */
 
-	uint8_t		 key[DERP_KEY_LEN];
+	uint8_t		 key[KEY_LEN];
 	struct client_info info;
 	struct buf	*in;		/* partial input; NULL when none */
 	uint32_t	 skip;		/* payload bytes of a skipped frame left */
@@ -70,9 +88,9 @@ struct conn {
 	double		 peer_gone_tokens;
 	int64_t		 peer_gone_last_ms;
 
-	struct watch_src **watched;	/* sources this client received from */
-	uint32_t	 nwatched, watched_cap;
-	struct watch_src *last_watched;	/* cache for the common case */
+	struct heard_src **heard;	/* sources this client received from */
+	uint32_t	 nheard, heard_cap;
+	struct heard_src *last_heard;	/* cache for the common case */
 
 	struct sockaddr_storage peer;
 
@@ -83,6 +101,39 @@ struct conn {
 	int		 ws_progress;	/* wslay wrote something */
 };
 
+struct wk;
+
+/*
+ * Upcalls from the connection layer (conn.c) to the session layer
+ * (session.c), which knows what a connection's bytes mean. Set once by
+ * main.c; they keep conn.c below everything that uses it.
+ */
+struct conn_upcalls {
+	void	(*input)(struct wk *, struct conn *);	/* c->in has new bytes */
+	void	(*closing)(struct wk *, struct conn *);	/* before c goes away */
+};
+
+/* peergone.c: per source key, the local connections that heard from it. */
+struct heard_table {
+	struct heard_src **buckets;
+	uint32_t	 nbuckets;
+	uint32_t	 nsrcs;
+	uint8_t		 hash_key[16];	/* crypto_shorthash_KEYBYTES */
+};
+
+/* mesh.c: this worker's WatchConns clients. */
+struct watcher_list {
+	struct conn	**conns;
+	uint32_t	 n, cap;
+};
+
+/* keyd_client.c: requests the key process's socket had no room for yet. */
+struct keyd_queue {
+	struct keyd_req	*reqs;
+	uint32_t	 len, cap;
+	int		 wants_write;	/* EPOLLOUT registered */
+};
+
 struct wk {
 	const struct config *cfg;
 	struct shm	*shm;
@@ -91,13 +142,14 @@ struct wk {
 	int		 epfd;
 	int		 listen_fd;
 	int		 http_fd;	/* plain HTTP beside TLS, or -1 */
-	int		 oracle_fd;
+	int		 keyd_fd;	/* SOCK_SEQPACKET to the key process */
 	int		 evfd;
 	int		 sigfd;
 	int		 timerfd;
 	const int	*evfds;
 	SSL_CTX		*ssl_ctx;
-	uint8_t		 server_pub[DERP_KEY_LEN];
+	uint8_t		 server_pub[KEY_LEN];
+	struct conn_upcalls up;
 
 	struct conn	**slots;
 	uint32_t	 nslots;
@@ -112,105 +164,23 @@ struct wk {
 	int		 stopping;
 	int		 rings_pending;	/* records left for the next turn */
 
-	struct oracle_req *oracle_backlog;	/* requests not yet sent */
-	uint32_t	 oracle_backlog_len, oracle_backlog_cap;
-	int		 oracle_wants_write;
+	struct bufpool	 bufs;
+	struct heard_table heard;
+	struct watcher_list watchers;
+	struct keyd_queue keyd;
 };
 
 /* Epoll tags for fds that are not connections. */
 #define TAG_LISTEN	0xffffffff00000001ULL
 #define TAG_EVENTFD	0xffffffff00000002ULL
-#define TAG_ORACLE	0xffffffff00000003ULL
+#define TAG_KEYD	0xffffffff00000003ULL
 #define TAG_SIGNAL	0xffffffff00000004ULL
 #define TAG_TIMER	0xffffffff00000005ULL
 #define TAG_HTTP	0xffffffff00000006ULL
 
-int64_t	now_ms(void);
-
-/* conn.c */
-void	conn_accept(struct wk *w, int fd, int port80);
-struct conn *conn_by_tag(struct wk *w, uint64_t tag);
-struct conn *conn_at(struct wk *w, uint32_t slot, uint32_t gen);
-void	conn_io(struct wk *w, struct conn *c, uint32_t events);
-void	conn_close(struct wk *w, struct conn *c, const char *why);
-void	conn_flush_close(struct wk *w, struct conn *c);
-void	conn_update_events(struct wk *w, struct conn *c);
-void	conn_mark_ready(struct wk *w, struct conn *c);
-void	conn_run_ready(struct wk *w);
-void	conn_flush_all(struct wk *w);
-void	conn_bury(struct wk *w);
-void	conn_tick(struct wk *w);
-/* Queues bytes for the client; a packet is refused when the queue is full. */
-int	conn_queue(struct wk *w, struct conn *c, const void *p, size_t len);
-/* Like conn_queue, but out of memory leaves c open: for callers holding the
- * table lock, which conn_close would take again. */
-int	conn_append(struct wk *w, struct conn *c, const void *p, size_t len);
-int	conn_queue_packet(struct wk *w, struct conn *c,
-	    const uint8_t src[DERP_KEY_LEN], const uint8_t *pkt, uint32_t len);
-int	conn_queue_control(struct wk *w, struct conn *c, const void *p,
-	    size_t len);
-
-ssize_t	conn_transport_read(struct conn *c, uint8_t *p, size_t n);
-ssize_t	conn_transport_write(struct conn *c, struct iovec *iov, int iovcnt);
-void	conn_consume_out(struct conn *c, size_t n);
-
-/* websocket.c */
-int	ws_wanted(const struct http_request *req);
-int	ws_accept(struct wk *w, struct conn *c, const struct http_request *req);
-#define WS_CLOSING	(-2)
-ssize_t	ws_read(struct conn *c);
-int	ws_flush(struct conn *c);
-int	ws_wants_write(const struct conn *c);
-void	ws_free(struct conn *c);
-
-/* http_serve.c */
-int	serve_http(struct wk *w, struct conn *c);
-
-/* metrics.c */
-size_t	metrics_render(struct wk *w, char *buf, size_t cap);
-
-/* handshake.c */
-void	handshake_start(struct wk *w, struct conn *c, int fast_start);
-void	handshake_client_info(struct wk *w, struct conn *c, const uint8_t *frame);
-void	oracle_readable(struct wk *w);
-void	oracle_writable(struct wk *w);
-void	handshake_finish(struct wk *w, struct conn *c);
-
-/* main.c */
-void	worker_watch_oracle(struct wk *w, int want_write);
-
-/* relay.c */
-int	relay_frame(struct wk *w, struct conn *c, uint8_t type,
-	    const uint8_t *payload, uint32_t len);
-void	relay_drain_rings(struct wk *w);
-int	relay_register(struct wk *w, struct conn *c);
-void	relay_unregister(struct wk *w, struct conn *c);
-void	relay_note_activity(struct wk *w, struct conn *c);
-void	relay_wake_peers(struct wk *w);
-void	relay_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot,
-	    uint32_t gen, const uint8_t key[DERP_KEY_LEN], const uint8_t *payload,
-	    uint32_t len);
-void	relay_route(struct wk *w, struct conn *c, const uint8_t *src,
-	    const uint8_t *dst, const uint8_t *pkt, uint32_t plen);
-
-/* mesh.c */
-int	mesh_key_matches(const struct wk *w, const struct client_info *ci);
-void	mesh_peer_info(const struct conn *c, struct peer_info *pi);
-int	mesh_watchers_exist(const struct wk *w);
-void	mesh_note_present(struct wk *w, const uint8_t *key,
-	    const struct peer_info *pi);
-void	mesh_note_gone(struct wk *w, const uint8_t *key);
-void	mesh_drop_watcher(struct wk *w, struct conn *c);
-int	mesh_frame(struct wk *w, struct conn *c, uint8_t type,
-	    const uint8_t *payload, uint32_t len);
-
-/* watch.c: who must hear PeerGone(disconnected) when a key leaves */
-void	watch_note_src(struct wk *w, struct conn *c, const uint8_t src[DERP_KEY_LEN]);
-void	watch_fire(struct wk *w, const uint8_t src[DERP_KEY_LEN]);
-void	watch_drop_conn(struct wk *w, struct conn *c);
-
+/* Adds n to one of this worker's counters in shared memory. */
 static inline void
-stat(struct wk *w, enum stat_id id, int64_t n)
+wk_stat(struct wk *w, enum stat_id id, int64_t n)
 {
 	stat_add(w->shm, w->id, id, n);
 }

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "frame.h"
+#include "key.h"
 #include "shm.h"
 
 /* What the master hands a worker at fork time. */
@@ -19,26 +19,12 @@ struct worker_setup {
 	pid_t		 master_pid;
 	int		 listen_fd;
 	int		 http_fd;	/* plain HTTP beside TLS (derper's port 80), or -1 */
-	int		 oracle_fd;	/* SOCK_SEQPACKET to the key oracle */
+	int		 keyd_fd;	/* SOCK_SEQPACKET to the key process */
 	const int	*evfds;		/* every worker's wake-up eventfd */
 	SSL_CTX		*ssl_ctx;	/* NULL for plain HTTP */
-	uint8_t		 server_pub[DERP_KEY_LEN];
+	uint8_t		 server_pub[KEY_LEN];
 };
 
 void	worker_main(const struct worker_setup *setup) __attribute__((noreturn));
-
-/* Key oracle messages (worker <-> master), fixed size. */
-struct oracle_req {
-	uint32_t	slot;
-	uint32_t	gen;
-	uint8_t		client_pub[DERP_KEY_LEN];
-};
-
-struct oracle_resp {
-	uint32_t	slot;
-	uint32_t	gen;
-	uint32_t	ok;
-	uint8_t		shared[DERP_KEY_LEN];	/* crypto_box_beforenm() */
-};
 
 #endif

@@ -4,7 +4,7 @@ and who holds what"): after handshakes have run, no worker, nor the master,
 nor the STUN server has the 32 key bytes (or their hex) anywhere in memory;
 the same scan finds them in the key process, and finds each worker's own
 clients' public keys in that worker, so the scan does see what a process
-holds.  The key oracle answers a burst of logins, every one of them."""
+holds.  The key process answers a burst of logins, every one of them."""
 import json
 import os
 import resource
@@ -74,7 +74,7 @@ def fast_login_request(client, server_pub):
         struct.pack(">BI", CLIENT_INFO, len(body)) + body
 
 
-def test_burst_of_logins_through_the_key_oracle(derp_server, connect, server_pub):
+def test_burst_of_logins_through_the_key_process(derp_server, connect, server_pub):
     """500 clients connect, then all send their login at once (375 of them
     to worker 0), so the workers ask the key process for hundreds of shared
     keys together; every login completes and every client relays a packet.
@@ -116,7 +116,7 @@ def test_burst_of_logins_through_the_key_oracle(derp_server, connect, server_pub
 
         srv.wait_log(rf"STUN server \(pid {stun}\) killed by signal 9", since=mark)
         srv.wait_log(r"STUN server started, pid", since=mark)
-        # The oracle is still there for the next one.
+        # The key process is still there for the next one.
         exchange(connect(srv, worker=0), connect(srv, worker=1))
     finally:
         for c in clients:

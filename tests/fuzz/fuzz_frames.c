@@ -95,7 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = frame_check_client_info(type, len, &why);
 	CHECK(v == FRAME_ACCEPT || v == FRAME_REJECT);
 	CHECK((v == FRAME_ACCEPT) == (type == FRAME_CLIENT_INFO &&
-	    len >= DERP_KEY_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD &&
+	    len >= KEY_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD &&
 	    len <= DERP_MAX_CLIENTINFO));
 	if (v == FRAME_REJECT)
 		CHECK(why != NULL && why[0] != '\0');
@@ -133,7 +133,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		/* Accepted: the worker bounds its buffer by these. */
-		CHECK(len <= DERP_KEY_LEN * 2 + DERP_MAX_PACKET);
+		CHECK(len <= KEY_LEN * 2 + DERP_MAX_PACKET);
 		if (type == FRAME_SEND_PACKET)
 			CHECK(len >= 32 && len <= 32 + 65536);
 		if (avail - DERP_FRAME_HDR_LEN < len)
@@ -143,10 +143,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			CHECK(payload + len <= data + size);
 			if (type == FRAME_SEND_PACKET)
-				check_disco(payload + DERP_KEY_LEN, len - DERP_KEY_LEN);
+				check_disco(payload + KEY_LEN, len - KEY_LEN);
 			else if (type == FRAME_FORWARD_PACKET)
-				check_disco(payload + 2 * DERP_KEY_LEN,
-				    len - 2 * DERP_KEY_LEN);
+				check_disco(payload + 2 * KEY_LEN,
+				    len - 2 * KEY_LEN);
 		}
 		off += DERP_FRAME_HDR_LEN + len;
 		CHECK(off <= size);

@@ -91,9 +91,9 @@ pbyte(uint32_t sq, uint32_t i)
 }
 
 static void
-make_key(uint8_t key[RING_KEY_LEN], uint32_t sq)
+make_key(uint8_t key[KEY_LEN], uint32_t sq)
 {
-	memset(key, (int)(sq & 0xff), RING_KEY_LEN);
+	memset(key, (int)(sq & 0xff), KEY_LEN);
 	memcpy(key, &sq, sizeof(sq));
 }
 
@@ -182,7 +182,7 @@ scribble_field(struct script *s)
 static void
 do_push(struct script *s)
 {
-	uint8_t kb = get8(s), lb = get8(s), key[RING_KEY_LEN];
+	uint8_t kb = get8(s), lb = get8(s), key[KEY_LEN];
 	uint16_t kind;
 	uint32_t payload_len, slot, gen, len, need, pos, to_end, i;
 	uint64_t used, tail = load64(&r->tail), head = load64(&r->head);
@@ -244,7 +244,7 @@ do_push(struct script *s)
 static void
 use_record(const struct ring_rec *hdr, const uint8_t *payload)
 {
-	uint8_t key[RING_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	uintptr_t off;
 	uint32_t i;
 
@@ -273,10 +273,10 @@ use_record(const struct ring_rec *hdr, const uint8_t *payload)
 		CHECK(hdr->len == ((HDR + w->payload_len + 7) & ~(size_t)7));
 		if (w->has_key) {
 			make_key(key, w->seq);
-			CHECK(memcmp(hdr->key, key, RING_KEY_LEN) == 0);
+			CHECK(memcmp(hdr->key, key, KEY_LEN) == 0);
 		} else {
 			memset(key, 0, sizeof(key));
-			CHECK(memcmp(hdr->key, key, RING_KEY_LEN) == 0);
+			CHECK(memcmp(hdr->key, key, KEY_LEN) == 0);
 		}
 		for (i = 0; i < w->payload_len; i++)
 			CHECK(sink[i] == pbyte(w->seq, i));

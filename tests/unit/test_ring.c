@@ -66,16 +66,16 @@ fill_payload(uint32_t seq, uint32_t len)
 }
 
 static void
-make_key(uint8_t key[RING_KEY_LEN], uint32_t seq)
+make_key(uint8_t key[KEY_LEN], uint32_t seq)
 {
-	memset(key, (int)(seq & 0xff), RING_KEY_LEN);
+	memset(key, (int)(seq & 0xff), KEY_LEN);
 	memcpy(key, &seq, sizeof(seq));
 }
 
 static int
 push_seq(struct ring *r, uint32_t seq, uint32_t len, int *wake)
 {
-	uint8_t key[RING_KEY_LEN];
+	uint8_t key[KEY_LEN];
 
 	make_key(key, seq);
 	fill_payload(seq, len);
@@ -89,7 +89,7 @@ pop_seq(struct ring *r, uint32_t seq, uint32_t len)
 {
 	struct ring_rec hdr;
 	const uint8_t *p = NULL;
-	uint8_t key[RING_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	uint32_t i;
 
 	assert_int_equal(ring_front(r, SIZE, &hdr, &p), 1);
@@ -101,7 +101,7 @@ pop_seq(struct ring *r, uint32_t seq, uint32_t len)
 	assert_int_equal(hdr.len % 8, 0);
 	assert_true(hdr.len >= HDR + len);
 	make_key(key, seq);
-	assert_memory_equal(hdr.key, key, RING_KEY_LEN);
+	assert_memory_equal(hdr.key, key, KEY_LEN);
 	assert_non_null(p);
 	for (i = 0; i < len; i++)
 		if (p[i] != pbyte(seq, i))
@@ -157,7 +157,7 @@ test_null_key_and_empty_payload(void **state)
 	struct ring *r = *state;
 	struct ring_rec hdr;
 	const uint8_t *p;
-	uint8_t zero[RING_KEY_LEN];
+	uint8_t zero[KEY_LEN];
 	int wake;
 
 	memset(zero, 0, sizeof(zero));
@@ -169,7 +169,7 @@ test_null_key_and_empty_payload(void **state)
 	assert_int_equal(hdr.gen, 4);
 	assert_int_equal(hdr.payload_len, 0);
 	assert_int_equal(hdr.len, HDR);
-	assert_memory_equal(hdr.key, zero, RING_KEY_LEN);
+	assert_memory_equal(hdr.key, zero, KEY_LEN);
 	ring_pop(r, &hdr);
 	assert_empty(r);
 }

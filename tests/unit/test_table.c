@@ -75,9 +75,9 @@ teardown(void **state)
 }
 
 static void
-make_key(uint8_t key[TABLE_KEY_LEN], uint32_t n)
+make_key(uint8_t key[KEY_LEN], uint32_t n)
 {
-	memset(key, 0, TABLE_KEY_LEN);
+	memset(key, 0, KEY_LEN);
 	memcpy(key, &n, sizeof(n));
 	key[31] = 0xa5;
 }
@@ -101,7 +101,7 @@ assert_route(const struct route *got, const struct route *want)
 static int
 reg(struct table *t, uint32_t n, struct route r, struct table_join *j)
 {
-	uint8_t key[TABLE_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	struct table_join tmp;
 
 	make_key(key, n);
@@ -111,7 +111,7 @@ reg(struct table *t, uint32_t n, struct route r, struct table_join *j)
 static int
 look(struct table *t, uint32_t n, struct route *out)
 {
-	uint8_t key[TABLE_KEY_LEN];
+	uint8_t key[KEY_LEN];
 
 	make_key(key, n);
 	return table_lookup(t, key, out);
@@ -120,7 +120,7 @@ look(struct table *t, uint32_t n, struct route *out)
 static enum table_leave
 unreg(struct table *t, uint32_t n, struct route r)
 {
-	uint8_t key[TABLE_KEY_LEN];
+	uint8_t key[KEY_LEN];
 
 	make_key(key, n);
 	return table_unregister(t, key, &r);
@@ -202,7 +202,7 @@ test_fifth_connection_evicts_oldest(void **state)
 	assert_int_equal(j.evicted_route.slot, 0);
 	assert_int_equal(j.evicted_route.gen, 100);
 	{
-		uint8_t key[TABLE_KEY_LEN];
+		uint8_t key[KEY_LEN];
 
 		make_key(key, 9);
 		assert_int_equal(table_routes(&f->t, key, out), TABLE_MAX_DUPS);
@@ -266,7 +266,7 @@ static void
 test_claim_switches_active(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t key[TABLE_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	struct route got, r0 = rt(0, 10, 1), r1 = rt(1, 11, 1), r2 = rt(2, 12, 1);
 
 	make_key(key, 4);
@@ -469,7 +469,7 @@ static void
 test_foreach_visits_each_live_key(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t key[TABLE_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	struct peer_info info;
 	struct table_join j;
 	struct route r;
@@ -509,7 +509,7 @@ static void
 test_foreach_reports_info_of_new_active(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t key[TABLE_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	struct peer_info a, b;
 	struct table_join j;
 	struct info_seen seen;
@@ -544,7 +544,7 @@ static void
 test_info_follows_active_after_unregister(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t key[TABLE_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	struct peer_info a, b;
 	struct table_join j;
 	struct info_seen seen;
@@ -589,7 +589,7 @@ die_holding_lock(struct table *t, int corrupt_key)
 		/* Mid-update: seq odd, as write_begin leaves it. */
 		__atomic_store_n(&t->sh->seq, t->sh->seq + 1, __ATOMIC_RELEASE);
 		if (corrupt_key >= 0) {
-			uint8_t key[TABLE_KEY_LEN];
+			uint8_t key[KEY_LEN];
 			uint32_t i;
 
 			make_key(key, (uint32_t)corrupt_key);

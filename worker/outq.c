@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "outq.h"
+
+#include <string.h>
+
+void
+outq_schedule(struct wk *w, struct conn *c)
+{
+	if (c->in_flush || c->fd < 0)
+		return;
+	c->in_flush = 1;
+	c->flush_next = w->flush;
+	w->flush = c;
+}
+
+int
+outq_append(struct wk *w, struct conn *c, const void *p, size_t len)
+{
+	const uint8_t *src = p;
+	struct buf *b;
+	size_t room, take;
+
+	if (c->fd < 0)
+		return -1;
+	if (c->out_bytes == 0)
+		c->stalled_since_ms = w->now_ms;
+	while (len > 0) {
+		b = c->out_tail;
+		if (b == NULL || b->wr == BUF_SIZE) {
+			if ((b = buf_get(&w->bufs)) == NULL)
+				return -1;
+			if (c->out_tail != NULL)
+				c->out_tail->next = b;
+			else
+				c->out_head = b;
+			c->out_tail = b;
+		}
+		room = BUF_SIZE - b->wr;
+		take = len < room ? len : room;
+		memcpy(b->data + b->wr, src, take);
+		b->wr += take;
+		src += take;
+		len -= take;
+		c->out_bytes += take;
+	}
+	outq_schedule(w, c);
+	return 0;
+}
+
+void
+outq_consume(struct wk *w, struct conn *c, size_t n)
+{
+	struct buf *b;
+	size_t take;
+
+	c->out_bytes -= n;
+	while (n > 0 && (b = c->out_head) != NULL) {
+		take = b->wr - b->rd < n ? b->wr - b->rd : n;
+		b->rd += take;
+		n -= take;
+		if (b->rd == b->wr) {
+			c->out_head = b->next;
+			if (c->out_head == NULL)
+				c->out_tail = NULL;
+			buf_put(&w->bufs, b);
+		}
+	}
+}
+
+void
+outq_free(struct wk *w, struct conn *c)
+{
+	struct buf *b;
+
+	while ((b = c->out_head) != NULL) {
+		c->out_head = b->next;
+		buf_put(&w->bufs, b);
+	}
+	c->out_tail = NULL;
+	c->out_bytes = 0;
+}
+
+int
+outq_over(const struct wk *w, const struct conn *c, uint64_t extra)
+{
+	return c->out_bytes > (uint64_t)w->cfg->queue_kib * 1024 + extra;
+}
