@@ -61,7 +61,7 @@ BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
-	     test_acme_parse test_acme_crypto test_renew
+	     test_acme_parse test_acme_crypto test_acme_config test_renew
 
 .PHONY: all deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench \
 	install deb deb-deps test-package clean

@@ -23,7 +23,6 @@ struct acme_resp {
 	int	 oversize;
 	char	 location[ACME_URL_MAX];
 	char	 nonce[ACME_NONCE_MAX];
-	char	 ctype[128];
 	long	 retry_after;		/* seconds; -1 if absent */
 };
 

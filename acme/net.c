@@ -99,7 +99,7 @@ on_header(char *line, size_t size, size_t n, void *arg)
 	char v[ACME_URL_MAX];
 
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {	/* a new response */
-		r->location[0] = r->nonce[0] = r->ctype[0] = '\0';
+		r->location[0] = r->nonce[0] = '\0';
 		r->retry_after = -1;
 	} else if (header_value(line, len, "Replay-Nonce", v, sizeof(v)) == 1) {
 		if (strlen(v) < ACME_NONCE_MAX && b64url_is_token(v, strlen(v)))
@@ -107,9 +107,6 @@ on_header(char *line, size_t size, size_t n, void *arg)
 	} else if (header_value(line, len, "Location", v, sizeof(v)) == 1) {
 		if (acme_url_ok(v))
 			memcpy(r->location, v, strlen(v) + 1);
-	} else if (header_value(line, len, "Content-Type", r->ctype,
-	    sizeof(r->ctype)) != 0) {
-		;
 	} else if (header_value(line, len, "Retry-After", v, sizeof(v)) == 1)
 		r->retry_after = parse_retry_after(v);
 	return len;
