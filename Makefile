@@ -14,14 +14,14 @@ PYTHON	 = /usr/bin/python3
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
 	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc \
-	   python3-openssl
+	   python3-openssl libcurl4-openssl-dev pebble
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 # Development and CI builds fail on any warning; the Debian package build
 # passes WERROR= so that a newer compiler's new warning cannot break it.
 WERROR	 = -Werror
 WARN	 = -Wall -Wextra $(WERROR) -Wshadow -Wpointer-arith -Wstrict-prototypes
-BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Icommon -Iworker -Imaster \
+BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -g $(WARN) -Icommon -Iworker -Imaster -Iacme \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm	# Debian ships no wslay .pc
 BASE_LDFLAGS = -pie -Wl,-z,relro,-z,now
@@ -47,6 +47,12 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
 	     master/tlsctx.c master/supervise.c master/tablesrv.c master/stund.c \
 	     master/dnsd.c master/rateconf.c master/notify.c
+# The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
+ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
+	     acme/parse.c acme/x509.c acme/store.c acme/renew.c common/b64url.c
+ACME_LIBS  = $(shell pkg-config --libs libcurl openssl jansson 2>/dev/null) -lpthread
+ACME_DRIVER_OBJ = tests/acme/driver.o tests/acme/csr_local.o \
+	     tests/acme/responder.o common/log.o
 KEYGEN_SRC = keygen/keygen.c
 BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
 CLIENT_SRC = client/main.c client/opts.c client/url.c client/bq.c client/errfmt.c \
@@ -58,7 +64,7 @@ CLIENT_SRC = client/main.c client/opts.c client/url.c client/bq.c client/errfmt.
 	     client/stream_recv.c client/chatmsg.c client/chat_peers.c \
 	     client/chat.c client/chat_cmd.c
 HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.h \
-	     client/*.h)
+	     client/*.h acme/*.h tests/acme/*.h)
 # Manual pages: man/NAME.SECTION.scd -> build/man/NAME.SECTION (scdoc).
 MAN	   = $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
 
@@ -71,9 +77,10 @@ CLIENT_OBJ = common/log.o common/frame.o common/keyfmt.o common/keyfile.o \
 CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/null) -lwslay
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
-	     test_clientinfo test_flags test_sandbox
+	     test_clientinfo test_flags test_sandbox test_b64url \
+	     test_acme_parse test_acme_crypto test_acme_config test_renew
 
-.PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox bench \
+.PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench \
 	install deb deb-deps package-test-deps test-package clean
 
 all: build/derpd build/derpd-keygen build/derpd-client man
@@ -101,12 +108,20 @@ $(1)/derpd-client: $(addprefix $(1)/,$(CLIENT_OBJ))
 $(1)/derpbench: $(addprefix $(1)/,$(BENCH_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(BENCH_LIBS)
 
-# Unit tests link against an archive, so each pulls in only what it uses.
+# Test only, never installed: runs the ACME engine once (tests/acme/).
+$(1)/acme-test-driver: $(addprefix $(1)/,$(ACME_DRIVER_OBJ)) $(1)/libacme.a
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(ACME_LIBS)
+
+# Unit tests link against archives, so each pulls in only what it uses.
 $(1)/libderpd.a: $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DERPD_OBJ)))
 	rm -f $$@ && ar rcs $$@ $$^
 
-$(1)/tests/%: $(1)/tests/unit/%.o $(1)/libderpd.a
-	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS) -lcmocka
+$(1)/libacme.a: $(addprefix $(1)/,$(ACME_SRC:.c=.o))
+	rm -f $$@ && ar rcs $$@ $$^
+
+$(1)/tests/%: $(1)/tests/unit/%.o $(1)/libacme.a $(1)/libderpd.a
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS) \
+		$$(ACME_LIBS) -lcmocka
 endef
 $(eval $(call variant,build))
 $(eval $(call variant,build-asan))
@@ -142,10 +157,11 @@ check: all
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
 
-test-e2e: all build-test/derpd build/derpbench
+test-e2e: all build-test/derpd build/derpbench build/acme-test-driver
 	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build/derpd-client DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
+	ACME_DRIVER=$(CURDIR)/build/acme-test-driver $(PYTHON) -m pytest -q tests/acme
 
 # The privilege-separation and sandbox tests alone (run as root, or most skip).
 test-sandbox: all build-test/derpd
@@ -155,13 +171,21 @@ test-sandbox: all build-test/derpd
 		tests/e2e/test_key_isolation.py tests/e2e/test_worker_death.py
 
 test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client build/derpbench \
-	   $(addprefix build-asan/tests/,$(UNIT_TESTS))
+	   build-asan/acme-test-driver $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build-asan/derpd-client \
 	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
+	ACME_DRIVER=$(CURDIR)/build-asan/acme-test-driver DERPD_ASAN=1 \
+	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(PYTHON) -m pytest -q tests/acme
+
+# The ACME engine's tests alone (Pebble on loopback; see tests/acme/).
+test-acme: build/acme-test-driver
+	ACME_DRIVER=$(CURDIR)/build/acme-test-driver $(PYTHON) -m pytest -q tests/acme
 
 PREFIX	?= /usr/local
 DESTDIR	?=

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DIRS = ("common", "master", "worker")
+DIRS = ("common", "master", "worker", "client", "acme")
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # worker/main.c: worker_main's `static struct wk w` is the worker's one state.
 ALLOWED_STATICS = {("main.o", "w")}

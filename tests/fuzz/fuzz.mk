@@ -30,12 +30,12 @@ FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
-		fuzz_client_msg
+		fuzz_client_msg fuzz_acme
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -g -O1 -std=gnu11 -D_GNU_SOURCE \
-		-Wall -Wextra -Icommon -Iworker -Imaster -Iclient
+		-Wall -Wextra -Icommon -Iworker -Imaster -Iclient -Iacme
 # Recursive (=): expanded when a recipe runs, i.e. after fuzz-deps.
 FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
 
@@ -50,6 +50,7 @@ FUZZ_SRC_fuzz_client_derp = client/derpmsg.c common/frame.c
 FUZZ_SRC_fuzz_client_http = client/httpparse.c
 FUZZ_SRC_fuzz_client_stun = client/stunc.c common/stun.c
 FUZZ_SRC_fuzz_client_msg  = client/streamfmt.c client/chatmsg.c
+FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096).
@@ -63,12 +64,13 @@ FUZZ_OPTS_fuzz_client_derp = -max_len=70000
 FUZZ_OPTS_fuzz_client_http = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
+FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
 FUZZ_OPTS	?=
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
-FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h) tests/fuzz/fuzz.h
+FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h acme/*.h) tests/fuzz/fuzz.h
 
 .PHONY: fuzz fuzz-build fuzz-regress fuzz-deps fuzz-clean
 

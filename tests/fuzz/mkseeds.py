@@ -232,6 +232,53 @@ def client_msg_seeds():
     put("fuzz_client_msg", "text_escape", b"T" + sid + b"\x00\x00" +
         b"\x1b[2Jgotcha\xc2\x85\xed\xa0\x80\xc0\xaf")
     put("fuzz_client_msg", "chat_ack", b"K" + sid)
+def acme_seeds():
+    """Bodies as Pebble and Let's Encrypt send them; the first byte picks
+    the parser (0 directory, 1 account, 2 order, 3 authz, 4 challenge,
+    5 problem)."""
+    ca = "https://ca.test"
+
+    def put_acme(kind, name, obj):
+        body = obj if isinstance(obj, str) else json.dumps(obj, indent=1)
+        put("fuzz_acme", name, bytes([kind]) + body.encode())
+
+    put_acme(0, "directory", {
+        "keyChange": f"{ca}/rollover-account-key", "newAccount": f"{ca}/sign-me-up",
+        "newNonce": f"{ca}/nonce-plz", "newOrder": f"{ca}/order-plz",
+        "revokeCert": f"{ca}/revoke-cert",
+        "meta": {"externalAccountRequired": False, "termsOfService": f"{ca}/tos",
+                 "profiles": {"classic": "90 days", "shortlived": "160 hours"}}})
+    put_acme(0, "directory_http", {"newAccount": f"{ca}/a", "newNonce": f"{ca}/n",
+                                   "newOrder": "http://ca.test/o"})
+    put_acme(1, "account", {"status": "valid", "contact": ["mailto:ops@derp.test"],
+                            "orders": f"{ca}/list-orderz/1"})
+    ident = [{"type": "dns", "value": "derp.test"}, {"type": "ip", "value": "2001:db8::1"}]
+    put_acme(2, "order_pending", {
+        "status": "pending", "expires": "2030-01-01T00:00:00Z", "identifiers": ident,
+        "authorizations": [f"{ca}/authZ/1", f"{ca}/authZ/2"],
+        "finalize": f"{ca}/finalize-order/1"})
+    put_acme(2, "order_valid", {
+        "status": "valid", "identifiers": ident[:1], "authorizations": [f"{ca}/authZ/1"],
+        "finalize": f"{ca}/finalize-order/1", "certificate": f"{ca}/certZ/1"})
+    put_acme(2, "order_invalid", {
+        "status": "invalid", "identifiers": ident[:1], "authorizations": [f"{ca}/authZ/1"],
+        "finalize": f"{ca}/finalize-order/1",
+        "error": {"type": "urn:ietf:params:acme:error:unauthorized", "detail": "no"}})
+    tok = "6JhZ4G0vUtE1NQkcbFQz7t3tJ3rVdAeGQ1PIFLo6ymk"
+    chall = [{"type": "http-01", "url": f"{ca}/chalZ/1", "status": "pending", "token": tok},
+             {"type": "dns-01", "url": f"{ca}/chalZ/2", "status": "pending", "token": tok},
+             {"type": "tls-alpn-01", "url": f"{ca}/chalZ/3", "status": "invalid",
+              "token": tok, "error": {"type": "urn:ietf:params:acme:error:connection",
+                                      "detail": "refused", "status": 400}}]
+    put_acme(3, "authz", {"status": "pending", "identifier": ident[0],
+                          "challenges": chall, "expires": "2030-01-01T00:00:00Z"})
+    put_acme(3, "authz_wildcard", {"status": "pending", "identifier": ident[0],
+                                   "wildcard": True, "challenges": chall[:1]})
+    put_acme(4, "challenge", chall[0])
+    put_acme(4, "challenge_bad_token", dict(chall[0], token="../x"))
+    put_acme(5, "problem", {"type": "urn:ietf:params:acme:error:badNonce",
+                            "detail": "JWS has an invalid anti-replay nonce", "status": 400})
+    put_acme(5, "problem_garbage", "<html>502 Bad Gateway</html>")
 
 
 if __name__ == "__main__":
@@ -245,3 +292,4 @@ if __name__ == "__main__":
     client_http_seeds()
     client_stun_seeds()
     client_msg_seeds()
+    acme_seeds()
