@@ -37,10 +37,11 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
 	     worker/presence.c worker/inbox.c worker/derp_in.c \
-	     worker/keyd_client.c worker/handshake.c worker/http_serve.c \
+	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
+	     worker/keyset.c worker/handshake.c worker/http_serve.c \
 	     worker/metrics.c worker/session.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/listen.c \
-	     master/tlsctx.c master/supervise.c master/stund.c \
+	     master/tlsctx.c master/supervise.c master/tablesrv.c master/stund.c \
 	     master/dnsd.c master/rateconf.c
 KEYGEN_SRC = keygen/keygen.c
 BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c

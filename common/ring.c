@@ -5,18 +5,11 @@
 
 #define ACQ(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define REL(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define OWN(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
 
 size_t
 ring_size(uint32_t data_size)
 {
 	return sizeof(struct ring) + data_size;
-}
-
-void
-ring_init(struct ring *r)
-{
-	memset(r, 0, sizeof(*r));
 }
 
 static uint32_t
@@ -25,13 +18,37 @@ round8(uint32_t n)
 	return (n + 7) & ~7u;
 }
 
+void
+ring_tx_start(struct ring_tx *tx, struct ring *r, const uint64_t *head,
+    uint32_t size)
+{
+	tx->r = r;
+	tx->head = head;
+	tx->size = size;
+	tx->tail = tx->head_seen = ACQ(head) & ~(uint64_t)7;
+	memset(r, 0, sizeof(*r));
+	REL(&r->tail, tx->tail);
+}
+
+/* The consumer's head if it is believable: not behind what it said before,
+ * not ahead of what was produced. */
+static uint64_t
+believe_head(struct ring_tx *tx)
+{
+	uint64_t head = ACQ(tx->head);
+
+	if (head > tx->head_seen && head <= tx->tail && (head & 7) == 0)
+		tx->head_seen = head;
+	return tx->head_seen;
+}
+
 int
-ring_push(struct ring *r, uint32_t size, uint16_t kind, uint32_t slot,
-    uint32_t gen, const uint8_t key[KEY_LEN], const void *payload,
+ring_push(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
+    uint32_t epoch, const uint8_t key[KEY_LEN], const void *payload,
     uint32_t payload_len, int *wake)
 {
-	uint64_t tail = OWN(&r->tail), head = ACQ(&r->head), new_tail;
-	uint32_t pos = tail & (size - 1), to_end = size - pos;
+	uint64_t tail = tx->tail, head = believe_head(tx);
+	uint32_t size = tx->size, pos = tail & (size - 1), to_end = size - pos;
 	uint32_t len, need;
 	struct ring_rec *rec;
 
@@ -40,43 +57,51 @@ ring_push(struct ring *r, uint32_t size, uint16_t kind, uint32_t slot,
 	len = payload_len <= size / 2 ? round8(sizeof(struct ring_rec) +
 	    payload_len) : UINT32_MAX;
 	need = len <= to_end ? len : to_end + len;
-	/* A tail that is not 8-aligned was scribbled on by another process;
-	 * writing a PAD header there could run past the end of the buffer. */
-	if ((tail & 7) != 0 || len > size / 2 || tail - head > size ||
-	    size - (tail - head) < need) {
-		__atomic_fetch_add(&r->drops, 1, __ATOMIC_RELAXED);
+	if (len > size / 2 || size - (tail - head) < need) {
+		__atomic_fetch_add(&tx->r->drops, 1, __ATOMIC_RELAXED);
 		return -1;
 	}
 	if (len > to_end) {
-		struct ring_rec *padrec = (struct ring_rec *)(r->data + pos);
+		struct ring_rec *padrec = (struct ring_rec *)(tx->r->data + pos);
 
 		padrec->len = to_end;
 		padrec->kind = RING_PAD;
 		pos = 0;
 	}
-	rec = (struct ring_rec *)(r->data + pos);
+	rec = (struct ring_rec *)(tx->r->data + pos);
 	rec->len = len;
 	rec->kind = kind;
 	rec->flags = 0;
 	rec->slot = slot;
 	rec->gen = gen;
 	rec->payload_len = payload_len;
-	rec->reserved = 0;
+	rec->epoch = epoch;
 	if (key != NULL)
 		memcpy(rec->key, key, KEY_LEN);
 	else
 		memset(rec->key, 0, KEY_LEN);
 	if (payload_len > 0)
 		memcpy(rec->payload, payload, payload_len);
-	new_tail = tail + need;
-	REL(&r->tail, new_tail);
+	tx->tail = tail + need;
+	REL(&tx->r->tail, tx->tail);
 	/*
 	 * Pairs with the fence in ring_front: either the consumer sees the new
 	 * tail, or we see that it had drained everything and may be asleep.
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	*wake = OWN(&r->head) == tail;
+	*wake = ACQ(tx->head) == tail;
 	return 0;
+}
+
+void
+ring_rx_start(struct ring_rx *rx, const struct ring *r, uint64_t *head_pub,
+    uint32_t size)
+{
+	rx->r = r;
+	rx->head_pub = head_pub;
+	rx->size = size;
+	rx->head = ACQ(&r->tail) & ~(uint64_t)7;
+	REL(head_pub, rx->head);
 }
 
 static int
@@ -91,58 +116,49 @@ rec_valid(const struct ring_rec *rec, uint32_t to_end, uint64_t avail)
 	    rec->payload_len <= rec->len - sizeof(*rec);
 }
 
-int
-ring_front(struct ring *r, uint32_t size, struct ring_rec *hdr,
-    const uint8_t **payload)
+/* Skips everything produced so far; a reset. */
+static int
+discard(struct ring_rx *rx, uint64_t tail)
 {
-	uint64_t head, tail;
+	rx->head = tail & ~(uint64_t)7;
+	REL(rx->head_pub, rx->head);
+	return -1;
+}
+
+int
+ring_front(struct ring_rx *rx, struct ring_rec *hdr, const uint8_t **payload)
+{
+	uint64_t tail;
 	uint32_t pos, to_end;
 
 	for (;;) {
-		head = OWN(&r->head);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		tail = ACQ(&r->tail);
-		if (head == tail)
+		tail = ACQ(&rx->r->tail);
+		if (rx->head == tail)
 			return 0;
-		pos = head & (size - 1);
-		to_end = size - pos;
+		/* Records are 8-aligned and never more than a ring apart: a tail
+		 * that is not must not make us read a header off the end. */
+		if ((tail & 7) != 0 || tail - rx->head > rx->size)
+			return discard(rx, tail);
+		pos = rx->head & (rx->size - 1);
+		to_end = rx->size - pos;
 		memset(hdr, 0, sizeof(*hdr));
-		/*
-		 * Records are 8-aligned; a tail that is not (a broken producer,
-		 * or one we reset to) must not lead us to read a header that
-		 * straddles the end of the buffer.
-		 */
-		if (((head | tail) & 7) == 0)
-			memcpy(hdr, r->data + pos,
-			    to_end < sizeof(*hdr) ? 8 : sizeof(*hdr));
-		if (((head | tail) & 7) != 0 || tail - head > size ||
-		    !rec_valid(hdr, to_end, tail - head)) {
-			__atomic_fetch_add(&r->resets, 1, __ATOMIC_RELAXED);
-			REL(&r->head, tail);
-			return 0;
-		}
+		memcpy(hdr, rx->r->data + pos, to_end < sizeof(*hdr) ? 8 :
+		    sizeof(*hdr));
+		if (!rec_valid(hdr, to_end, tail - rx->head))
+			return discard(rx, tail);
 		if (hdr->kind != RING_PAD) {
-			*payload = r->data + pos + sizeof(*hdr);
+			*payload = rx->r->data + pos + sizeof(*hdr);
 			return 1;
 		}
-		REL(&r->head, head + hdr->len);
+		rx->head += hdr->len;
+		REL(rx->head_pub, rx->head);
 	}
 }
 
 void
-ring_pop(struct ring *r, const struct ring_rec *hdr)
+ring_pop(struct ring_rx *rx, const struct ring_rec *hdr)
 {
-	REL(&r->head, OWN(&r->head) + hdr->len);
-}
-
-void
-ring_discard(struct ring *r)
-{
-	REL(&r->head, ACQ(&r->tail));
-}
-
-uint64_t
-ring_used(struct ring *r)
-{
-	return ACQ(&r->tail) - ACQ(&r->head);
+	rx->head += hdr->len;
+	REL(rx->head_pub, rx->head);
 }

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "shm.h"
 
-#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "seqlock.h"
+
+#define PAGE	4096
 
 static size_t
 align_up(size_t n, size_t a)
@@ -13,64 +20,191 @@ align_up(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
-static int
-robust_mutex_init(pthread_mutex_t *m)
+static size_t
+ring_stride(const struct shm *s)
 {
-	pthread_mutexattr_t attr;
-	int rc;
+	return align_up(ring_size(s->ring_data), PAGE);
+}
 
-	if (pthread_mutexattr_init(&attr) != 0)
-		return -1;
-	rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) ||
-	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) ||
-	    pthread_mutex_init(m, &attr);
-	pthread_mutexattr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
+static size_t
+worker_rings_off(void)
+{
+	return align_up(sizeof(struct shm_counters), PAGE) +
+	    align_up(sizeof(struct shm_heads), PAGE);
+}
+
+static size_t
+master_size(const struct shm *s)
+{
+	return align_up(sizeof(struct shm_ctl), PAGE) + table_size(s->max_conns);
+}
+
+static size_t
+worker_size(const struct shm *s)
+{
+	return worker_rings_off() + ring_stride(s) * (s->nworkers - 1);
+}
+
+/* A sealed memfd of size bytes, and a read-only descriptor of it. */
+static void
+region_create(struct shm_region *r, const char *name, size_t size)
+{
+	char path[64];
+
+	r->size = align_up(size, PAGE);
+	r->base = NULL;
+	if ((r->rw_fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
+		fatal("memfd_create %s", name);
+	/* 0400: not even the owner can reopen it writable through /proc. */
+	if (ftruncate(r->rw_fd, (off_t)r->size) != 0 || fchmod(r->rw_fd, 0400) != 0 ||
+	    fcntl(r->rw_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) != 0)
+		fatal("shared memory %s (%zu bytes)", name, r->size);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->rw_fd);
+	if ((r->ro_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		fatal("%s: cannot reopen read-only (is /proc mounted?)", name);
+}
+
+static void
+region_map(struct shm_region *r, int writable)
+{
+	int fd = writable ? r->rw_fd : r->ro_fd;
+
+	if (fd < 0)
+		fatalx("shared memory: no descriptor to map");
+	r->base = mmap(NULL, r->size, PROT_READ | (writable ? PROT_WRITE : 0),
+	    MAP_SHARED, fd, 0);
+	if (r->base == MAP_FAILED)
+		fatal("mmap %zu bytes of shared memory", r->size);
+	r->writable = writable;
+}
+
+static void
+region_unmap(struct shm_region *r)
+{
+	if (r->base != NULL)
+		munmap(r->base, r->size);
+	r->base = NULL;
+}
+
+static void
+region_close(struct shm_region *r)
+{
+	if (r->rw_fd >= 0)
+		close(r->rw_fd);
+	if (r->ro_fd >= 0)
+		close(r->ro_fd);
+	r->rw_fd = r->ro_fd = -1;
+}
+
+/* Typed pointers into whatever is mapped. */
+static void
+set_pointers(struct shm *s)
+{
+	uint8_t *m = s->master.base;
+	uint32_t i;
+
+	s->ctl = (struct shm_ctl *)m;
+	if (m != NULL)
+		table_attach(&s->table, m + align_up(sizeof(struct shm_ctl), PAGE),
+		    s->max_conns, s->nworkers, s->table_hash_key);
+	s->stun = s->stun_region.base;
+	s->dns = s->dns_region.base;
+	for (i = 0; i < s->nworkers; i++) {
+		m = s->worker[i].base;
+		s->counters[i] = (struct shm_counters *)m;
+		s->heads[i] = m == NULL ? NULL : (struct shm_heads *)(m +
+		    align_up(sizeof(struct shm_counters), PAGE));
+	}
 }
 
 void
-shm_create(struct shm *s, uint32_t nworkers, uint32_t table_cap,
+shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
     uint32_t ring_data)
 {
-	size_t table_off, rings_off, stride, total;
-	uint32_t p, c;
-	uint8_t *base;
+	char name[32];
+	uint32_t i;
 
 	if (nworkers == 0 || nworkers > SHM_MAX_WORKERS)
 		fatalx("shm: bad worker count %u", nworkers);
 	if (ring_data < RING_MIN_SIZE || (ring_data & (ring_data - 1)) != 0)
 		fatalx("shm: ring size must be a power of two >= %u",
 		    RING_MIN_SIZE);
-	table_off = align_up(sizeof(struct shm_header), 4096);
-	rings_off = align_up(table_off + table_size(table_cap), 4096);
-	stride = align_up(ring_size(ring_data), 4096);
-	total = rings_off + stride * (nworkers + 1) * nworkers;
-
-	base = mmap(NULL, total, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (base == MAP_FAILED)
-		fatal("shm: mmap %zu bytes", total);
 	memset(s, 0, sizeof(*s));
-	s->hdr = (struct shm_header *)base;
-	s->rings = base + rings_off;
-	s->ring_stride = stride;
-	s->total = total;
 	s->nworkers = nworkers;
 	s->ring_data = ring_data;
-	if (table_init(&s->table, base + table_off, table_cap, nworkers) != 0)
-		fatalx("shm: cannot initialise the connection table");
-	if (robust_mutex_init(&s->hdr->accept.lock) != 0)
-		fatalx("shm: cannot initialise the accept limiter");
-	for (p = 0; p <= nworkers; p++)
-		for (c = 0; c < nworkers; c++)
-			ring_init(shm_ring(s, p, c));
+	s->max_conns = max_conns;
+	randombytes_buf(s->table_hash_key, sizeof(s->table_hash_key));
+	region_create(&s->master, "derpd-master", master_size(s));
+	region_create(&s->stun_region, "derpd-stun", sizeof(struct shm_stun));
+	region_create(&s->dns_region, "derpd-dns", sizeof(struct shm_dns));
+	for (i = 0; i < nworkers; i++) {
+		snprintf(name, sizeof(name), "derpd-worker%u", i);
+		region_create(&s->worker[i], name, worker_size(s));
+	}
+	shm_enter_role(s, SHM_MASTER, 0);
+	if (table_init(&s->table) != 0)
+		fatalx("shm: out of memory for the connection table");
+}
+
+/* Whether role maps region r (worker id for SHM_WORKER), and how. */
+static int
+wants(enum shm_role role, uint32_t id, const struct shm *s,
+    const struct shm_region *r, int *writable)
+{
+	*writable = 0;
+	switch (role) {
+	case SHM_NONE:
+		return 0;
+	case SHM_MASTER:
+		*writable = r == &s->master;
+		return 1;
+	case SHM_WORKER:
+		*writable = r == &s->worker[id];
+		return 1;
+	case SHM_STUN:
+		*writable = 1;
+		return r == &s->stun_region;
+	case SHM_DNS:
+		*writable = 1;
+		return r == &s->dns_region;
+	}
+	return 0;
+}
+
+static void
+enter_region(struct shm *s, struct shm_region *r, enum shm_role role,
+    uint32_t id)
+{
+	int writable;
+
+	region_unmap(r);
+	if (wants(role, id, s, r, &writable))
+		region_map(r, writable);
+	if (role != SHM_MASTER)
+		region_close(r);
+}
+
+void
+shm_enter_role(struct shm *s, enum shm_role role, uint32_t id)
+{
+	uint32_t i;
+
+	enter_region(s, &s->master, role, id);
+	enter_region(s, &s->stun_region, role, id);
+	enter_region(s, &s->dns_region, role, id);
+	for (i = 0; i < s->nworkers; i++)
+		enter_region(s, &s->worker[i], role, id);
+	set_pointers(s);
 }
 
 struct ring *
 shm_ring(const struct shm *s, uint32_t p, uint32_t c)
 {
-	return (struct ring *)(s->rings +
-	    s->ring_stride * ((size_t)p * s->nworkers + c));
+	uint32_t idx = c < p ? c : c - 1;	/* no ring to itself */
+
+	return (struct ring *)((uint8_t *)s->worker[p].base + worker_rings_off() +
+	    ring_stride(s) * idx);
 }
 
 uint64_t
@@ -80,53 +214,41 @@ shm_stat_total(const struct shm *s, enum stat_id id)
 	uint32_t w;
 
 	for (w = 0; w < s->nworkers; w++)
-		n += __atomic_load_n(&s->hdr->workers[w].stats[id],
-		    __ATOMIC_RELAXED);
+		if (s->counters[w] != NULL)
+			n += __atomic_load_n(&s->counters[w]->stats[id],
+			    __ATOMIC_RELAXED);
 	return n;
-}
-
-int
-shm_accept_allow(const struct shm *s, double rate, double burst, int64_t now_ns)
-{
-	struct shm_accept *a = &s->hdr->accept;
-	int rc, ok;
-
-	if ((rc = pthread_mutex_lock(&a->lock)) == EOWNERDEAD)
-		pthread_mutex_consistent(&a->lock);	/* the bucket is always valid */
-	else if (rc != 0)
-		return 1;	/* fail open: never wedge accepts */
-	ok = bucket_allow(&a->bucket, rate, burst, now_ns);
-	if (ok)
-		a->accepted++;
-	else
-		a->rejected++;
-	pthread_mutex_unlock(&a->lock);
-	return ok;
 }
 
 int
 shm_rate_get(const struct shm *s, uint64_t *bps, uint64_t *burst)
 {
-	const struct shm_rate *r = &s->hdr->rate;
-	uint64_t s1;
+	struct shm_rate r;
 
-	do {
-		s1 = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
-		*bps = __atomic_load_n(&r->bytes_per_sec, __ATOMIC_RELAXED);
-		*burst = __atomic_load_n(&r->burst, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	} while ((s1 & 1) || s1 != __atomic_load_n(&r->seq, __ATOMIC_RELAXED));
-	return *bps != 0;
+	if (seq_read(&s->ctl->rate.seq, &r, &s->ctl->rate, sizeof(r)) != 0)
+		return 0;
+	*bps = r.bps;
+	*burst = r.burst;
+	return r.bps != 0;
 }
 
 void
-shm_rate_set(const struct shm *s, uint64_t bps, uint64_t burst)
+shm_rate_set(struct shm *s, uint64_t bps, uint64_t burst)
 {
-	struct shm_rate *r = &s->hdr->rate;
+	seq_write_begin(&s->ctl->rate.seq);
+	s->ctl->rate.bps = bps;
+	s->ctl->rate.burst = burst;
+	seq_write_end(&s->ctl->rate.seq);
+}
 
-	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	__atomic_store_n(&r->bytes_per_sec, bps, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->burst, burst, __ATOMIC_RELAXED);
-	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE);
+int
+shm_route_live(const struct shm *s, const struct route *r)
+{
+	const struct shm_worker_state *ws;
+
+	if (r->worker >= s->nworkers)
+		return 0;
+	ws = &s->ctl->workers[r->worker];
+	return __atomic_load_n(&ws->alive, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&ws->epoch, __ATOMIC_RELAXED) == r->epoch;
 }

@@ -1,10 +1,29 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The one shared mapping, created by the master before it forks: a header
- * with per-worker state and counters, the connection table, and an SPSC ring
- * for every (producer, consumer) pair. Producers are the workers plus the
- * master (index nworkers), which uses its rings to announce a dead worker's
- * clients as gone.
+ * Shared memory: one region per writer. Each region is a sealed memfd
+ * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, mode 0400 so no process can
+ * reopen it through /proc); its writer maps it read-write, everyone else
+ * maps it read-only from an O_RDONLY descriptor, so neither a stray write
+ * nor mprotect() can change another's region. Sizes and addresses are each
+ * process's private copy, never read back from shared memory.
+ *
+ *  region     writer      mapped read-only by   what readers trust, and how
+ *  ---------  ----------  --------------------  -----------------------------
+ *  master     master      workers               ctl: worker epochs (compared,
+ *    ctl page, then                              never indexed by), rate limit
+ *    the connection table                        (seqlock, seq_read); table:
+ *                                                entries copied under their
+ *                                                seqlock and checked (table.h)
+ *  worker[i]  worker i    master, workers       counters: numbers for /metrics
+ *    counters page,                              only; heads: clamped by the
+ *    ring heads page,                            producer (ring.h); rings:
+ *    rings i -> others                           every record checked (ring.h)
+ *  stun       STUN        workers               counters: numbers only
+ *  dns        DNS         workers               seqlock; lengths clamped to
+ *                                                the buffer before use
+ *
+ * The key process maps nothing. Nobody takes a lock in shared memory, so a
+ * dead or hostile process can stall nobody else.
  */
 #ifndef DERPD_SHM_H
 #define DERPD_SHM_H
@@ -12,13 +31,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ratelimit.h"
 #include "ring.h"
 #include "table.h"
 
 #define SHM_MAX_WORKERS	64
 
-/* Counters each worker keeps in shared memory; /metrics sums them. */
+/* Counters each worker keeps in its region; /metrics sums them. */
 enum stat_id {
 	ST_TCP_ACCEPTS,
 	ST_TCP_CURRENT,		/* gauge */
@@ -58,41 +76,64 @@ enum stat_id {
 	ST_DROP_BYTES_GONE,
 	ST_DROP_BYTES_QUEUE_FULL,
 	ST_DROP_BYTES_RING_FULL,
+	ST_ACCEPT_LIMIT_ACCEPTED,	/* -accept-connection-limit */
+	ST_ACCEPT_LIMIT_REJECTED,
+	ST_TABLE_FULL,			/* logins refused: -max-clients reached */
 	ST_MAX,
 };
 
 #define STAT_FRAME_TYPES	32	/* frames received, by type (0x00..0x1f) */
 
-struct shm_worker {
-	uint32_t	next_gen;	/* slot generations, kept across respawns */
+/* --- the master's region --- */
+
+/* One worker as the master sees it. */
+struct shm_worker_state {
+	uint32_t	epoch;		/* incarnation: bumped at every start */
+	uint32_t	alive;		/* 1 while that incarnation runs */
 	int32_t		pid;
 	uint32_t	restarts;
-	uint32_t	watchers;	/* mesh clients watching connections */
+};
+
+/* -rate-config as the master last loaded it, under a seqlock. */
+struct shm_rate {
+	uint64_t	seq;
+	uint64_t	bps;		/* 0: no limit */
+	uint64_t	burst;
+};
+
+struct shm_ctl {
+	struct shm_rate	rate;
+	uint64_t	epochs_changed;	/* bumped when any worker starts or dies */
+	struct shm_worker_state workers[SHM_MAX_WORKERS];
+};
+
+/* --- a worker's region --- */
+
+struct shm_counters {
 	uint64_t	stats[ST_MAX];
 	uint64_t	frames[STAT_FRAME_TYPES];
-} __attribute__((aligned(64)));
+	uint32_t	watchers;	/* mesh clients watching connections */
+};
 
-/* Counters of the STUN process (derper's stun_* metrics). */
+/* Where this worker (the consumer) has read each producer's ring to. */
+struct shm_heads {
+	uint64_t	head[SHM_MAX_WORKERS];
+};
+
+/* --- the STUN process's region (derper's stun_* metrics) --- */
+
 struct shm_stun {
 	uint64_t	success;
 	uint64_t	not_stun;
 	uint64_t	write_error;
 	uint64_t	ipv4;
 	uint64_t	ipv6;
-} __attribute__((aligned(64)));
-
-/* -accept-connection-limit/-burst, one bucket for all workers. */
-struct shm_accept {
-	pthread_mutex_t	lock;		/* robust: a dead holder cannot wedge accepts */
-	struct token_bucket bucket;
-	uint64_t	accepted;
-	uint64_t	rejected;
-} __attribute__((aligned(64)));
+};
 
 /*
- * /bootstrap-dns answers, written by the DNS process under a sequence
- * counter (odd while writing). published: the whole JSON body. unpublished:
- * records "name\0json\0", answered only to ?q=name.
+ * --- the DNS process's region: /bootstrap-dns answers, under a seqlock ---
+ * published: the whole JSON body. unpublished: records "name\0json\0",
+ * answered only to ?q=name.
  */
 #define DNS_BLOB_MAX	(64 * 1024)
 
@@ -104,52 +145,69 @@ struct shm_dns {
 	char		unpublished[DNS_BLOB_MAX];
 };
 
-/* -rate-config, as the master last loaded it (0: no limit). */
-struct shm_rate {
-	uint64_t	seq;		/* odd while the master writes */
-	uint64_t	bytes_per_sec;
-	uint64_t	burst;
+enum shm_role {
+	SHM_NONE,		/* the key process: maps nothing */
+	SHM_MASTER,
+	SHM_WORKER,
+	SHM_STUN,
+	SHM_DNS,
 };
 
-/* Shared header. */
-struct shm_header {
-	struct shm_worker workers[SHM_MAX_WORKERS];
-	struct shm_stun	stun;
-	struct shm_accept accept;
-	struct shm_dns	dns;
-	struct shm_rate	rate;
+/* One memfd and this process's mapping of it. */
+struct shm_region {
+	int		 rw_fd;		/* -1 once not needed */
+	int		 ro_fd;
+	void		*base;		/* NULL: not mapped here */
+	size_t		 size;
+	int		 writable;
 };
 
-/* Private handle with the layout (never read back from shared memory). */
+/* Each process's private handle: layout, descriptors, typed pointers. */
 struct shm {
-	struct shm_header *hdr;
-	struct table	table;
-	uint8_t		*rings;
-	size_t		ring_stride;
-	size_t		total;
-	uint32_t	nworkers;
-	uint32_t	ring_data;	/* bytes per ring, power of two */
+	uint32_t	 nworkers;
+	uint32_t	 ring_data;	/* bytes per ring, power of two */
+	uint32_t	 max_conns;
+	uint8_t		 table_hash_key[16];
+	struct shm_region master, stun_region, dns_region;
+	struct shm_region worker[SHM_MAX_WORKERS];
+
+	struct shm_ctl	*ctl;
+	struct table	 table;
+	struct shm_stun	*stun;
+	struct shm_dns	*dns;
+	struct shm_counters *counters[SHM_MAX_WORKERS];
+	struct shm_heads *heads[SHM_MAX_WORKERS];
 };
 
-/* Maps and initialises the region into *s; fatal on failure. */
-void	shm_create(struct shm *s, uint32_t nworkers, uint32_t table_cap,
+/*
+ * Master, before anything else: creates every region and maps its own
+ * read-write and the others read-only. Fatal on failure.
+ */
+void	shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
 	    uint32_t ring_data);
-/* The ring from producer p (worker index, or nworkers for the master) to worker c. */
+/*
+ * A child taking its role (id: the worker's index): unmaps everything it
+ * inherited, maps its own region read-write and what it reads read-only,
+ * and closes every shared-memory descriptor. Fatal on failure.
+ */
+void	shm_enter_role(struct shm *s, enum shm_role role, uint32_t id);
+
+/* Producer p's ring to consumer c (p != c), in p's region. */
 struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
-/* Takes an accept token; 0 means refuse the connection. */
-int	shm_accept_allow(const struct shm *s, double rate, double burst,
-	    int64_t now_ns);
-/* Reads the per-client rate limit; returns 0 when there is none. */
-int	shm_rate_get(const struct shm *s, uint64_t *bytes_per_sec, uint64_t *burst);
-void	shm_rate_set(const struct shm *s, uint64_t bytes_per_sec, uint64_t burst);
 /* Sum of one counter over all workers. */
 uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
+/* The per-client rate limit: 1 and the values, or 0 when there is none. */
+int	shm_rate_get(const struct shm *s, uint64_t *bytes_per_sec, uint64_t *burst);
+/* Master only. */
+void	shm_rate_set(struct shm *s, uint64_t bytes_per_sec, uint64_t burst);
+/* Whether route r names a worker incarnation that is running now. */
+int	shm_route_live(const struct shm *s, const struct route *r);
 
 /* Only worker w writes its counters, so no locked add is needed. */
 static inline void
 stat_add(const struct shm *s, uint32_t w, enum stat_id id, int64_t n)
 {
-	uint64_t *p = &s->hdr->workers[w].stats[id];
+	uint64_t *p = &s->counters[w]->stats[id];
 
 	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + (uint64_t)n,
 	    __ATOMIC_RELAXED);

@@ -1,295 +1,302 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "table.h"
 
-#include <errno.h>
-#include <sched.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "seqlock.h"
 
-enum { SLOT_EMPTY = 0, SLOT_LIVE = 1, SLOT_DEAD = 2 };
-
-#define LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define READ_SPINS	4096	/* then assume a dead writer and lock */
-
-size_t
-table_size(uint32_t cap)
-{
-	return sizeof(struct table_shared) + (size_t)cap * sizeof(struct table_entry);
-}
-
-uint32_t
-table_max_live(const struct table *t)
-{
-	return t->cap / 4 * 3;
-}
-
-int
-table_init(struct table *t, void *mem, uint32_t cap, uint32_t nworkers)
-{
-	pthread_mutexattr_t attr;
-	int rc;
-
-	if (cap < 8 || (cap & (cap - 1)) != 0)
-		return -1;
-	memset(mem, 0, table_size(cap));
-	t->sh = mem;
-	t->entries = t->sh->entries;
-	t->cap = cap;
-	t->nworkers = nworkers;
-	randombytes_buf(t->hash_key, sizeof(t->hash_key));
-	if (pthread_mutexattr_init(&attr) != 0)
-		return -1;
-	rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) ||
-	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) ||
-	    pthread_mutex_init(&t->sh->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
-}
+#define SLOT_EMPTY	0ULL
+#define SLOT_DEAD	1ULL	/* tombstone */
 
 static uint32_t
-bucket(const struct table *t, const uint8_t key[KEY_LEN])
+index_cap(uint32_t max_conns)
+{
+	uint32_t cap = 16;
+
+	while (cap < (uint64_t)max_conns * 2)
+		cap <<= 1;
+	return cap;
+}
+
+size_t
+table_size(uint32_t max_conns)
+{
+	return sizeof(struct table_shared) +
+	    2 * (size_t)index_cap(max_conns) * sizeof(uint64_t) +
+	    (size_t)max_conns * sizeof(struct table_entry);
+}
+
+void
+table_attach(struct table *t, void *mem, uint32_t max_conns, uint32_t nworkers,
+    const uint8_t hash_key[16])
+{
+	uint8_t *p = mem;
+
+	memset(t, 0, sizeof(*t));
+	t->icap = index_cap(max_conns);
+	t->ecap = max_conns;
+	t->nworkers = nworkers;
+	memcpy(t->hash_key, hash_key, sizeof(t->hash_key));
+	t->sh = mem;
+	p += sizeof(struct table_shared);
+	t->index[0] = (uint64_t *)p;
+	t->index[1] = t->index[0] + t->icap;
+	t->entries = (struct table_entry *)(t->index[1] + t->icap);
+}
+
+static uint64_t
+hash_of(const struct table *t, const uint8_t key[KEY_LEN])
 {
 	uint64_t h;
 
 	crypto_shorthash((unsigned char *)&h, key, KEY_LEN, t->hash_key);
-	return (uint32_t)h & (t->cap - 1);
+	return h;
 }
 
-static void
-entry_key(const struct table_entry *e, uint64_t out[4])
+static uint64_t
+slot_value(uint64_t h, uint32_t e)
 {
-	int i;
-
-	for (i = 0; i < 4; i++)
-		out[i] = LOAD(&e->key[i]);
+	return (h >> 32) << 32 | ((uint64_t)e + 2);
 }
 
+/* --- readers ------------------------------------------------------------ */
+
+/* A copy of entry e that the master wrote completely and that makes sense. */
 static int
-entry_has_key(const struct table_entry *e, const uint8_t key[KEY_LEN])
+snapshot(const struct table *t, uint32_t e, struct table_entry *out)
 {
-	uint64_t k[4];
+	uint32_t i;
 
-	entry_key(e, k);
-	return memcmp(k, key, KEY_LEN) == 0;
+	if (e >= t->ecap || seq_read(&t->entries[e].seq, out, &t->entries[e],
+	    sizeof(*out)) != 0)
+		return 0;
+	if (!out->live || out->nroutes == 0 || out->nroutes > TABLE_MAX_DUPS ||
+	    out->active >= out->nroutes)
+		return 0;
+	for (i = 0; i < out->nroutes; i++)
+		if (out->routes[i].worker >= t->nworkers)
+			return 0;
+	return 1;
 }
 
-/* Probe for key; returns its index, or -1 and the first reusable index. */
-static int64_t
-probe(const struct table *t, const uint8_t key[KEY_LEN], int64_t *free_idx)
+/* Probes one index for key; 1 and *out when found. */
+static int
+probe(const struct table *t, const uint64_t *index, const uint8_t key[KEY_LEN],
+    struct table_entry *out)
 {
-	uint32_t i = bucket(t, key), n, state;
+	uint64_t h = hash_of(t, key), v;
+	uint32_t i = (uint32_t)h & (t->icap - 1), n;
 
-	if (free_idx != NULL)
-		*free_idx = -1;
-	for (n = 0; n < t->cap; n++, i = (i + 1) & (t->cap - 1)) {
-		const struct table_entry *e = &t->entries[i];
+	for (n = 0; n < t->icap; n++, i = (i + 1) & (t->icap - 1)) {
+		v = __atomic_load_n(&index[i], __ATOMIC_ACQUIRE);
+		if (v == SLOT_EMPTY)
+			return 0;
+		if (v == SLOT_DEAD || v >> 32 != h >> 32)
+			continue;
+		if (snapshot(t, (uint32_t)v - 2, out) &&
+		    sodium_memcmp(out->key, key, KEY_LEN) == 0)
+			return 1;
+	}
+	return 0;
+}
 
-		state = LOAD(&e->state);
-		if (state == SLOT_EMPTY) {
-			if (free_idx != NULL && *free_idx < 0)
-				*free_idx = i;
+/* The live entry of key, copied out: 1, or 0. */
+static int
+find(const struct table *t, const uint8_t key[KEY_LEN], struct table_entry *out)
+{
+	const uint64_t *seq;
+	uint64_t s1;
+	uint32_t which;
+	int i, found;
+
+	for (i = 0; i < SEQ_TRIES; i++) {
+		which = __atomic_load_n(&t->sh->which, __ATOMIC_ACQUIRE) & 1;
+		seq = &t->sh->ihdr[which].seq;
+		if ((s1 = __atomic_load_n(seq, __ATOMIC_ACQUIRE)) & 1) {
+			seq_relax();
+			continue;
+		}
+		found = probe(t, t->index[which], key, out);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(seq, __ATOMIC_RELAXED) == s1)
+			return found;
+	}
+	return 0;
+}
+
+int
+table_lookup(const struct table *t, const uint8_t key[KEY_LEN], struct route *out)
+{
+	struct table_entry e;
+
+	if (!find(t, key, &e))
+		return 0;
+	*out = e.routes[e.active];
+	return 1;
+}
+
+int
+table_routes(const struct table *t, const uint8_t key[KEY_LEN],
+    struct route out[TABLE_MAX_DUPS])
+{
+	struct table_entry e;
+
+	if (!find(t, key, &e))
+		return 0;
+	memcpy(out, e.routes, e.nroutes * sizeof(*out));
+	return (int)e.nroutes;
+}
+
+void
+table_foreach(const struct table *t, void (*fn)(const uint8_t *key,
+    const struct route *r, const struct peer_info *info, void *arg), void *arg)
+{
+	struct table_entry e;
+	uint32_t i;
+
+	for (i = 0; i < t->ecap; i++)
+		if (snapshot(t, i, &e))
+			fn(e.key, &e.routes[e.active], &e.info[e.active], arg);
+}
+
+void
+table_counts(const struct table *t, uint32_t *dup_keys, uint32_t *dup_conns,
+    uint32_t *conns)
+{
+	*dup_keys = __atomic_load_n(&t->sh->dup_keys, __ATOMIC_RELAXED);
+	*dup_conns = __atomic_load_n(&t->sh->dup_conns, __ATOMIC_RELAXED);
+	*conns = __atomic_load_n(&t->sh->live_conns, __ATOMIC_RELAXED);
+}
+
+/* --- the writer: the master, alone; its own data, but still careful ------ */
+
+int
+table_init(struct table *t)
+{
+	uint32_t i;
+
+	memset(t->sh, 0, table_size(t->ecap));
+	if ((t->free_list = calloc(t->ecap, sizeof(*t->free_list))) == NULL)
+		return -1;
+	for (i = 0; i < t->ecap; i++)
+		t->free_list[i] = t->ecap - 1 - i;
+	t->nfree = t->ecap;
+	t->tombstones = 0;
+	return 0;
+}
+
+static uint64_t *
+active_index(struct table *t)
+{
+	return t->index[t->sh->which & 1];
+}
+
+/* The index slot of key in the active index, or -1 (*first_free: where to insert). */
+static int64_t
+slot_of(struct table *t, const uint8_t key[KEY_LEN], int64_t *first_free)
+{
+	uint64_t *index = active_index(t), h = hash_of(t, key), v;
+	uint32_t i = (uint32_t)h & (t->icap - 1), n, e;
+
+	*first_free = -1;
+	for (n = 0; n < t->icap; n++, i = (i + 1) & (t->icap - 1)) {
+		v = index[i];
+		if (v == SLOT_EMPTY) {
+			if (*first_free < 0)
+				*first_free = i;
 			return -1;
 		}
-		if (state == SLOT_LIVE && entry_has_key(e, key))
+		if (v == SLOT_DEAD) {
+			if (*first_free < 0)
+				*first_free = i;
+			continue;
+		}
+		e = (uint32_t)v - 2;
+		if (v >> 32 == h >> 32 && e < t->ecap && t->entries[e].live &&
+		    memcmp(t->entries[e].key, key, KEY_LEN) == 0)
 			return i;
-		if (state == SLOT_DEAD && free_idx != NULL && *free_idx < 0)
-			*free_idx = i;
 	}
 	return -1;
 }
 
 static void
-write_begin(struct table *t)
+entry_put(struct table_entry *dst, const struct table_entry *src)
 {
-	__atomic_store_n(&t->sh->seq, t->sh->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	seq_write_begin(&dst->seq);
+	memcpy(dst->key, src->key, sizeof(*dst) - offsetof(struct table_entry, key));
+	seq_write_end(&dst->seq);
 }
 
 static void
-write_end(struct table *t)
+publish_counts(struct table *t, int dkeys, int dconns, int dlive_keys,
+    int dlive_conns)
 {
-	__atomic_store_n(&t->sh->seq, t->sh->seq + 1, __ATOMIC_RELEASE);
+	struct table_shared *sh = t->sh;
+
+	__atomic_store_n(&sh->dup_keys, sh->dup_keys + dkeys, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->dup_conns, sh->dup_conns + dconns, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->live_keys, sh->live_keys + dlive_keys, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->live_conns, sh->live_conns + dlive_conns,
+	    __ATOMIC_RELAXED);
 }
 
-static int
-same_route(const struct route *a, const struct route *b)
-{
-	return a->worker == b->worker && a->slot == b->slot && a->gen == b->gen;
-}
-
-/* Keeps the shared dup gauges right when a key goes from n0 to n1 routes. */
+/* Keeps the dup gauges right when a key goes from n0 to n1 connections. */
 static void
-count_dups(struct table *t, uint32_t n0, uint32_t n1)
+count_change(struct table *t, uint32_t n0, uint32_t n1)
 {
-	t->sh->dup_keys += (n1 > 1) - (n0 > 1);
-	t->sh->dup_conns += (n1 > 1 ? n1 : 0) - (n0 > 1 ? n0 : 0);
+	publish_counts(t, (n1 > 1) - (n0 > 1),
+	    (int)(n1 > 1 ? n1 : 0) - (int)(n0 > 1 ? n0 : 0),
+	    (n1 > 0) - (n0 > 0), (int)n1 - (int)n0);
 }
 
-/* Writes a whole entry; state last, so a half-written one is never live. */
-static void
-put_entry(struct table_entry *e, const struct table_entry *src)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		STORE(&e->key[i], src->key[i]);
-	e->nroutes = src->nroutes;
-	e->active = src->active;
-	memcpy(e->routes, src->routes, sizeof(e->routes));
-	memcpy(e->info, src->info, sizeof(e->info));
-	STORE(&e->state, SLOT_LIVE);
-}
-
-/* A live entry a dying writer may have left inconsistent is fixed or dropped. */
-static int
-entry_sane(const struct table *t, struct table_entry *e)
-{
-	uint32_t i, n = 0;
-
-	if (e->nroutes > TABLE_MAX_DUPS)
-		return 0;
-	for (i = 0; i < e->nroutes; i++) {
-		if (e->routes[i].worker >= t->nworkers)
-			continue;
-		e->info[n] = e->info[i];
-		e->routes[n++] = e->routes[i];
-	}
-	e->nroutes = n;
-	if (n > 0 && e->active >= n)
-		e->active = n - 1;
-	return n > 0;
-}
-
-/* Rebuilds the table from its live, sane entries; recounts the gauges. */
+/* Rewrites the idle index from the live entries, then makes it the active one. */
 static void
 rebuild(struct table *t)
 {
-	struct table_entry *live;
-	uint32_t i, n = 0;
-	int64_t idx, free_idx;
+	uint32_t idle = (t->sh->which & 1) ^ 1, e, i;
+	uint64_t *index = t->index[idle], h;
 
-	live = malloc((size_t)t->cap * sizeof(*live));
-	if (live == NULL)
-		return;
-	for (i = 0; i < t->cap; i++) {
-		if (LOAD(&t->entries[i].state) != SLOT_LIVE)
+	seq_write_begin(&t->sh->ihdr[idle].seq);
+	memset(index, 0, (size_t)t->icap * sizeof(*index));
+	for (e = 0; e < t->ecap; e++) {
+		if (!t->entries[e].live)
 			continue;
-		live[n] = t->entries[i];
-		if (entry_sane(t, &live[n]))
-			n++;
+		h = hash_of(t, t->entries[e].key);
+		for (i = (uint32_t)h & (t->icap - 1); index[i] != SLOT_EMPTY;
+		    i = (i + 1) & (t->icap - 1))
+			;
+		index[i] = slot_value(h, e);
 	}
-	write_begin(t);
-	memset(t->entries, 0, (size_t)t->cap * sizeof(*t->entries));
-	t->sh->live = t->sh->dead = t->sh->dup_keys = t->sh->dup_conns = 0;
-	for (i = 0; i < n; i++) {
-		idx = probe(t, (const uint8_t *)live[i].key, &free_idx);
-		if (idx >= 0 || free_idx < 0)
-			continue;	/* duplicate left by a dead writer */
-		put_entry(&t->entries[free_idx], &live[i]);
-		t->sh->live++;
-		count_dups(t, 0, live[i].nroutes);
-	}
-	write_end(t);
-	free(live);
-}
-
-static void
-table_lock(struct table *t)
-{
-	int rc = pthread_mutex_lock(&t->sh->lock);
-
-	if (rc == EOWNERDEAD) {
-		/* A process died mid-write: make the seq even, then repair. */
-		if (t->sh->seq & 1)
-			__atomic_store_n(&t->sh->seq, t->sh->seq + 1, __ATOMIC_RELEASE);
-		rebuild(t);
-		t->sh->repairs++;
-		pthread_mutex_consistent(&t->sh->lock);
-	} else if (rc != 0) {
-		errno = rc;
-		fatal("connection table lock");
-	}
-}
-
-static void
-table_unlock(struct table *t)
-{
-	pthread_mutex_unlock(&t->sh->lock);
-}
-
-/* Reads e's active route without the lock; the caller validates with seq. */
-static int
-read_active(const struct table *t, const struct table_entry *e, struct route *out)
-{
-	uint32_t a = LOAD(&e->active);
-
-	if (a >= TABLE_MAX_DUPS)
-		return 0;
-	out->worker = LOAD(&e->routes[a].worker);
-	out->slot = LOAD(&e->routes[a].slot);
-	out->gen = LOAD(&e->routes[a].gen);
-	return out->worker < t->nworkers;
-}
-
-int
-table_lookup(struct table *t, const uint8_t key[KEY_LEN], struct route *out)
-{
-	uint64_t s1, s2;
-	int64_t idx;
-	int spins, found;
-
-	for (spins = 0; spins < READ_SPINS; spins++) {
-		s1 = __atomic_load_n(&t->sh->seq, __ATOMIC_ACQUIRE);
-		if (s1 & 1) {
-			if (spins > 64)
-				sched_yield();
-			continue;
-		}
-		idx = probe(t, key, NULL);
-		found = idx >= 0 && read_active(t, &t->entries[idx], out);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		s2 = __atomic_load_n(&t->sh->seq, __ATOMIC_RELAXED);
-		if (s1 == s2)
-			return found;
-	}
-	table_lock(t);
-	idx = probe(t, key, NULL);
-	found = idx >= 0 && read_active(t, &t->entries[idx], out);
-	table_unlock(t);
-	return found;
+	seq_write_end(&t->sh->ihdr[idle].seq);
+	__atomic_store_n(&t->sh->which, idle, __ATOMIC_RELEASE);
+	t->tombstones = 0;
 }
 
 static int
-insert_new(struct table *t, const uint8_t key[KEY_LEN],
-    const struct route *r, const struct peer_info *info)
+insert_new(struct table *t, const uint8_t key[KEY_LEN], const struct route *r,
+    const struct peer_info *info, int64_t slot)
 {
 	struct table_entry ne;
-	int64_t free_idx;
+	uint32_t e;
 
-	if (t->sh->live >= table_max_live(t))
+	if (t->nfree == 0 || slot < 0)
 		return -1;
-	/* Live keys stay under 3/4 of cap; rebuild once tombstones fill 1/8. */
-	if (t->sh->live + t->sh->dead >= t->cap - t->cap / 8)
-		rebuild(t);
-	(void)probe(t, key, &free_idx);
-	if (free_idx < 0)
-		return -1;
+	e = t->free_list[--t->nfree];
 	memset(&ne, 0, sizeof(ne));
 	memcpy(ne.key, key, KEY_LEN);
+	ne.live = 1;
 	ne.nroutes = 1;
 	ne.routes[0] = *r;
 	if (info != NULL)
 		ne.info[0] = *info;
-	if (LOAD(&t->entries[free_idx].state) == SLOT_DEAD)
-		t->sh->dead--;
-	write_begin(t);
-	put_entry(&t->entries[free_idx], &ne);
-	write_end(t);
-	t->sh->live++;
+	entry_put(&t->entries[e], &ne);
+	if (active_index(t)[slot] == SLOT_DEAD)
+		t->tombstones--;
+	__atomic_store_n(&active_index(t)[slot], slot_value(hash_of(t, key), e),
+	    __ATOMIC_RELEASE);
+	count_change(t, 0, 1);
 	return 0;
 }
 
@@ -297,76 +304,55 @@ static void
 join(struct table *t, struct table_entry *e, const struct route *r,
     const struct peer_info *info, struct table_join *j)
 {
-	uint32_t n0 = e->nroutes;
+	struct table_entry ne = *e;
+	uint32_t n0 = ne.nroutes;
 
-	j->nothers = e->nroutes;
-	memcpy(j->others, e->routes, sizeof(j->others));
-	write_begin(t);
-	if (e->nroutes == TABLE_MAX_DUPS) {
+	j->nothers = ne.nroutes;
+	memcpy(j->others, ne.routes, sizeof(j->others));
+	if (ne.nroutes == TABLE_MAX_DUPS) {
 		j->evicted = 1;
-		j->evicted_route = e->routes[0];
-		memmove(&e->routes[0], &e->routes[1],
-		    (TABLE_MAX_DUPS - 1) * sizeof(e->routes[0]));
-		memmove(&e->info[0], &e->info[1],
-		    (TABLE_MAX_DUPS - 1) * sizeof(e->info[0]));
-		e->nroutes--;
+		j->evicted_route = ne.routes[0];
+		memmove(&ne.routes[0], &ne.routes[1],
+		    (TABLE_MAX_DUPS - 1) * sizeof(ne.routes[0]));
+		memmove(&ne.info[0], &ne.info[1],
+		    (TABLE_MAX_DUPS - 1) * sizeof(ne.info[0]));
+		ne.nroutes--;
 	}
-	e->routes[e->nroutes] = *r;
+	ne.routes[ne.nroutes] = *r;
 	if (info != NULL)
-		e->info[e->nroutes] = *info;
+		ne.info[ne.nroutes] = *info;
 	else
-		memset(&e->info[e->nroutes], 0, sizeof(e->info[0]));
-	STORE(&e->active, e->nroutes);
-	e->nroutes++;
-	write_end(t);
-	count_dups(t, n0, e->nroutes);
+		memset(&ne.info[ne.nroutes], 0, sizeof(ne.info[0]));
+	ne.active = ne.nroutes++;
+	entry_put(e, &ne);
+	count_change(t, n0, ne.nroutes);
 }
 
 int
 table_register(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r, const struct peer_info *info, struct table_join *j)
 {
-	int64_t idx;
-	int rc = 0;
+	int64_t slot, first_free;
 
 	memset(j, 0, sizeof(*j));
-	table_lock(t);
-	idx = probe(t, key, NULL);
-	if (idx >= 0)
-		join(t, &t->entries[idx], r, info, j);
-	else
-		rc = insert_new(t, key, r, info);
-	table_unlock(t);
-	return rc;
+	if (t->sh->live_conns >= t->ecap)
+		return -1;
+	if ((slot = slot_of(t, key, &first_free)) >= 0) {
+		join(t, &t->entries[(uint32_t)active_index(t)[slot] - 2], r, info, j);
+		return 0;
+	}
+	if (t->tombstones >= t->icap / 4 || first_free < 0) {
+		rebuild(t);
+		(void)slot_of(t, key, &first_free);
+	}
+	return insert_new(t, key, r, info, first_free);
 }
 
-static void
-kill_entry(struct table *t, struct table_entry *e)
+static int
+same_route(const struct route *a, const struct route *b)
 {
-	write_begin(t);
-	STORE(&e->state, SLOT_DEAD);
-	write_end(t);
-	t->sh->live--;
-	t->sh->dead++;
-}
-
-/* Removes routes[i]; the most recent route left becomes active if it was. */
-static void
-drop_route(struct table_entry *e, uint32_t i)
-{
-	uint32_t was_active = e->active;
-
-	memmove(&e->routes[i], &e->routes[i + 1],
-	    (e->nroutes - i - 1) * sizeof(e->routes[0]));
-	memmove(&e->info[i], &e->info[i + 1],
-	    (e->nroutes - i - 1) * sizeof(e->info[0]));
-	e->nroutes--;
-	if (e->nroutes == 0)
-		return;
-	if (was_active == i)
-		STORE(&e->active, e->nroutes - 1);
-	else if (was_active > i)
-		STORE(&e->active, was_active - 1);
+	return a->worker == b->worker && a->epoch == b->epoch &&
+	    a->slot == b->slot && a->gen == b->gen;
 }
 
 static int
@@ -374,149 +360,118 @@ route_index(const struct table_entry *e, const struct route *r)
 {
 	uint32_t i;
 
-	for (i = 0; i < e->nroutes; i++)
+	for (i = 0; i < e->nroutes && i < TABLE_MAX_DUPS; i++)
 		if (same_route(&e->routes[i], r))
 			return (int)i;
 	return -1;
+}
+
+/* Removes routes[i] of ne; the most recent route left becomes active if it was. */
+static void
+drop_route(struct table_entry *ne, uint32_t i)
+{
+	uint32_t was_active = ne->active;
+
+	memmove(&ne->routes[i], &ne->routes[i + 1],
+	    (ne->nroutes - i - 1) * sizeof(ne->routes[0]));
+	memmove(&ne->info[i], &ne->info[i + 1],
+	    (ne->nroutes - i - 1) * sizeof(ne->info[0]));
+	ne->nroutes--;
+	if (ne->nroutes == 0)
+		ne->active = 0;
+	else if (was_active == i)
+		ne->active = ne->nroutes - 1;
+	else if (was_active > i)
+		ne->active = was_active - 1;
+}
+
+/* Frees entry e, whose index slot is slot; its key is gone. */
+static void
+kill_entry(struct table *t, uint32_t e, int64_t slot)
+{
+	struct table_entry dead;
+
+	memset(&dead, 0, sizeof(dead));
+	entry_put(&t->entries[e], &dead);
+	__atomic_store_n(&active_index(t)[slot], SLOT_DEAD, __ATOMIC_RELEASE);
+	t->tombstones++;
+	t->free_list[t->nfree++] = e;
+}
+
+/* Writes ne (key's entry, at index slot) back, or frees it if no route is left. */
+static void
+store_entry(struct table *t, int64_t slot, const struct table_entry *ne,
+    uint32_t n0)
+{
+	uint32_t e = (uint32_t)active_index(t)[slot] - 2;
+
+	if (ne->nroutes == 0)
+		kill_entry(t, e, slot);
+	else
+		entry_put(&t->entries[e], ne);
+	count_change(t, n0, ne->nroutes);
 }
 
 enum table_leave
 table_unregister(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r)
 {
-	enum table_leave rc = TABLE_NOT_FOUND;
-	struct table_entry *e;
-	int64_t idx;
+	struct table_entry ne;
+	int64_t slot, first_free;
 	uint32_t n0;
 	int i;
 
-	table_lock(t);
-	idx = probe(t, key, NULL);
-	if (idx >= 0 && (i = route_index(e = &t->entries[idx], r)) >= 0) {
-		n0 = e->nroutes;
-		if (n0 == 1) {
-			kill_entry(t, e);
-			rc = TABLE_GONE;
-		} else {
-			write_begin(t);
-			drop_route(e, (uint32_t)i);
-			write_end(t);
-			rc = TABLE_STAYS;
-		}
-		count_dups(t, n0, n0 - 1);
-	}
-	table_unlock(t);
-	return rc;
+	if ((slot = slot_of(t, key, &first_free)) < 0)
+		return TABLE_NOT_FOUND;
+	ne = t->entries[(uint32_t)active_index(t)[slot] - 2];
+	if ((i = route_index(&ne, r)) < 0)
+		return TABLE_NOT_FOUND;
+	n0 = ne.nroutes;
+	drop_route(&ne, (uint32_t)i);
+	store_entry(t, slot, &ne, n0);
+	return ne.nroutes == 0 ? TABLE_GONE : TABLE_STAYS;
 }
 
 int
-table_claim(struct table *t, const uint8_t key[KEY_LEN],
-    const struct route *r)
+table_claim(struct table *t, const uint8_t key[KEY_LEN], const struct route *r)
 {
-	struct table_entry *e;
-	int64_t idx;
-	int i, rc = -1;
+	struct table_entry ne;
+	int64_t slot, first_free;
+	int i;
 
-	table_lock(t);
-	idx = probe(t, key, NULL);
-	if (idx >= 0 && (i = route_index(e = &t->entries[idx], r)) >= 0) {
-		rc = e->active != (uint32_t)i;
-		if (rc) {
-			write_begin(t);
-			STORE(&e->active, (uint32_t)i);
-			write_end(t);
-		}
-	}
-	table_unlock(t);
-	return rc;
+	if ((slot = slot_of(t, key, &first_free)) < 0)
+		return -1;
+	ne = t->entries[(uint32_t)active_index(t)[slot] - 2];
+	if ((i = route_index(&ne, r)) < 0)
+		return -1;
+	if (ne.active == (uint32_t)i)
+		return 0;
+	ne.active = (uint32_t)i;
+	entry_put(&t->entries[(uint32_t)active_index(t)[slot] - 2], &ne);
+	return 1;
 }
 
 size_t
-table_remove_worker(struct table *t, uint32_t w,
-    void (*gone)(const uint8_t *key, void *arg), void *arg)
+table_remove_worker(struct table *t, uint32_t w)
 {
-	uint64_t k[4];
-	uint32_t i, j, n0;
+	struct table_entry ne;
+	int64_t slot, first_free;
+	uint32_t e, j, n0;
 	size_t n = 0;
 
-	table_lock(t);
-	for (i = 0; i < t->cap; i++) {
-		struct table_entry *e = &t->entries[i];
-
-		if (e->state != SLOT_LIVE || e->nroutes > TABLE_MAX_DUPS)
+	for (e = 0; e < t->ecap; e++) {
+		if (!t->entries[e].live)
 			continue;
-		n0 = e->nroutes;
-		write_begin(t);
-		for (j = e->nroutes; j-- > 0; )
-			if (e->routes[j].worker == w)
-				drop_route(e, j);
-		write_end(t);
-		if (e->nroutes == n0)
+		ne = t->entries[e];
+		n0 = ne.nroutes;
+		for (j = ne.nroutes; j-- > 0; )
+			if (ne.routes[j].worker == w)
+				drop_route(&ne, j);
+		if (ne.nroutes == n0)
 			continue;
-		n += n0 - e->nroutes;
-		count_dups(t, n0, e->nroutes);
-		if (e->nroutes == 0) {
-			entry_key(e, k);
-			kill_entry(t, e);
-			if (gone != NULL)
-				gone((const uint8_t *)k, arg);
-		}
+		n += n0 - ne.nroutes;
+		if ((slot = slot_of(t, ne.key, &first_free)) >= 0)
+			store_entry(t, slot, &ne, n0);
 	}
-	table_unlock(t);
 	return n;
-}
-
-uint32_t
-table_live(struct table *t)
-{
-	uint32_t n;
-
-	table_lock(t);
-	n = t->sh->live;
-	table_unlock(t);
-	return n;
-}
-
-void
-table_foreach(struct table *t, void (*fn)(const uint8_t *key,
-    const struct route *r, const struct peer_info *info, void *arg), void *arg)
-{
-	struct route r;
-	uint64_t k[4];
-	uint32_t i;
-
-	table_lock(t);
-	for (i = 0; i < t->cap; i++) {
-		struct table_entry *e = &t->entries[i];
-
-		if (e->state != SLOT_LIVE || !read_active(t, e, &r))
-			continue;
-		entry_key(e, k);
-		fn((const uint8_t *)k, &r, &e->info[e->active], arg);
-	}
-	table_unlock(t);
-}
-
-int
-table_routes(struct table *t, const uint8_t key[KEY_LEN],
-    struct route out[TABLE_MAX_DUPS])
-{
-	int64_t idx;
-	int n = 0;
-
-	table_lock(t);
-	idx = probe(t, key, NULL);
-	if (idx >= 0 && t->entries[idx].nroutes <= TABLE_MAX_DUPS) {
-		n = (int)t->entries[idx].nroutes;
-		memcpy(out, t->entries[idx].routes, n * sizeof(*out));
-	}
-	table_unlock(t);
-	return n;
-}
-
-void
-table_dup_counts(struct table *t, uint32_t *keys, uint32_t *conns)
-{
-	*keys = __atomic_load_n(&t->sh->dup_keys, __ATOMIC_RELAXED);
-	*conns = __atomic_load_n(&t->sh->dup_conns, __ATOMIC_RELAXED);
 }

@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Connection table in shared memory: client public key -> the connections
- * that key has (derper's "dup set", at most TABLE_MAX_DUPS, on any workers)
- * and which one is active, i.e. receives packets. Open addressing with
- * linear probing and tombstones, keyed SipHash so clients cannot choose
- * colliding keys.
+ * The connection table: client public key -> the connections that key has
+ * (derper's "dup set", at most TABLE_MAX_DUPS, on any workers) and which
+ * one is active, i.e. receives packets. It lives in the master's region of
+ * shared memory: the master is its only writer (workers ask it over their
+ * control sockets, common/table_proto.h) and workers read it without locks.
  *
- * Writers serialise on a robust process-shared mutex; a writer that dies
- * holding it is repaired by the next one (EOWNERDEAD). Readers take no lock:
- * a sequence counter (odd while a write is in progress) tells them to retry.
+ * Layout: an array of entries that never move, and an open-addressing index
+ * of (hash tag, entry number), keyed SipHash so clients cannot choose
+ * colliding keys. There are two indexes; the master rebuilds the idle one
+ * (dropping tombstones) and then switches, so a rebuild never stalls a
+ * reader. Each entry and each index has its own seqlock.
+ *
+ * Readers treat every byte as untrusted: entries are copied out whole under
+ * their seqlock and checked (route counts, indexes, worker numbers) before
+ * use, probes are bounded, and a read that cannot get a clean copy fails
+ * ("not found") instead of waiting.
  */
 #ifndef DERPD_TABLE_H
 #define DERPD_TABLE_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,8 +27,10 @@
 
 #define TABLE_MAX_DUPS	4	/* connections per key; the oldest goes first */
 
+/* Where a connection lives: worker, that worker's incarnation, slot, generation. */
 struct route {
 	uint32_t	worker;
+	uint32_t	epoch;
 	uint32_t	slot;
 	uint32_t	gen;
 };
@@ -35,37 +43,47 @@ struct peer_info {
 };
 
 struct table_entry {
-	uint64_t	key[4];
-	uint32_t	state;
+	uint64_t	seq;		/* odd while the master writes it */
+	uint8_t		key[KEY_LEN];
+	uint32_t	live;		/* 0: free */
 	uint32_t	nroutes;
 	uint32_t	active;		/* index into routes */
+	uint32_t	pad;
 	struct route	routes[TABLE_MAX_DUPS];	/* oldest first */
 	struct peer_info info[TABLE_MAX_DUPS];	/* each connection's */
 };
 
-/* The part in shared memory. */
+struct table_index_hdr {
+	uint64_t	seq;		/* odd while the master rebuilds it */
+};
+
+/* The shared header; the indexes and the entries follow it. */
 struct table_shared {
-	pthread_mutex_t	lock;
-	uint64_t	seq;		/* odd while a writer is mid-update */
-	uint32_t	live;
-	uint32_t	dead;		/* tombstones */
+	uint64_t	which;		/* the index readers use: 0 or 1 */
+	uint32_t	live_keys;
+	uint32_t	live_conns;
 	uint32_t	dup_keys;	/* keys with more than one connection */
 	uint32_t	dup_conns;	/* connections of those keys */
-	uint64_t	repairs;
-	struct table_entry entries[];
+	struct table_index_hdr ihdr[2];
 };
 
 /*
- * Each process's private handle. Sizes live here, not in shared memory, so
- * a worker that corrupts the shared part cannot make others read out of
+ * Each process's private handle. Sizes and addresses live here, never in
+ * shared memory, so corrupt shared bytes cannot make anyone read out of
  * bounds.
  */
 struct table {
 	struct table_shared *sh;
+	uint64_t	*index[2];
 	struct table_entry *entries;
-	uint32_t	cap;		/* power of two */
-	uint32_t	nworkers;
-	uint8_t		hash_key[16];
+	uint32_t	 icap;		/* index slots, power of two */
+	uint32_t	 ecap;		/* entries: the most connections at once */
+	uint32_t	 nworkers;
+	uint8_t		 hash_key[16];
+	/* the master's own bookkeeping (never shared) */
+	uint32_t	*free_list;
+	uint32_t	 nfree;
+	uint32_t	 tombstones;
 };
 
 /* What table_register found. */
@@ -82,19 +100,36 @@ enum table_leave {
 	TABLE_GONE,		/* that was its last connection */
 };
 
-size_t	table_size(uint32_t cap);
-/* Initialises the shared part at mem (before forking) and the handle t. */
-int	table_init(struct table *t, void *mem, uint32_t cap, uint32_t nworkers);
-/* Largest number of live keys before table_register refuses. */
-uint32_t table_max_live(const struct table *t);
+/* Bytes of shared memory for at most max_conns connections. */
+size_t	table_size(uint32_t max_conns);
+/* Lays out a handle over mem (shared, of table_size() bytes). */
+void	table_attach(struct table *t, void *mem, uint32_t max_conns,
+	    uint32_t nworkers, const uint8_t hash_key[16]);
 
-/* The route of key's active connection. */
-int	table_lookup(struct table *t, const uint8_t key[KEY_LEN],
+/* --- readers (workers), lock-free; every answer checked before use --- */
+
+/* The route of key's active connection: 1, or 0 if none (or no clean read). */
+int	table_lookup(const struct table *t, const uint8_t key[KEY_LEN],
 	    struct route *out);
+/* Copies every route of key (oldest first); returns how many. */
+int	table_routes(const struct table *t, const uint8_t key[KEY_LEN],
+	    struct route out[TABLE_MAX_DUPS]);
+/* Calls fn for every live key (its active connection). */
+void	table_foreach(const struct table *t, void (*fn)(const uint8_t *key,
+	    const struct route *r, const struct peer_info *info, void *arg),
+	    void *arg);
+/* derper's dup gauges, and the connection count, as last published. */
+void	table_counts(const struct table *t, uint32_t *dup_keys,
+	    uint32_t *dup_conns, uint32_t *conns);
+
+/* --- the writer (the master) --- */
+
+/* Zeroes the shared part and sets up the free list; -1 out of memory. */
+int	table_init(struct table *t);
 /*
  * Adds connection r for key and makes it the active one (the most recent
- * connection receives). Returns 0 on success (*j says what was there), -1 if
- * the table is full.
+ * connection receives). Returns 0 (*j says what was there), or -1 when
+ * max_conns connections are registered already.
  */
 int	table_register(struct table *t, const uint8_t key[KEY_LEN],
 	    const struct route *r, const struct peer_info *info,
@@ -108,19 +143,7 @@ enum table_leave table_unregister(struct table *t,
  */
 int	table_claim(struct table *t, const uint8_t key[KEY_LEN],
 	    const struct route *r);
-/* Drops every connection of worker w, calling gone(key, arg) for each key
- * left with none. Returns the number of connections dropped. */
-size_t	table_remove_worker(struct table *t, uint32_t w,
-	    void (*gone)(const uint8_t *key, void *arg), void *arg);
-uint32_t table_live(struct table *t);
-/* Copies every route of key (oldest first); returns how many. */
-int	table_routes(struct table *t, const uint8_t key[KEY_LEN],
-	    struct route out[TABLE_MAX_DUPS]);
-/* derper's dup gauges: keys connected more than once, and their connections. */
-void	table_dup_counts(struct table *t, uint32_t *keys, uint32_t *conns);
-/* Calls fn for every key (its active connection), with writers held off. */
-void	table_foreach(struct table *t, void (*fn)(const uint8_t *key,
-	    const struct route *r, const struct peer_info *info, void *arg),
-	    void *arg);
+/* Drops every connection of worker w; returns how many. */
+size_t	table_remove_worker(struct table *t, uint32_t w);
 
 #endif

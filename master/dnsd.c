@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "sandbox.h"
+#include "seqlock.h"
 
 #define REFRESH_SECONDS	600	/* derper: every ten minutes */
 #define MAX_NAMES	64
@@ -181,13 +182,12 @@ static void
 publish(struct shm_dns *d, const char *pub, size_t plen, const char *unpub,
     size_t ulen)
 {
-	__atomic_store_n(&d->seq, d->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	seq_write_begin(&d->seq);
 	memcpy(d->published, pub, plen);
 	d->published_len = (uint32_t)plen;
 	memcpy(d->unpublished, unpub, ulen);
 	d->unpublished_len = (uint32_t)ulen;
-	__atomic_store_n(&d->seq, d->seq + 1, __ATOMIC_RELEASE);
+	seq_write_end(&d->seq);
 }
 
 void
@@ -211,6 +211,10 @@ dnsd_main(const struct config *cfg, struct shm_dns *d)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		fatal("PR_SET_PDEATHSIG");
 	signal(SIGINT, SIG_IGN);	/* the master stops us */
+	if (d->seq & 1) {	/* our predecessor died mid-write */
+		d->published_len = d->unpublished_len = 0;
+		seq_write_end(&d->seq);
+	}
 	split(cfg->bootstrap_dns_names, &published);
 	split(cfg->unpublished_dns_names, &unpublished);
 	/*

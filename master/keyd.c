@@ -283,7 +283,7 @@ wait_for_pub(struct keyd *k)
 }
 
 void
-keyd_start(struct keyd *k, const struct run_as *ra)
+keyd_start(struct keyd *k, const struct run_as *ra, struct shm *shm)
 {
 	int sv[2];
 	uint32_t w;
@@ -293,6 +293,8 @@ keyd_start(struct keyd *k, const struct run_as *ra)
 	if ((k->pid = fork()) < 0)
 		fatal("fork");
 	if (k->pid == 0) {
+		if (shm != NULL)	/* a restart: the master's mappings stay behind */
+			shm_enter_role(shm, SHM_NONE, 0);
 		close(sv[0]);
 		for (w = 0; w < SHM_MAX_WORKERS; w++)
 			if (k->worker_end[w] >= 0)

@@ -25,8 +25,11 @@ struct keyd {
 	uint8_t		pub[KEY_LEN];
 };
 
-/* Starts the key process and waits for the public key; fatal on failure. */
-void	keyd_start(struct keyd *k, const struct run_as *ra);
+/*
+ * Starts the key process and waits for the public key; fatal on failure.
+ * shm: the master's shared memory, which a restarted key process unmaps.
+ */
+void	keyd_start(struct keyd *k, const struct run_as *ra, struct shm *shm);
 /* Gives the key process its end of worker w's socket (replacing any old one). */
 void	keyd_attach(struct keyd *k, uint32_t w, int fd);
 void	keyd_detach(struct keyd *k, uint32_t w);

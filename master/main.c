@@ -171,16 +171,6 @@ load_mesh_key(void)
 	sodium_memzero(buf, sizeof(buf));
 }
 
-static uint32_t
-table_capacity(int64_t max_clients)
-{
-	uint32_t cap = 1024;
-
-	while (cap < (uint64_t)max_clients * 2)
-		cap <<= 1;
-	return cap;
-}
-
 static void
 make_eventfds(void)
 {
@@ -222,7 +212,7 @@ main(int argc, char **argv)
 	runas_resolve(&m.ra, cfg.user);
 	load_mesh_key();
 	open_key_file();
-	keyd_start(&m.keyd, &m.ra);
+	keyd_start(&m.keyd, &m.ra, NULL);
 	listen_open(&cfg, cfg.listen_port, m.listen_fds, m.nworkers);
 	for (i = 0; i < m.nworkers; i++)
 		m.http_fds[i] = -1;
@@ -233,8 +223,9 @@ main(int argc, char **argv)
 	    *cfg.unpublished_dns_names != '\0';
 	if (cfg.tls)
 		m.ssl_ctx = tls_ctx_new(&cfg);
-	shm_create(&m.shm, m.nworkers, table_capacity(cfg.max_clients),
+	shm_create(&m.shm, m.nworkers, (uint32_t)cfg.max_clients,
 	    (uint32_t)cfg.ring_kib * 1024);
+	tablesrv_init(&m.tables, &m.shm, (uint32_t)cfg.max_clients);
 	make_eventfds();
 	if (*cfg.rate_config != '\0' && rateconf_load(cfg.rate_config, &m.shm) != 0)
 		fatalx("cannot load -rate-config %s", cfg.rate_config);

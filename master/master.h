@@ -10,6 +10,7 @@
 #include "keyd.h"
 #include "privdrop.h"
 #include "shm.h"
+#include "tablesrv.h"
 
 struct worker_proc {
 	pid_t		pid;		/* 0 when not running */
@@ -22,6 +23,7 @@ struct master {
 	const struct config *cfg;
 	struct shm	 shm;
 	struct keyd	 keyd;
+	struct tablesrv	 tables;		/* the connection table's writer */
 	struct run_as	 ra;
 	SSL_CTX		*ssl_ctx;
 	uint32_t	 nworkers;

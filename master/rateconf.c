@@ -28,7 +28,7 @@ get_u64(json_t *root, const char *name, uint64_t *out)
 }
 
 int
-rateconf_load(const char *path, const struct shm *s)
+rateconf_load(const char *path, struct shm *s)
 {
 	json_error_t jerr;
 	uint64_t bps, burst;

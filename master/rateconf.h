@@ -10,6 +10,6 @@
  * is raised to at least one full packet frame. Loads path into shared
  * memory; returns -1 (and logs why, leaving the old values) on error.
  */
-int	rateconf_load(const char *path, const struct shm *s);
+int	rateconf_load(const char *path, struct shm *s);
 
 #endif

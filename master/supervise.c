@@ -22,6 +22,7 @@
 #include "rateconf.h"
 #include "dnsd.h"
 #include "stund.h"
+#include "tablesrv.h"
 #include "worker.h"
 
 #define HEALTHY_RUN_MS	10000	/* a worker that lived this long restarts at once */
@@ -62,16 +63,25 @@ close_all_except(int *keep, int n)
 	close_range(from, ~0U, 0);
 }
 
+/* The descriptors a new worker keeps: its own, plus every worker's eventfd. */
+struct worker_fds {
+	int	keyd;		/* to the key process */
+	int	table;		/* to the master's table service */
+};
+
 static void __attribute__((noreturn))
-become_worker(struct master *m, uint32_t i, int keyd_fd, pid_t master_pid)
+become_worker(struct master *m, uint32_t i, const struct worker_fds *f,
+    pid_t master_pid)
 {
 	struct worker_setup s;
-	int keep[SHM_MAX_WORKERS + 3], n = 0;
+	int keep[SHM_MAX_WORKERS + 4], n = 0;
 	uint32_t j;
 	sigset_t none;
 
+	shm_enter_role(&m->shm, SHM_WORKER, i);
 	keep[n++] = m->listen_fds[i];
-	keep[n++] = keyd_fd;
+	keep[n++] = f->keyd;
+	keep[n++] = f->table;
 	if (m->http_fds[i] >= 0)
 		keep[n++] = m->http_fds[i];
 	for (j = 0; j < m->nworkers; j++)
@@ -84,40 +94,80 @@ become_worker(struct master *m, uint32_t i, int keyd_fd, pid_t master_pid)
 	s.cfg = m->cfg;
 	s.shm = &m->shm;
 	s.id = i;
+	s.epoch = m->shm.ctl->workers[i].epoch;
 	s.master_pid = master_pid;
 	s.listen_fd = m->listen_fds[i];
 	s.http_fd = m->http_fds[i];
-	s.keyd_fd = keyd_fd;
+	s.keyd_fd = f->keyd;
+	s.table_fd = f->table;
 	s.evfds = m->evfds;
 	s.ssl_ctx = m->ssl_ctx;
 	memcpy(s.server_pub, m->keyd.pub, sizeof(s.server_pub));
 	worker_main(&s);
 }
 
+/* Tells every worker that a worker started or died (epochs changed). */
+static void
+announce_epochs(struct master *m)
+{
+	uint64_t one = 1;
+	uint32_t j;
+
+	__atomic_add_fetch(&m->shm.ctl->epochs_changed, 1, __ATOMIC_RELEASE);
+	for (j = 0; j < m->nworkers; j++)
+		if (m->w[j].pid != 0)
+			(void)!write(m->evfds[j], &one, sizeof(one));
+}
+
+static int
+worker_sockets(uint32_t i, int keyd[2], int table[2])
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, keyd) != 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, table) == 0)
+		return 0;
+	log_warn("socketpair for worker %u", i);
+	close(keyd[0]);
+	close(keyd[1]);
+	return -1;
+}
+
 static void
 spawn_worker(struct master *m, uint32_t i)
 {
+	struct shm_worker_state *ws = &m->shm.ctl->workers[i];
 	pid_t master_pid = getpid(), pid;
-	int sv[2];
+	struct worker_fds f;
+	int keyd[2], table[2];
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-		log_warn("socketpair for worker %u", i);
+	if (worker_sockets(i, keyd, table) != 0) {
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
-	keyd_attach(&m->keyd, i, sv[1]);
+	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&ws->alive, 1, __ATOMIC_RELEASE);
+	f.keyd = keyd[0];
+	f.table = table[0];
 	if ((pid = fork()) < 0) {
 		log_warn("fork worker %u", i);
-		close(sv[0]);
+		__atomic_store_n(&ws->alive, 0, __ATOMIC_RELEASE);
+		close(keyd[0]);
+		close(keyd[1]);
+		close(table[0]);
+		close(table[1]);
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
 	if (pid == 0)
-		become_worker(m, i, sv[0], master_pid);
-	close(sv[0]);
+		become_worker(m, i, &f, master_pid);
+	close(keyd[0]);
+	close(table[0]);
+	keyd_attach(&m->keyd, i, keyd[1]);
+	tablesrv_attach(&m->tables, i, table[1]);
 	m->w[i].pid = pid;
 	m->w[i].started_ms = mono_ms();
-	__atomic_store_n(&m->shm.hdr->workers[i].pid, pid, __ATOMIC_RELAXED);
+	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
+	announce_epochs(m);
 	log_info("worker %u started, pid %d", i, (int)pid);
 }
 
@@ -134,10 +184,11 @@ spawn_stun(struct master *m)
 		return;
 	}
 	if (pid == 0) {
+		shm_enter_role(&m->shm, SHM_STUN, 0);
 		close_all_except(keep, 1);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		stund_main(m->stun_fd, &m->shm.hdr->stun);
+		stund_main(m->stun_fd, m->shm.stun);
 	}
 	m->stun.pid = pid;
 	m->stun.started_ms = mono_ms();
@@ -156,53 +207,35 @@ spawn_dns(struct master *m)
 		return;
 	}
 	if (pid == 0) {
+		shm_enter_role(&m->shm, SHM_DNS, 0);
 		close_range(3, ~0U, 0);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		dnsd_main(m->cfg, &m->shm.hdr->dns);
+		dnsd_main(m->cfg, m->shm.dns);
 	}
 	m->dns.pid = pid;
 	m->dns.started_ms = mono_ms();
 	log_info("bootstrap DNS resolver started, pid %d", (int)pid);
 }
 
-/* The master's rings announce a dead worker's clients as gone to the others. */
-static void
-announce_gone(const uint8_t *key, void *arg)
-{
-	struct master *m = arg;
-	uint32_t j;
-	int wake;
-
-	for (j = 0; j < m->nworkers; j++) {
-		if (m->w[j].pid == 0)
-			continue;
-		if (ring_push(shm_ring(&m->shm, m->nworkers, j), m->shm.ring_data,
-		    RING_PEER_GONE, 0, 0, key, NULL, 0, &wake) == 0 && wake) {
-			uint64_t one = 1;
-
-			(void)!write(m->evfds[j], &one, sizeof(one));
-		}
-	}
-}
-
+/*
+ * A dead worker's routes leave the table (the master's own data; the
+ * worker's region is never read for this), then its incarnation is marked
+ * dead: every other worker then works out, from its own records, whom to
+ * tell PeerGone.
+ */
 static void
 reclaim(struct master *m, uint32_t i)
 {
-	struct shm_worker *sw = &m->shm.hdr->workers[i];
 	size_t n;
-	uint32_t p;
 
-	n = table_remove_worker(&m->shm.table, i, announce_gone, m);
-	for (p = 0; p <= m->nworkers; p++)
-		ring_discard(shm_ring(&m->shm, p, i));
-	__atomic_store_n(&sw->stats[ST_TCP_CURRENT], 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sw->stats[ST_CLIENTS_CURRENT], 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sw->stats[ST_HOME_CLIENTS], 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sw->pid, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sw->watchers, 0, __ATOMIC_RELAXED);
+	tablesrv_detach(&m->tables, i);
+	n = table_remove_worker(&m->shm.table, i);
+	__atomic_store_n(&m->shm.ctl->workers[i].alive, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->shm.ctl->workers[i].pid, 0, __ATOMIC_RELAXED);
+	announce_epochs(m);
 	if (n > 0)
-		log_info("worker %u: removed %zu routes and told the other workers", i, n);
+		log_info("worker %u: removed its %zu routes", i, n);
 }
 
 static void
@@ -246,7 +279,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	wp->pid = 0;
 	keyd_detach(&m->keyd, i);
 	reclaim(m, i);
-	__atomic_add_fetch(&m->shm.hdr->workers[i].restarts, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&m->shm.ctl->workers[i].restarts, 1, __ATOMIC_RELAXED);
 	if (!m->stopping)
 		schedule_restart(wp, what);
 }
@@ -254,14 +287,8 @@ worker_died(struct master *m, uint32_t i, int status)
 static void
 dns_died(struct master *m, int status)
 {
-	struct shm_dns *d = &m->shm.hdr->dns;
-
 	log_exit("bootstrap DNS resolver", m->dns.pid, status);
 	m->dns.pid = 0;
-	if (d->seq & 1) {	/* died mid-write: publish nothing until the next */
-		d->published_len = d->unpublished_len = 0;
-		__atomic_store_n(&d->seq, d->seq + 1, __ATOMIC_RELEASE);
-	}
 	if (!m->stopping)
 		schedule_restart(&m->dns, "bootstrap DNS resolver");
 }
@@ -289,7 +316,7 @@ keyd_died(struct master *m, int status)
 	close(m->keyd.ctl);
 	memcpy(old, m->keyd.pub, sizeof(old));
 	m->ra.switch_user = 0;	/* we already are that user */
-	keyd_start(&m->keyd, &m->ra);
+	keyd_start(&m->keyd, &m->ra, &m->shm);
 	if (memcmp(old, m->keyd.pub, sizeof(old)) != 0)
 		fatalx("the key file changed on disk; restart derpd to use the new key");
 }
@@ -434,10 +461,32 @@ stop_keyd(struct master *m)
 	waitpid(m->keyd.pid, NULL, 0);
 }
 
+/* Waits for signals and table requests, at most timeout ms. */
+static void
+wait_events(struct master *m, int timeout)
+{
+	struct pollfd pfd[SHM_MAX_WORKERS + 1];
+	uint32_t who[SHM_MAX_WORKERS];
+	int n, k;
+
+	pfd[0].fd = m->sigfd;
+	pfd[0].events = POLLIN;
+	n = tablesrv_pollfds(&m->tables, pfd + 1, who, SHM_MAX_WORKERS);
+	if (poll(pfd, (nfds_t)n + 1, timeout) < 0) {
+		if (errno != EINTR)
+			fatal("poll");
+		return;
+	}
+	for (k = 0; k < n; k++)
+		if (pfd[k + 1].revents != 0)
+			tablesrv_serve(&m->tables, who[k], pfd[k + 1].revents);
+	if (pfd[0].revents != 0)
+		handle_signals(m);
+}
+
 int
 master_run(struct master *m)
 {
-	struct pollfd pfd = { .fd = m->sigfd, .events = POLLIN };
 	int timeout;
 
 	for (;;) {
@@ -452,9 +501,7 @@ master_run(struct master *m)
 				timeout = 1000;
 			}
 		}
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
-			fatal("poll");
-		handle_signals(m);
+		wait_events(m, timeout);
 	}
 	stop_keyd(m);
 	log_info("stopped");

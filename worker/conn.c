@@ -44,16 +44,13 @@ conn_by_tag(struct wk *w, uint64_t tag)
 	return conn_at(w, (uint32_t)tag, (uint32_t)(tag >> 32));
 }
 
+/* Generations of this incarnation; routes carry the epoch beside them. */
 static uint32_t
 next_gen(struct wk *w)
 {
-	uint32_t g;
-
-	do {
-		g = __atomic_add_fetch(&w->shm->hdr->workers[w->id].next_gen, 1,
-		    __ATOMIC_RELAXED);
-	} while (g == 0 || g == 0xffffffffu);
-	return g;
+	if (++w->next_gen == 0)
+		w->next_gen = 1;
+	return w->next_gen;
 }
 
 static void
@@ -142,20 +139,25 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 /*
  * Like derper, a connection over -accept-connection-limit/-burst is accepted
  * and closed at once: the client learns something is up, and the kernel's
- * queue does not fill.
+ * queue does not fill. Each worker has its own bucket with an equal share
+ * of the rate and burst, so no worker depends on another's bytes.
  */
 static int
 accept_allowed(struct wk *w)
 {
 	const struct config *cfg = w->cfg;
 	struct timespec ts;
+	double burst;
+	int ok;
 
 	if (isinf(cfg->accept_conn_limit))
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return shm_accept_allow(w->shm, cfg->accept_conn_limit,
-	    (double)cfg->accept_conn_burst,
-	    (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	burst = ceil((double)cfg->accept_conn_burst / w->nworkers);
+	ok = bucket_allow(&w->accept_bucket, cfg->accept_conn_limit / w->nworkers,
+	    burst, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	wk_stat(w, ok ? ST_ACCEPT_LIMIT_ACCEPTED : ST_ACCEPT_LIMIT_REJECTED, 1);
+	return ok;
 }
 
 void
@@ -191,8 +193,8 @@ conn_update_events(struct wk *w, struct conn *c)
 
 	if (c->fd < 0)
 		return;
-	if (c->state != CS_WAIT_KEY && c->state != CS_FLUSH_CLOSE &&
-	    c->paused_until_ms == 0)
+	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_TABLE &&
+	    c->state != CS_FLUSH_CLOSE && c->paused_until_ms == 0)
 		want |= EPOLLIN;
 	if (c->out_bytes > 0 || c->tls_read_wants_write || ws_wants_write(c))
 		want |= EPOLLOUT;
@@ -404,7 +406,8 @@ conn_read(struct wk *w, struct conn *c)
 	}
 	if (c->fd < 0)
 		return;
-	if (c->in != NULL && c->in->rd == c->in->wr && c->state != CS_WAIT_KEY) {
+	if (c->in != NULL && c->in->rd == c->in->wr && c->state != CS_WAIT_KEY &&
+	    c->state != CS_WAIT_TABLE) {
 		buf_put(&w->bufs, c->in);
 		c->in = NULL;
 	}

@@ -11,7 +11,7 @@
 void
 derp_in_count(struct wk *w, uint8_t type)
 {
-	uint64_t *p = &w->shm->hdr->workers[w->id].frames[type % STAT_FRAME_TYPES];
+	uint64_t *p = &w->shm->counters[w->id]->frames[type % STAT_FRAME_TYPES];
 
 	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + 1,
 	    __ATOMIC_RELAXED);

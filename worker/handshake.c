@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
@@ -75,14 +76,19 @@ handshake_input(struct wk *w, struct conn *c)
 	keyd_client_ask(w, c->slot, c->gen, c->key);
 }
 
-/* ServerInfo; with a -rate-config, its token bucket, which clients obey. */
+/*
+ * ServerInfo, sealed now so the shared key can be wiped, and sent once the
+ * master has registered the client. With a -rate-config it carries the
+ * token bucket, which clients obey.
+ */
 static int
-send_server_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
+seal_server_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 {
 	uint8_t frame[DERP_FRAME_HDR_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + 128];
 	uint8_t *nonce = frame + DERP_FRAME_HDR_LEN;
 	uint64_t bps, burst;
 	char info[128];
+	uint32_t len;
 	int n;
 
 	if (!c->can_mesh && shm_rate_get(w->shm, &bps, &burst))
@@ -93,14 +99,14 @@ send_server_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 	else
 		n = snprintf(info, sizeof(info), "{\"version\":%d}",
 		    DERP_PROTOCOL_VERSION);
-	frame_put_header(frame, FRAME_SERVER_INFO,
-	    DERP_NONCE_LEN + DERP_BOX_OVERHEAD + n);
+	len = DERP_FRAME_HDR_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + n;
+	frame_put_header(frame, FRAME_SERVER_INFO, len - DERP_FRAME_HDR_LEN);
 	randombytes_buf(nonce, DERP_NONCE_LEN);
 	if (crypto_box_easy_afternm(nonce + DERP_NONCE_LEN, (const uint8_t *)info,
-	    n, nonce, shared) != 0)
+	    n, nonce, shared) != 0 || (c->server_info = malloc(len)) == NULL)
 		return -1;
-	conn_queue_control(w, c, frame,
-	    DERP_FRAME_HDR_LEN + DERP_NONCE_LEN + DERP_BOX_OVERHEAD + n);
+	memcpy(c->server_info, frame, len);
+	c->server_info_len = len;
 	return 0;
 }
 
@@ -126,9 +132,9 @@ open_client_info(struct conn *c, const uint8_t shared[KEY_LEN], uint32_t len,
 	return rc;
 }
 
-/* Opens ClientInfo with the shared key, answers ServerInfo, logs the client in. */
+/* Opens ClientInfo with the shared key, seals ServerInfo, asks the master to register. */
 static void
-complete_login(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
+check_client_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 {
 	struct buf *b = c->in;
 	const char *why;
@@ -143,15 +149,22 @@ complete_login(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 	c->can_mesh = mesh_key_matches(w, &c->info);
 	sodium_memzero(c->info.mesh_key, sizeof(c->info.mesh_key));
 	b->rd += DERP_FRAME_HDR_LEN + len;
-	if (presence_register(w, c) != 0) {
-		fail(w, c, "connection table full");
-		return;
-	}
-	c->state = CS_RELAY;
-	if (send_server_info(w, c, shared) != 0) {
+	if (seal_server_info(w, c, shared) != 0) {
 		fail(w, c, "cannot seal ServerInfo");
 		return;
 	}
+	presence_register(w, c);
+}
+
+void
+handshake_logged_in(struct wk *w, struct conn *c)
+{
+	c->state = CS_RELAY;
+	conn_queue_control(w, c, c->server_info, c->server_info_len);
+	free(c->server_info);
+	c->server_info = NULL;
+	if (c->fd < 0)
+		return;
 	c->next_keepalive_ms = w->now_ms + w->cfg->keepalive_ms;
 	c->peer_gone_tokens = 3;
 	c->peer_gone_last_ms = w->now_ms;
@@ -168,7 +181,7 @@ answer(struct wk *w, struct keyd_resp *resp)
 
 	if (c != NULL && c->state == CS_WAIT_KEY) {
 		if (resp->ok)
-			complete_login(w, c, resp->shared);
+			check_client_info(w, c, resp->shared);
 		else
 			fail(w, c, "client key rejected (low-order point)");
 	}

@@ -14,7 +14,9 @@
 void	handshake_start(struct wk *w, struct conn *c, int fast_start);
 /* Reads ClientInfo from c's input once it is complete, and asks the key process. */
 void	handshake_input(struct wk *w, struct conn *c);
-/* The key process answered: finishes the logins waiting for it. */
+/* The key process answered: checks the ClientInfos waiting for it. */
 void	handshake_keyd_readable(struct wk *w);
+/* The master registered c: ServerInfo goes out, c is logged in. */
+void	handshake_logged_in(struct wk *w, struct conn *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include "handshake.h"
 #include "keyfmt.h"
 #include "metrics.h"
+#include "seqlock.h"
 #include "websocket.h"
 
 #define BROWSER_HEADERS \
@@ -149,42 +150,27 @@ query_param(const struct http_request *req, const char *name)
 	return q;
 }
 
-/* Copies the DNS process's answer for q out of shared memory. */
+/*
+ * The DNS process's answer for q, found in a private copy of its region
+ * (every length clamped to the buffer it describes): *body points into d.
+ */
 static size_t
-dns_answer(struct wk *w, const struct http_str *q, char *out, size_t cap)
+dns_answer(const struct shm_dns *d, const struct http_str *q, const char **body)
 {
-	const struct shm_dns *d = &w->shm->hdr->dns;
-	uint64_t s1, s2;
-	size_t len = 0, ul, nl, jl, off;
-	int tries;
+	size_t ul, nl, jl, off;
 
-	for (tries = 0; tries < 100; tries++) {
-		s1 = __atomic_load_n(&d->seq, __ATOMIC_ACQUIRE);
-		if (s1 & 1)
-			continue;
-		len = 0;
-		ul = d->unpublished_len < DNS_BLOB_MAX ? d->unpublished_len : 0;
-		for (off = 0; q->len > 0 && off < ul; off += nl + jl + 2) {
-			nl = strnlen(d->unpublished + off, ul - off);
-			jl = off + nl + 1 < ul ? strnlen(d->unpublished + off + nl + 1,
-			    ul - off - nl - 1) : 0;
-			if (nl == q->len && memcmp(d->unpublished + off, q->p, nl) == 0 &&
-			    jl <= cap) {
-				memcpy(out, d->unpublished + off + nl + 1, jl);
-				len = jl;
-				break;
-			}
+	ul = d->unpublished_len < DNS_BLOB_MAX ? d->unpublished_len : 0;
+	for (off = 0; q->len > 0 && off < ul; off += nl + jl + 2) {
+		nl = strnlen(d->unpublished + off, ul - off);
+		jl = off + nl + 1 < ul ? strnlen(d->unpublished + off + nl + 1,
+		    ul - off - nl - 1) : 0;
+		if (nl == q->len && memcmp(d->unpublished + off, q->p, nl) == 0) {
+			*body = d->unpublished + off + nl + 1;
+			return jl;
 		}
-		if (len == 0) {
-			len = d->published_len <= cap ? d->published_len : 0;
-			memcpy(out, d->published, len);
-		}
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		s2 = __atomic_load_n(&d->seq, __ATOMIC_RELAXED);
-		if (s1 == s2)
-			return len;
 	}
-	return 0;
+	*body = d->published;
+	return d->published_len <= DNS_BLOB_MAX ? d->published_len : 0;
 }
 
 static void
@@ -192,18 +178,19 @@ serve_bootstrap_dns(struct wk *w, struct conn *c, const struct http_request *req
 {
 	struct http_str q = query_param(req, "q");
 	struct reply r = { "200 OK", "application/json", BROWSER_HEADERS, NULL, 0 };
-	char *body;
+	struct shm_dns *d;
 
 	wk_stat(w, ST_BOOTSTRAP_DNS_REQUESTS, 1);
-	if ((body = malloc(DNS_BLOB_MAX)) == NULL) {
-		send_error(w, c, req, "503 Service Unavailable", "out of memory");
+	if ((d = malloc(sizeof(*d))) == NULL) {
+		send_error(w, c, req, "503 Service Unavailable", "out of memory\n");
 		return;
 	}
-	/* Nothing published (yet): derper's cache is empty, and so is its answer. */
-	r.body = body;
-	r.body_len = dns_answer(w, &q, body, DNS_BLOB_MAX);
+	/* Nothing published (yet), or no clean copy: derper's cache is empty,
+	 * and so is its answer. */
+	if (seq_read(&w->shm->dns->seq, d, w->shm->dns, sizeof(*d)) == 0)
+		r.body_len = dns_answer(d, &q, &r.body);
 	send_reply(w, c, req, &r);
-	free(body);
+	free(d);
 }
 
 /* Appends s[0..len) to out, each byte >= 0x80 as %XX (Go's hexEscapeNonASCII). */

@@ -11,6 +11,67 @@
 
 #define RING_BATCH	1024	/* records per ring per turn */
 
+void
+inbox_start(struct wk *w)
+{
+	struct rings *r = &w->rings;
+	uint32_t p;
+
+	for (p = 0; p < w->nworkers; p++) {
+		if (p == w->id)
+			continue;
+		ring_tx_start(&r->tx[p], shm_ring(w->shm, w->id, p),
+		    &w->shm->heads[p]->head[w->id], w->shm->ring_data);
+		ring_rx_start(&r->rx[p], shm_ring(w->shm, p, w->id),
+		    &w->shm->heads[w->id]->head[p], w->shm->ring_data);
+		r->epoch[p] = __atomic_load_n(&w->shm->ctl->workers[p].epoch,
+		    __ATOMIC_ACQUIRE);
+		r->alive[p] = 1;
+	}
+	r->epochs_seen = __atomic_load_n(&w->shm->ctl->epochs_changed,
+	    __ATOMIC_ACQUIRE);
+}
+
+/*
+ * A worker started or died. A new producer resumes at our head, so we
+ * resume at its tail; a death is followed by PeerGone for every key our
+ * clients and watchers knew that is no longer in the table (the master
+ * removed the dead worker's routes before announcing it).
+ */
+static void
+check_epochs(struct wk *w)
+{
+	struct rings *r = &w->rings;
+	const struct shm_worker_state *ws;
+	uint64_t seen = __atomic_load_n(&w->shm->ctl->epochs_changed,
+	    __ATOMIC_ACQUIRE);
+	uint32_t p, epoch, alive;
+	int died = 0;
+
+	if (seen == r->epochs_seen)
+		return;
+	r->epochs_seen = seen;
+	for (p = 0; p < w->nworkers; p++) {
+		if (p == w->id)
+			continue;
+		ws = &w->shm->ctl->workers[p];
+		epoch = __atomic_load_n(&ws->epoch, __ATOMIC_ACQUIRE);
+		alive = __atomic_load_n(&ws->alive, __ATOMIC_ACQUIRE) != 0;
+		died |= r->alive[p] && (!alive || epoch != r->epoch[p]);
+		if (epoch != r->epoch[p]) {
+			ring_rx_start(&r->rx[p], shm_ring(w->shm, p, w->id),
+			    &w->shm->heads[w->id]->head[p], w->shm->ring_data);
+			r->reset_logged[p] = 0;
+		}
+		r->epoch[p] = epoch;
+		r->alive[p] = alive;
+	}
+	if (died) {
+		peergone_sweep(w);
+		mesh_sweep(w);
+	}
+}
+
 static void
 note_present(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
 {
@@ -24,6 +85,13 @@ note_present(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
 	mesh_note_present(w, rec->key, &pi);
 }
 
+/* The local connection a record names, if it is for this incarnation. */
+static struct conn *
+target(struct wk *w, const struct ring_rec *rec)
+{
+	return rec->epoch == w->epoch ? conn_at(w, rec->slot, rec->gen) : NULL;
+}
+
 static void
 handle_record(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
 {
@@ -31,16 +99,21 @@ handle_record(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
 
 	switch (rec->kind) {
 	case RING_PACKET:
-		route_deliver_local(w, rec->slot, rec->gen, rec->key, payload,
-		    rec->payload_len);
+		if (rec->epoch == w->epoch)
+			route_deliver_local(w, rec->slot, rec->gen, rec->key,
+			    payload, rec->payload_len);
+		else {
+			wk_stat(w, ST_DROP_GONE, 1);
+			wk_stat(w, ST_DROP_BYTES_GONE, rec->payload_len);
+		}
 		break;
 	case RING_CLOSE:
-		if ((c = conn_at(w, rec->slot, rec->gen)) != NULL)
+		if ((c = target(w, rec)) != NULL)
 			conn_close(w, c, "closed by another worker (ClosePeer or "
 			    "too many connections for its key)");
 		break;
 	case RING_DUP:
-		if ((c = conn_at(w, rec->slot, rec->gen)) != NULL)
+		if ((c = target(w, rec)) != NULL)
 			c->is_dup = 1;
 		break;
 	case RING_PEER_GONE:
@@ -58,28 +131,29 @@ inbox_drain(struct wk *w)
 {
 	struct ring_rec hdr;
 	const uint8_t *payload;
-	struct ring *ring;
-	uint64_t resets;
+	struct ring_rx *rx;
 	uint32_t p, n;
+	int rc;
 
+	check_epochs(w);
 	w->rings_pending = 0;
-	for (p = 0; p <= w->nworkers; p++) {
+	for (p = 0; p < w->nworkers; p++) {
 		if (p == w->id)
 			continue;
-		ring = shm_ring(w->shm, p, w->id);
-		resets = ring->resets;
-		for (n = 0; ring_front(ring, w->shm->ring_data, &hdr, &payload); n++) {
+		rx = &w->rings.rx[p];
+		for (n = 0; (rc = ring_front(rx, &hdr, &payload)) > 0; n++) {
 			if (n == RING_BATCH) {
 				w->rings_pending = 1;	/* let other work run first */
 				break;
 			}
 			handle_record(w, &hdr, payload);
-			ring_pop(ring, &hdr);
+			ring_pop(rx, &hdr);
 		}
-		if (ring->resets != resets) {
+		if (rc < 0) {
 			wk_stat(w, ST_RING_RESETS, 1);
-			log_warnx("discarded a corrupt ring from %s %u",
-			    p == w->nworkers ? "master" : "worker", p);
+			if (!w->rings.reset_logged[p]++)
+				log_warnx("discarded a corrupt ring from worker %u "
+				    "(logged once per incarnation)", p);
 		}
 	}
 }

@@ -1,9 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * The worker's side of the key process protocol (common/keyd_proto.h):
- * requests go out at once, or wait in a backlog while the socket is full;
- * answers are read back in batches by the login code.
- */
+/* The worker's side of the key process protocol (common/keyd_proto.h). */
 #ifndef DERPD_KEYD_CLIENT_H
 #define DERPD_KEYD_CLIENT_H
 

@@ -25,6 +25,7 @@
 #include "route.h"
 #include "sandbox.h"
 #include "session.h"
+#include "table_client.h"
 #include "timers.h"
 #include "worker.h"
 
@@ -90,6 +91,22 @@ make_timer(void)
 	return fd;
 }
 
+/*
+ * Our region may hold what a previous incarnation (perhaps a compromised
+ * one) left: gauges start at zero, the rings where the other side is.
+ */
+static void
+start_region(struct wk *w)
+{
+	struct shm_counters *mine = w->shm->counters[w->id];
+
+	mine->stats[ST_TCP_CURRENT] = 0;
+	mine->stats[ST_CLIENTS_CURRENT] = 0;
+	mine->stats[ST_HOME_CLIENTS] = 0;
+	mine->watchers = 0;
+	inbox_start(w);
+}
+
 /* Everything that needs syscalls the sandbox forbids happens here. */
 static void
 setup(struct wk *w, const struct worker_setup *s)
@@ -105,7 +122,11 @@ setup(struct wk *w, const struct worker_setup *s)
 	w->nworkers = s->shm->nworkers;
 	w->listen_fd = s->listen_fd;
 	w->http_fd = s->http_fd;
+	w->epoch = s->epoch;
 	w->keyd_fd = s->keyd_fd;
+	w->table_fd = s->table_fd;
+	w->keyd.size = sizeof(struct keyd_req);
+	w->table.size = sizeof(struct table_req);
 	w->evfds = s->evfds;
 	w->evfd = s->evfds[s->id];
 	w->ssl_ctx = s->ssl_ctx;
@@ -121,6 +142,7 @@ setup(struct wk *w, const struct worker_setup *s)
 		w->free_slots[i] = w->nslots - 1 - i;
 	w->nfree = w->nslots;
 	srandom(getpid());
+	start_region(w);
 
 	w->sigfd = make_signalfd();
 	w->timerfd = make_timer();
@@ -131,6 +153,7 @@ setup(struct wk *w, const struct worker_setup *s)
 		poll_fd(w, w->http_fd, TAG_HTTP);
 	poll_fd(w, w->evfd, TAG_EVENTFD);
 	poll_fd(w, w->keyd_fd, TAG_KEYD);
+	poll_fd(w, w->table_fd, TAG_TABLE);
 	poll_fd(w, w->sigfd, TAG_SIGNAL);
 	poll_fd(w, w->timerfd, TAG_TIMER);
 
@@ -243,6 +266,12 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 			keyd_client_writable(w);
 		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			handshake_keyd_readable(w);
+		break;
+	case TAG_TABLE:
+		if (ev->events & EPOLLOUT)
+			table_client_writable(w);
+		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			session_table_readable(w);
 		break;
 	case TAG_SIGNAL:
 		handle_signal(w);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "keyset.h"
 #include "log.h"
 #include "outq.h"
 #include "route.h"
@@ -49,8 +50,10 @@ mesh_watchers_exist(const struct wk *w)
 {
 	uint32_t i;
 
+	/* Pairs with add_watcher's: see watch(). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (i = 0; i < w->nworkers; i++)
-		if (__atomic_load_n(&w->shm->hdr->workers[i].watchers,
+		if (__atomic_load_n(&w->shm->counters[i]->watchers,
 		    __ATOMIC_ACQUIRE) != 0)
 			return 1;
 	return 0;
@@ -72,6 +75,9 @@ mesh_note_present(struct wk *w, const uint8_t *key, const struct peer_info *pi)
 {
 	uint32_t i;
 
+	if (w->watchers.n == 0)
+		return;
+	(void)keyset_add(&w->watchers.announced, key);
 	/* Backwards: a watcher closed on the way is replaced by the last. */
 	for (i = w->watchers.n; i-- > 0;)
 		send_present(w, w->watchers.conns[i], key, pi);
@@ -83,9 +89,29 @@ mesh_note_gone(struct wk *w, const uint8_t *key)
 	uint8_t f[DERP_FRAME_HDR_LEN + KEY_LEN + 1];
 	uint32_t i;
 
+	if (w->watchers.n == 0)
+		return;
+	keyset_del(&w->watchers.announced, key);
 	frame_peer_gone(f, key, PEER_GONE_DISCONNECTED);
 	for (i = w->watchers.n; i-- > 0;)
 		conn_queue(w, w->watchers.conns[i], f, sizeof(f));
+}
+
+static void
+sweep_one(const uint8_t *key, void *arg)
+{
+	struct wk *w = arg;
+	struct route r;
+
+	if (!table_lookup(&w->shm->table, key, &r))
+		mesh_note_gone(w, key);
+}
+
+void
+mesh_sweep(struct wk *w)
+{
+	if (w->watchers.n > 0)
+		keyset_each(&w->watchers.announced, sweep_one, w);
 }
 
 struct dump {
@@ -94,7 +120,7 @@ struct dump {
 	int		 failed;
 };
 
-/* Runs under the table lock, so it must not close the watcher itself. */
+/* Must not close the watcher itself: the caller does, after the walk. */
 static void
 dump_one(const uint8_t *key, const struct route *r, const struct peer_info *pi,
     void *arg)
@@ -103,8 +129,9 @@ dump_one(const uint8_t *key, const struct route *r, const struct peer_info *pi,
 	struct dump *d = arg;
 
 	(void)r;
-	if (!d->failed && outq_append(d->w, d->c, f, frame_peer_present(f, key,
-	    pi->ip, pi->port, pi->flags)) != 0)
+	if (!d->failed && (keyset_add(&d->w->watchers.announced, key) != 0 ||
+	    outq_append(d->w, d->c, f, frame_peer_present(f, key, pi->ip,
+	    pi->port, pi->flags)) != 0))
 		d->failed = 1;
 }
 
@@ -124,7 +151,7 @@ add_watcher(struct wk *w, struct conn *c)
 	}
 	l->conns[l->n++] = c;
 	c->is_watcher = 1;
-	__atomic_add_fetch(&w->shm->hdr->workers[w->id].watchers, 1,
+	__atomic_add_fetch(&w->shm->counters[w->id]->watchers, 1,
 	    __ATOMIC_SEQ_CST);
 }
 
@@ -138,8 +165,8 @@ watch(struct wk *w, struct conn *c)
 	/* Like derper, a repeated WatchConns gets the whole dump again. */
 	if (!c->is_watcher)
 		add_watcher(w, c);
-	/* Announced first, then dump under the table lock: a client that
-	 * registers meanwhile is either in the dump or broadcast to us. */
+	/* Announced first, then dumped: a client that registers meanwhile is
+	 * either in the dump or broadcast to us (both sides fence). */
 	table_foreach(&w->shm->table, dump_one, &d);
 	if (d.failed)
 		conn_close(w, c, "out of memory for the WatchConns dump");
@@ -154,7 +181,7 @@ mesh_drop_watcher(struct wk *w, struct conn *c)
 	if (!c->is_watcher)
 		return;
 	c->is_watcher = 0;
-	__atomic_sub_fetch(&w->shm->hdr->workers[w->id].watchers, 1,
+	__atomic_sub_fetch(&w->shm->counters[w->id]->watchers, 1,
 	    __ATOMIC_SEQ_CST);
 	for (i = 0; i < l->n; i++) {
 		if (l->conns[i] == c) {
@@ -162,6 +189,8 @@ mesh_drop_watcher(struct wk *w, struct conn *c)
 			break;
 		}
 	}
+	if (l->n == 0)
+		keyset_clear(&l->announced);
 }
 
 /* derper closes every connection of the key. */
@@ -176,8 +205,9 @@ close_peer(struct wk *w, const uint8_t *key)
 	for (i = 0; i < n; i++) {
 		if (r[i].worker != w->id)
 			route_push(w, r[i].worker, RING_CLOSE, r[i].slot, r[i].gen,
-			    key, NULL, 0);
-		else if ((t = conn_at(w, r[i].slot, r[i].gen)) != NULL)
+			    r[i].epoch, key, NULL, 0);
+		else if (r[i].epoch == w->epoch &&
+		    (t = conn_at(w, r[i].slot, r[i].gen)) != NULL)
 			conn_close(w, t, "closed by a mesh peer (ClosePeer)");
 	}
 }

@@ -22,6 +22,9 @@ int	mesh_watchers_exist(const struct wk *w);
 void	mesh_note_present(struct wk *w, const uint8_t *key,
 	    const struct peer_info *pi);
 void	mesh_note_gone(struct wk *w, const uint8_t *key);
+/* A worker died: tells watchers PeerGone for every key announced to them
+ * that is connected no more. */
+void	mesh_sweep(struct wk *w);
 /* c is closing: it watches no more. */
 void	mesh_drop_watcher(struct wk *w, struct conn *c);
 /* WatchConns, ClosePeer, ForwardPacket from c; -1 (c closed) without the mesh key. */

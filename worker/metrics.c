@@ -105,7 +105,7 @@ emit_frames(struct wk *w, struct out *o)
 	emit(o, "# TYPE derpd_frames_received counter\n");
 	for (t = 0; t < STAT_FRAME_TYPES; t++) {
 		for (n = 0, i = 0; i < w->nworkers; i++)
-			n += load(&w->shm->hdr->workers[i].frames[t]);
+			n += load(&w->shm->counters[i]->frames[t]);
 		if (frame_names[t] != NULL)
 			emit(o, "derpd_frames_received{kind=\"%s\"} %llu\n",
 			    frame_names[t], (unsigned long long)n);
@@ -123,9 +123,9 @@ emit_workers(struct wk *w, struct out *o)
 	uint32_t i, alive = 0;
 
 	for (i = 0; i < w->nworkers; i++) {
-		restarts += __atomic_load_n(&w->shm->hdr->workers[i].restarts,
+		restarts += __atomic_load_n(&w->shm->ctl->workers[i].restarts,
 		    __ATOMIC_RELAXED);
-		alive += __atomic_load_n(&w->shm->hdr->workers[i].pid,
+		alive += __atomic_load_n(&w->shm->ctl->workers[i].alive,
 		    __ATOMIC_RELAXED) != 0;
 	}
 	emit(o, "# TYPE derpd_workers gauge\nderpd_workers %u\n", alive);
@@ -136,9 +136,9 @@ emit_workers(struct wk *w, struct out *o)
 static void
 emit_dups(struct wk *w, struct out *o)
 {
-	uint32_t keys, conns;
+	uint32_t keys, conns, all;
 
-	table_dup_counts(&w->shm->table, &keys, &conns);
+	table_counts(&w->shm->table, &keys, &conns, &all);
 	emit(o, "# TYPE derp_current_dup_client_keys gauge\n"
 	    "derp_current_dup_client_keys %u\n"
 	    "# TYPE derp_current_dup_client_conns gauge\n"
@@ -165,7 +165,7 @@ emit_rate(struct wk *w, struct out *o)
 static void
 emit_stun(struct wk *w, struct out *o)
 {
-	const struct shm_stun *st = &w->shm->hdr->stun;
+	const struct shm_stun *st = w->shm->stun;
 
 	emit(o, "# TYPE stun_requests counter\n"
 	    "stun_requests{disposition=\"success\"} %llu\n"
@@ -210,7 +210,7 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 	    "tls_listener_accepted_connections %llu\n"
 	    "# TYPE tls_listener_rejected_connections counter\n"
 	    "tls_listener_rejected_connections %llu\n",
-	    (unsigned long long)load(&w->shm->hdr->accept.accepted),
-	    (unsigned long long)load(&w->shm->hdr->accept.rejected));
+	    (unsigned long long)shm_stat_total(w->shm, ST_ACCEPT_LIMIT_ACCEPTED),
+	    (unsigned long long)shm_stat_total(w->shm, ST_ACCEPT_LIMIT_REJECTED));
 	return o.len;
 }

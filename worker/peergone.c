@@ -197,6 +197,31 @@ peergone_fire(struct wk *w, const uint8_t src[KEY_LEN])
 }
 
 void
+peergone_sweep(struct wk *w)
+{
+	struct heard_table *t = &w->heard;
+	uint8_t (*gone)[KEY_LEN];
+	struct heard_src *s;
+	struct route r;
+	uint32_t b, n = 0, i;
+
+	if (t->nsrcs == 0)
+		return;
+	/* Firing may close connections, which frees other sources: collect first. */
+	if ((gone = calloc(t->nsrcs, KEY_LEN)) == NULL) {
+		log_warnx("out of memory for PeerGone after a worker died");
+		return;
+	}
+	for (b = 0; b < t->nbuckets; b++)
+		for (s = t->buckets[b]; s != NULL && n < t->nsrcs; s = s->hnext)
+			if (!table_lookup(&w->shm->table, s->key, &r))
+				memcpy(gone[n++], s->key, KEY_LEN);
+	for (i = 0; i < n; i++)
+		peergone_fire(w, gone[i]);
+	free(gone);
+}
+
+void
 peergone_drop_conn(struct wk *w, struct conn *c)
 {
 	struct heard_src *s;

@@ -7,17 +7,19 @@
 #include "mesh.h"
 #include "peergone.h"
 #include "route.h"
+#include "table_client.h"
 
 static int
 same_route(const struct route *a, const struct route *b)
 {
-	return a->worker == b->worker && a->slot == b->slot && a->gen == b->gen;
+	return a->worker == b->worker && a->epoch == b->epoch &&
+	    a->slot == b->slot && a->gen == b->gen;
 }
 
 static struct route
 own_route(const struct wk *w, const struct conn *c)
 {
-	struct route r = { w->id, c->slot, c->gen };
+	struct route r = { w->id, w->epoch, c->slot, c->gen };
 
 	return r;
 }
@@ -37,7 +39,7 @@ broadcast_present(struct wk *w, const uint8_t key[KEY_LEN],
 	mesh_note_present(w, key, pi);
 	for (i = 0; i < w->nworkers; i++)
 		if (i != w->id)
-			route_push(w, i, RING_PEER_PRESENT, 0, 0, key, payload,
+			route_push(w, i, RING_PEER_PRESENT, 0, 0, 0, key, payload,
 			    sizeof(payload));
 }
 
@@ -48,8 +50,9 @@ mark_dup(struct wk *w, const struct route *x, const uint8_t key[KEY_LEN])
 	struct conn *oc;
 
 	if (x->worker != w->id)
-		route_push(w, x->worker, RING_DUP, x->slot, x->gen, key, NULL, 0);
-	else if ((oc = conn_at(w, x->slot, x->gen)) != NULL)
+		route_push(w, x->worker, RING_DUP, x->slot, x->gen, x->epoch, key,
+		    NULL, 0);
+	else if (x->epoch == w->epoch && (oc = conn_at(w, x->slot, x->gen)) != NULL)
 		oc->is_dup = 1;
 }
 
@@ -60,9 +63,20 @@ close_route(struct wk *w, const struct route *x, const uint8_t key[KEY_LEN],
 	struct conn *oc;
 
 	if (x->worker != w->id)
-		route_push(w, x->worker, RING_CLOSE, x->slot, x->gen, key, NULL, 0);
-	else if ((oc = conn_at(w, x->slot, x->gen)) != NULL)
+		route_push(w, x->worker, RING_CLOSE, x->slot, x->gen, x->epoch, key,
+		    NULL, 0);
+	else if (x->epoch == w->epoch && (oc = conn_at(w, x->slot, x->gen)) != NULL)
 		conn_close(w, oc, why);
+}
+
+void
+presence_register(struct wk *w, struct conn *c)
+{
+	struct peer_info pi;
+
+	mesh_peer_info(c, &pi);
+	c->state = CS_WAIT_TABLE;
+	table_client_ask(w, TOP_REGISTER, c->slot, c->gen, c->key, &pi);
 }
 
 /*
@@ -72,30 +86,38 @@ close_route(struct wk *w, const struct route *x, const uint8_t key[KEY_LEN],
  * TABLE_MAX_DUPS connections per key and closes the oldest beyond that.
  */
 int
-presence_register(struct wk *w, struct conn *c)
+presence_registered(struct wk *w, struct conn *c, const struct table_resp *resp)
 {
-	struct route r = own_route(w, c);
-	struct table_join j;
+	const struct table_join *j = &resp->join;
 	struct peer_info pi;
 	uint32_t i;
 
-	mesh_peer_info(c, &pi);
-	if (table_register(&w->shm->table, c->key, &r, &pi, &j) != 0)
+	if (resp->result != 0)
 		return -1;
 	c->registered = 1;
-	if (mesh_watchers_exist(w))
+	if (mesh_watchers_exist(w)) {
+		mesh_peer_info(c, &pi);
 		broadcast_present(w, c->key, &pi);
-	if (j.nothers == 0)
+	}
+	if (j->nothers == 0)
 		return 0;
 	c->is_dup = 1;
 	wk_stat(w, ST_DUP_CONNS_TOTAL, 1);
-	for (i = 0; i < j.nothers; i++)
-		if (!j.evicted || !same_route(&j.others[i], &j.evicted_route))
-			mark_dup(w, &j.others[i], c->key);
-	if (j.evicted)
-		close_route(w, &j.evicted_route, c->key,
+	for (i = 0; i < j->nothers && i < TABLE_MAX_DUPS; i++)
+		if (!j->evicted || !same_route(&j->others[i], &j->evicted_route))
+			mark_dup(w, &j->others[i], c->key);
+	if (j->evicted)
+		close_route(w, &j->evicted_route, c->key,
 		    "too many connections for one key; closing the oldest");
 	return 0;
+}
+
+void
+presence_orphaned(struct wk *w, const struct table_resp *resp)
+{
+	if (resp->result == 0)
+		table_client_ask(w, TOP_UNREGISTER, resp->slot, resp->gen,
+		    resp->key, NULL);
 }
 
 /* Tells every worker (this one included) that key has left the server. */
@@ -108,20 +130,24 @@ broadcast_gone(struct wk *w, const uint8_t key[KEY_LEN])
 	mesh_note_gone(w, key);
 	for (i = 0; i < w->nworkers; i++)
 		if (i != w->id)
-			route_push(w, i, RING_PEER_GONE, 0, 0, key, NULL, 0);
+			route_push(w, i, RING_PEER_GONE, 0, 0, 0, key, NULL, 0);
 }
 
 void
 presence_unregister(struct wk *w, struct conn *c)
 {
-	struct route r = own_route(w, c);
-
 	if (!c->registered)
 		return;
 	c->registered = 0;
+	table_client_ask(w, TOP_UNREGISTER, c->slot, c->gen, c->key, NULL);
+}
+
+void
+presence_unregistered(struct wk *w, const struct table_resp *resp)
+{
 	/* PeerGone only when the key's last connection leaves. */
-	if (table_unregister(&w->shm->table, c->key, &r) == TABLE_GONE)
-		broadcast_gone(w, c->key);
+	if (resp->result == TABLE_GONE)
+		broadcast_gone(w, resp->key);
 }
 
 /* Tells a fighting client, at most once a minute, via a Health frame. */
@@ -151,15 +177,24 @@ presence_note_activity(struct wk *w, struct conn *c)
 	struct route r = own_route(w, c), cur;
 	int spoke = c->spoke_as_dup;
 
-	if (!c->is_dup || !c->registered)
+	if (!c->is_dup || !c->registered || c->claim_pending)
 		return;
 	c->spoke_as_dup = 1;
 	if (table_lookup(&w->shm->table, c->key, &cur) && same_route(&cur, &r))
 		return;
-	if (table_claim(&w->shm->table, c->key, &r) != 1)
+	c->claim_pending = 1;
+	c->claim_fights = spoke;
+	table_client_ask(w, TOP_CLAIM, c->slot, c->gen, c->key, NULL);
+}
+
+void
+presence_claimed(struct wk *w, struct conn *c, const struct table_resp *resp)
+{
+	c->claim_pending = 0;
+	if (resp->result != 1)
 		return;
 	wk_stat(w, ST_DUP_SWITCHES, 1);
-	if (spoke) {
+	if (c->claim_fights) {
 		wk_stat(w, ST_DUP_FIGHTS, 1);
 		warn_fighting(w, c);
 	}

@@ -8,12 +8,15 @@
 
 void
 route_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot, uint32_t gen,
-    const uint8_t key[KEY_LEN], const uint8_t *payload, uint32_t len)
+    uint32_t epoch, const uint8_t key[KEY_LEN], const uint8_t *payload,
+    uint32_t len)
 {
 	int wake;
 
-	if (ring_push(shm_ring(w->shm, w->id, to), w->shm->ring_data, kind, slot,
-	    gen, key, payload, len, &wake) != 0) {
+	if (to >= w->nworkers || to == w->id)
+		return;
+	if (ring_push(&w->rings.tx[to], kind, slot, gen, epoch, key, payload, len,
+	    &wake) != 0) {
 		wk_stat(w, ST_DROP_RING_FULL, 1);
 		wk_stat(w, ST_DROP_BYTES_RING_FULL, len);
 		return;
@@ -104,8 +107,13 @@ route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 		note_not_here(w, c, dst, pkt, len);
 		return;
 	}
-	if (r.worker == w->id)
+	if (r.worker == w->id && r.epoch == w->epoch)
 		route_deliver_local(w, r.slot, r.gen, src, pkt, len);
-	else
-		route_push(w, r.worker, RING_PACKET, r.slot, r.gen, src, pkt, len);
+	else if (r.worker != w->id && shm_route_live(w->shm, &r))
+		route_push(w, r.worker, RING_PACKET, r.slot, r.gen, r.epoch, src,
+		    pkt, len);
+	else {		/* its worker died; the master is removing its routes */
+		wk_stat(w, ST_DROP_GONE, 1);
+		wk_stat(w, ST_DROP_BYTES_GONE, len);
+	}
 }

@@ -14,10 +14,13 @@ void	route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 /* Queues a packet to local connection (slot, gen), counting a drop if gone. */
 void	route_deliver_local(struct wk *w, uint32_t slot, uint32_t gen,
 	    const uint8_t src[KEY_LEN], const uint8_t *pkt, uint32_t len);
-/* Copies a record into worker to's ring; the wake-up goes out at turn end. */
+/*
+ * Copies a record into worker to's ring; the wake-up goes out at turn end.
+ * (slot, gen) belong to to's incarnation epoch.
+ */
 void	route_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot,
-	    uint32_t gen, const uint8_t key[KEY_LEN], const uint8_t *payload,
-	    uint32_t len);
+	    uint32_t gen, uint32_t epoch, const uint8_t key[KEY_LEN],
+	    const uint8_t *payload, uint32_t len);
 /* Wakes the workers whose rings got records this turn. */
 void	route_wake_peers(struct wk *w);
 

@@ -32,12 +32,14 @@
 #include "keyd_proto.h"
 #include "ratelimit.h"
 #include "shm.h"
+#include "table_proto.h"
 
 enum conn_state {
 	CS_TLS_HANDSHAKE,
 	CS_HTTP,		/* reading the request head */
 	CS_CLIENT_INFO,		/* ServerKey sent, waiting for ClientInfo */
 	CS_WAIT_KEY,		/* asked the key process */
+	CS_WAIT_TABLE,		/* ClientInfo checked; the master is registering it */
 	CS_RELAY,		/* logged in */
 	CS_FLUSH_CLOSE,		/* writing a last response, then closing */
 };
@@ -60,6 +62,8 @@ struct conn {
 	int		 is_watcher;	/* sent WatchConns */
 	int		 is_dup;	/* its key has had another connection */
 	int		 spoke_as_dup;	/* sent a frame while its key was duplicated */
+	int		 claim_pending;	/* asked the master to make it active */
+	int		 claim_fights;	/* ...after having spoken and lost the route */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 port80;	/* accepted on -http-port beside TLS */
 	int		 in_ready;	/* on the ready list */
@@ -70,6 +74,8 @@ struct conn {
 
 	uint8_t		 key[KEY_LEN];
 	struct client_info info;
+	uint8_t		*server_info;	/* sealed ServerInfo frame, sent once registered */
+	uint32_t	 server_info_len;
 	struct buf	*in;		/* partial input; NULL when none */
 	uint32_t	 skip;		/* payload bytes of a skipped frame left */
 	int		 hdr_seen;	/* next frame counted and charged */
@@ -121,28 +127,49 @@ struct heard_table {
 	uint8_t		 hash_key[16];	/* crypto_shorthash_KEYBYTES */
 };
 
+/* mesh.c: keys this worker's watchers were told are present. */
+struct keyset {
+	uint8_t		(*keys)[KEY_LEN];	/* open addressing, all-zero: empty */
+	uint32_t	 cap, n;		/* cap: power of two */
+	uint8_t		 hash_key[16];
+};
+
 /* mesh.c: this worker's WatchConns clients. */
 struct watcher_list {
 	struct conn	**conns;
 	uint32_t	 n, cap;
+	struct keyset	 announced;
 };
 
-/* keyd_client.c: requests the key process's socket had no room for yet. */
-struct keyd_queue {
-	struct keyd_req	*reqs;
+/* Fixed-size requests a socket had no room for yet, sent in order. */
+struct req_queue {
+	uint8_t		*reqs;
+	size_t		 size;		/* bytes per request */
 	uint32_t	 len, cap;
 	int		 wants_write;	/* EPOLLOUT registered */
+};
+
+/* inbox.c and route.c: this worker's ends of the rings. */
+struct rings {
+	struct ring_tx	 tx[SHM_MAX_WORKERS];	/* to each other worker */
+	struct ring_rx	 rx[SHM_MAX_WORKERS];	/* from each other worker */
+	uint32_t	 epoch[SHM_MAX_WORKERS];	/* producer incarnations seen */
+	uint32_t	 alive[SHM_MAX_WORKERS];
+	uint8_t		 reset_logged[SHM_MAX_WORKERS];	/* once per incarnation */
+	uint64_t	 epochs_seen;	/* shm ctl->epochs_changed */
 };
 
 struct wk {
 	const struct config *cfg;
 	struct shm	*shm;
 	uint32_t	 id;
+	uint32_t	 epoch;		/* our incarnation: part of every route to us */
 	uint32_t	 nworkers;
 	int		 epfd;
 	int		 listen_fd;
 	int		 http_fd;	/* plain HTTP beside TLS, or -1 */
 	int		 keyd_fd;	/* SOCK_SEQPACKET to the key process */
+	int		 table_fd;	/* SOCK_SEQPACKET to the master's table service */
 	int		 evfd;
 	int		 sigfd;
 	int		 timerfd;
@@ -155,6 +182,8 @@ struct wk {
 	uint32_t	 nslots;
 	uint32_t	*free_slots;
 	uint32_t	 nfree;
+	uint32_t	 next_gen;
+	struct token_bucket accept_bucket;	/* our share of -accept-connection-limit */
 	struct conn	*all;		/* list of live connections */
 	struct conn	*ready;		/* connections with buffered input */
 	struct conn	*flush;		/* connections with output to write */
@@ -167,7 +196,9 @@ struct wk {
 	struct bufpool	 bufs;
 	struct heard_table heard;
 	struct watcher_list watchers;
-	struct keyd_queue keyd;
+	struct req_queue keyd;		/* to the key process */
+	struct req_queue table;		/* to the master */
+	struct rings	 rings;
 };
 
 /* Epoll tags for fds that are not connections. */
@@ -177,6 +208,7 @@ struct wk {
 #define TAG_SIGNAL	0xffffffff00000004ULL
 #define TAG_TIMER	0xffffffff00000005ULL
 #define TAG_HTTP	0xffffffff00000006ULL
+#define TAG_TABLE	0xffffffff00000007ULL
 
 /* Adds n to one of this worker's counters in shared memory. */
 static inline void

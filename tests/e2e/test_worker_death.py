@@ -72,7 +72,7 @@ def test_worker_death_and_respawn(derp_server, connect, derpd_test_bin, cause):
 
     assert a.is_closed_by_server(timeout=10), "A's connection outlived its worker"
     assert b.recv_peer_gone(timeout=10) == (a.pub, PEER_GONE_DISCONNECTED)
-    srv.wait_log(r"worker 0: removed 1 routes and told the other workers", since=mark)
+    srv.wait_log(r"worker 0: removed its 1 routes", since=mark)
 
     streamer.join(40)
     assert not streamer.is_alive(), "C -> D stream did not finish"
