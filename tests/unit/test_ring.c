@@ -859,6 +859,40 @@ test_consumer_restart_reads_nothing_old(void **state)
 	assert_int_equal(fill(f, 1000), n);
 }
 
+/*
+ * Positions are 64-bit byte counts that both sides inherit across restarts;
+ * one that passes 2^64 is no different from any other (modular, like the
+ * consumer's checks). A pair restarted at a head near 2^64 (which only a
+ * lying consumer can publish) must keep working once the tail wraps.
+ */
+static void
+test_positions_wrap_past_2_64(void **state)
+{
+	struct fix *f = *state;
+	uint32_t seq, len = 3000;
+	int wake;
+
+	*f->head = UINT64_MAX - 4 * 1024 + 1;	/* aligned down: 2^64 - 4 KiB */
+	ring_tx_start(&f->tx, f->r, f->head, SIZE);
+	ring_rx_start(&f->rx, f->r, f->head, SIZE);
+	assert_int_equal(f->tx.tail, (uint64_t)0 - 4096);
+	/* Across the wrap and twice around the ring, one record at a time. */
+	for (seq = 0; seq < 2 * SIZE / rec_len(len) + 1; seq++) {
+		if (push_seq(f, seq, len, &wake) != 0)
+			fail_msg("push %u refused at tail %#jx, head %#jx: the "
+			    "producer stopped believing the consumer after "
+			    "2^64", seq, (uintmax_t)f->tx.tail,
+			    (uintmax_t)*f->head);
+		assert_int_equal(wake, 1);
+		pop_seq(f, seq, len);
+	}
+	assert_true(f->tx.tail < SIZE * 3);	/* it did wrap */
+	assert_int_equal(f->r->drops, 0);
+	/* And a full ring's worth after the wrap. */
+	seq = fill_count(f);
+	assert_int_equal(fill(f, 100), seq);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -892,6 +926,7 @@ main(void)
 		T(test_producer_restart_resumes_at_head),
 		T(test_producer_restart_aligns_head),
 		T(test_consumer_restart_reads_nothing_old),
+		T(test_positions_wrap_past_2_64),
 	};
 
 	return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
