@@ -114,25 +114,65 @@ def keyfile_seeds():
 
 
 # fuzz_ring scripts: see the op switch in fuzz_ring.c.
-def push(kind, lenmode, lenbytes, slot=1, gen=1):
-    return bytes([4, kind, lenmode]) + lenbytes + struct.pack("<II", slot, gen)
+def push_args(kind, lenmode, lenbytes, slot=1, gen=1, epoch=7):
+    return bytes([kind, lenmode]) + lenbytes + struct.pack("<III", slot, gen, epoch)
+
+
+def push(*args, **kw):
+    return bytes([4]) + push_args(*args, **kw)
+
+
+def push_many(times, *args, **kw):
+    return bytes([5, times - 1]) + push_args(*args, **kw)
+
+
+def head(other_is_tail, mode, arg):
+    """The hostile consumer publishes a head (fuzz_ring.c new_offset)."""
+    return bytes([3, other_is_tail, mode]) + arg
 
 
 def ring_seeds():
     small = push(1, 0, bytes([100]))
     peer = push(5, 0, bytes([19]), 2, 7)
     big = push(1, 2, bytes([64]))                 # 65536 + 64 bytes
+    fill = push_many(10, 1, 2, bytes([64]))       # 3 fit, 7 refused
     consume = bytes([6, 31])
+    drain = bytes([11])
     put("fuzz_ring", "push_pop", small + peer + push(2, 0, b"\0") + consume)
     put("fuzz_ring", "wrap_pad", (big + big + consume + big + big + consume) * 2 +
-        bytes([9]))
+        drain)
     put("fuzz_ring", "corrupt_len", small + small + bytes([1, 0x08, 0xff, 0xff, 0, 0]) +
         consume)
     put("fuzz_ring", "tail_jump", small + bytes([2, 1]) + struct.pack("<i", 4096) +
         consume + small + consume)
-    put("fuzz_ring", "race", small + big + bytes([7, 3, 8]) + b"\xff" * 9 +
-        bytes([7, 0, 4]) + consume)
-    put("fuzz_ring", "discard", small + big + bytes([8]) + small + consume)
+    # Hostile producer while the consumer holds a record.
+    put("fuzz_ring", "race", small + big + bytes([7, 0x10, 8]) + b"\xff" * 9 +
+        bytes([7, 1, 0x08, 0, 0, 0, 0]) + consume)
+    # Hostile consumer: heads past the tail, backwards, unaligned, absurd,
+    # while the ring is full; then the honest consumer catches up.
+    put("fuzz_ring", "head_beyond_tail", fill + head(1, 1, struct.pack("<i", 4096)) +
+        fill + drain + fill + drain)
+    # (the producer must have seen the honest head before the lie)
+    put("fuzz_ring", "head_backwards", fill + bytes([6, 0]) + small +
+        head(0, 4, bytes([16])) + fill + drain)
+    put("fuzz_ring", "head_unaligned", fill + bytes([6, 0]) +
+        head(0, 2, struct.pack("<H", 4)) + fill + drain +
+        head(0, 5, bytes([4])) + bytes([9]) + big + drain)
+    put("fuzz_ring", "head_absurd", fill + head(0, 0, struct.pack("<Q", 2**64 - 8)) +
+        fill + bytes([9]) + fill + drain)
+    # The producer pushes, or the consumer lies, between ring_front and ring_pop.
+    put("fuzz_ring", "push_while_reading", small + small +
+        bytes([7, 3 | 4 << 2]) + push_args(1, 1, struct.pack("<H", 30000)) + drain)
+    put("fuzz_ring", "head_while_reading", small + small +
+        bytes([7, 2, 1, 1]) + struct.pack("<i", 64) + drain + small + drain)
+    # A new incarnation of either side.
+    put("fuzz_ring", "restart_producer", small + big + small + bytes([6, 1, 9]) +
+        small + peer + drain)
+    put("fuzz_ring", "restart_consumer", small + big + small + bytes([10]) +
+        fill + drain)
+    # Both restarted just before positions pass 2^64: they wrap and go on.
+    put("fuzz_ring", "wrap_2_64", bytes([12, 1]) + struct.pack("<H", 512) +
+        (small + big + consume) * 3 + fill + drain + fill + drain)
 
 
 def stun_request(attrs=b"", fingerprint=False, txid=b"tstxid012345"):
