@@ -88,22 +88,30 @@ get8(struct script *s)
 	return v;
 }
 
+/* Little-endian; each byte read in its own statement (C leaves the order
+ * of operands unspecified). */
 static uint16_t
 get16(struct script *s)
 {
-	return (uint16_t)(get8(s) | get8(s) << 8);
+	uint16_t lo = get8(s);
+
+	return (uint16_t)(lo | get8(s) << 8);
 }
 
 static uint32_t
 get32(struct script *s)
 {
-	return (uint32_t)get16(s) | (uint32_t)get16(s) << 16;
+	uint32_t lo = get16(s);
+
+	return lo | (uint32_t)get16(s) << 16;
 }
 
 static uint64_t
 get64(struct script *s)
 {
-	return (uint64_t)get32(s) | (uint64_t)get32(s) << 32;
+	uint64_t lo = get32(s);
+
+	return lo | (uint64_t)get32(s) << 32;
 }
 
 /* Record sq's payload starts here: any mix-up of records shows. */
