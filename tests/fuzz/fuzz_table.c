@@ -9,10 +9,10 @@
  * The input picks the table's size (1..64 connections, so the fuzzer
  * reaches every byte) and the number of workers, then is a script. Each
  * step is one of:
- *   - a writer operation through the table_* write API (register with peer
- *     info, unregister, claim, remove_worker), checked against a model of
- *     derper's dup policy; only while nobody has scribbled, since the writer
- *     (the master) is trusted and reads its own data;
+ *   - a writer operation through the table_* write API (register, with or
+ *     without peer info, unregister, claim, remove_worker), checked against
+ *     a model of derper's dup policy; only while nobody has scribbled, since
+ *     the writer (the master) is trusted and reads its own data;
  *   - a reader operation on a separate handle (table_lookup, table_routes,
  *     table_foreach, table_counts), also for keys never registered;
  *   - a scribble anywhere in the shared part: raw bytes, or aimed at which,
@@ -31,7 +31,11 @@
  *
  * Invariants, always: every route a reader returns names a worker below
  * nworkers; table_routes returns 0..TABLE_MAX_DUPS routes; table_foreach
- * visits at most max_conns entries and hands its callback private copies.
+ * visits at most max_conns entries and hands its callback private copies;
+ * and what a read returns, if the memory did not change under it, is
+ * vouched for by an entry as memory holds it (even seq, live, that key,
+ * sane counts and workers, the same routes and peer info): no torn or
+ * misattributed answer, scribbled on or not.
  * While nobody has scribbled: every write returns what the model says, and
  * lookups, routes, foreach (each live key once, its active route and that
  * route's peer info) and counts agree with the model.
@@ -328,6 +332,13 @@ model_drop(struct model_key *m, uint32_t i)
 	conns--;
 }
 
+/* Every fifth connection registers without peer info. */
+static int
+has_info(uint32_t g)
+{
+	return g % 5 != 0;
+}
+
 static void
 do_register(struct script *s)
 {
@@ -347,7 +358,7 @@ do_register(struct script *s)
 	info.port = (uint16_t)r.gen;
 	info.ip[15] = (uint8_t)k;
 	make_key(key, k);
-	rc = table_register(&w, key, &r, &info, &j);
+	rc = table_register(&w, key, &r, has_info(r.gen) ? &info : NULL, &j);
 	if (conns >= max_conns) {
 		CHECK(rc == -1);
 		return;
@@ -458,8 +469,8 @@ vouched(const uint8_t key[KEY_LEN], const struct route *rs, int n,
 
 	for (i = 0; i < rd.ecap; i++) {
 		e = &rd.entries[i];
-		if ((e->seq & 1) || !e->live || memcmp(e->key, key, KEY_LEN) != 0 ||
-		    e->nroutes == 0 || e->nroutes > TABLE_MAX_DUPS ||
+		if ((e->seq & 1) || !e->live ||
+		    memcmp(e->key, key, KEY_LEN) != 0 || e->nroutes == 0 || e->nroutes > TABLE_MAX_DUPS ||
 		    e->active >= e->nroutes)
 			continue;
 		for (j = 0; j < e->nroutes; j++)
@@ -556,8 +567,9 @@ foreach_cb(const uint8_t *key, const struct route *r,
 		CHECK(k < NKEYS && model[k].n > 0);
 		m = &model[k];
 		CHECK(same_route(r, &m->r[m->active]));
-		CHECK(info->port == (uint16_t)r->gen &&
-		    info->ip[15] == (uint8_t)k);
+		CHECK(has_info(r->gen) ? info->port == (uint16_t)r->gen &&
+		    info->ip[15] == (uint8_t)k : info->port == 0 &&
+		    info->ip[15] == 0);
 		v->seen[k]++;
 	}
 	during();	/* the entries still to come see this */
