@@ -247,7 +247,8 @@ copy_region(uint8_t *buf, uint64_t from, uint64_t to)
 	memcpy(buf + first, r->data, n - first);
 }
 
-/* Whether logical bytes [from, to) still hold what shadow saved from saved_from. */
+/* Whether logical bytes [from, to) still hold what shadow saved (it starts
+ * at saved_from). */
 static int
 region_unchanged(uint64_t saved_from, uint64_t from, uint64_t to)
 {
@@ -562,7 +563,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct script s = { data, size };
 	uint32_t n;
 
-	memset(r, 0x5c, ring_size(SIZE));	/* no reliance on zeroed memory */
+	memset(r, 0x5c, ring_size(SIZE));	/* no reliance on zeroes */
 	*head = 0;
 	ring_tx_start(&tx, r, head, SIZE);
 	ring_rx_start(&rx, r, head, SIZE);

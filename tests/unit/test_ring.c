@@ -46,7 +46,7 @@ setup(void **state)
 	f->head = malloc(sizeof(*f->head));
 	if (f->r == NULL || f->head == NULL)
 		return -1;
-	memset(f->r, 0x5c, ring_size(SIZE));	/* no reliance on zeroed memory */
+	memset(f->r, 0x5c, ring_size(SIZE));	/* no reliance on zeroes */
 	*f->head = 0;				/* a fresh memfd */
 	ring_tx_start(&f->tx, f->r, f->head, SIZE);
 	ring_rx_start(&f->rx, f->r, f->head, SIZE);
@@ -219,8 +219,8 @@ test_records_carry_epoch(void **state)
 
 	for (i = 0; i < 4; i++)
 		for (kind = RING_PACKET; kind < RING_KIND_MAX; kind++)
-			assert_int_equal(ring_push(&f->tx, kind, i, kind, epochs[i],
-			    NULL, NULL, 0, &wake), 0);
+			assert_int_equal(ring_push(&f->tx, kind, i, kind,
+			    epochs[i], NULL, NULL, 0, &wake), 0);
 	for (i = 0; i < 4; i++) {
 		for (kind = RING_PACKET; kind < RING_KIND_MAX; kind++) {
 			assert_int_equal(ring_front(&f->rx, &hdr, &p), 1);
@@ -656,7 +656,7 @@ test_corrupt_unaligned_tail_near_end(void **state)
 	assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
 	assert_int_equal(f->rx.head, SIZE + 16);
 	assert_int_equal(used(f), 0);
-	/* Even a well-formed PAD in the last 8 bytes is read as 8 bytes only. */
+	/* A well-formed PAD in the last 8 bytes is read as 8 bytes only. */
 	f->r->tail = 2 * SIZE - 8 + 24;
 	f->rx.head = 2 * SIZE - 8;
 	memcpy(f->r->data + SIZE - 8, &(uint32_t){ 8 }, 4);
@@ -749,7 +749,8 @@ test_hostile_head_not_believed(void **state)
 	assert_int_equal(fill(f, 5000), SIZE / 1024);
 }
 
-/* A head that stepped back and returns is fine; the producer never regresses. */
+/* A head that steps back and returns is harmless; the producer never
+ * steps back with it. */
 static void
 test_hostile_head_backwards_then_honest(void **state)
 {
@@ -825,7 +826,7 @@ test_producer_restart_aligns_head(void **state)
 	/* A legitimate consumer starting now takes it from there. */
 	ring_rx_start(&f->rx, f->r, f->head, SIZE);
 	assert_int_equal(f->rx.head, SIZE - 8);
-	/* 8 bytes to the end: a PAD of 8 (ASan: never more), then the record. */
+	/* 8 bytes to the end: a PAD of 8 (ASan: no more), then the record. */
 	assert_int_equal(push_seq(f, 1, 100, &wake), 0);
 	assert_int_equal(f->tx.tail, SIZE + rec_len(100));
 	pop_seq(f, 1, 100);

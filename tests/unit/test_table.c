@@ -406,7 +406,8 @@ static void
 test_claim_switches_active(void **state)
 {
 	struct fixture *f = *state;
-	struct route got, r0 = rt(0, 10, 1), r1 = rt(1, 11, 1), r2 = rt(2, 12, 1);
+	struct route got, r0 = rt(0, 10, 1), r1 = rt(1, 11, 1);
+	struct route r2 = rt(2, 12, 1);
 
 	assert_int_equal(reg(&f->t, 4, r0, NULL), 0);
 	assert_int_equal(reg(&f->t, 4, r1, NULL), 0);
@@ -416,7 +417,7 @@ test_claim_switches_active(void **state)
 	assert_route(&got, &r0);
 	assert_int_equal(claim(&f->t, 4, r0), 0);
 	assert_int_equal(claim(&f->t, 4, rt(0, 10, 2)), -1);
-	assert_int_equal(claim(&f->t, 5, r0), -1);		/* unknown key */
+	assert_int_equal(claim(&f->t, 5, r0), -1);	/* unknown key */
 	assert_int_equal(look(&f->rd, 4, &got), 1);
 	assert_route(&got, &r0);
 	/* Dropping a route before the active one keeps the active one. */
@@ -444,7 +445,7 @@ test_remove_worker_removes_only_that_worker(void **state)
 	struct route got, all[TABLE_MAX_DUPS];
 	uint32_t n;
 
-	/* Keys 0..19 on worker n % 4; key 100 on workers 1, 2, 2; 101 on 2, 3. */
+	/* Keys 0..19 on worker n % 4; 100 on workers 1, 2, 2; 101 on 3, 2. */
 	for (n = 0; n < 20; n++)
 		assert_int_equal(reg(&f->t, n, rt(n % NWORKERS, n, 1), NULL), 0);
 	assert_int_equal(reg(&f->t, 100, rt(1, 200, 1), NULL), 0);
@@ -710,7 +711,8 @@ test_churn_keeps_lookups_correct(void **state)
 		n = randombytes_uniform(KEYS);
 		x = randombytes_uniform(100);
 		if (x == 0)
-			model_remove_worker(f, &m, randombytes_uniform(NWORKERS));
+			model_remove_worker(f, &m,
+			    randombytes_uniform(NWORKERS));
 		else if (m.k[n].n == 0 || x < 35)
 			model_register(f, &m, n);
 		else if (x < 80)
@@ -1059,21 +1061,22 @@ race_read_one(struct fixture *f, const struct race *rc, uint64_t i,
 		n = RACE_PINNED + (uint32_t)(i / 2) % RACE_NPINNED;
 		st->pinned++;
 		if (!look(&f->rd, n, &got))
-			return snprintf(st->err, sizeof(st->err), "pinned key %u "
-			    "not found", n), -1;
+			return snprintf(st->err, sizeof(st->err),
+			    "pinned key %u not found", n), -1;
 		want = race_route(n, n - RACE_PINNED + 1);
 		if (!same_route(&got, &want))
-			return snprintf(st->err, sizeof(st->err), "pinned key %u: "
-			    "wrong route", n), -1;
+			return snprintf(st->err, sizeof(st->err),
+			    "pinned key %u: wrong route", n), -1;
 		return 0;
 	}
 	n = randombytes_uniform(RACE_KEYS);
 	if (look(&f->rd, n, &got)) {
 		st->found++;
 		if (!race_plausible(rc, n, &got))
-			return snprintf(st->err, sizeof(st->err), "key %u: route "
-			    "w%u e%u s%u g%u was never the writer's", n,
-			    got.worker, got.epoch, got.slot, got.gen), -1;
+			return snprintf(st->err, sizeof(st->err),
+			    "key %u: route w%u e%u s%u g%u was never the "
+			    "writer's", n, got.worker, got.epoch, got.slot,
+			    got.gen), -1;
 	}
 	k = routes(&f->rd, n, all);
 	if (k < 0 || k > TABLE_MAX_DUPS)
@@ -1081,8 +1084,9 @@ race_read_one(struct fixture *f, const struct race *rc, uint64_t i,
 		    n, k), -1;
 	while (k-- > 0)
 		if (!race_plausible(rc, n, &all[k]))
-			return snprintf(st->err, sizeof(st->err), "key %u: a route "
-			    "that was never the writer's", n), -1;
+			return snprintf(st->err, sizeof(st->err),
+			    "key %u: a route that was never the writer's",
+			    n), -1;
 	return 0;
 }
 
@@ -1094,8 +1098,9 @@ race_scan(struct fixture *f, const struct race *rc, struct race_stats *st)
 	table_foreach(&f->rd, race_foreach_cb, &scan);
 	st->scans++;
 	if (scan.bad != 0 || scan.pinned != RACE_NPINNED)
-		return snprintf(st->err, sizeof(st->err), "foreach: %u bad routes, "
-		    "%u pinned keys", scan.bad, scan.pinned), -1;
+		return snprintf(st->err, sizeof(st->err),
+		    "foreach: %u bad routes, %u pinned keys", scan.bad,
+		    scan.pinned), -1;
 	return 0;
 }
 
@@ -1139,7 +1144,8 @@ race_pin(struct fixture *f)
 		assert_int_equal(reg(&f->t, RACE_PINNED + n,
 		    race_route(RACE_PINNED + n, n + 1), NULL), 0);
 	for (n = 0; n < RACE_FILLERS; n++)
-		assert_int_equal(unreg(&f->t, 5000 + n, rt(1, n, 1)), TABLE_GONE);
+		assert_int_equal(unreg(&f->t, 5000 + n, rt(1, n, 1)),
+		    TABLE_GONE);
 }
 
 /*
@@ -1193,7 +1199,8 @@ test_reader_races_writer(void **state)
 	    (uintmax_t)st.lookups, (uintmax_t)st.pinned, (uintmax_t)st.found,
 	    (uintmax_t)st.scans, rc->ops, rc->flips);
 	if (rv != 0)
-		fail_msg("after %ju lookups: %s", (uintmax_t)st.lookups, st.err);
+		fail_msg("after %ju lookups: %s", (uintmax_t)st.lookups,
+		    st.err);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(rc->failed, 0);
@@ -1238,7 +1245,7 @@ static struct {
 	struct fixture	*f;
 	int		armed;		/* the reader's next probe hands over */
 	uint32_t	target;		/* the index that probe reads */
-	uint32_t	skip;		/* entries rebuilt before the writer stops */
+	uint32_t	skip;		/* entries rebuilt before it stops */
 	int		stopped;	/* the writer is inside that rebuild */
 	int		quit;
 	uint32_t	errors;		/* the writer's unexpected results */
@@ -1296,7 +1303,8 @@ churn_step(struct fixture *f, struct churn *c)
 
 	if (c->filling) {
 		k = c->next++;
-		ho.errors += reg(&f->t, 100 + k, rt(1 + k % 3, k, 1), NULL) != 0;
+		ho.errors += reg(&f->t, 100 + k, rt(1 + k % 3, k, 1),
+		    NULL) != 0;
 		c->live[c->n++] = k;
 		c->filling = c->n < RACE_CAP - RACE_NPINNED;
 	} else {
@@ -1337,7 +1345,8 @@ pinned_all_found(struct fixture *f, char *err, size_t errlen)
 		want = race_route(n, n - RACE_PINNED + 1);
 		if (!look(&f->rd, n, &got) || !same_route(&got, &want) ||
 		    routes(&f->rd, n, all) != 1 || !same_route(&all[0], &want))
-			return snprintf(err, errlen, "pinned key %u lost", n), -1;
+			return snprintf(err, errlen, "pinned key %u lost",
+			    n), -1;
 	}
 	return 0;
 }
@@ -1363,7 +1372,8 @@ test_reader_inside_rebuild(void **state)
 	ho.turn = READER;
 	role = READER;
 	hash_hook = rebuild_hook;
-	assert_int_equal(pthread_create(&writer, NULL, rebuild_writer, NULL), 0);
+	assert_int_equal(pthread_create(&writer, NULL, rebuild_writer, NULL),
+	    0);
 	for (round = 0; round < 200 && err[0] == '\0'; round++) {
 		n = RACE_PINNED + round % RACE_NPINNED;
 		want = race_route(n, n - RACE_PINNED + 1);
