@@ -499,7 +499,8 @@ reader_lookup(uint32_t k)
 
 	make_key(key, k);
 	rc = table_lookup(&rd, key, out1);
-	CHECK(rc == 0 || rc == 1);
+	CHECK(rc >= -1 && rc <= 1);
+	CHECK(rc != -1 || scribbles != 0);	/* only scribbles leave no clean read */
 	if (rc == 1)
 		CHECK(out1->worker < nworkers);
 	if (rc == 1 && scribbles == before)

@@ -242,6 +242,39 @@ test_lookup_of_unknown_keys_is_absent(void **state)
 	assert_int_equal(table_lookup(&f->rd, key, &got), 1);
 }
 
+/*
+ * An entry or index left mid-write (a master stopped inside a write, or
+ * scribbled bytes) gives -1, "no clean read", never 0: a worker must not
+ * tell a client that a peer is gone on the strength of a torn read.
+ */
+static void
+test_torn_read_is_unknown_not_absent(void **state)
+{
+	struct fixture *f = *state;
+	struct route got, want = rt(1, 3, 4);
+	uint8_t key[KEY_LEN];
+	uint32_t e;
+
+	assert_int_equal(reg(&f->t, 9, want, NULL), 0);
+	make_key(key, 9);
+	for (e = 0; e < f->t.ecap; e++)
+		if (f->t.entries[e].live &&
+		    memcmp(f->t.entries[e].key, key, KEY_LEN) == 0)
+			break;
+	assert_true(e < f->t.ecap);
+	f->t.entries[e].seq++;			/* odd: being written */
+	assert_int_equal(look(&f->rd, 9, &got), -1);
+	f->t.entries[e].seq++;
+	assert_int_equal(look(&f->rd, 9, &got), 1);
+	assert_route(&got, &want);
+
+	f->t.sh->ihdr[f->t.sh->which & 1].seq++;	/* index mid-rebuild */
+	assert_int_equal(look(&f->rd, 9, &got), -1);
+	assert_int_equal(look(&f->rd, 10, &got), -1);
+	f->t.sh->ihdr[f->t.sh->which & 1].seq++;
+	assert_int_equal(look(&f->rd, 10, &got), 0);
+}
+
 /* A second handle attached to the same memory reads what the writer wrote. */
 static void
 test_reader_handle_sees_writer(void **state)
@@ -1060,7 +1093,7 @@ race_read_one(struct fixture *f, const struct race *rc, uint64_t i,
 	if (i % 2 == 0) {
 		n = RACE_PINNED + (uint32_t)(i / 2) % RACE_NPINNED;
 		st->pinned++;
-		if (!look(&f->rd, n, &got))
+		if (look(&f->rd, n, &got) != 1)
 			return snprintf(st->err, sizeof(st->err),
 			    "pinned key %u not found", n), -1;
 		want = race_route(n, n - RACE_PINNED + 1);
@@ -1070,7 +1103,7 @@ race_read_one(struct fixture *f, const struct race *rc, uint64_t i,
 		return 0;
 	}
 	n = randombytes_uniform(RACE_KEYS);
-	if (look(&f->rd, n, &got)) {
+	if (look(&f->rd, n, &got) == 1) {	/* -1: no clean read, nothing claimed */
 		st->found++;
 		if (!race_plausible(rc, n, &got))
 			return snprintf(st->err, sizeof(st->err),
@@ -1343,7 +1376,7 @@ pinned_all_found(struct fixture *f, char *err, size_t errlen)
 
 	for (n = RACE_PINNED; n < RACE_PINNED + RACE_NPINNED; n++) {
 		want = race_route(n, n - RACE_PINNED + 1);
-		if (!look(&f->rd, n, &got) || !same_route(&got, &want) ||
+		if (look(&f->rd, n, &got) != 1 || !same_route(&got, &want) ||
 		    routes(&f->rd, n, all) != 1 || !same_route(&all[0], &want))
 			return snprintf(err, errlen, "pinned key %u lost",
 			    n), -1;
@@ -1381,7 +1414,7 @@ test_reader_inside_rebuild(void **state)
 		ho.skip = round % 14;
 		ho.armed = 1;
 		/* The writer runs inside this lookup, and stops mid-rebuild. */
-		if (!look(&f->rd, n, &got) || !same_route(&got, &want))
+		if (look(&f->rd, n, &got) != 1 || !same_route(&got, &want))
 			snprintf(err, sizeof(err), "round %u: the lookup in "
 			    "flight lost pinned key %u", round, n);
 		stops += ho.stopped;
@@ -1413,6 +1446,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		SMALL(test_register_then_lookup),
 		SMALL(test_lookup_of_unknown_keys_is_absent),
+		SMALL(test_torn_read_is_unknown_not_absent),
 		SMALL(test_reader_handle_sees_writer),
 		SMALL(test_register_again_makes_new_route_active),
 		SMALL(test_fifth_connection_evicts_oldest),
