@@ -123,6 +123,7 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
+		SSL_set_mode(c->ssl, SSL_MODE_ASYNC);	/* until the handshake is done */
 	}
 	tune_socket(w->cfg, fd);
 	w->slots[c->slot] = c;
@@ -205,7 +206,8 @@ conn_update_events(struct wk *w, struct conn *c)
 	ev.events = want;
 	ev.data.u64 = conn_tag(c);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-		fatal("epoll_ctl mod client");
+		fatal("epoll_ctl mod client (slot %u, fd %d, state %d)", c->slot,
+		    c->fd, (int)c->state);
 	c->epoll_events = want;
 }
 
@@ -230,6 +232,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	buf_put(&w->bufs, c->in);
 	c->in = NULL;
 	if (c->ssl != NULL) {
+		transport_tls_abandon(w, c);
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
@@ -243,16 +246,23 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	w->graveyard = c;
 }
 
+/* Frees closed connections, but not one still on a list of the next turn. */
 void
 conn_bury(struct wk *w)
 {
-	struct conn *c;
+	struct conn *c, *keep = NULL;
 
 	while ((c = w->graveyard) != NULL) {
 		w->graveyard = c->next;
+		if (c->in_ready || c->in_flush) {
+			c->next = keep;
+			keep = c;
+			continue;
+		}
 		ws_free(c);	/* here: we may have been inside wslay */
 		free(c);
 	}
+	w->graveyard = keep;
 }
 
 void
@@ -346,7 +356,7 @@ conn_flush_all(struct wk *w)
 static void
 tls_handshake(struct wk *w, struct conn *c)
 {
-	int r = transport_tls_handshake(c);
+	int r = transport_tls_handshake(w, c);
 
 	if (r == 1) {
 		c->state = CS_HTTP;

@@ -12,6 +12,7 @@
 #include "keyfmt.h"
 #include "mesh.h"
 #include "presence.h"
+#include "tlskey.h"
 
 #define KEYD_BATCH	64	/* answers per wake-up */
 
@@ -188,12 +189,27 @@ answer(struct wk *w, struct keyd_resp *resp)
 	sodium_memzero(resp->shared, sizeof(resp->shared));
 }
 
+/* A TLS handshake paused for its signature goes on, this turn. */
+static void
+signed_for(struct wk *w, const struct keyd_resp *resp)
+{
+	struct conn *c = conn_at(w, resp->slot, resp->gen);
+
+	if (c != NULL && tlskey_answer(c, resp))
+		conn_mark_ready(w, c);
+}
+
 void
 handshake_keyd_readable(struct wk *w)
 {
 	struct keyd_resp resp;
 	int i;
 
-	for (i = 0; i < KEYD_BATCH && keyd_client_recv(w, &resp); i++)
-		answer(w, &resp);
+	for (i = 0; i < KEYD_BATCH && keyd_client_recv(w, &resp); i++) {
+		if (resp.op == KEYD_SIGN)
+			signed_for(w, &resp);
+		else
+			answer(w, &resp);
+		sodium_memzero(&resp, sizeof(resp));
+	}
 }

@@ -45,6 +45,7 @@ enum conn_state {
 };
 
 struct heard_src;
+struct tls_sign;
 struct wslay_event_context;
 
 struct conn {
@@ -53,6 +54,7 @@ struct conn {
 	uint32_t	 gen;
 	enum conn_state	 state;
 	SSL		*ssl;
+	struct tls_sign	*sign;		/* the key process is signing for its handshake */
 	uint32_t	 epoll_events;	/* currently registered */
 	int		 tls_read_wants_write;
 	int		 tls_write_wants_read;
@@ -175,6 +177,9 @@ struct wk {
 	int		 timerfd;
 	const int	*evfds;
 	SSL_CTX		*ssl_ctx;
+	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
+	uint32_t	 next_sign_id;
+	uint64_t	 keyd_restarts;	/* the master's count, as last seen */
 	uint8_t		 server_pub[KEY_LEN];
 	struct conn_upcalls up;
 
