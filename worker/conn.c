@@ -196,7 +196,7 @@ conn_update_events(struct wk *w, struct conn *c)
 	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_TABLE &&
 	    c->state != CS_FLUSH_CLOSE && c->paused_until_ms == 0)
 		want |= EPOLLIN;
-	if (c->out_bytes > 0 || c->tls_read_wants_write || ws_wants_write(c))
+	if (c->out_bytes > 0 || c->tls_read_wants_write)
 		want |= EPOLLOUT;
 	if (c->tls_write_wants_read)
 		want |= EPOLLIN;
@@ -264,9 +264,21 @@ conn_flush_close(struct wk *w, struct conn *c)
 }
 
 int
+conn_append(struct wk *w, struct conn *c, const void *head, size_t hlen,
+    const void *body, size_t blen)
+{
+	if (c->ws != NULL)
+		return ws_queue_frame(w, c, head, hlen, body, blen);
+	if (outq_append(w, c, head, hlen) != 0 ||
+	    (blen > 0 && outq_append(w, c, body, blen) != 0))
+		return -1;
+	return 0;
+}
+
+int
 conn_queue(struct wk *w, struct conn *c, const void *p, size_t len)
 {
-	if (outq_append(w, c, p, len) == 0)
+	if (conn_append(w, c, p, len, NULL, 0) == 0)
 		return 0;
 	conn_close(w, c, "out of memory");
 	return -1;
@@ -280,18 +292,6 @@ conn_queue_control(struct wk *w, struct conn *c, const void *p, size_t len)
 	return conn_queue(w, c, p, len);
 }
 
-/* WebSocket: the 101 goes out raw, everything after it framed by wslay. */
-static int
-ws_write(struct wk *w, struct conn *c)
-{
-	c->ws_progress = 0;
-	if (ws_flush(w, c) != 0)
-		return -1;
-	if (c->ws_progress)
-		c->stalled_since_ms = w->now_ms;
-	return 0;
-}
-
 static void
 conn_write(struct wk *w, struct conn *c)
 {
@@ -300,14 +300,12 @@ conn_write(struct wk *w, struct conn *c)
 	ssize_t r;
 	int n;
 
-	while (c->out_bytes > 0 && (c->ws == NULL || c->raw_out > 0)) {
+	while (c->out_bytes > 0) {
 		for (n = 0, b = c->out_head; b != NULL && n < MAX_IOV; b = b->next, n++) {
 			iov[n].iov_base = b->data + b->rd;
 			iov[n].iov_len = b->wr - b->rd;
 		}
-		if (c->raw_out > 0 && iov[0].iov_len > c->raw_out)
-			iov[0].iov_len = c->raw_out;
-		r = transport_write(c, iov, c->raw_out > 0 ? 1 : n);
+		r = transport_write(c, iov, n);
 		if (r < 0) {
 			conn_close(w, c, "write error");
 			return;
@@ -315,14 +313,9 @@ conn_write(struct wk *w, struct conn *c)
 		if (r == 0)
 			break;
 		outq_consume(w, c, (size_t)r);
-		c->raw_out -= c->raw_out < r ? c->raw_out : (uint32_t)r;
 		c->stalled_since_ms = w->now_ms;
 	}
-	if (c->ws != NULL && c->raw_out == 0 && ws_write(w, c) != 0) {
-		conn_close(w, c, "WebSocket write error");
-		return;
-	}
-	if (c->out_bytes == 0 && !ws_wants_write(c) && c->state == CS_FLUSH_CLOSE) {
+	if (c->out_bytes == 0 && c->state == CS_FLUSH_CLOSE) {
 		transport_tls_shutdown(c);
 		conn_close(w, c, "response sent");
 	}

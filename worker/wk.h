@@ -45,7 +45,7 @@ enum conn_state {
 };
 
 struct heard_src;
-struct wslay_event_context;
+struct ws_conn;
 
 struct conn {
 	int		 fd;
@@ -100,11 +100,7 @@ struct conn {
 
 	struct sockaddr_storage peer;
 
-	struct wslay_event_context *ws;	/* WebSocket framing, or NULL */
-	uint32_t	 raw_out;	/* leading output bytes sent unframed (the 101) */
-	int		 ws_bad;	/* close code for a bad message, else 0 */
-	uint64_t	 ws_msg_len;	/* bytes of the message being received */
-	int		 ws_progress;	/* wslay wrote something */
+	struct ws_conn	*ws;		/* WebSocket state (websocket.c), or NULL */
 };
 
 struct wk;
