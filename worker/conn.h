@@ -18,6 +18,10 @@ struct conn *conn_by_tag(struct wk *w, uint64_t tag);
 
 /* Accepts what the listening socket lfd has queued. */
 void	conn_accept(struct wk *w, int lfd, int port80);
+/* From the tick: accepting again after a pause, the login memory budget. */
+void	conn_tick(struct wk *w);
+/* c finished its login: off the login memory budget, onto pool buffers; -1 if closed. */
+int	conn_logged_in(struct wk *w, struct conn *c);
 /* Closes c now (it is freed at the end of the turn); why is logged with -verbose. */
 void	conn_close(struct wk *w, struct conn *c, const char *why);
 /* Writes what is queued, then closes. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "conn.h"
+#include "loginmem.h"
 
 #define MESH_WRITE_TIMEOUT_MS 30000
 
@@ -61,4 +62,6 @@ timers_tick(struct wk *w)
 			conn_mark_ready(w, c);	/* frames may be waiting in the buffer */
 		}
 	}
+	conn_tick(w);
+	loginmem_tick(w);
 }

@@ -50,7 +50,7 @@ ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 
 	(void)flags;
 	/* Never read more than the input buffer can take as payload. */
-	room = c->in != NULL ? BUF_SIZE - c->in->wr : 0;
+	room = c->in != NULL ? c->in->cap - c->in->wr : 0;
 	if (len > room)
 		len = room;
 	if (c->fd < 0 || len == 0) {
@@ -112,7 +112,7 @@ ws_chunk(wslay_event_context_ptr ctx,
 	if (c->fd < 0 || ws->bad || c->in == NULL)
 		return;
 	/* ws_recv bounded the read by the room left, so this fits. */
-	if (arg->data_length > BUF_SIZE - c->in->wr) {
+	if (arg->data_length > c->in->cap - c->in->wr) {
 		ws->bad = WSLAY_CODE_INTERNAL_SERVER_ERROR;
 		return;
 	}
