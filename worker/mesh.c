@@ -102,7 +102,7 @@ sweep_one(const uint8_t *key, void *arg)
 	struct wk *w = arg;
 	struct route r;
 
-	if (!table_lookup(&w->shm->table, key, &r))
+	if (table_lookup(&w->shm->table, key, &r) == 0)
 		mesh_note_gone(w, key);
 }
 

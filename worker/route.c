@@ -101,11 +101,17 @@ route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
     const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len)
 {
 	struct route r;
+	int found;
 
 	wk_stat(w, ST_PACKETS_RECV, 1);
 	wk_stat(w, ST_BYTES_RECV, len);
-	if (!table_lookup(&w->shm->table, dst, &r)) {
+	if ((found = table_lookup(&w->shm->table, dst, &r)) == 0) {
 		note_not_here(w, c, dst, pkt, len);
+		return;
+	}
+	if (found < 0) {	/* no clean read: drop it, claim nothing */
+		wk_stat(w, ST_DROP_GONE, 1);
+		wk_stat(w, ST_DROP_BYTES_GONE, len);
 		return;
 	}
 	if (r.worker == w->id && r.epoch == w->epoch)

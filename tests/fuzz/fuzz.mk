@@ -29,7 +29,7 @@ FUZZ_CC	     ?= clang-14
 FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
-		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
+		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
 		fuzz_client_msg fuzz_acme
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
@@ -45,6 +45,7 @@ FUZZ_SRC_fuzz_frames	 = common/frame.c
 FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
 FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c
 FUZZ_SRC_fuzz_ring	 = common/ring.c
+FUZZ_SRC_fuzz_table	 = common/table.c
 FUZZ_SRC_fuzz_stun	 = common/stun.c
 FUZZ_SRC_fuzz_client_derp = client/derpmsg.c common/frame.c
 FUZZ_SRC_fuzz_client_http = client/httpparse.c
@@ -53,12 +54,14 @@ FUZZ_SRC_fuzz_client_msg  = client/streamfmt.c client/chatmsg.c
 FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
-# limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096).
+# limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096). A table reader that does not
+# return within -timeout seconds is a finding (it must never wait).
 FUZZ_OPTS_fuzz_http	  = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_frames	  = -max_len=8192
 FUZZ_OPTS_fuzz_clientinfo = -max_len=4096 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
 FUZZ_OPTS_fuzz_keyfile	  = -max_len=4200 -dict=tests/fuzz/dict/fuzz_keyfile.dict
 FUZZ_OPTS_fuzz_ring	  = -max_len=4096
+FUZZ_OPTS_fuzz_table	  = -max_len=2048 -timeout=10
 FUZZ_OPTS_fuzz_stun	  = -max_len=2100
 FUZZ_OPTS_fuzz_client_derp = -max_len=70000
 FUZZ_OPTS_fuzz_client_http = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
@@ -107,11 +110,12 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 	echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS)s each, no crash"
 
 # Each seed, and each kept crash (crashes/<target minus fuzz_>_*), once
-# through its harness; fails on any crash or invariant.
+# through its harness; fails on any crash or invariant, or an input that
+# takes a minute (libFuzzer's own default is twenty).
 fuzz-regress: fuzz-deps $(FUZZ_BINS)
 	@pass=0; fail=0; \
 	for t in $(FUZZ_TARGETS); do \
-		if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t tests/fuzz/corpus/$$t/* \
+		if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t -timeout=60 tests/fuzz/corpus/$$t/* \
 		    $$(ls tests/fuzz/crashes/$${t#fuzz_}_* 2>/dev/null) \
 		    >$(FUZZ_DIR)/$$t.regress.log 2>&1; then \
 			pass=$$((pass + 1)); \
