@@ -36,6 +36,7 @@ static const struct field fields[] = {
 	{ "queue-kib",		FT_INT,		CF(queue_kib),		W },
 	{ "keepalive",		FT_INT,		CF(keepalive_ms),	W },
 	{ "handshake-timeout",	FT_INT,		CF(handshake_timeout_ms), W },
+	{ "login-memory-mib",	FT_INT,		CF(login_memory_mib),	W },
 	{ "tcp-keepalive-time",	FT_INT,		CF(tcp_keepalive_ms),	W },
 	{ "tcp-user-timeout",	FT_INT,		CF(tcp_user_timeout_ms), W },
 	{ "tcp-write-timeout",	FT_INT,		CF(tcp_write_timeout_ms), W },

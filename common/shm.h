@@ -79,6 +79,9 @@ enum stat_id {
 	ST_ACCEPT_LIMIT_ACCEPTED,	/* -accept-connection-limit */
 	ST_ACCEPT_LIMIT_REJECTED,
 	ST_TABLE_FULL,			/* logins refused: -max-clients reached */
+	ST_ACCEPT_NO_FDS,		/* accept failed for want of descriptors */
+	ST_LOGIN_MEM_BYTES,		/* gauge: held by connections not logged in */
+	ST_LOGIN_MEM_CLOSED,		/* closed or refused: that memory was spent */
 	ST_MAX,
 };
 

@@ -66,8 +66,7 @@ handshake_input(struct wk *w, struct conn *c)
 		return;
 	}
 	if (b->wr - b->rd - DERP_FRAME_HDR_LEN < len) {
-		if (BUF_SIZE - b->rd < DERP_FRAME_HDR_LEN + len)
-			buf_compact(b);
+		c->in_max = DERP_FRAME_HDR_LEN + len;	/* conn_read grows c->in to it */
 		return;
 	}
 	derp_in_count(w, type);
@@ -160,6 +159,8 @@ check_client_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 void
 handshake_logged_in(struct wk *w, struct conn *c)
 {
+	if (conn_logged_in(w, c) != 0)
+		return;
 	c->state = CS_RELAY;
 	conn_queue_control(w, c, c->server_info, c->server_info_len);
 	free(c->server_info);

@@ -106,6 +106,7 @@ start_region(struct wk *w)
 	mine->stats[ST_TCP_CURRENT] = 0;
 	mine->stats[ST_CLIENTS_CURRENT] = 0;
 	mine->stats[ST_HOME_CLIENTS] = 0;
+	mine->stats[ST_LOGIN_MEM_BYTES] = 0;
 	mine->watchers = 0;
 	mine->ready = 0;
 	inbox_start(w);

@@ -51,9 +51,10 @@ queue_packet(struct wk *w, struct conn *d, const uint8_t src[KEY_LEN],
 		return;
 	}
 	frame_recv_packet_header(hdr, src, len);
-	if (conn_queue(w, d, hdr, sizeof(hdr)) != 0 ||
-	    conn_queue(w, d, pkt, len) != 0)
+	if (conn_append(w, d, hdr, sizeof(hdr), pkt, len) != 0) {
+		conn_close(w, d, "out of memory");
 		return;
+	}
 	wk_stat(w, ST_PACKETS_SENT, 1);
 	wk_stat(w, ST_BYTES_SENT, len);
 	peergone_note_src(w, d, src);

@@ -5,7 +5,8 @@
  * functions are declared in that file's own header. The layers, bottom up:
  *
  *   bufpool, http, clientinfo       no worker state
- *   transport, outq, websocket      bytes in and out of one connection
+ *   transport, loginmem, outq,      bytes in and out of one connection,
+ *   websocket                       what it holds before it logs in
  *   conn                            lifecycle, epoll, read/write loops, timers
  *   peergone, route, mesh,          what DERP means: who heard from whom,
  *   presence, inbox, derp_in,       where a packet goes, mesh watchers, the
@@ -46,7 +47,7 @@ enum conn_state {
 
 struct heard_src;
 struct tls_sign;
-struct wslay_event_context;
+struct ws_conn;
 
 struct conn {
 	int		 fd;
@@ -79,6 +80,7 @@ struct conn {
 	uint8_t		*server_info;	/* sealed ServerInfo frame, sent once registered */
 	uint32_t	 server_info_len;
 	struct buf	*in;		/* partial input; NULL when none */
+	uint32_t	 in_max;	/* before login: the most c->in may grow to */
 	uint32_t	 skip;		/* payload bytes of a skipped frame left */
 	int		 hdr_seen;	/* next frame counted and charged */
 	struct buf	*out_head, *out_tail;
@@ -102,11 +104,14 @@ struct conn {
 
 	struct sockaddr_storage peer;
 
-	struct wslay_event_context *ws;	/* WebSocket framing, or NULL */
-	uint32_t	 raw_out;	/* leading output bytes sent unframed (the 101) */
-	int		 ws_bad;	/* close code for a bad message, else 0 */
-	uint64_t	 ws_msg_len;	/* bytes of the message being received */
-	int		 ws_progress;	/* wslay wrote something */
+	/* Until logged in: on the login memory list (loginmem.c). */
+	int		 lm_on;
+	int		 lm_tls_record;	/* OpenSSL holds part of a record */
+	uint64_t	 lm_charge;	/* bytes charged to the budget */
+	int64_t		 lm_since_ms;	/* accepted at */
+	struct conn	*lm_prev, *lm_next;	/* oldest first */
+
+	struct ws_conn	*ws;		/* WebSocket state (websocket.c), or NULL */
 };
 
 struct wk;
@@ -141,6 +146,24 @@ struct watcher_list {
 	struct conn	**conns;
 	uint32_t	 n, cap;
 	struct keyset	 announced;
+};
+
+/* loginmem.c: what connections that have not logged in hold. */
+struct login_mem {
+	uint64_t	 used;		/* bytes charged now */
+	uint64_t	 peak;		/* most used since memory was last trimmed */
+	struct conn	*oldest, *newest;
+	uint64_t	 closed;	/* closed or refused for it, not yet logged */
+	int64_t		 logged_ms;
+};
+
+/* conn.c: accepting paused for want of descriptors, with back-off. */
+struct accept_pause {
+	int		 paused;	/* listening sockets out of epoll */
+	int64_t		 resume_ms;
+	int64_t		 backoff_ms;
+	int64_t		 since_ms;	/* the episode began */
+	uint64_t	 failures;	/* accept calls failed in this episode */
 };
 
 /* Fixed-size requests a socket had no room for yet, sent in order. */
@@ -189,6 +212,8 @@ struct wk {
 	uint32_t	 nfree;
 	uint32_t	 next_gen;
 	struct token_bucket accept_bucket;	/* our share of -accept-connection-limit */
+	struct accept_pause accept_pause;
+	struct login_mem login_mem;
 	struct conn	*all;		/* list of live connections */
 	struct conn	*ready;		/* connections with buffered input */
 	struct conn	*flush;		/* connections with output to write */
