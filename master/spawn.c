@@ -13,9 +13,6 @@
 #include "log.h"
 #include "role.h"
 
-/* Above any descriptor a child is given, while they are moved into place. */
-#define SPAWN_HIGH_FD	1024
-
 extern char **environ;
 
 static int exe_fd = -1;
@@ -102,33 +99,41 @@ child_environ(void)
 	return env;
 }
 
+static void __attribute__((noreturn))
+child_fail(const struct spawn *sp, const char *what)
+{
+	log_warn("starting the %s: %s", sp->role, what);
+	_exit(127);
+}
+
 /* In the child: descriptors into place, everything else closed, exec. */
 static void __attribute__((noreturn))
 child(struct spawn *sp, int setup)
 {
 	char *argv[] = { sp->title, ROLE_FLAG, (char *)sp->role, NULL };
-	int high[SPAWN_MAX_FDS + 2], i, exe;
+	int high[SPAWN_MAX_FDS + 2], i, exe, above = ROLE_SETUP_FD + 2 + sp->nfds;
 	sigset_t none;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* First everything up high, so no move clobbers another's source. */
+	/* First a copy of each above the places they go, so no move clobbers
+	 * another's source (and within any RLIMIT_NOFILE that can hold them). */
 	for (i = 0; i < sp->nfds; i++)
-		if ((high[i] = fcntl(sp->fds[i], F_DUPFD, SPAWN_HIGH_FD)) < 0)
-			_exit(127);
-	if ((high[sp->nfds] = fcntl(setup, F_DUPFD, SPAWN_HIGH_FD)) < 0 ||
-	    (exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, SPAWN_HIGH_FD)) < 0)
-		_exit(127);
+		if ((high[i] = fcntl(sp->fds[i], F_DUPFD, above)) < 0)
+			child_fail(sp, "dup");
+	if ((high[sp->nfds] = fcntl(setup, F_DUPFD, above)) < 0 ||
+	    (exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, above)) < 0)
+		child_fail(sp, "dup");
 	if (dup2(high[sp->nfds], ROLE_SETUP_FD) < 0)
-		_exit(127);
+		child_fail(sp, "dup2");
 	for (i = 0; i < sp->nfds; i++)
 		if (dup2(high[i], ROLE_SETUP_FD + 1 + i) < 0)
-			_exit(127);
+			child_fail(sp, "dup2");
 	if (dup3(exe, ROLE_SETUP_FD + 1 + sp->nfds, O_CLOEXEC) < 0)
-		_exit(127);
-	close_range(ROLE_SETUP_FD + 2 + sp->nfds, ~0U, 0);
+		child_fail(sp, "dup3");
+	close_range(above, ~0U, 0);
 	fexecve(ROLE_SETUP_FD + 1 + sp->nfds, argv, child_environ());
-	_exit(127);
+	child_fail(sp, "fexecve");
 }
 
 pid_t
