@@ -172,9 +172,11 @@ reclaim(struct master *m, uint32_t i)
 }
 
 static void
-log_exit(const char *what, pid_t pid, int status)
+log_exit(const struct master *m, const char *what, pid_t pid, int status)
 {
-	if (WIFSIGNALED(status))
+	if (m->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_debug("%s (pid %d) stopped", what, (int)pid);
+	else if (WIFSIGNALED(status))
 		log_warnx("%s (pid %d) killed by signal %d (%s)%s", what, (int)pid,
 		    WTERMSIG(status), strsignal(WTERMSIG(status)),
 		    WTERMSIG(status) == SIGSYS ? ": seccomp policy violation" : "");
@@ -208,7 +210,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	char what[32];
 
 	snprintf(what, sizeof(what), "worker %u", i);
-	log_exit(what, wp->pid, status);
+	log_exit(m, what, wp->pid, status);
 	wp->pid = 0;
 	keyd_detach(&m->keyd, i);
 	reclaim(m, i);
@@ -220,7 +222,7 @@ worker_died(struct master *m, uint32_t i, int status)
 static void
 dns_died(struct master *m, int status)
 {
-	log_exit("bootstrap DNS resolver", m->dns.pid, status);
+	log_exit(m, "bootstrap DNS resolver", m->dns.pid, status);
 	m->dns.pid = 0;
 	if (!m->stopping)
 		schedule_restart(&m->dns, "bootstrap DNS resolver");
@@ -229,7 +231,7 @@ dns_died(struct master *m, int status)
 static void
 stun_died(struct master *m, int status)
 {
-	log_exit("STUN server", m->stun.pid, status);
+	log_exit(m, "STUN server", m->stun.pid, status);
 	m->stun.pid = 0;
 	if (!m->stopping)
 		schedule_restart(&m->stun, "STUN server");
@@ -239,7 +241,7 @@ stun_died(struct master *m, int status)
 static void
 keyd_died(struct master *m, int status)
 {
-	log_exit("key process", m->keyd.pid, status);
+	log_exit(m, "key process", m->keyd.pid, status);
 	keyd_gone(&m->keyd);
 	m->keyp.pid = 0;
 	if (m->stopping)
