@@ -6,7 +6,8 @@
  * accept), allocate non-executable memory, and exit. Anything else kills it
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
  * one. No execve, no ptrace, no executable memory anywhere; no open, socket
- * or connect except in the bootstrap-DNS process, which must be a resolver.
+ * or connect except in the bootstrap-DNS process and the mesh dialer, which
+ * must be resolvers (and the dialer connects TCP sockets for the workers).
  */
 #include "sandbox.h"
 
@@ -29,24 +30,25 @@
 #define K	(1 << SANDBOX_KEY)
 #define S	(1 << SANDBOX_STUN)
 #define D	(1 << SANDBOX_DNS)
+#define M	(1 << SANDBOX_DIALER)
 
 /* The syscall by name: a misspelt one does not compile. */
 #define SC(name)	SCMP_SYS(name), #name
 
 static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ SC(read),		ANY,		W | K | D },
-	{ SC(write),		ANY,		W | K | S | D },
+	{ SC(read),		ANY,		W | K | D | M },
+	{ SC(write),		ANY,		W | K | S | D | M },
 	{ SC(readv),		ANY,		W },
 	{ SC(writev),		ANY,		W },
-	{ SC(recvfrom),		ANY,		W | K | D },
-	{ SC(sendto),		ANY,		W | K | D },
-	{ SC(recvmsg),		ANY,		W | K | D },
-	{ SC(sendmsg),		ANY,		W | K | D },
-	{ SC(close),		ANY,		W | K | D },
+	{ SC(recvfrom),		ANY,		W | K | D | M },
+	{ SC(sendto),		ANY,		W | K | D | M },
+	{ SC(recvmsg),		ANY,		W | K | D | M },
+	{ SC(sendmsg),		ANY,		W | K | D | M },
+	{ SC(close),		ANY,		W | K | D | M },
 	/* STUN: a batch of requests in, a batch of answers out. */
 	{ SC(recvmmsg),		ANY,		S },
-	{ SC(sendmmsg),		ANY,		S | D },
+	{ SC(sendmmsg),		ANY,		S | D | M },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
 	{ SC(setsockopt),	TCP_SOCKOPT,	W },
@@ -55,16 +57,16 @@ static const struct sandbox_rule policy[] = {
 	{ SC(epoll_wait),	ANY,		W | K },
 	{ SC(epoll_pwait),	ANY,		W | K },
 	{ SC(epoll_ctl),	ANY,		W | K },
-	{ SC(clock_gettime),	ANY,		W | K | S | D },
-	{ SC(gettimeofday),	ANY,		W | K | S | D },
-	{ SC(restart_syscall),	ANY,		W | K | S | D },
+	{ SC(clock_gettime),	ANY,		W | K | S | D | M },
+	{ SC(gettimeofday),	ANY,		W | K | S | D | M },
+	{ SC(restart_syscall),	ANY,		W | K | S | D | M },
 	/* Memory, never executable. */
-	{ SC(brk),		ANY,		W | K | S | D },
-	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D },
-	{ SC(munmap),		ANY,		W | K | S | D },
+	{ SC(brk),		ANY,		W | K | S | D | M },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | M },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | M },
+	{ SC(munmap),		ANY,		W | K | S | D | M },
 	{ SC(mremap),		ANY,		W | K },
-	{ SC(madvise),		ANY,		W | K | D },
+	{ SC(madvise),		ANY,		W | K | D | M },
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
 	/*
 	 * Waking only: glibc's pthread_once wakes waiters after OpenSSL's lazy
@@ -73,36 +75,38 @@ static const struct sandbox_rule policy[] = {
 	 */
 	{ SC(futex),		FUTEX_WAKE_ONLY, W | K },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | K | D },
-	/* A stub resolver (the bootstrap-DNS process only). */
-	{ SC(openat),		READ_ONLY_OPEN,	D },
-	{ SC(fstat),		ANY,		D },
-	{ SC(newfstatat),	ANY,		D },
-	{ SC(lseek),		ANY,		D },
-	{ SC(socket),		IP_SOCKET,	D },
-	{ SC(connect),		ANY,		D },
-	{ SC(bind),		ANY,		D },
-	{ SC(getsockname),	ANY,		D },
-	{ SC(setsockopt),	ANY,		D },
-	{ SC(poll),		ANY,		D },
-	{ SC(ppoll),		ANY,		D },
-	{ SC(ioctl),		FIONREAD_ONLY,	D },
-	{ SC(fcntl),		ANY,		D },
+	{ SC(getrandom),	ANY,		W | K | D | M },
+	/* A stub resolver (the bootstrap-DNS process and the mesh dialer). */
+	{ SC(openat),		READ_ONLY_OPEN,	D | M },
+	{ SC(fstat),		ANY,		D | M },
+	{ SC(newfstatat),	ANY,		D | M },
+	{ SC(lseek),		ANY,		D | M },
+	{ SC(socket),		IP_SOCKET,	D | M },
+	{ SC(connect),		ANY,		D | M },
+	{ SC(bind),		ANY,		D | M },
+	{ SC(getsockname),	ANY,		D | M },
+	{ SC(setsockopt),	ANY,		D | M },
+	{ SC(poll),		ANY,		D | M },
+	{ SC(ppoll),		ANY,		D | M },
+	{ SC(ioctl),		FIONREAD_ONLY,	D | M },
+	{ SC(fcntl),		ANY,		D | M },
 	{ SC(clock_nanosleep),	ANY,		D },
 	{ SC(nanosleep),	ANY,		D },
-	{ SC(uname),		ANY,		D },
+	{ SC(uname),		ANY,		D | M },
+	/* The mesh dialer: whether a connect went through; sockets to workers. */
+	{ SC(getsockopt),	ANY,		M },
 	/* Leaving, and dying loudly. */
-	{ SC(exit),		ANY,		W | K | S | D },
-	{ SC(exit_group),	ANY,		W | K | S | D },
-	{ SC(rt_sigreturn),	ANY,		W | K | S | D },
-	{ SC(rt_sigprocmask),	ANY,		W | K | S | D },
-	{ SC(getpid),		ANY,		W | K | S | D },
-	{ SC(gettid),		ANY,		W | K | S | D },
-	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D },
+	{ SC(exit),		ANY,		W | K | S | D | M },
+	{ SC(exit_group),	ANY,		W | K | S | D | M },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D | M },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | M },
+	{ SC(getpid),		ANY,		W | K | S | D | M },
+	{ SC(gettid),		ANY,		W | K | S | D | M },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | M },
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan test builds only: its runtime drops its alternate signal stack
 	 * at exit. Production builds never see this entry. */
-	{ SC(sigaltstack),	ANY,		W | K | S | D },
+	{ SC(sigaltstack),	ANY,		W | K | S | D | M },
 #endif
 };
 

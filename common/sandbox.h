@@ -10,6 +10,7 @@ enum sandbox_role {
 	SANDBOX_KEY,		/* the key process: answers on its sockets */
 	SANDBOX_STUN,		/* the STUN process: datagrams in and out */
 	SANDBOX_DNS,		/* the bootstrap-DNS resolver: a stub resolver's calls */
+	SANDBOX_DIALER,		/* the mesh dialer: a resolver's, and TCP connect */
 	SANDBOX_NROLES,
 };
 

@@ -23,10 +23,11 @@ struct field {
 #define D	(1u << SETUP_CFG_DNS)
 #define K	(1u << SETUP_CFG_KEY)
 #define S	(1u << SETUP_CFG_STUN)
+#define M	(1u << SETUP_CFG_DIALER)
 
 /* What each role may know of the configuration; nothing else crosses. */
 static const struct field fields[] = {
-	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S },
+	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S | M },
 	{ "no-seccomp",		FT_BOOL,	CF(no_seccomp),		W },
 	{ "tls",		FT_BOOL,	CF(tls),		W },
 	{ "hostname",		FT_STRING,	CF(hostname),		W },
@@ -43,6 +44,7 @@ static const struct field fields[] = {
 	{ "accept-connection-limit", FT_LIMIT,	CF(accept_conn_limit),	W },
 	{ "accept-connection-burst", FT_INT,	CF(accept_conn_burst),	W },
 	{ "mesh-key",		FT_KEY,		CF(mesh_key),		W },
+	{ "mesh-with",		FT_STRING,	CF(mesh_with),		W | M },
 	{ "bootstrap-dns-names", FT_STRING,	CF(bootstrap_dns_names), D },
 	{ "unpublished-bootstrap-dns-names", FT_STRING, CF(unpublished_dns_names), D },
 };
@@ -249,7 +251,8 @@ setup_get_shm(const json_t *o, struct shm *s, enum shm_role role, uint32_t id)
 		fatalx("set-up: no shared memory");
 	setup_hex(m, "hash_key", hash_key, sizeof(hash_key));
 	shm_import(s, (uint32_t)setup_int(m, "nworkers"),
-	    (uint32_t)setup_int(m, "max_conns"), (uint32_t)setup_int(m, "ring_data"),
+	    (uint32_t)setup_int(m, "max_conns"), (uint32_t)setup_int(m, "max_remote"),
+	    (uint32_t)setup_int(m, "ring_data"),
 	    hash_key);
 	json_array_foreach(regions, i, r) {
 		idx = setup_int(r, "region");

@@ -36,7 +36,7 @@ static const struct flag flags[] = {
 	{ "derp", F_BOOL, CF(run_derp), "run the DERP server" },
 	{ "home", F_STRING, CF(home), "what to serve at /: empty for the default page, \"blank\", or a URL to redirect to" },
 	{ "mesh-psk-file", F_STRING, CF(mesh_psk_file), "file with the mesh pre-shared key (64 hex digits)" },
-	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated hostnames to mesh with (not implemented yet)" },
+	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated peer relays to mesh with, each host[:port][/dialhost]; needs -mesh-psk-file" },
 	{ "bootstrap-dns-names", F_STRING, CF(bootstrap_dns_names), "comma-separated hostnames served at /bootstrap-dns" },
 	{ "unpublished-bootstrap-dns-names", F_STRING, CF(unpublished_dns_names), "hostnames served at /bootstrap-dns but not listed" },
 	{ "verify-clients", F_BOOL, CF(verify_clients), "verify clients through a local tailscaled (not implemented yet)" },
@@ -69,6 +69,7 @@ static const struct flag flags[] = {
 	{ "keepalive", F_DURATION, CF(keepalive_ms), "interval between KeepAlive frames" },
 	{ "handshake-timeout", F_DURATION, CF(handshake_timeout_ms), "time allowed from accept to a completed DERP handshake" },
 	{ "login-memory-mib", F_INT, CF(login_memory_mib), "MiB per worker for connections that have not finished the DERP login; past it the oldest are closed" },
+	{ "mesh-ca-file", F_STRING, CF(mesh_ca_file), "PEM certificates to verify -mesh-with peers against, instead of the system's roots" },
 };
 
 #define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
@@ -128,6 +129,7 @@ set_defaults(struct config *cfg)
 	cfg->keepalive_ms = 60 * 1000;
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->login_memory_mib = 32;
+	cfg->mesh_ca_file = "";
 }
 
 /* A duration as Go prints one: "10m0s", "15s", "1.5s", "250ms". */
@@ -514,8 +516,6 @@ refuse_unimplemented(const struct config *cfg)
 		what = "-certmode letsencrypt/gcp (use -certmode manual)";
 	else if (*cfg->secrets_url != '\0')
 		what = "-secrets-url (use -mesh-psk-file)";
-	else if (*cfg->mesh_with != '\0')
-		what = "-mesh-with";
 	else if (cfg->verify_clients || *cfg->verify_client_url != '\0')
 		what = "client verification (-verify-clients, -verify-client-url)";
 	else if (cfg->acme_ip_certs || cfg->ace)

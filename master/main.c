@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dialer.h"
 #include "dnsd.h"
 #include "keyproc.h"
 #include "flags.h"
@@ -234,6 +235,8 @@ role_main(const char *role)
 		stund_main();
 	if (strcmp(role, "dns") == 0)
 		dnsd_main();
+	if (strcmp(role, "mesh-dialer") == 0)
+		dialer_main();
 	fatalx("no such role: %s", role);
 }
 
@@ -260,6 +263,7 @@ main(int argc, char **argv)
 	m.cfg = &cfg;
 	m.nworkers = (uint32_t)cfg.workers;
 	keyd_init(&m.keyd);
+	dialctl_init(&m.dial);
 	m.sigfd = make_signalfd();
 	if (cfg.no_seccomp)
 		log_warnx("-no-seccomp: workers run WITHOUT their syscall "
@@ -269,6 +273,7 @@ main(int argc, char **argv)
 	runas_resolve(&m.ra, cfg.user);
 	spawn_init();
 	load_mesh_key();
+	m.run_mesh = dialctl_configure(&m.dial, &cfg);
 	open_key_file();
 	start_keyd();
 	listen_open(&cfg, cfg.listen_port, m.listen_fds, m.nworkers);
@@ -281,7 +286,9 @@ main(int argc, char **argv)
 	    *cfg.unpublished_dns_names != '\0';
 	if (cfg.tls)
 		m.tls_chain = certs_served_chain(&m.certs, m.keyd.pub);
+	/* A region's keys connected elsewhere: at most as many as here. */
 	shm_create(&m.shm, m.nworkers, (uint32_t)cfg.max_clients,
+	    m.run_mesh ? (uint32_t)cfg.max_clients : 0,
 	    (uint32_t)cfg.ring_kib * 1024);
 	tablesrv_init(&m.tables, &m.shm, (uint32_t)cfg.max_clients);
 	make_eventfds();

@@ -7,6 +7,7 @@
 
 #include "certs.h"
 #include "config.h"
+#include "dialctl.h"
 #include "keyd.h"
 #include "privdrop.h"
 #include "shm.h"
@@ -37,6 +38,9 @@ struct master {
 	struct worker_proc stun;
 	int		 run_dns;	/* bootstrap DNS names configured */
 	struct worker_proc dns;
+	int		 run_mesh;	/* -mesh-with given */
+	struct dialctl	 dial;		/* the mesh dialer's sockets, the links' CAs */
+	struct worker_proc dialer;
 	int		 sigfd;
 	int		 stopping;
 	int64_t		 stop_deadline_ms;

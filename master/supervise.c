@@ -67,44 +67,70 @@ announce_epochs(struct master *m)
 			(void)!write(m->evfds[j], &one, sizeof(one));
 }
 
+/* A worker's sockets to the key process, the table service and (with
+ * -mesh-with) the mesh dialer; [0] is the worker's end. */
 static int
-worker_sockets(uint32_t i, int keyd[2], int table[2])
+worker_sockets(const struct master *m, uint32_t i, int keyd[2], int table[2],
+    int dial[2])
 {
+	dial[0] = dial[1] = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, keyd) != 0)
-		return -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, table) == 0)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, table) != 0)
+		goto fail_keyd;
+	if (!m->run_mesh ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, dial) == 0)
 		return 0;
-	log_warn("socketpair for worker %u", i);
+	close(table[0]);
+	close(table[1]);
+fail_keyd:
 	close(keyd[0]);
 	close(keyd[1]);
+fail:
+	log_warn("socketpair for worker %u", i);
 	return -1;
+}
+
+static void
+close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
 }
 
 static void
 spawn_worker(struct master *m, uint32_t i)
 {
 	struct shm_worker_state *ws = &m->shm.ctl->workers[i];
-	int keyd[2], table[2];
+	int keyd[2], table[2], dial[2];
 	pid_t pid;
 
-	if (worker_sockets(i, keyd, table) != 0) {
+	if (worker_sockets(m, i, keyd, table, dial) != 0) {
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
 	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws->alive, 1, __ATOMIC_RELEASE);
-	pid = roles_spawn_worker(m, i, keyd[0], table[0]);
+	pid = roles_spawn_worker(m, i, keyd[0], table[0], dial[0]);
 	close(keyd[0]);
 	close(table[0]);
+	if (dial[0] >= 0)
+		close(dial[0]);
+	dial[0] = -1;
 	if (pid < 0) {
 		__atomic_store_n(&ws->alive, 0, __ATOMIC_RELEASE);
 		close(keyd[1]);
 		close(table[1]);
+		close_pair(dial);
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
 	keyd_attach(&m->keyd, i, keyd[1]);
 	tablesrv_attach(&m->tables, i, table[1]);
+	if (dial[1] >= 0)
+		dialctl_attach(&m->dial, i, dial[1]);
 	m->w[i].pid = pid;
 	m->w[i].started_ms = mono_ms();
 	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
@@ -138,6 +164,30 @@ spawn_dns(struct master *m)
 	m->dns.pid = pid;
 	m->dns.started_ms = mono_ms();
 	log_info("bootstrap DNS resolver started, pid %d", (int)pid);
+}
+
+static void
+spawn_dialer(struct master *m)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_warn("socketpair for the mesh dialer");
+		m->dialer.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	pid = roles_spawn_dialer(m, sv[1]);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		m->dialer.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	dialctl_started(&m->dial, sv[0]);
+	m->dialer.pid = pid;
+	m->dialer.started_ms = mono_ms();
+	log_info("mesh dialer started, pid %d", (int)pid);
 }
 
 static void
@@ -213,6 +263,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	log_exit(m, what, wp->pid, status);
 	wp->pid = 0;
 	keyd_detach(&m->keyd, i);
+	dialctl_detach(&m->dial, i);
 	reclaim(m, i);
 	__atomic_add_fetch(&m->shm.ctl->workers[i].restarts, 1, __ATOMIC_RELAXED);
 	if (!m->stopping)
@@ -226,6 +277,16 @@ dns_died(struct master *m, int status)
 	m->dns.pid = 0;
 	if (!m->stopping)
 		schedule_restart(&m->dns, "bootstrap DNS resolver");
+}
+
+static void
+dialer_died(struct master *m, int status)
+{
+	log_exit(m, "mesh dialer", m->dialer.pid, status);
+	m->dialer.pid = 0;
+	dialctl_gone(&m->dial);
+	if (!m->stopping)
+		schedule_restart(&m->dialer, "mesh dialer");
 }
 
 static void
@@ -286,6 +347,10 @@ reap(struct master *m)
 			dns_died(m, status);
 			continue;
 		}
+		if (pid == m->dialer.pid) {
+			dialer_died(m, status);
+			continue;
+		}
 		for (i = 0; i < m->nworkers; i++)
 			if (m->w[i].pid == pid)
 				worker_died(m, i, status);
@@ -300,7 +365,7 @@ running(const struct master *m)
 
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
-	return n + (m->stun.pid != 0) + (m->dns.pid != 0);
+	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->dialer.pid != 0);
 }
 
 static void
@@ -315,6 +380,8 @@ signal_workers(struct master *m, int sig)
 		kill(m->stun.pid, sig);
 	if (m->dns.pid != 0)
 		kill(m->dns.pid, sig);
+	if (m->dialer.pid != 0)
+		kill(m->dialer.pid, sig);
 }
 
 static void
@@ -397,6 +464,8 @@ respawn_due(struct master *m)
 		spawn_stun(m);
 	if (m->run_dns && due(&m->dns, now, &next))
 		spawn_dns(m);
+	if (m->run_mesh && due(&m->dialer, now, &next))
+		spawn_dialer(m);
 	return (int)next;
 }
 

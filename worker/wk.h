@@ -8,10 +8,13 @@
  *   transport, loginmem, outq,      bytes in and out of one connection,
  *   websocket                       what it holds before it logs in
  *   conn                            lifecycle, epoll, read/write loops, timers
+ *   forward, dial_client,           a packet out on a mesh link, the mesh
+ *   tlsclient, linkparse            dialer's answers, the links' TLS and bytes
  *   peergone, route, mesh,          what DERP means: who heard from whom,
- *   presence, inbox, derp_in,       where a packet goes, mesh watchers, the
- *   keyd_client, handshake,         table entries, records from other workers,
- *   http_serve, metrics             frames, the login, HTTP
+ *   presence, remote, inbox,        where a packet goes, mesh watchers, the
+ *   derp_in, keyd_client,           table entries (local and remote), records
+ *   handshake, meshlink,            from other workers, frames, the login, our
+ *   http_serve, metrics             own logins to peer relays, HTTP
  *   session                         which of those a connection's bytes go to
  *   main                            set-up, sandbox, event loop
  *
@@ -31,6 +34,7 @@
 #include "config.h"
 #include "frame.h"
 #include "keyd_proto.h"
+#include "meshpeers.h"
 #include "ratelimit.h"
 #include "shm.h"
 #include "table_proto.h"
@@ -46,6 +50,7 @@ enum conn_state {
 };
 
 struct heard_src;
+struct mesh_link;
 struct tls_sign;
 struct ws_conn;
 
@@ -69,6 +74,9 @@ struct conn {
 	int		 claim_fights;	/* ...after having spoken and lost the route */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 port80;	/* accepted on -http-port beside TLS */
+	int		 outbound;	/* we connected: a mesh link (c->link) */
+	struct mesh_link *link;
+	int		 mesh_peer;	/* a peer relay's mesh client: its index + 1 */
 	int		 in_ready;	/* on the ready list */
 	struct conn	*ready_next;
 	int		 in_flush;	/* on the flush list */
@@ -124,6 +132,8 @@ struct wk;
 struct conn_upcalls {
 	void	(*input)(struct wk *, struct conn *);	/* c->in has new bytes */
 	void	(*closing)(struct wk *, struct conn *);	/* before c goes away */
+	/* An outbound c's TLS is up: it speaks first. */
+	void	(*established)(struct wk *, struct conn *);
 };
 
 /* peergone.c: per source key, the local connections that heard from it. */
@@ -146,6 +156,35 @@ struct watcher_list {
 	struct conn	**conns;
 	uint32_t	 n, cap;
 	struct keyset	 announced;
+};
+
+/* meshlink.c: this worker's link to one -mesh-with peer. */
+struct mesh_link {
+	uint32_t	 peer;		/* index into the -mesh-with list */
+	int		 state;		/* enum link_state */
+	int		 phase;		/* while LINK_LOGIN (meshlink.c) */
+	struct conn	*c;		/* while LINK_LOGIN or LINK_UP */
+	uint32_t	 dial_id;
+	int64_t		 due_ms;	/* WAIT: next attempt; DIALING: give up */
+	int64_t		 backoff_ms;
+	int64_t		 up_since_ms;
+	int64_t		 last_rx_ms;
+	uint32_t	 failures;	/* attempts failed in a row */
+	int		 learned;	/* routes were asked for: clear them on close */
+	int		 watching;	/* the peer's dump began: our mesh key is good */
+	uint8_t		 peer_pub[KEY_LEN];
+	uint8_t		 shared[KEY_LEN];	/* the login's box key, until ServerInfo */
+};
+
+/* meshlink.c: the -mesh-with list, and the links this worker owns. */
+struct mesh_links {
+	struct mesh_peer *peers;	/* the whole list */
+	int		 npeers;
+	struct mesh_link *own;		/* peers with dial_owner() == us */
+	uint32_t	 nown;
+	int		 dial_fd;	/* SOCK_SEQPACKET to the mesh dialer, or -1 */
+	SSL_CTX		*ctx;		/* TLS client, the -mesh-ca-file or system roots */
+	uint32_t	 next_id;
 };
 
 /* loginmem.c: what connections that have not logged in hold. */
@@ -229,6 +268,7 @@ struct wk {
 	struct req_queue keyd;		/* to the key process */
 	struct req_queue table;		/* to the master */
 	struct rings	 rings;
+	struct mesh_links links;
 };
 
 /* Epoll tags for fds that are not connections. */
@@ -239,6 +279,7 @@ struct wk {
 #define TAG_TIMER	0xffffffff00000005ULL
 #define TAG_HTTP	0xffffffff00000006ULL
 #define TAG_TABLE	0xffffffff00000007ULL
+#define TAG_DIAL	0xffffffff00000008ULL
 
 /* Adds n to one of this worker's counters in shared memory. */
 static inline void
