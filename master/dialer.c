@@ -371,6 +371,8 @@ from_setup(struct dialer *d)
 	d->ctl = setup_fd(setup, "ctl");
 	for (i = 0; i < SHM_MAX_WORKERS; i++)
 		d->wfd[i] = -1;
+	for (i = 0; i < MESH_MAX_PEERS; i++)
+		d->dials[i].fd = -1;
 	json_decref(setup);
 }
 

@@ -488,9 +488,9 @@ closed_why(const struct mesh_link *l, const struct conn *c, char *why,
 {
 	if (l->phase == PH_TLS)
 		snprintf(why, len, "TLS: %s", tls_why(c));
-	else if (l->phase == PH_UP)
-		snprintf(why, len, "the peer relay closed the link at WatchConns "
-		    "(is the mesh key the same?)");
+	else if (l->phase >= PH_SERVER_INFO)	/* it closes at WatchConns */
+		snprintf(why, len, "the peer relay closed the link after our "
+		    "login (is the mesh key the same?)");
 	else
 		snprintf(why, len, "the connection closed during the login");
 }

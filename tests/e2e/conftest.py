@@ -120,9 +120,9 @@ class DerpServer:
     """One derpd master (in its own session) and its workers."""
 
     def __init__(self, derpd_bin, keyfile, log_path, workers=2, extra_args=(),
-                 user="nobody", nofile=None):
+                 user="nobody", nofile=None, port=None):
         self.workers = workers
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = Path(log_path)
         self.args = [derpd_bin, "-a", f"127.0.0.1:{self.port}", "-c", str(keyfile),
                      "-workers", str(workers), "-stun=false", "-http-port=-1"]
@@ -243,18 +243,19 @@ class DerpServer:
 @pytest.fixture
 def derp_server(derpd_bin, keyfile, tmp_path, request):
     """Factory: derp_server(workers=2, extra_args=(), keyfile=None, binary=None,
-    user="nobody", nofile=None) -> DerpServer; `binary` replaces derpd_bin
+    user="nobody", nofile=None, port=None) -> DerpServer; `binary` replaces derpd_bin
     (e.g. the test build); as root, -user `user` unless that is None;
-    `nofile`: RLIMIT_NOFILE (soft and hard) to start it with.
+    `nofile`: RLIMIT_NOFILE (soft and hard) to start it with; `port`: the
+    port to listen on (default: a free one).
     Every server started is stopped (and checked for leftovers) at teardown."""
     servers = []
     request.node._derp_servers = servers     # for the failure report hook below
 
     def start(workers=2, extra_args=(), keyfile=keyfile, binary=None, user="nobody",
-              nofile=None):
+              nofile=None, port=None):
         log = tmp_path / f"derpd-{len(servers)}.log"
         srv = DerpServer(binary or derpd_bin, keyfile, log, workers=workers,
-                         extra_args=extra_args, user=user, nofile=nofile)
+                         extra_args=extra_args, user=user, nofile=nofile, port=port)
         servers.append(srv)
         return srv
 

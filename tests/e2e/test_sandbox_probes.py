@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Every sandboxed role against every class of call its policy forbids
 (SECURITY.md, "Syscall policy"): the test build's probes (tests/e2e/
-probes.py) make a worker, the key process, the STUN server and the
-bootstrap-DNS resolver attempt one call each; a forbidden one kills the
+probes.py) make a worker, the key process, the STUN server, the
+bootstrap-DNS resolver and the mesh dialer attempt one call each; a forbidden one kills the
 process by SIGSYS and the master starts a new one, an allowed one returns.
 Calls allowed only with restricted arguments are tried on both sides."""
 import re
 
 import pytest
 
-from conftest import free_udp_port
-from derp_helpers import exchange
+from conftest import free_port, free_udp_port
+from derp_helpers import exchange, write_mesh_key
 from probes import probe
 from procfs import derpd_pids, wait_sandboxed
 
@@ -38,25 +38,37 @@ EXPECT = {
             "open": ALLOWED, "socket": ALLOWED, "connect": ALLOWED,
             "mprotect_rw": ALLOWED,
             "mmap_rw": ALLOWED},
+    # The mesh dialer resolves names as DNS does, and connects TCP sockets.
+    "dialer": {"execve": KILLED, "open_write": KILLED, "ptrace": KILLED,
+               "mprotect_exec": KILLED, "mmap_exec": KILLED,
+               "process_vm_readv": KILLED, "kill": KILLED,
+               "open": ALLOWED, "socket": ALLOWED, "connect": ALLOWED,
+               "mprotect_rw": ALLOWED, "mmap_rw": ALLOWED},
 }
 
 TAGS = {"worker 0": r"derpd\[worker 0\]", "key": r"derpd\[key\]",
-        "stun": r"derpd\[stun\]", "dns": r"derpd\[dns\]"}
+        "stun": r"derpd\[stun\]", "dns": r"derpd\[dns\]",
+        "dialer": r"derpd\[mesh dialer\]"}
 LOG_NAMES = {"worker 0": "worker 0", "key": "key process", "stun": "STUN server",
-             "dns": "bootstrap DNS resolver"}
+             "dns": "bootstrap DNS resolver", "dialer": "mesh dialer"}
 STARTED = {"worker 0": r"worker 0 started, pid (\d+)",
            "key": r"key process started, pid (\d+)",
            "stun": r"STUN server started, pid (\d+)",
-           "dns": r"bootstrap DNS resolver started, pid (\d+)"}
+           "dns": r"bootstrap DNS resolver started, pid (\d+)",
+           "dialer": r"mesh dialer started, pid (\d+)"}
 
 
 @pytest.fixture
-def srv(derp_server, derpd_test_bin, monkeypatch):
+def srv(derp_server, derpd_test_bin, monkeypatch, tls_certdir, tmp_path):
     # Each death restarts at once (no back-off), so one server sees them all.
     monkeypatch.setenv("DERPD_TEST_HEALTHY_RUN_MS", "0")
+    write_mesh_key(tmp_path / "mesh.key")
     return derp_server(workers=2, binary=derpd_test_bin, extra_args=[
         "-stun=true", "-stun-port", free_udp_port(),
-        "-bootstrap-dns-names", "localhost"])
+        "-bootstrap-dns-names", "localhost",
+        # a peer that refuses, to have a mesh dialer
+        "-mesh-psk-file", tmp_path / "mesh.key", "-mesh-ca-file", tls_certdir[1],
+        "-mesh-with", f"derp.test:{free_port()}/127.0.0.1"])
 
 
 def attempt(srv, role, name):
