@@ -6,6 +6,8 @@
 #include "conn.h"
 
 #define FWD_HDR_LEN	(DERP_FRAME_HDR_LEN + 2 * KEY_LEN)
+/* A link carries many clients' packets: four clients' worth of queue. */
+#define LINK_QUEUES	4
 
 static void
 count(uint64_t *p, uint64_t n)
@@ -28,7 +30,8 @@ forward_out(struct wk *w, uint32_t slot, uint32_t gen, const uint8_t src[KEY_LEN
 		wk_stat(w, ST_DROP_BYTES_GONE, len);
 		return;
 	}
-	if (c->out_bytes + FWD_HDR_LEN + len > (uint64_t)w->cfg->queue_kib * 1024) {
+	if (c->out_bytes + FWD_HDR_LEN + len >
+	    (uint64_t)w->cfg->queue_kib * 1024 * LINK_QUEUES) {
 		wk_stat(w, ST_DROP_MESH_QUEUE, 1);
 		wk_stat(w, ST_DROP_BYTES_MESH_QUEUE, len);
 		return;

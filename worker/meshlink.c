@@ -61,7 +61,24 @@ publish(struct wk *w, const struct mesh_link *l)
 	__atomic_store_n(&mp->state, (uint32_t)l->state, __ATOMIC_RELEASE);
 }
 
-/* Not connected: the next attempt after a jittered, doubling pause. */
+/*
+ * A failed attempt is a warning when the link had been fine or the reason
+ * changed (a peer that refused, then one with another mesh key), else a
+ * debug line: one warning per cause while a peer stays unreachable.
+ */
+static void
+note_failure(struct wk *w, struct mesh_link *l, const char *why)
+{
+	if (l->failures++ == 0 || strncmp(l->last_why, why,
+	    sizeof(l->last_why) - 1) != 0)
+		log_warnx("mesh(\"%s\"): %s; retrying", peer(w, l)->authority, why);
+	else
+		log_debug("mesh(\"%s\"): %s; retrying", peer(w, l)->authority, why);
+	snprintf(l->last_why, sizeof(l->last_why), "%s", why);
+}
+
+/* Not connected: the next attempt after a jittered, doubling pause. why
+ * is NULL when the failure was noted already. */
 static void
 retry(struct wk *w, struct mesh_link *l, const char *why)
 {
@@ -71,22 +88,16 @@ retry(struct wk *w, struct mesh_link *l, const char *why)
 	    randombytes_uniform((uint32_t)l->backoff_ms / 2 + 1);
 	l->state = LINK_WAIT;
 	publish(w, l);
-	/* Logged once while a peer stays unreachable, as often as debug asks. */
-	if (l->failures++ == 0)
-		log_warnx("mesh(\"%s\"): %s; retrying", peer(w, l)->authority, why);
-	else
-		log_debug("mesh(\"%s\"): %s; retrying in %lld ms",
-		    peer(w, l)->authority, why, (long long)(l->due_ms - w->now_ms));
+	if (why != NULL)
+		note_failure(w, l, why);
 }
 
 /* Ends the link's connection; meshlink_closed retries (or not, for self). */
 static void
 link_fail(struct wk *w, struct mesh_link *l, const char *why)
 {
-	if (l->failures++ == 0)
-		log_warnx("mesh(\"%s\"): %s", peer(w, l)->authority, why);
-	else
-		log_debug("mesh(\"%s\"): %s", peer(w, l)->authority, why);
+	note_failure(w, l, why);
+	l->noted = 1;
 	conn_close(w, l->c, why);
 }
 
@@ -130,8 +141,8 @@ meshlink_tick(struct wk *w)
 			retry(w, l, "the mesh dialer did not answer");
 		else if (l->state == LINK_UP && w->now_ms - l->last_rx_ms >
 		    2 * w->cfg->keepalive_ms + 5000)
-			link_fail(w, l, "nothing heard from the peer relay; "
-			    "reconnecting");
+			link_fail(w, l, "nothing heard from the peer relay "
+			    "for two keepalives");
 	}
 }
 
@@ -516,9 +527,11 @@ meshlink_closed(struct wk *w, struct conn *c)
 		    "gone; reconnecting", peer(w, l)->authority);
 		if (w->now_ms - l->up_since_ms >= STABLE_MS)
 			l->backoff_ms = 0;
-		l->failures = 1;	/* logged already */
-		snprintf(why, sizeof(why), "the link went down");
-	} else
-		closed_why(l, c, why, sizeof(why));
-	retry(w, l, why);
+		l->failures = 1;
+		snprintf(l->last_why, sizeof(l->last_why), "the link went down");
+		l->noted = 1;
+	}
+	closed_why(l, c, why, sizeof(why));
+	retry(w, l, l->noted ? NULL : why);
+	l->noted = 0;
 }

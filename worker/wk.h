@@ -172,6 +172,8 @@ struct mesh_link {
 	uint32_t	 failures;	/* attempts failed in a row */
 	int		 learned;	/* routes were asked for: clear them on close */
 	int		 watching;	/* the peer's dump began: our mesh key is good */
+	int		 noted;		/* why it is closing was logged */
+	char		 last_why[96];	/* the last failure's, logged */
 	uint8_t		 peer_pub[KEY_LEN];
 	uint8_t		 shared[KEY_LEN];	/* the login's box key, until ServerInfo */
 };

@@ -91,6 +91,7 @@ def test_client_moving_between_relays_is_followed(region, connect):
     kb = PrivateKey.generate()
     b = r.client(connect, 2, private_key=kb)
     r.wait_via(0, b.pub, 2)
+    r.wait_via(2, a.pub, 0)
     exchange(a, b)
     before = r.metrics(0)
     b.close()
@@ -106,7 +107,7 @@ def test_client_moving_between_relays_is_followed(region, connect):
             continue
     else:
         pytest.fail("A's packets never reached B on relay 2")
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < (5 if os.environ.get("DERPD_ASAN") else 2.5)
     b2.send_packet(a.pub, b"here")
     assert recv_packet_from(a, b2.pub) == b"here"
     after = r.metrics(0)
@@ -132,6 +133,8 @@ def test_killed_relay_takes_its_routes_and_brings_them_back(region, connect):
     c = r.client(connect, 2, private_key=kc)
     for i in (0, 1):
         r.wait_via(i, c.pub, 2)
+    r.wait_via(0, b.pub, 1)
+    r.wait_via(1, a.pub, 0)
     exchange(a, c)
     r.relays[2].proc.kill()
     r.relays[2].stop(check=False)
@@ -147,6 +150,8 @@ def test_killed_relay_takes_its_routes_and_brings_them_back(region, connect):
     c2 = r.client(connect, 2, private_key=kc)
     for i in (0, 1):
         r.wait_via(i, c2.pub, 2)
+    r.wait_via(2, a.pub, 0)
+    r.wait_via(2, b.pub, 1)
     exchange(a, c2)
     exchange(b, c2)
     assert r.metrics(0)("derpd_mesh_peer_connects_total", peer=peer_label(r, 2)) == 2
@@ -188,6 +193,7 @@ def test_forwarded_packet_is_never_forwarded_again(region, connect):
     k = r.client(connect, 1)
     a = r.client(connect, 0)
     r.wait_via(0, k.pub, 1)
+    r.wait_via(1, a.pub, 0)
     m = r.client(connect, 0, info=client_info(mesh_key=r.mesh_key))
     src = bytes(PrivateKey.generate().public_key)
     before = r.metrics(1)("derp_packets_forwarded_in")
@@ -214,7 +220,10 @@ def test_mesh_dialer_restarts_and_links_come_back(region, connect):
     r.relays[1].stop()
     r.start(1)
     r.wait_meshed()
-    exchange(r.client(connect, 0), r.client(connect, 1))
+    a, b = r.client(connect, 0), r.client(connect, 1)
+    r.wait_via(0, b.pub, 1)
+    r.wait_via(1, a.pub, 0)
+    exchange(a, b)
 
 
 def run_derpd(derpd_bin, *args):
@@ -293,3 +302,23 @@ def test_mesh_dialer_holds_only_its_sockets(region):
     for w in range(r.workers):
         kinds = fd_kinds(pids[f"worker {w}"])
         assert "/" not in "".join(kinds), kinds      # no file of any kind
+
+
+def test_load_across_the_mesh_arrives_whole_and_in_order(region, derpbench_bin):
+    """derpbench's senders on relay 1, its receivers on relay 2 (--rx-url):
+    16 pairs, 500 packets each, every packet forwarded once over the mesh,
+    all arrive and in order (--strict), and both relays' counters agree."""
+    import json
+    import subprocess
+    r = region(2)
+    urls = [f"https://127.0.0.1:{port}" for port in r.ports]
+    args = [derpbench_bin, "-j", "--strict", "-P", 16, "-n", 500, "-d", 60, "-s", 1200,
+            "--cafile", r.ca.crt, "--servername", r.names[0], "--rx-url", urls[1],
+            "--rx-servername", r.names[1], "--settle", 1, urls[0]]
+    out = subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["sent"] == rep["received"] == 8000 and rep["reordered"] == 0
+    assert r.metrics(0)("derp_packets_forwarded_out") == 8000
+    assert r.metrics(1)("derp_packets_forwarded_in") == 8000
