@@ -191,7 +191,8 @@ meshlink_dial_readable(struct wk *w)
 
 	while (dial_client_recv(w, &resp, &fd)) {
 		l = link_of(w, resp.peer);
-		if (l == NULL || l->state != LINK_DIALING || l->dial_id != resp.id) {
+		if (l == NULL || l->state != LINK_DIALING ||
+		    l->dial_id != resp.id || w->stopping) {
 			if (fd >= 0)
 				close(fd);	/* an answer we stopped waiting for */
 			continue;
