@@ -36,7 +36,8 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
-	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c
+	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
+	     common/stopsig.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \

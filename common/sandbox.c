@@ -44,8 +44,10 @@ static const struct sandbox_rule policy[] = {
 	{ SC(recvmsg),		ANY,		W | K | D },
 	{ SC(sendmsg),		ANY,		W | K | D },
 	{ SC(close),		ANY,		W | K | D },
-	/* STUN: a batch of requests in, a batch of answers out. */
+	/* STUN: a batch of requests in, a batch of answers out; waiting in
+	 * ppoll, where SIGTERM ends it (common/stopsig.c). */
 	{ SC(recvmmsg),		ANY,		S },
+	{ SC(ppoll),		ANY,		S },
 	{ SC(sendmmsg),		ANY,		S | D },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
