@@ -179,7 +179,7 @@ test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client buil
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build-asan/derpd-client \
-	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
+	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
 	ACME_DRIVER=$(CURDIR)/build-asan/acme-test-driver DERPD_ASAN=1 \
