@@ -283,8 +283,9 @@ ctl_readable(struct dialer *d)
 	d->wfd[at.worker] = fd;
 }
 
-static int
-poll_timeout(const struct dialer *d, int64_t now)
+/* Until the next attempt times out: into *ts, or NULL for no limit. */
+static struct timespec *
+poll_timeout(const struct dialer *d, int64_t now, struct timespec *ts)
 {
 	int64_t t = -1;
 	int i;
@@ -293,12 +294,19 @@ poll_timeout(const struct dialer *d, int64_t now)
 		if (d->dials[i].active && d->dials[i].fd >= 0 &&
 		    (t < 0 || d->dials[i].attempt_end - now < t))
 			t = d->dials[i].attempt_end - now;
-	return t < 0 ? -1 : t > 0 ? (int)t : 0;
+	if (t < 0)
+		return NULL;
+	t = t > 0 ? t : 0;
+	ts->tv_sec = t / 1000;
+	ts->tv_nsec = t % 1000 * 1000000;
+	return ts;
 }
 
+/* SIGTERM is blocked but while waiting, so it cannot slip in before ppoll. */
 static void
-run(struct dialer *d)
+run(struct dialer *d, const sigset_t *waiting)
 {
+	struct timespec ts;
 	struct pollfd pfd[1 + SHM_MAX_WORKERS + MESH_MAX_PEERS];
 	int who[1 + SHM_MAX_WORKERS + MESH_MAX_PEERS];
 	uint32_t attempt[1 + SHM_MAX_WORKERS + MESH_MAX_PEERS];
@@ -324,9 +332,10 @@ run(struct dialer *d)
 				attempt[n] = d->dials[i].attempt;
 				who[n++] = SHM_MAX_WORKERS + i;
 			}
-		if (poll(pfd, (nfds_t)n, poll_timeout(d, now_ms())) < 0) {
+		if (ppoll(pfd, (nfds_t)n, poll_timeout(d, now_ms(), &ts),
+		    waiting) < 0) {
 			if (errno != EINTR)
-				fatal("poll");
+				fatal("ppoll");
 			continue;
 		}
 		now = now_ms();
@@ -382,14 +391,19 @@ dialer_main(void)
 	static struct dialer d;
 	struct addrinfo *warm;
 	struct sigaction sa;
+	sigset_t term, waiting;
 
 	log_init("derpd[mesh dialer]");
 	signal(SIGINT, SIG_IGN);	/* the master stops us */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) != 0)
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigprocmask(SIG_BLOCK, &term, &waiting) != 0)
 		fatal("sigaction");
+	sigdelset(&waiting, SIGTERM);
 	from_setup(&d);
 	/* As the bootstrap-DNS resolver: /etc/hosts and DNS, nothing that
 	 * loads code or talks to daemons; the warm-up opens what they open. */
@@ -407,6 +421,6 @@ dialer_main(void)
 #endif
 	sandbox_apply(SANDBOX_DIALER);
 	log_debug("ready for %d peers", d.npeers);
-	run(&d);
+	run(&d, &waiting);
 	exit(0);
 }
