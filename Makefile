@@ -3,7 +3,8 @@
 #
 #   make run        install what is missing, build, run a dev relay on 127.0.0.1:3340
 #   make test       the whole suite: unit, end-to-end, both again under ASan+UBSan,
-#                   the fuzz corpora replayed, and the Debian package checked
+#                   the fuzz corpora replayed, every fuzzer run for a fixed
+#                   budget (fuzz-short), and the Debian package checked
 #   make deb        build-deb/derpd_<version>_<arch>.deb (packaging/debian)
 #   make bench      throughput/latency/memory figures (see bench/README.md)
 
@@ -146,7 +147,7 @@ run: deps
 	./build/derpd -dev -c dev/derpd.key
 
 test: deps
-	$(MAKE) check test-unit test-e2e test-asan fuzz-regress test-package
+	$(MAKE) check test-unit test-e2e test-asan fuzz-regress fuzz-short test-package
 
 # Static checks of the tree itself: license lines, no include cycle between
 # modules, no mutable statics in the worker but its one struct wk.

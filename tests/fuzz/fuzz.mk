@@ -4,7 +4,9 @@
 #
 #   make fuzz-deps      install the Debian packages the fuzzers need
 #   make fuzz           build every fuzzer and run each for FUZZ_SECONDS
-#   make fuzz-regress   replay the seed corpora only (seconds; for CI)
+#   make fuzz-regress   replay the seed corpora and kept crashes (seconds)
+#   make fuzz-short     fuzz-regress, then every fuzzer from its seeds for a
+#                       fixed number of runs with a fixed seed (make test)
 #   make build-fuzz/fuzz_http   build one fuzzer
 #
 # Seeds live in tests/fuzz/corpus/<target>/ and are never written to: `fuzz`
@@ -66,13 +68,18 @@ FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
 FUZZ_OPTS	?=
+# fuzz-short: executions per target (about 3 s each here), and the seed.
+FUZZ_RUNS	?= 300000
+FUZZ_RUNS_fuzz_ring	  = 15000
+FUZZ_RUNS_fuzz_client_derp = 60000
+FUZZ_SEED	?= 1
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h acme/*.h) tests/fuzz/fuzz.h
 
-.PHONY: fuzz fuzz-build fuzz-regress fuzz-deps fuzz-clean
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-short fuzz-deps fuzz-clean
 
 define fuzz_binary
 $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_HDRS) tests/fuzz/fuzz.mk | fuzz-deps
@@ -123,6 +130,40 @@ fuzz-regress: fuzz-deps $(FUZZ_BINS)
 	done; \
 	echo "fuzz-regress: $$pass passed, $$fail failed"; \
 	[ $$fail = 0 ]
+
+# make test's fuzzing, after the replay: each target from its seeds alone
+# for FUZZ_RUNS_<target> (else FUZZ_RUNS) executions with -seed=FUZZ_SEED,
+# so the same code gets the same verdict on every machine. The seeds go in
+# by name in sorted order (-seed_inputs), not as a directory, whose listing
+# order differs between file systems; the scratch corpus starts empty. A
+# crash fails the run and is written to tests/fuzz/crashes/ as
+# <target minus fuzz_>_crash-<sha1>, where fuzz-regress replays it from
+# then on: fix the code, keep the file.
+define fuzz_short_run
+( t=$(1); dir=$(FUZZ_DIR)/short/$$t; log=$(FUZZ_DIR)/logs/$$t.short.log; \
+  rm -rf $$dir && mkdir -p $$dir $(FUZZ_DIR)/logs && \
+  ls tests/fuzz/corpus/$$t/* | LC_ALL=C sort | paste -sd, - >$$dir.seeds && \
+  t0=$$(date +%s%N) && \
+  if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t $(FUZZ_OPTS_$(1)) \
+	-runs=$(or $(FUZZ_RUNS_$(1)),$(FUZZ_RUNS)) -seed=$(FUZZ_SEED) \
+	-seed_inputs=@$$dir.seeds -artifact_prefix=tests/fuzz/crashes/$${t#fuzz_}_ \
+	$$dir >$$log 2>&1; then \
+	printf 'ok   %-18s %7s runs %6s ms  %s\n' $$t \
+	    $(or $(FUZZ_RUNS_$(1)),$(FUZZ_RUNS)) $$(( ($$(date +%s%N) - t0) / 1000000 )) \
+	    "$$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' $$log | tail -n 1)"; \
+  else \
+	tail -n 40 $$log; echo "FAIL $$t (log: $$log)"; false; \
+  fi )
+endef
+
+fuzz-short: fuzz-regress
+	@failed=; start=$$(date +%s); \
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_short_run,$(t)) || failed="$$failed $(t)";) \
+	echo "fuzz-short: $(words $(FUZZ_TARGETS)) targets in $$(( $$(date +%s) - start ))s"; \
+	if [ -n "$$failed" ]; then \
+		echo "fuzz-short: crashes in:$$failed, kept in tests/fuzz/crashes/"; \
+		exit 1; \
+	fi
 
 # The top-level Makefile's deps rule, for the fuzzers' packages.
 fuzz-deps:

@@ -1,25 +1,31 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer harness for common/ring.c, the consumer side of which must
- * survive a hostile producer: the rings live in shared memory that every
- * (sandboxed, possibly compromised) worker can write.
+ * libFuzzer harness for common/ring.c. A ring joins two workers, each of
+ * which may be compromised: the consumer must survive a hostile producer
+ * (the ring and its tail live in the producer's region), and the producer a
+ * hostile consumer (the head word lives in the consumer's region). The
+ * harness holds both private views (struct ring_tx, struct ring_rx) over one
+ * struct ring and one head word, as two processes would.
  *
  * The input is a script. Each step is one of:
  *   - raw writes into the ring's data area, or over the header fields of the
  *     record at head/tail, as a compromised producer would;
- *   - overwriting the tail word (producer-owned) or the head word (which a
- *     compromised process can reach too);
- *   - ring_push of a record whose size, kind, slot and gen come from the input;
- *   - consuming like worker/relay.c does: ring_front, copy payload_len bytes
- *     of the payload out, ring_pop; also with the record overwritten between
- *     ring_front and the copy (a producer racing the consumer).
+ *   - overwriting the published tail (a hostile producer) or the published
+ *     head (a hostile consumer);
+ *   - ring_push of a record whose size, kind, slot, gen and epoch come from
+ *     the input;
+ *   - consuming like worker/inbox.c does: ring_front, copy payload_len
+ *     bytes of the payload out, ring_pop; also with the record overwritten
+ *     between ring_front and the copy (a producer racing the consumer);
+ *   - a new incarnation of the consumer or of the producer.
  * The ring is allocated at exactly ring_size(RING_MIN_SIZE) bytes, so ASan
  * sees any read or write past its data area.
  *
  * Invariants: whatever ring_front returns lies within the data area and is a
- * well-formed non-PAD record; draining always ends; and while nobody has
- * scribbled on the ring, records come out exactly as they were pushed, in
- * order, with no resets.
+ * well-formed non-PAD record; draining always ends; the producer never
+ * believes it has more than the ring's size outstanding, whatever the head
+ * word says; and while nobody has scribbled, records come out exactly as
+ * they were pushed, in order, with no resets.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -42,11 +48,14 @@ struct script {
 
 struct pushed {
 	uint16_t	kind;
-	uint32_t	slot, gen, payload_len, seq;
+	uint32_t	slot, gen, epoch, payload_len, seq;
 	int		has_key;
 };
 
-static struct ring *r;
+static struct ring *r;			/* the producer's region */
+static uint64_t *head_word;		/* the consumer's region */
+static struct ring_tx tx;
+static struct ring_rx rx;
 static uint8_t payload_src[SIZE];	/* what ring_push copies from */
 static uint8_t sink[SIZE];		/* where the consumer copies to */
 static struct pushed fifo[FIFO_MAX];
@@ -59,7 +68,7 @@ get8(struct script *s)
 {
 	uint8_t v;
 
-	if (s->n == 0)
+	if (s == NULL || s->n == 0)
 		return 0;
 	v = *s->p++;
 	s->n--;
@@ -109,6 +118,12 @@ store64(uint64_t *p, uint64_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
+static void
+fifo_clear(void)
+{
+	fifo_head = fifo_len = 0;
+}
+
 /* A new value for a head or tail word, near the other one or anywhere. */
 static uint64_t
 new_offset(struct script *s, uint64_t cur, uint64_t other)
@@ -154,7 +169,7 @@ scribble_field(struct script *s)
 		offsetof(struct ring_rec, slot),
 	};
 	uint8_t which = get8(s);
-	uint64_t base = which & 1 ? load64(&r->tail) : load64(&r->head);
+	uint64_t base = which & 1 ? tx.tail : rx.head;
 	uint32_t off = (uint32_t)base + fields[(which >> 1) % sizeof(fields)];
 	uint32_t v;
 
@@ -166,7 +181,7 @@ scribble_field(struct script *s)
 		v = SIZE - ((uint32_t)base & (SIZE - 1));	/* to_end */
 		break;
 	case 2:
-		v = (uint32_t)(load64(&r->tail) - load64(&r->head));	/* avail */
+		v = (uint32_t)(load64(&r->tail) - rx.head);	/* avail */
 		break;
 	default:
 		v = 8 * (uint32_t)get8(s);
@@ -179,13 +194,26 @@ scribble_field(struct script *s)
 	}
 }
 
+/*
+ * What the producer believes, whatever the consumer published: never more
+ * than a ring outstanding (offsets are modular: a hostile consumer can
+ * start a new producer near 2^64).
+ */
+static void
+check_producer(void)
+{
+	CHECK(tx.tail - tx.head_seen <= SIZE);
+	CHECK((tx.tail & 7) == 0 && (tx.head_seen & 7) == 0);
+	CHECK(load64(&r->tail) == tx.tail || !clean);
+}
+
 static void
 do_push(struct script *s)
 {
 	uint8_t kb = get8(s), lb = get8(s), key[KEY_LEN];
 	uint16_t kind;
-	uint32_t payload_len, slot, gen, len, need, pos, to_end, i;
-	uint64_t used, tail = load64(&r->tail), head = load64(&r->head);
+	uint32_t payload_len, slot, gen, epoch, len, need, pos, to_end, i;
+	uint64_t used, tail = tx.tail, head = rx.head;
 	int wake = -1, rc;
 
 	kind = kb & 0x80 ? (uint16_t)(kb | get8(s) << 8) : kb % RING_KIND_MAX;
@@ -205,15 +233,17 @@ do_push(struct script *s)
 	}
 	slot = get32(s);
 	gen = get32(s);
+	epoch = lb & 0x40 ? get32(s) : 1;
 	seq++;
 	for (i = 0; i < payload_len; i++)
 		payload_src[i] = pbyte(seq, i);
 	make_key(key, seq);
 
-	rc = ring_push(r, SIZE, kind, slot, gen, lb & 0x80 ? NULL : key,
+	rc = ring_push(&tx, kind, slot, gen, epoch, lb & 0x80 ? NULL : key,
 	    payload_src, payload_len, &wake);
 	CHECK(rc == 0 || rc == -1);
 	CHECK(wake == 0 || wake == 1);
+	check_producer();
 	if (!clean)
 		return;
 
@@ -229,7 +259,7 @@ do_push(struct script *s)
 		return;
 	}
 	CHECK(rc == 0);
-	CHECK(load64(&r->tail) == tail + need);
+	CHECK(tx.tail == tail + need && load64(&r->tail) == tx.tail);
 	CHECK(wake == (head == tail));
 	if (kind == RING_PAD || kind >= RING_KIND_MAX) {
 		clean = 0;	/* a record the consumer must refuse */
@@ -237,10 +267,10 @@ do_push(struct script *s)
 	}
 	CHECK(fifo_len < FIFO_MAX);
 	fifo[(fifo_head + fifo_len++) % FIFO_MAX] = (struct pushed){
-		kind, slot, gen, payload_len, seq, !(lb & 0x80) };
+		kind, slot, gen, epoch, payload_len, seq, !(lb & 0x80) };
 }
 
-/* What worker/relay.c does with a record: reads payload_len bytes. */
+/* What worker/inbox.c does with a record: reads payload_len bytes. */
 static void
 use_record(const struct ring_rec *hdr, const uint8_t *payload)
 {
@@ -258,8 +288,6 @@ use_record(const struct ring_rec *hdr, const uint8_t *payload)
 	CHECK(hdr->payload_len <= SIZE - off);
 	CHECK(off - HDR + hdr->len <= SIZE);
 	memcpy(sink, payload, hdr->payload_len);
-	if (hdr->kind == RING_PEER_PRESENT && hdr->payload_len == 19)
-		(void)(payload[16] << 8 | payload[17] | payload[18]);
 
 	if (!clean)
 		return;
@@ -269,15 +297,14 @@ use_record(const struct ring_rec *hdr, const uint8_t *payload)
 
 		CHECK(hdr->kind == w->kind);
 		CHECK(hdr->slot == w->slot && hdr->gen == w->gen);
+		CHECK(hdr->epoch == w->epoch);
 		CHECK(hdr->payload_len == w->payload_len);
 		CHECK(hdr->len == ((HDR + w->payload_len + 7) & ~(size_t)7));
-		if (w->has_key) {
+		if (w->has_key)
 			make_key(key, w->seq);
-			CHECK(memcmp(hdr->key, key, KEY_LEN) == 0);
-		} else {
+		else
 			memset(key, 0, sizeof(key));
-			CHECK(memcmp(hdr->key, key, KEY_LEN) == 0);
-		}
+		CHECK(memcmp(hdr->key, key, KEY_LEN) == 0);
 		for (i = 0; i < w->payload_len; i++)
 			CHECK(sink[i] == pbyte(w->seq, i));
 	}
@@ -291,13 +318,16 @@ consume_one(struct script *s, int racing)
 {
 	struct ring_rec hdr;
 	const uint8_t *payload = NULL;
-	uint64_t resets = load64(&r->resets);
 	int rc;
 
-	rc = ring_front(r, SIZE, &hdr, &payload);
-	CHECK(rc == 0 || rc == 1);
+	rc = ring_front(&rx, &hdr, &payload);
+	CHECK(rc == 0 || rc == 1 || rc == -1);
 	if (clean)
-		CHECK(load64(&r->resets) == resets);
+		CHECK(rc != -1 && load64(head_word) == rx.head);
+	if (rc == -1) {
+		fifo_clear();
+		return 0;	/* a reset: worker/inbox.c stops until woken */
+	}
 	if (rc == 0) {
 		if (clean)
 			CHECK(fifo_len == 0);
@@ -313,7 +343,7 @@ consume_one(struct script *s, int racing)
 			scribble_field(s);
 	}
 	use_record(&hdr, payload);
-	ring_pop(r, &hdr);
+	ring_pop(&rx, &hdr);
 	return 1;
 }
 
@@ -336,7 +366,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	/* Exactly the ring's size: ASan's redzone starts past the data area. */
 	r = malloc(ring_size(SIZE));
-	if (r == NULL)
+	head_word = malloc(sizeof(*head_word));
+	if (r == NULL || head_word == NULL)
 		abort();
 	return 0;
 }
@@ -345,18 +376,19 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct script s = { data, size };
-	uint64_t head, tail;
 	uint32_t n;
 
-	memset(r, 0x5c, ring_size(SIZE));	/* ring_init must not need zeroes */
-	ring_init(r);
+	memset(r, 0x5c, ring_size(SIZE));	/* no reliance on zeroed memory */
+	*head_word = 0;				/* a fresh memfd */
+	ring_tx_start(&tx, r, head_word, SIZE);
+	ring_rx_start(&rx, r, head_word, SIZE);
 	memset(r->data, 0, SIZE);
-	fifo_head = fifo_len = 0;
+	fifo_clear();
 	seq = 0;
 	clean = 1;
 
 	while (s.n > 0) {
-		switch (get8(&s) % 10) {
+		switch (get8(&s) % 11) {
 		case 0:
 			n = get32(&s);
 			scribble(&s, n, 1 + get8(&s));
@@ -364,14 +396,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1:
 			scribble_field(&s);
 			break;
-		case 2:
-			tail = load64(&r->tail);
-			store64(&r->tail, new_offset(&s, tail, load64(&r->head)));
+		case 2:		/* a hostile producer's tail */
+			store64(&r->tail, new_offset(&s, load64(&r->tail),
+			    rx.head));
 			clean = 0;
 			break;
-		case 3:
-			head = load64(&r->head);
-			store64(&r->head, new_offset(&s, head, load64(&r->tail)));
+		case 3:		/* a hostile consumer's head */
+			store64(head_word, new_offset(&s, load64(head_word),
+			    tx.tail));
 			clean = 0;
 			break;
 		case 4:
@@ -386,13 +418,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7:
 			consume_one(&s, 1);
 			break;
-		case 8:
-			ring_discard(r);
-			CHECK(ring_used(r) == 0);
-			fifo_head = fifo_len = 0;
+		case 8:		/* a new consumer: starts at the tail */
+			ring_rx_start(&rx, r, head_word, SIZE);
+			CHECK(rx.head == (load64(&r->tail) & ~(uint64_t)7));
+			fifo_clear();
+			break;
+		case 10:	/* a new producer: starts at the published head */
+			ring_tx_start(&tx, r, head_word, SIZE);
+			check_producer();
+			if (clean && tx.tail != rx.head)
+				clean = 0;
+			fifo_clear();
 			break;
 		default:
-			(void)ring_used(r);
 			drain();
 			break;
 		}

@@ -86,6 +86,11 @@ def frames_seeds():
     put("fuzz_frames", "skip_then_more",
         ci + struct.pack(">BI", 0x99, 10) + b"0123456789" + frame(0x12, bytes(8)))
     put("fuzz_frames", "not_client_info", frame(0x04, key + b"x"))
+    # Every client frame at the smallest size it may have: one step below
+    # each is a reject that the fuzzer must be able to reach.
+    put("fuzz_frames", "smallest", ci + frame(0x04, key) + frame(0x0a, key + key) +
+        frame(0x12, bytes(8)) + frame(0x11, key) + frame(0x07, b"\x00") +
+        frame(0x10, b""))
 
 
 def clientinfo_seeds():
