@@ -32,7 +32,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
-		fuzz_client_msg fuzz_acme
+		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -45,7 +45,7 @@ FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
 FUZZ_SRC_fuzz_http	 = worker/http.c
 FUZZ_SRC_fuzz_frames	 = common/frame.c
 FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
-FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c
+FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c common/keyfile.c
 FUZZ_SRC_fuzz_ring	 = common/ring.c
 FUZZ_SRC_fuzz_stun	 = common/stun.c
 FUZZ_SRC_fuzz_client_derp = client/derpmsg.c common/frame.c
@@ -53,6 +53,14 @@ FUZZ_SRC_fuzz_client_http = client/httpparse.c
 FUZZ_SRC_fuzz_client_stun = client/stunc.c common/stun.c
 FUZZ_SRC_fuzz_client_msg  = client/streamfmt.c client/chatmsg.c
 FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
+# Daemon code logs through tests/fuzz/fuzz_log.c: quiet, and fatal() returns
+# to the harness.
+FUZZ_SHM_SRC		 = common/shm.c common/table.c common/ring.c \
+			   tests/fuzz/fuzz_log.c
+FUZZ_SRC_fuzz_rateconf	 = master/rateconf.c $(FUZZ_SHM_SRC)
+FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c
+# Sources a harness #includes (to catch exit() and the like), for make.
+FUZZ_INC_fuzz_flags	 = master/flags.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096).
@@ -67,6 +75,8 @@ FUZZ_OPTS_fuzz_client_http = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
+FUZZ_OPTS_fuzz_rateconf	  = -max_len=1024 -dict=tests/fuzz/dict/fuzz_rateconf.dict
+FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
 FUZZ_OPTS	?=
 # fuzz-short: executions per target (about 3 s each here), and the seed.
 FUZZ_RUNS	?= 300000
@@ -82,7 +92,8 @@ FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h acme/*.h)
 .PHONY: fuzz fuzz-build fuzz-regress fuzz-short fuzz-deps fuzz-clean
 
 define fuzz_binary
-$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_HDRS) tests/fuzz/fuzz.mk | fuzz-deps
+$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_INC_$(1)) $(FUZZ_HDRS) \
+		tests/fuzz/fuzz.mk | fuzz-deps
 	@mkdir -p $(FUZZ_DIR)
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) \
 		$$(FUZZ_PKG_FLAGS)

@@ -286,6 +286,43 @@ def acme_seeds():
     put_acme(5, "problem_garbage", "<html>502 Bad Gateway</html>")
 
 
+def rateconf_seeds():
+    """-rate-config files: derper's own, and the edges of Go's decoding."""
+    put("fuzz_rateconf", "derper", json.dumps(
+        {"PerClientRateLimitBytesPerSec": 1000000, "PerClientRateBurstBytes": 2000000},
+        indent="\t"))
+    put("fuzz_rateconf", "small_burst", '{"PerClientRateLimitBytesPerSec": 100}')
+    put("fuzz_rateconf", "case_and_null",
+        '{"perclientratelimitbytespersec": 5, "PERCLIENTRATEBURSTBYTES": null, "x": [1]}')
+    put("fuzz_rateconf", "disabled", '{"PerClientRateLimitBytesPerSec": 0, '
+        '"PerClientRateBurstBytes": 99999999}')
+    put("fuzz_rateconf", "negative", '{"PerClientRateBurstBytes": -1}')
+    put("fuzz_rateconf", "float", '{"PerClientRateLimitBytesPerSec": 1e3}')
+    put("fuzz_rateconf", "not_object", '[{"PerClientRateLimitBytesPerSec": 1}]')
+
+
+def flags_seeds():
+    """A first byte (odd: -config the file), the file, then NUL-separated
+    arguments (tests/fuzz/fuzz_flags.c)."""
+    def put_flags(name, config, args, use_config=True):
+        put("fuzz_flags", name, bytes([1 if use_config else 0]) + config.encode() +
+            b"".join(b"\0" + a.encode() for a in args))
+
+    conf = open(os.path.join(ROOT, "..", "..", "..", "packaging", "derpd.conf")).read()
+    put_flags("packaged", conf, ["-hostname", "derp.example.com"])
+    put_flags("dev", "", ["-dev", "-c", "/tmp/k", "-workers=2", "-verbose"], False)
+    put_flags("tests", "", ["-a", "127.0.0.1:3340", "-workers", "2", "-stun=false",
+                            "-http-port=-1", "-max-clients=16", "-ring-kib", "256",
+                            "-queue-kib=128", "-keepalive=100ms",
+                            "-handshake-timeout", "1m30.5s", "-tcp-write-timeout=0"], False)
+    put_flags("quoted", 'home = "https://example.com/"\n  # note\n'
+              '--accept-connection-limit = 12.5\nmesh-psk-file=\t/x \r\n',
+              ["--", "extra"])
+    put_flags("tls_ports", "a = [::1]:443\nhttp-port = 443\n", ["-certmode=manual"])
+    put_flags("refused", "", ["-mesh-with", "a,b", "-verify-clients"], False)
+    put_flags("help", "", ["-h"], False)
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -298,3 +335,5 @@ if __name__ == "__main__":
     client_stun_seeds()
     client_msg_seeds()
     acme_seeds()
+    rateconf_seeds()
+    flags_seeds()
