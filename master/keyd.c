@@ -103,12 +103,8 @@ serve_worker(int epfd, uint32_t w)
 			return 0;
 		if (r == 0 || (r < 0 && errno != EMSGSIZE))
 			return -1;
-		if (r != (ssize_t)sizeof(req))
+		if (keyd_answer(&req, (size_t)r, priv, &pending[w]) != 0)
 			continue;	/* malformed: ignore, never crash */
-		pending[w].slot = req.slot;
-		pending[w].gen = req.gen;
-		pending[w].ok = crypto_box_beforenm(pending[w].shared,
-		    req.client_pub, priv) == 0;
 		if ((sent = send_answer(w)) < 0)
 			return -1;
 		if (sent == 0) {

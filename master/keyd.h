@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "keyd_proto.h"
 #include "privdrop.h"
 #include "shm.h"
 
@@ -35,5 +36,12 @@ void	keyd_attach(struct keyd *k, uint32_t w, int fd);
 void	keyd_detach(struct keyd *k, uint32_t w);
 /* Closes, in a freshly forked child, every descriptor the key process uses. */
 void	keyd_close_in_child(struct keyd *k);
+/*
+ * In the key process (master/keyd_answer.c): the answer to one datagram of
+ * len bytes from a worker, which must be a struct keyd_req; -1 (nothing to
+ * send) for anything else.
+ */
+int	keyd_answer(const void *msg, size_t len, const uint8_t priv[KEY_LEN],
+	    struct keyd_resp *resp);
 
 #endif

@@ -32,7 +32,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
-		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags
+		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags fuzz_keyd
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -59,6 +59,7 @@ FUZZ_SHM_SRC		 = common/shm.c common/table.c common/ring.c \
 			   tests/fuzz/fuzz_log.c
 FUZZ_SRC_fuzz_rateconf	 = master/rateconf.c $(FUZZ_SHM_SRC)
 FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c
+FUZZ_SRC_fuzz_keyd	 = master/keyd_answer.c
 # Sources a harness #includes (to catch exit() and the like), for make.
 FUZZ_INC_fuzz_flags	 = master/flags.c
 
@@ -76,6 +77,7 @@ FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
 FUZZ_OPTS_fuzz_rateconf	  = -max_len=1024 -dict=tests/fuzz/dict/fuzz_rateconf.dict
+FUZZ_OPTS_fuzz_keyd	  = -max_len=512
 FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
 FUZZ_OPTS	?=
 # fuzz-short: executions per target (about 3 s each here), and the seed.

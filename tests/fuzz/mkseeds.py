@@ -323,6 +323,26 @@ def flags_seeds():
     put_flags("help", "", ["-h"], False)
 
 
+def keyd_seeds():
+    """The key process's private key, then datagrams (2-byte length, bytes)
+    as a worker sends them: struct keyd_req is slot, gen (little-endian) and
+    a client public key (tests/fuzz/fuzz_keyd.c)."""
+    priv = bytes.fromhex(KEY_HEX)
+
+    def dgram(b):
+        return struct.pack(">H", len(b)) + b
+
+    def req(slot, gen, pub):
+        return dgram(struct.pack("<II", slot, gen) + pub)
+
+    pub = bytes.fromhex(MESH_HEX)
+    put("fuzz_keyd", "logins", priv + req(0, 1, pub) + req(7, 99, pub[::-1]))
+    put("fuzz_keyd", "low_order", priv + req(1, 2, bytes(32)) +
+        req(3, 4, b"\x01" + bytes(31)))
+    put("fuzz_keyd", "wrong_sizes", priv + dgram(b"") + req(0, 1, pub)[:-1] +
+        dgram(struct.pack("<II", 5, 6) + pub + b"x"))
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -337,3 +357,4 @@ if __name__ == "__main__":
     acme_seeds()
     rateconf_seeds()
     flags_seeds()
+    keyd_seeds()
