@@ -343,6 +343,31 @@ def keyd_seeds():
         dgram(struct.pack("<II", 5, 6) + pub + b"x"))
 
 
+def table_seeds():
+    """Scripts for tests/fuzz/fuzz_table.c: 0 w op key slot gen port32 is a
+    well-formed request (op 0 register, 1 unregister, 2 claim; key from a
+    pool of 6), 2 w len bytes a raw datagram, 3 w a worker's death, 4 off32
+    n bytes hostile bytes over a copy for the readers."""
+    def req(w, op, key, slot, gen=1):
+        return bytes([0, w, op, key, slot, gen]) + struct.pack("<I", 443)
+
+    def raw(w, b):
+        return bytes([2, w, len(b)]) + b
+
+    put("fuzz_table", "dups_evict", b"".join(req(i % 3, 0, 1, i) for i in range(6)) +
+        req(1, 2, 1, 1) + req(0, 1, 1, 3) + req(2, 1, 1, 5))
+    put("fuzz_table", "full", b"".join(req(i % 3, 0, i % 6, i % 16) for i in range(18)) +
+        req(0, 1, 0, 0) + req(0, 0, 0, 0))
+    put("fuzz_table", "worker_dies", req(0, 0, 2, 1) + req(1, 0, 2, 1) + req(2, 0, 3, 2) +
+        bytes([3, 1]) + req(1, 1, 2, 1) + req(1, 0, 2, 1) + bytes([3, 0]))
+    request = struct.pack("<IIII", 1, 2, 3, 0) + bytes.fromhex(KEY_HEX) + bytes(20)
+    put("fuzz_table", "raw", raw(0, request[:len(request) - 1]) + raw(1, b"") +
+        raw(2, struct.pack("<IIII", 9, 1, 1, 0)) + raw(0, request[:56]))
+    put("fuzz_table", "readers", req(0, 0, 4, 1) + req(1, 0, 4, 2) +
+        bytes([4, 0, 0, 0, 0, 64]) + bytes(range(64)) + bytes([4, 200, 0, 0, 0, 32]) +
+        b"\xff" * 32)
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -358,3 +383,4 @@ if __name__ == "__main__":
     rateconf_seeds()
     flags_seeds()
     keyd_seeds()
+    table_seeds()
