@@ -47,7 +47,8 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/metrics.c worker/session.c worker/testhooks.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyd_answer.c \
 	     master/listen.c master/tlsctx.c master/supervise.c master/tablesrv.c \
-	     master/stund.c master/dnsd.c master/rateconf.c master/notify.c
+	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
+	     master/notify.c
 # The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
 	     acme/parse.c acme/x509.c acme/store.c acme/renew.c common/b64url.c

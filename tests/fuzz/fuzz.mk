@@ -33,7 +33,7 @@ FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
 		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags fuzz_keyd \
-		fuzz_table
+		fuzz_table fuzz_dns
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -62,6 +62,7 @@ FUZZ_SRC_fuzz_rateconf	 = master/rateconf.c $(FUZZ_SHM_SRC)
 FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c
 FUZZ_SRC_fuzz_keyd	 = master/keyd_answer.c
 FUZZ_SRC_fuzz_table	 = master/tablesrv.c $(FUZZ_SHM_SRC)
+FUZZ_SRC_fuzz_dns	 = master/dnsd_json.c tests/fuzz/fuzz_log.c
 # Sources a harness #includes (to catch exit() and the like), for make.
 FUZZ_INC_fuzz_flags	 = master/flags.c
 
@@ -81,6 +82,7 @@ FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
 FUZZ_OPTS_fuzz_rateconf	  = -max_len=1024 -dict=tests/fuzz/dict/fuzz_rateconf.dict
 FUZZ_OPTS_fuzz_keyd	  = -max_len=512
 FUZZ_OPTS_fuzz_table	  = -max_len=2048
+FUZZ_OPTS_fuzz_dns	  = -max_len=4096
 FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
 FUZZ_OPTS	?=
 # fuzz-short: executions per target (about 3 s each here), and the seed.

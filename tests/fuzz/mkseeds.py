@@ -368,6 +368,33 @@ def table_seeds():
         b"\xff" * 32)
 
 
+def dns_seeds():
+    """For tests/fuzz/fuzz_dns.c: the published list, NUL, the unpublished
+    list, NUL, a buffer size byte (64 + 64 * n), then each lookup's answer as
+    it happens (names in sorted order): a count, then per address a byte
+    (odd: IPv4) and its 4 or 16 bytes."""
+    def v4(*a):
+        return b"\x01" + bytes(a)
+
+    def v6(s):
+        import ipaddress
+        return b"\x00" + ipaddress.IPv6Address(s).packed
+
+    def answer(*addrs):
+        return bytes([len(addrs)]) + b"".join(addrs)
+
+    put("fuzz_dns", "derper", b"log.tailscale.io,controlplane.tailscale.com\0\0\xff" +
+        answer(v4(3, 33, 44, 55), v6("2600:1f14::1")) +
+        answer(v4(18, 1, 2, 3), v4(18, 1, 2, 3), v6("::ffff:1.2.3.4")))
+    put("fuzz_dns", "unpublished", b"a.example\0secret.example,b.example\0\x01" +
+        answer(v4(192, 0, 2, 1)) + answer() + answer(v6("2001:db8::5")))
+    put("fuzz_dns", "none_resolve", b"x.invalid,y.invalid\0\0\x10" + answer() + answer())
+    put("fuzz_dns", "odd_names", b'q"uote\\,\x01ctl,caf\xc3\xa9,bad\xff,,dup,dup\0\0\x08' +
+        b"".join(answer(v4(10, 0, 0, i)) for i in range(5)))
+    put("fuzz_dns", "many_addrs", b"big.example\0\0\x00" +
+        answer(*[v4(10, 1, i // 256, i % 256) for i in range(36)]))
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -384,3 +411,4 @@ if __name__ == "__main__":
     flags_seeds()
     keyd_seeds()
     table_seeds()
+    dns_seeds()
