@@ -25,7 +25,7 @@ fuzz_saved_default_goal := $(.DEFAULT_GOAL)
 # standalone libFuzzer.a, not needed.) The rest are the libraries the parsers
 # under test call.
 FUZZ_APT_PKGS = clang-14 libclang-rt-14-dev pkg-config libssl-dev \
-		libsodium-dev libjansson-dev
+		libsodium-dev libjansson-dev libwslay-dev zlib1g-dev
 
 FUZZ_CC	     ?= clang-14
 FUZZ_SECONDS ?= 30
@@ -33,7 +33,7 @@ FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
 		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags fuzz_keyd \
-		fuzz_table fuzz_dns
+		fuzz_table fuzz_dns fuzz_serve
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -63,6 +63,13 @@ FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c
 FUZZ_SRC_fuzz_keyd	 = master/keyd_answer.c
 FUZZ_SRC_fuzz_table	 = master/tablesrv.c $(FUZZ_SHM_SRC)
 FUZZ_SRC_fuzz_dns	 = master/dnsd_json.c tests/fuzz/fuzz_log.c
+# The worker's surfaces: a whole worker in the harness's process.
+FUZZ_WORKER_SRC	 = $(filter-out worker/main.c,$(WORKER_SRC)) \
+			   $(filter-out common/log.c common/sandbox.c common/privdrop.c \
+			   common/stun.c,$(COMMON_SRC)) master/flags.c \
+			   master/tablesrv.c master/keyd_answer.c tests/fuzz/fuzz_log.c \
+			   tests/fuzz/fuzz_worker.c
+FUZZ_SRC_fuzz_serve	 = $(FUZZ_WORKER_SRC)
 # Sources a harness #includes (to catch exit() and the like), for make.
 FUZZ_INC_fuzz_flags	 = master/flags.c
 
@@ -83,6 +90,7 @@ FUZZ_OPTS_fuzz_rateconf	  = -max_len=1024 -dict=tests/fuzz/dict/fuzz_rateconf.di
 FUZZ_OPTS_fuzz_keyd	  = -max_len=512
 FUZZ_OPTS_fuzz_table	  = -max_len=2048
 FUZZ_OPTS_fuzz_dns	  = -max_len=4096
+FUZZ_OPTS_fuzz_serve	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
 FUZZ_OPTS	?=
 # fuzz-short: executions per target (about 3 s each here), and the seed.
@@ -103,7 +111,7 @@ $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_INC_$(1)) $(FUZZ_HDR
 		tests/fuzz/fuzz.mk | fuzz-deps
 	@mkdir -p $(FUZZ_DIR)
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) \
-		$$(FUZZ_PKG_FLAGS)
+		$$(FUZZ_PKG_FLAGS) -lwslay -lm
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_binary,$(t))))
 

@@ -395,6 +395,52 @@ def dns_seeds():
         answer(*[v4(10, 1, i // 256, i % 256) for i in range(36)]))
 
 
+def serve_seeds():
+    """For tests/fuzz/fuzz_serve.c: flags (bit 0 port 80, bits 1-2 -home,
+    bits 3-4 where the request is cut), family (odd: IPv6), 16 address
+    bytes, the request."""
+    import ipaddress
+
+    def peer(a):
+        ip = ipaddress.ip_address(a)
+        return bytes([ip.version == 6]) + ip.packed.ljust(16, b"\0")
+
+    def put_req(name, flags, addr, req):
+        put("fuzz_serve", name, bytes([flags]) + peer(addr) + req.encode("latin-1"))
+
+    crlf = "\r\n"
+
+    def req(line, *headers):
+        return line + crlf + "".join(h + crlf for h in headers) + crlf
+
+    put_req("metrics_loopback", 0, "127.0.0.1", req("GET /metrics HTTP/1.1", "Host: a"))
+    put_req("metrics_stranger", 0, "192.0.2.7", req("GET /metrics HTTP/1.1", "Host: a"))
+    put_req("debug_tailscale6", 8, "fd7a:115c:a1e0::5",
+            req("GET /debug/route?key=nodekey:" + KEY_HEX + " HTTP/1.1", "Host: a"))
+    put_req("debug_cgnat_proxied", 0, "100.100.1.1",
+            req("GET /debug/ HTTP/1.1", "X-Forwarded-For: 1.2.3.4"))
+    put_req("mapped_varz", 0, "::ffff:127.0.0.2", req("HEAD /debug/varz HTTP/1.0"))
+    put_req("derp_upgrade", 16, "198.51.100.1", req("GET /derp HTTP/1.1", "Host: d",
+            "Connection: Upgrade", "Upgrade: DERP"))
+    put_req("derp_fast", 0, "198.51.100.1", req("GET /derp HTTP/1.1", "Upgrade: derp",
+            "Derp-Fast-Start: 1"))
+    put_req("websocket", 0, "2001:db8::1", req("GET /derp HTTP/1.1", "Upgrade: websocket",
+            "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol: derp"))
+    put_req("no_upgrade", 0, "10.0.0.1", req("GET /derp HTTP/1.1"))
+    put_req("probe_post", 0, "10.0.0.1", req("POST /derp/probe HTTP/1.1",
+            "Content-Length: 0"))
+    put_req("challenge", 0, "10.0.0.1", req("GET /generate_204 HTTP/1.1",
+            "X-Tailscale-Challenge: abc.DEF-123_:x"))
+    put_req("bootstrap", 2, "10.0.0.1", req("GET /bootstrap-dns?q=a.example HTTP/1.1"))
+    put_req("home_redirect", 4, "10.0.0.1", req("GET / HTTP/1.1"))
+    put_req("port80_redirect", 1, "10.0.0.1", req("GET /x?y=\xe9 HTTP/1.1",
+            "Host: derp.example"))
+    put_req("port80_root_loopback", 1, "127.0.0.1", req("GET / HTTP/1.1", "Host: d"))
+    put_req("port80_put", 1, "10.0.0.1", req("PUT /x HTTP/1.1"))
+    put_req("robots_bad", 24, "10.0.0.1", "GET /robots.txt HTTP/1.1\r\nBad Header\r\n\r\n")
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -412,3 +458,4 @@ if __name__ == "__main__":
     keyd_seeds()
     table_seeds()
     dns_seeds()
+    serve_seeds()
