@@ -33,7 +33,7 @@ FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
 		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags fuzz_keyd \
-		fuzz_table fuzz_dns fuzz_serve
+		fuzz_table fuzz_dns fuzz_serve fuzz_login fuzz_ws
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -70,6 +70,8 @@ FUZZ_WORKER_SRC	 = $(filter-out worker/main.c,$(WORKER_SRC)) \
 			   master/tablesrv.c master/keyd_answer.c tests/fuzz/fuzz_log.c \
 			   tests/fuzz/fuzz_worker.c
 FUZZ_SRC_fuzz_serve	 = $(FUZZ_WORKER_SRC)
+FUZZ_SRC_fuzz_login	 = $(FUZZ_WORKER_SRC)
+FUZZ_SRC_fuzz_ws	 = $(FUZZ_WORKER_SRC)
 # Sources a harness #includes (to catch exit() and the like), for make.
 FUZZ_INC_fuzz_flags	 = master/flags.c
 
@@ -91,6 +93,8 @@ FUZZ_OPTS_fuzz_keyd	  = -max_len=512
 FUZZ_OPTS_fuzz_table	  = -max_len=2048
 FUZZ_OPTS_fuzz_dns	  = -max_len=4096
 FUZZ_OPTS_fuzz_serve	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_http.dict
+FUZZ_OPTS_fuzz_login	  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
+FUZZ_OPTS_fuzz_ws	  = -max_len=8192
 FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
 FUZZ_OPTS	?=
 # fuzz-short: executions per target (about 3 s each here), and the seed.

@@ -441,6 +441,69 @@ def serve_seeds():
     put_req("robots_bad", 24, "10.0.0.1", "GET /robots.txt HTTP/1.1\r\nBad Header\r\n\r\n")
 
 
+def login_seeds():
+    """For tests/fuzz/fuzz_login.c: a mode byte (bits 0-1 key process:
+    answer, refuse, other connection; bit 2 fast start; bit 3 mesh key
+    configured; bit 4 sealed), then sealed: client private key, 2-byte
+    JSON length, ClientInfo JSON, frames once logged in; raw: the stream."""
+    from nacl.public import PrivateKey
+    priv = bytes.fromhex(KEY_HEX)
+    pub = bytes(PrivateKey(priv).public_key)
+
+    def sealed(mode, info, after=b""):
+        js = info if isinstance(info, bytes) else json.dumps(info).encode()
+        return bytes([0x10 | mode]) + priv + struct.pack(">H", len(js)) + js + after
+
+    relay = (frame(0x12, b"pingping") + frame(0x07, b"\x01") +
+             frame(0x04, pub + b"to myself") + frame(0x13, b"pongpong") +
+             frame(0x10, b"") + frame(0x06, b""))
+    put("fuzz_login", "login", sealed(0, {"version": 2, "CanAckPings": True}, relay))
+    put("fuzz_login", "fast_prober", sealed(4, {"version": 2, "IsProber": True}, relay))
+    put("fuzz_login", "mesh", sealed(8, {"version": 2, "meshKey": "4d" * 32},
+                                     frame(0x10, b"") + frame(0x11, pub)))
+    put("fuzz_login", "refused", sealed(1, {"version": 2}))
+    put("fuzz_login", "lost_answer", sealed(2, {"version": 2}))
+    put("fuzz_login", "bad_json", sealed(0, b'{"version":"2"'))
+    ci = frame(0x02, bytes(32) + bytes(24) + bytes(16) + b"{}")
+    put("fuzz_login", "raw_low_order", bytes([0]) + ci + frame(0x04, pub))
+    put("fuzz_login", "raw_not_client_info", bytes([4]) + frame(0x04, pub + b"x"))
+    put("fuzz_login", "raw_huge", bytes([0]) + b"\x02\x00\x04\x00\x00" + bytes(100))
+
+
+def ws_seeds():
+    """For tests/fuzz/fuzz_ws.c: byte 0 even: raw client frames follow; odd:
+    a packet length byte (x4), the packet, then framing choices (message
+    size, fragment size, masks, pings between fragments)."""
+    def wsframe(op, payload, fin=True, mask=b"\x12\x34\x56\x78"):
+        n = len(payload)
+        head = bytes([(0x80 if fin else 0) | op])
+        m = 0x80 if mask is not None else 0
+        if n < 126:
+            head += bytes([m | n])
+        elif n < 65536:
+            head += bytes([m | 126]) + struct.pack(">H", n)
+        else:
+            head += bytes([m | 127]) + struct.pack(">Q", n)
+        if mask is None:
+            return head + payload
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    ci = frame(0x02, bytes(range(32)) + bytes(24) + bytes(16) + b"{}")
+    put("fuzz_ws", "raw_client_info", b"\0" + wsframe(2, ci[:20], fin=False) +
+        wsframe(9, b"ping") + wsframe(0, ci[20:]) + wsframe(8, b"\x03\xe8"))
+    put("fuzz_ws", "raw_text", b"\0" + wsframe(1, b"hello"))
+    put("fuzz_ws", "raw_too_big", b"\0" + wsframe(2, bytes(40000)))
+    put("fuzz_ws", "raw_unmasked", b"\0" + wsframe(2, ci, mask=None))
+    put("fuzz_ws", "raw_bad_continuation", b"\0" + wsframe(0, b"x") + wsframe(10, b""))
+    put("fuzz_ws", "round_trip_whole", b"\x01\x10" + bytes(range(64)) +
+        b"\xff\xff\xff\xff\0\0\0\0\x01")
+    # Messages of 33 bytes in fragments of 8 (each: message size, fragment
+    # size, mask, no ping). With an 8-byte ping between the first two
+    # fragments, this is tests/fuzz/crashes/ws_ping-payload-in-derp-stream.
+    put("fuzz_ws", "round_trip_pieces", b"\x01\x40" + bytes(range(256)) +
+        b"\x00\x20" + b"\x00\x07\xaa\xbb\xcc\xdd\x01" * 60)
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -459,3 +522,5 @@ if __name__ == "__main__":
     table_seeds()
     dns_seeds()
     serve_seeds()
+    login_seeds()
+    ws_seeds()
