@@ -80,8 +80,10 @@ ws_frame_start(wslay_event_context_ptr ctx,
 		c->ws_bad = WSLAY_CODE_UNSUPPORTED_DATA;
 	if (arg->opcode == WSLAY_BINARY_FRAME)
 		c->ws_msg_len = 0;
-	if (arg->opcode != WSLAY_BINARY_FRAME &&
-	    arg->opcode != WSLAY_CONTINUATION_FRAME)
+	/* wslay hands us every frame's payload, pings' and pongs' too. */
+	c->ws_data = arg->opcode == WSLAY_BINARY_FRAME ||
+	    arg->opcode == WSLAY_CONTINUATION_FRAME;
+	if (!c->ws_data)
 		return;
 	/* wslay does not count a message's bytes when it does not buffer. */
 	c->ws_msg_len += arg->payload_length;
@@ -96,7 +98,7 @@ ws_chunk(wslay_event_context_ptr ctx,
 	struct conn *c = user;
 
 	(void)ctx;
-	if (c->fd < 0 || c->ws_bad || c->in == NULL)
+	if (c->fd < 0 || c->ws_bad || !c->ws_data || c->in == NULL)
 		return;
 	/* ws_recv bounded the read by the room left, so this fits. */
 	if (arg->data_length > BUF_SIZE - c->in->wr) {

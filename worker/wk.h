@@ -104,6 +104,7 @@ struct conn {
 	uint32_t	 raw_out;	/* leading output bytes sent unframed (the 101) */
 	int		 ws_bad;	/* close code for a bad message, else 0 */
 	uint64_t	 ws_msg_len;	/* bytes of the message being received */
+	int		 ws_data;	/* the frame being received carries DERP bytes */
 	int		 ws_progress;	/* wslay wrote something */
 };
 
