@@ -101,12 +101,23 @@ FUZZ_OPTS	?=
 FUZZ_RUNS	?= 300000
 FUZZ_RUNS_fuzz_ring	  = 15000
 FUZZ_RUNS_fuzz_client_derp = 60000
+FUZZ_RUNS_fuzz_clientinfo = 100000
+FUZZ_RUNS_fuzz_keyfile	  = 50000
+FUZZ_RUNS_fuzz_rateconf	  = 150000
+FUZZ_RUNS_fuzz_flags	  = 60000
+FUZZ_RUNS_fuzz_keyd	  = 150000
+FUZZ_RUNS_fuzz_table	  = 20000
+FUZZ_RUNS_fuzz_dns	  = 80000
+FUZZ_RUNS_fuzz_serve	  = 50000
+FUZZ_RUNS_fuzz_login	  = 10000
+FUZZ_RUNS_fuzz_ws	  = 15000
 FUZZ_SEED	?= 1
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
-FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h acme/*.h) tests/fuzz/fuzz.h
+FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h acme/*.h) \
+		$(wildcard tests/fuzz/*.h) tests/fuzz/fuzz_rand.c
 
 .PHONY: fuzz fuzz-build fuzz-regress fuzz-short fuzz-deps fuzz-clean
 
@@ -115,6 +126,7 @@ $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_INC_$(1)) $(FUZZ_HDR
 		tests/fuzz/fuzz.mk | fuzz-deps
 	@mkdir -p $(FUZZ_DIR)
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) \
+		tests/fuzz/fuzz_rand.c \
 		$$(FUZZ_PKG_FLAGS) -lwslay -lm
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_binary,$(t))))
@@ -163,9 +175,16 @@ fuzz-regress: fuzz-deps $(FUZZ_BINS)
 
 # make test's fuzzing, after the replay: each target from its seeds alone
 # for FUZZ_RUNS_<target> (else FUZZ_RUNS) executions with -seed=FUZZ_SEED,
-# so the same code gets the same verdict on every machine. The seeds go in
-# by name in sorted order (-seed_inputs), not as a directory, whose listing
-# order differs between file systems; the scratch corpus starts empty. A
+# so the same code (and compiler) gets the same verdict on every machine.
+# What would change a run otherwise: the seeds go in by name in sorted
+# order (-seed_inputs), not as a directory, whose listing order differs
+# between file systems; the scratch corpus starts empty and is never
+# reread (-reload=0: libFuzzer rereads it every second); address-space
+# randomisation is off and the environment empty but for the sanitizers'
+# options (setarch -R, env -i: libFuzzer learns from compared values, code
+# addresses and pointers among them, and the environment's size moves the
+# stack); harnesses whose code draws random numbers get
+# them from a fixed seed (tests/fuzz/fuzz_rand.c, in every harness). A
 # crash fails the run and is written to tests/fuzz/crashes/ as
 # <target minus fuzz_>_crash-<sha1>, where fuzz-regress replays it from
 # then on: fix the code, keep the file.
@@ -174,8 +193,8 @@ define fuzz_short_run
   rm -rf $$dir && mkdir -p $$dir $(FUZZ_DIR)/logs && \
   ls tests/fuzz/corpus/$$t/* | LC_ALL=C sort | paste -sd, - >$$dir.seeds && \
   t0=$$(date +%s%N) && \
-  if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t $(FUZZ_OPTS_$(1)) \
-	-runs=$(or $(FUZZ_RUNS_$(1)),$(FUZZ_RUNS)) -seed=$(FUZZ_SEED) \
+  if env -i $(FUZZ_ENV) setarch $$(uname -m) -R ./$(FUZZ_DIR)/$$t $(FUZZ_OPTS_$(1)) \
+	-runs=$(or $(FUZZ_RUNS_$(1)),$(FUZZ_RUNS)) -seed=$(FUZZ_SEED) -reload=0 \
 	-seed_inputs=@$$dir.seeds -artifact_prefix=tests/fuzz/crashes/$${t#fuzz_}_ \
 	$$dir >$$log 2>&1; then \
 	printf 'ok   %-18s %7s runs %6s ms  %s\n' $$t \

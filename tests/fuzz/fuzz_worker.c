@@ -96,8 +96,6 @@ fw_init(void)
 	int sv[2];
 	uint32_t i;
 
-	if (sodium_init() < 0)
-		abort();
 	flags_parse(&fw.cfg, 9, argv);
 	randombytes_buf(fw.priv, KEY_LEN);
 	setup_shm();
