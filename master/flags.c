@@ -60,6 +60,7 @@ static const struct flag flags[] = {
 	/* derpd's own */
 	{ "config", F_STRING, CF(config_file), "file of flag = value lines, read before the command line (which wins)" },
 	{ "workers", F_INT, CF(workers), "worker processes (default: number of CPUs)" },
+	{ "placement", F_STRING, CF(placement), "how connections are spread over workers: source-port (TCP source port % workers) or hash (the kernel's); derpd refuses to start if it cannot do what is asked" },
 	{ "user", F_STRING, CF(user), "unprivileged user to run as after binding (empty: _derpd, else nobody)" },
 	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
 	{ "verbose", F_BOOL, CF(verbose), "log connection-level events" },
@@ -120,6 +121,7 @@ set_defaults(struct config *cfg)
 	cfg->tcp_user_timeout_ms = 15 * 1000;
 	cfg->tcp_write_timeout_ms = 2 * 1000;
 	cfg->workers = INT64_MIN;	/* not given: one per CPU */
+	cfg->placement = "source-port";
 	cfg->user = "";
 	cfg->max_clients = 65536;
 	cfg->ring_kib = 1024;
@@ -649,6 +651,10 @@ check_ranges(const struct config *cfg)
 		fatalx("-stun-port must be between 1 and 65535");
 	if (cfg->workers < 1 || cfg->workers > 64)
 		fatalx("-workers must be between 1 and 64");
+	if (strcmp(cfg->placement, "source-port") != 0 &&
+	    strcmp(cfg->placement, "hash") != 0)
+		fatalx("unknown -placement \"%s\": want source-port or hash",
+		    cfg->placement);
 	if (cfg->max_clients < 16 || cfg->max_clients > (1 << 24))
 		fatalx("-max-clients must be between 16 and 16777216");
 	if (cfg->ring_kib < 256 || cfg->ring_kib > (1 << 20) ||

@@ -12,7 +12,7 @@ import pytest
 from derp_client import (MAGIC, PEER_GONE_DISCONNECTED, PING, SEND_PACKET, SERVER_KEY,
                          DerpClient)
 from derp_helpers import exchange
-from http_helpers import metrics, read_to_eof, request
+from http_helpers import assert_on_worker, metrics, read_to_eof, request
 from ws_client import LoopThread, ws_connect_on_worker
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -28,12 +28,14 @@ def loop():
 
 @pytest.fixture
 def ws(loop, request):
-    """Factory: ws(server, worker) -> a logged-in WsDerpClient on that worker."""
+    """Factory: ws(server, worker) -> a logged-in WsDerpClient on that
+    worker, which derpd's /debug/route confirms."""
     clients = []
 
     def make(srv, worker, **kw):
         c = ws_connect_on_worker(loop, "127.0.0.1", srv.port, worker, srv.workers, **kw)
         clients.append(c)
+        assert_on_worker(srv, c, worker)
         return c
 
     yield make
