@@ -80,7 +80,8 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
-	     test_acme_parse test_acme_crypto test_acme_config test_renew
+	     test_acme_parse test_acme_crypto test_acme_config test_renew \
+	     test_hashkey
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench \
 	install deb deb-deps package-test-deps test-package clean

@@ -50,7 +50,7 @@ def _open(port, worker=None, nworkers=1, tls=False, cafile=None, server_hostname
     client = connect_on_worker(host, port, worker, nworkers, upgrade=False, **kw)
     if srv is not None:
         try:
-            assert_conn_on_worker(srv, client.local_port, worker)
+            assert_conn_on_worker(srv, client.local_port, worker, server_port=port)
         except BaseException:
             client.close()
             raise
@@ -218,12 +218,13 @@ def assert_on_worker(srv, client, worker):
     assert got == worker, f"client {client.pub.hex()[:8]} is on worker {got}, not {worker}"
 
 
-def assert_conn_on_worker(srv, local_port, worker):
+def assert_conn_on_worker(srv, local_port, worker, server_port=None):
     """Fails unless the process of `worker` holds the server side of the
-    connection from local_port: placement of a connection that has not
-    logged in (or never will), read from /proc. Needs root to read the
-    workers' descriptors; as another user it checks nothing."""
+    connection from local_port (to server_port, default srv's): placement of
+    a connection that has not logged in (or never will), read from /proc.
+    Needs root to read the workers' descriptors; as another user it checks
+    nothing."""
     if os.geteuid() != 0:
         return
-    got = socket_worker(srv, local_port)
+    got = socket_worker(srv, local_port, server_port)
     assert got == worker, f"connection from port {local_port} is on worker {got}, not {worker}"

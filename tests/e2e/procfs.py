@@ -158,13 +158,15 @@ def _socket_inodes(server_port, client_port):
     return inodes
 
 
-def socket_worker(srv, client_port, timeout=5.0):
+def socket_worker(srv, client_port, server_port=None, timeout=5.0):
     """The worker whose process holds the server side of the TCP connection
-    from client_port (once it has accepted it), or None after timeout.
-    Reading another user's non-dumpable /proc/PID/fd needs root."""
+    from client_port to server_port (default: srv's -a port) once it has
+    accepted it, or None after timeout. Reading another user's
+    non-dumpable /proc/PID/fd needs root."""
     deadline = time.monotonic() + timeout
     while True:
-        targets = {f"socket:[{i}]" for i in _socket_inodes(srv.port, client_port)}
+        targets = {f"socket:[{i}]" for i in
+                   _socket_inodes(server_port or srv.port, client_port)}
         for role, pid in derpd_pids(srv).items():
             if not role.startswith("worker ") or not targets:
                 continue
