@@ -152,10 +152,12 @@ test: deps
 	$(MAKE) check test-unit test-e2e test-asan fuzz-regress fuzz-short test-package
 
 # Static checks of the tree itself: license lines, no include cycle between
-# modules, no mutable statics in the worker but its one struct wk.
+# modules, no mutable statics in the worker but its one struct wk, and
+# every test SECURITY.md names exists.
 check: all
 	$(PYTHON) tests/check_license.py
 	$(PYTHON) tests/check_layers.py build
+	$(PYTHON) tests/check_security_refs.py
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
