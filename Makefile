@@ -35,20 +35,21 @@ build-asan/%:	  VARIANT_CFLAGS = -O1 -fPIE -fno-omit-frame-pointer \
 			-fsanitize=address,undefined -fno-sanitize-recover=all
 build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 
-COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c \
+COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
-	     common/sandbox.c common/stun.c common/ratelimit.c
+	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
-	     worker/transport.c worker/outq.c worker/websocket.c worker/conn.c \
+	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
 	     worker/presence.c worker/inbox.c worker/derp_in.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
-	     worker/metrics.c worker/session.c worker/testhooks.c
-MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyd_answer.c \
-	     master/listen.c master/tlsctx.c master/supervise.c master/tablesrv.c \
+	     worker/metrics.c worker/session.c \
+	     worker/tlskey.c worker/tlsctx.c
+MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
+	     master/listen.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
-	     master/notify.c
+	     master/notify.c master/spawn.c master/roles.c
 # The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
 	     acme/parse.c acme/x509.c acme/store.c acme/renew.c common/b64url.c
@@ -157,6 +158,7 @@ test: deps
 check: all
 	$(PYTHON) tests/check_license.py
 	$(PYTHON) tests/check_layers.py build
+	$(PYTHON) tests/check_policy_doc.py
 	$(PYTHON) tests/check_security_refs.py
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))

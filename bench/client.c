@@ -104,29 +104,35 @@ client_update_events(struct client *c)
 	c->events = want;
 }
 
-/* A source port p with p % workers == worker, so derpd puts us there. */
-static uint16_t
-placement_port(int worker)
-{
-	uint32_t p, span = PORT_HI - PORT_LO;
-
-	p = __atomic_fetch_add(&next_port, (uint32_t)opt.workers, __ATOMIC_RELAXED);
-	p = PORT_LO + p % (span - span % (uint32_t)opt.workers);
-	return (uint16_t)(p - p % (uint32_t)opt.workers + (uint32_t)worker);
-}
-
+/*
+ * A source address and port p with p % workers == worker, so derpd puts
+ * us there. Each address has (PORT_HI - PORT_LO) / workers such ports;
+ * past them, against a server on IPv4 loopback, the next loopback address
+ * (127.0.0.2, ...) starts over, so that one worker can be given more
+ * clients than one address has ports.
+ */
 static int
 bind_placed(int fd, int worker)
 {
 	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	uint32_t n, span = PORT_HI - PORT_LO, round, p;
 	int one = 1;
 
+	span -= span % (uint32_t)opt.workers;
+	n = __atomic_fetch_add(&next_port, (uint32_t)opt.workers, __ATOMIC_RELAXED);
+	round = n / span;
+	p = PORT_LO + n % span;
+	p = p - p % (uint32_t)opt.workers + (uint32_t)worker;
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = opt.addr.ss_family;
-	if (ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&ss)->sin_port = htons(placement_port(worker));
-	else
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(placement_port(worker));
+	if (ss.ss_family == AF_INET) {
+		sin->sin_port = htons((uint16_t)p);
+		if (round > 0 && (ntohl(((struct sockaddr_in *)&opt.addr)->
+		    sin_addr.s_addr) >> 24) == 127)
+			sin->sin_addr.s_addr = htonl(0x7f000001 + round % 0xfffffe);
+	} else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)p);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	return bind(fd, (struct sockaddr *)&ss, opt.addrlen);
 }

@@ -39,6 +39,7 @@ struct opts {
 	int		 workers;	/* server workers, for source-port placement */
 	enum placement	 placement;
 	int		 clients;	/* idle mode */
+	int		 on_worker;	/* idle mode: place every client there; -1: any */
 	int		 concurrency;	/* logins under way at once, per thread */
 	int		 pid;		/* server master, for memory figures */
 	int		 threads;

@@ -22,6 +22,7 @@ struct opts opt = {
 	.window = UINT32_MAX,	/* auto */
 	.workers = 2,
 	.clients = 1000,
+	.on_worker = -1,
 	.concurrency = 64,
 	.pid = 0,
 	.threads = 1,
@@ -51,6 +52,8 @@ usage(void)
 "      --strict           exit 3 unless every packet arrived, in order\n"
 "idle: N logged-in clients, then the server's memory\n"
 "  -N, --clients N        clients (1000)\n"
+"  -o, --on-worker I      place every client on worker I of -W (source port;\n"
+"                         past 11,000 on IPv4 loopback, more source addresses)\n"
 "      --hold SEC         keep them this long after measuring (0)\n"
 "handshake: logins per second, -c at a time, for -d seconds\n"
 "common:\n"
@@ -156,6 +159,7 @@ parse_args(int argc, char **argv)
 		{ "placement", required_argument, NULL, 'x' },
 		{ "strict", no_argument, NULL, 'X' },
 		{ "clients", required_argument, NULL, 'N' },
+		{ "on-worker", required_argument, NULL, 'o' },
 		{ "hold", required_argument, NULL, 'H' },
 		{ "concurrency", required_argument, NULL, 'c' },
 		{ "pid", required_argument, NULL, 'p' },
@@ -165,7 +169,7 @@ parse_args(int argc, char **argv)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "m:kP:s:d:n:w:r:W:x:N:c:p:t:j",
+	while ((ch = getopt_long(argc, argv, "m:kP:s:d:n:w:r:W:x:N:o:c:p:t:j",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':
@@ -201,6 +205,7 @@ parse_args(int argc, char **argv)
 			break;
 		case 'X': opt.strict = 1; break;
 		case 'N': opt.clients = (int)num(optarg, 1, 1000000, "clients"); break;
+		case 'o': opt.on_worker = (int)num(optarg, 0, 1023, "worker"); break;
 		case 'H': opt.hold = num(optarg, 0, 86400, "hold"); break;
 		case 'c': opt.concurrency = (int)num(optarg, 1, 100000,
 		    "concurrency"); break;
@@ -213,6 +218,10 @@ parse_args(int argc, char **argv)
 	if (optind != argc - 1)
 		usage();
 	parse_url(argv[optind]);
+	if (opt.on_worker >= opt.workers) {
+		log_warnx("--on-worker must be below -W");
+		usage();
+	}
 	if (opt.placement == PLACE_CROSS && opt.workers < 2) {
 		log_warnx("cross-worker placement needs -W 2 or more");
 		usage();

@@ -477,7 +477,8 @@ modes_init(struct loop *loops, int n)
 			for (i = 0; i < nc; i++)
 				init_client(lp, &lp->clients[i], opt.mode ==
 				    MODE_IDLE ? R_IDLE : R_HANDSHAKE, NULL,
-				    i % lp->nkeys, -1);
+				    i % lp->nkeys, opt.mode == MODE_IDLE ?
+				    opt.on_worker : -1);
 			lp->next_key = nc % lp->nkeys;
 			break;
 		}

@@ -6,10 +6,11 @@
 #   bench/profile.sh [same|cross] [packet size] [packets per pair] [pairs] [tls|plain]
 #   WORKERS=N bench/profile.sh ...     (default 2)
 #
-# Runs build/derpd under valgrind without its sandbox (valgrind cannot run
-# seccomp(2); see bench/noseccomp.c), sends a fixed number of packets with
-# build/derpbench, stops derpd and prints each worker's instruction count
-# per packet; callgrind_annotate files are left beside the profiles. Output files stay in $OUT (default /tmp/derpd-prof).
+# Runs build/derpd, and the children it executes, under valgrind without
+# their sandbox (valgrind cannot run seccomp(2); see bench/noseccomp.c),
+# sends a fixed number of packets with build/derpbench, stops derpd and
+# prints each worker's instruction count per packet; callgrind_annotate
+# files are left beside the profiles in $OUT (default /tmp/derpd-prof).
 set -eu
 cd "$(dirname "$0")/.."
 place=${1:-same}
@@ -38,7 +39,7 @@ fi
 chmod 777 "$OUT"	# the workers write their profiles after dropping privileges
 cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$OUT/noseccomp.so" bench/noseccomp.c
 # shellcheck disable=SC2086
-LD_PRELOAD="$OUT/noseccomp.so" setsid valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.%p" \
+LD_PRELOAD="$OUT/noseccomp.so" setsid valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$OUT/callgrind.%p" \
 	--collect-atstart=no --toggle-collect='run*' \
 	./build/derpd -a 127.0.0.1:$port -c "$OUT/derpd.key" -workers "$workers" \
 	-stun=false -http-port=-1 -no-seccomp $user $tlsargs >"$OUT/derpd.log" 2>&1 &

@@ -56,6 +56,7 @@ struct config {
 	int64_t		queue_kib;
 	int64_t		keepalive_ms;
 	int64_t		handshake_timeout_ms;
+	int64_t		login_memory_mib;	/* per worker, before the DERP login */
 
 	/* derived */
 	int		has_mesh_key;

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The key process's protocol with workers: fixed-size messages on one
- * SOCK_SEQPACKET socket per worker. A worker sends a client's public key and
- * gets back crypto_box_beforenm(client_pub, server_priv), the per-client
- * shared key of the DERP login; the DERP private key itself never leaves the
- * key process. The key process side is master/keyd.c, the worker side
- * worker/keyd_client.c.
+ * SOCK_SEQPACKET socket per worker. The key process holds the relay's two
+ * private keys and answers two questions:
+ *
+ *  KEYD_SHARED  crypto_box_beforenm(client_pub, DERP private key): the
+ *               per-client shared key of a DERP login;
+ *  KEYD_SIGN    the signature of a TLS 1.3 server CertificateVerify input
+ *               (64 spaces, "TLS 1.3, server CertificateVerify", 0, and a
+ *               transcript hash) with the TLS private key; anything else
+ *               is refused.
+ *
+ * The key process side is master/keyproc.c, the worker side
+ * worker/keyd_client.c (and worker/tlskey.c, which asks for signatures).
  */
 #ifndef DERPD_KEYD_PROTO_H
 #define DERPD_KEYD_PROTO_H
@@ -14,17 +21,50 @@
 
 #include "key.h"
 
+enum keyd_op {
+	KEYD_SHARED = 1,
+	KEYD_SIGN,
+};
+
+enum keyd_md {			/* the signature's digest */
+	KEYD_SHA256 = 1,
+	KEYD_SHA384,
+	KEYD_SHA512,
+};
+
+enum keyd_pad {
+	KEYD_PAD_NONE = 0,	/* ECDSA */
+	KEYD_PAD_PSS,		/* RSA-PSS, salt as long as the digest */
+};
+
+#define KEYD_TBS_MAX	256	/* a CertificateVerify input is at most 146 */
+#define KEYD_SIG_MAX	512	/* RSA-4096 */
+
+/* The fixed CertificateVerify prefix: 64 spaces, the context string, a zero. */
+#define KEYD_CV_CONTEXT	"TLS 1.3, server CertificateVerify"
+#define KEYD_CV_PREFIX	(64 + sizeof(KEYD_CV_CONTEXT))
+
 struct keyd_req {
+	uint32_t	op;		/* enum keyd_op */
 	uint32_t	slot;		/* echoed: which connection asked */
 	uint32_t	gen;
-	uint8_t		client_pub[KEY_LEN];
+	uint32_t	id;		/* echoed: which attempt */
+	uint8_t		client_pub[KEY_LEN];	/* KEYD_SHARED */
+	uint32_t	md;		/* KEYD_SIGN: enum keyd_md */
+	uint32_t	pad;		/* KEYD_SIGN: enum keyd_pad */
+	uint32_t	tbs_len;
+	uint8_t		tbs[KEYD_TBS_MAX];
 };
 
 struct keyd_resp {
+	uint32_t	op;		/* echoed, with slot, gen and id */
 	uint32_t	slot;
 	uint32_t	gen;
-	uint32_t	ok;		/* 0: a low-order point, no shared key */
-	uint8_t		shared[KEY_LEN];
+	uint32_t	id;
+	uint32_t	ok;		/* 0: refused (a low-order point, a bad input) */
+	uint32_t	sig_len;
+	uint8_t		shared[KEY_LEN];	/* KEYD_SHARED */
+	uint8_t		sig[KEYD_SIG_MAX];	/* KEYD_SIGN */
 };
 
 #endif

@@ -31,13 +31,13 @@ ring_tx_start(struct ring_tx *tx, struct ring *r, const uint64_t *head,
 }
 
 /* The consumer's head if it is believable: not behind what it said before,
- * not ahead of what was produced. */
+ * not ahead of what was produced. Modular: positions may pass 2^64. */
 static uint64_t
 believe_head(struct ring_tx *tx)
 {
 	uint64_t head = ACQ(tx->head);
 
-	if (head > tx->head_seen && head <= tx->tail && (head & 7) == 0)
+	if (head - tx->head_seen <= tx->tail - tx->head_seen && (head & 7) == 0)
 		tx->head_seen = head;
 	return tx->head_seen;
 }

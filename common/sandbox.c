@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,8 +66,14 @@ static const struct sandbox_rule policy[] = {
 	{ SC(mremap),		ANY,		W | K },
 	{ SC(madvise),		ANY,		W | K | D },
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
+	/*
+	 * Waking only: glibc's pthread_once wakes waiters after OpenSSL's lazy
+	 * initialisations. Nothing here can wait on a futex, so no process
+	 * can be made to wait on a lock another holds.
+	 */
+	{ SC(futex),		FUTEX_WAKE_ONLY, W | K },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | D },
+	{ SC(getrandom),	ANY,		W | K | D },
 	/* A stub resolver (the bootstrap-DNS process only). */
 	{ SC(openat),		READ_ONLY_OPEN,	D },
 	{ SC(fstat),		ANY,		D },
@@ -142,6 +149,12 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		break;
 	case TCP_SOCKOPT:
 		allow_sockopts(ctx, nr, rc);
+		break;
+	case FUTEX_WAKE_ONLY:
+		a = SCMP_A1(SCMP_CMP_MASKED_EQ,
+		    ~(scmp_datum_t)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME),
+		    FUTEX_WAKE);
+		allow(ctx, nr, 1, &a, rc);
 		break;
 	case SELF_SIGNAL:
 		a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());

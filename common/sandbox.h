@@ -22,6 +22,7 @@ enum arg_rule {
 	NO_EXEC_PROT,		/* arg 2 (prot) without PROT_EXEC */
 	TCP_SOCKOPT,		/* setsockopt: only the options a worker sets on accept */
 	SELF_SIGNAL,		/* tgkill on ourselves only (abort()) */
+	FUTEX_WAKE_ONLY,	/* futex(FUTEX_WAKE): never a wait */
 };
 
 /* One line of the policy table: a syscall, its argument rule, its roles. */

@@ -44,15 +44,16 @@ seq_write_end(uint64_t *seq)
 
 /*
  * Copies len bytes at src, guarded by *seq, into dst. Returns 0 for a
- * consistent copy, -1 (dst zeroed) when SEQ_TRIES attempts were torn.
+ * consistent copy, -1 (dst zeroed) when tries attempts were torn.
  */
 static inline int
-seq_read(const uint64_t *seq, void *dst, const volatile void *src, size_t len)
+seq_read_tries(const uint64_t *seq, void *dst, const volatile void *src,
+    size_t len, int tries)
 {
 	uint64_t s1;
 	int i;
 
-	for (i = 0; i < SEQ_TRIES; i++) {
+	for (i = 0; i < tries; i++) {
 		s1 = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
 		if (s1 & 1) {
 			seq_relax();
@@ -65,6 +66,12 @@ seq_read(const uint64_t *seq, void *dst, const volatile void *src, size_t len)
 	}
 	memset(dst, 0, len);
 	return -1;
+}
+
+static inline int
+seq_read(const uint64_t *seq, void *dst, const volatile void *src, size_t len)
+{
+	return seq_read_tries(seq, dst, src, len, SEQ_TRIES);
 }
 
 #endif

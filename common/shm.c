@@ -45,6 +45,21 @@ worker_size(const struct shm *s)
 	return worker_rings_off() + ring_stride(s) * (s->nworkers - 1);
 }
 
+static size_t
+region_size(const struct shm *s, int idx)
+{
+	switch (idx) {
+	case 0:
+		return align_up(master_size(s), PAGE);
+	case 1:
+		return align_up(sizeof(struct shm_stun), PAGE);
+	case 2:
+		return align_up(sizeof(struct shm_dns), PAGE);
+	default:
+		return align_up(worker_size(s), PAGE);
+	}
+}
+
 /* A sealed memfd of size bytes, and a read-only descriptor of it. */
 static void
 region_create(struct shm_region *r, const char *name, size_t size)
@@ -135,51 +150,72 @@ shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
 	s->ring_data = ring_data;
 	s->max_conns = max_conns;
 	randombytes_buf(s->table_hash_key, sizeof(s->table_hash_key));
-	region_create(&s->master, "derpd-master", master_size(s));
-	region_create(&s->stun_region, "derpd-stun", sizeof(struct shm_stun));
-	region_create(&s->dns_region, "derpd-dns", sizeof(struct shm_dns));
+	region_create(&s->master, "derpd-master", region_size(s, 0));
+	region_create(&s->stun_region, "derpd-stun", region_size(s, 1));
+	region_create(&s->dns_region, "derpd-dns", region_size(s, 2));
 	for (i = 0; i < nworkers; i++) {
 		snprintf(name, sizeof(name), "derpd-worker%u", i);
-		region_create(&s->worker[i], name, worker_size(s));
+		region_create(&s->worker[i], name, region_size(s, 3 + (int)i));
 	}
 	shm_enter_role(s, SHM_MASTER, 0);
 	if (table_init(&s->table) != 0)
 		fatalx("shm: out of memory for the connection table");
 }
 
-/* Whether role maps region r (worker id for SHM_WORKER), and how. */
-static int
-wants(enum shm_role role, uint32_t id, const struct shm *s,
-    const struct shm_region *r, int *writable)
+int
+shm_nregions(const struct shm *s)
+{
+	return 3 + (int)s->nworkers;
+}
+
+struct shm_region *
+shm_region_at(struct shm *s, int idx)
+{
+	switch (idx) {
+	case 0:
+		return &s->master;
+	case 1:
+		return &s->stun_region;
+	case 2:
+		return &s->dns_region;
+	default:
+		return idx >= 3 && idx < shm_nregions(s) ? &s->worker[idx - 3] : NULL;
+	}
+}
+
+int
+shm_role_maps(const struct shm *s, enum shm_role role, uint32_t id, int idx,
+    int *writable)
 {
 	*writable = 0;
 	switch (role) {
 	case SHM_NONE:
 		return 0;
 	case SHM_MASTER:
-		*writable = r == &s->master;
+		*writable = idx == 0;
 		return 1;
 	case SHM_WORKER:
-		*writable = r == &s->worker[id];
+		*writable = idx == 3 + (int)id;
 		return 1;
 	case SHM_STUN:
 		*writable = 1;
-		return r == &s->stun_region;
+		return idx == 1;
 	case SHM_DNS:
 		*writable = 1;
-		return r == &s->dns_region;
+		return idx == 2;
 	}
+	(void)s;
 	return 0;
 }
 
 static void
-enter_region(struct shm *s, struct shm_region *r, enum shm_role role,
-    uint32_t id)
+enter_region(struct shm *s, int idx, enum shm_role role, uint32_t id)
 {
+	struct shm_region *r = shm_region_at(s, idx);
 	int writable;
 
 	region_unmap(r);
-	if (wants(role, id, s, r, &writable))
+	if (shm_role_maps(s, role, id, idx, &writable))
 		region_map(r, writable);
 	if (role != SHM_MASTER)
 		region_close(r);
@@ -188,14 +224,31 @@ enter_region(struct shm *s, struct shm_region *r, enum shm_role role,
 void
 shm_enter_role(struct shm *s, enum shm_role role, uint32_t id)
 {
-	uint32_t i;
+	int i;
 
-	enter_region(s, &s->master, role, id);
-	enter_region(s, &s->stun_region, role, id);
-	enter_region(s, &s->dns_region, role, id);
-	for (i = 0; i < s->nworkers; i++)
-		enter_region(s, &s->worker[i], role, id);
+	for (i = 0; i < shm_nregions(s); i++)
+		enter_region(s, i, role, id);
 	set_pointers(s);
+}
+
+void
+shm_import(struct shm *s, uint32_t nworkers, uint32_t max_conns,
+    uint32_t ring_data, const uint8_t hash_key[16])
+{
+	int i;
+
+	if (nworkers == 0 || nworkers > SHM_MAX_WORKERS || ring_data < RING_MIN_SIZE ||
+	    (ring_data & (ring_data - 1)) != 0 || max_conns == 0)
+		fatalx("shm: bad layout in the set-up");
+	memset(s, 0, sizeof(*s));
+	s->nworkers = nworkers;
+	s->ring_data = ring_data;
+	s->max_conns = max_conns;
+	memcpy(s->table_hash_key, hash_key, sizeof(s->table_hash_key));
+	for (i = 0; i < shm_nregions(s); i++) {
+		shm_region_at(s, i)->rw_fd = shm_region_at(s, i)->ro_fd = -1;
+		shm_region_at(s, i)->size = region_size(s, i);
+	}
 }
 
 struct ring *

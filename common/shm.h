@@ -79,6 +79,9 @@ enum stat_id {
 	ST_ACCEPT_LIMIT_ACCEPTED,	/* -accept-connection-limit */
 	ST_ACCEPT_LIMIT_REJECTED,
 	ST_TABLE_FULL,			/* logins refused: -max-clients reached */
+	ST_ACCEPT_NO_FDS,		/* accept failed for want of descriptors */
+	ST_LOGIN_MEM_BYTES,		/* gauge: held by connections not logged in */
+	ST_LOGIN_MEM_CLOSED,		/* closed or refused: that memory was spent */
 	ST_MAX,
 };
 
@@ -104,6 +107,7 @@ struct shm_rate {
 struct shm_ctl {
 	struct shm_rate	rate;
 	uint64_t	epochs_changed;	/* bumped when any worker starts or dies */
+	uint64_t	keyd_restarts;	/* bumped when a new key process is ready */
 	struct shm_worker_state workers[SHM_MAX_WORKERS];
 };
 
@@ -187,11 +191,20 @@ struct shm {
 void	shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
 	    uint32_t ring_data);
 /*
- * A child taking its role (id: the worker's index): unmaps everything it
- * inherited, maps its own region read-write and what it reads read-only,
- * and closes every shared-memory descriptor. Fatal on failure.
+ * Takes a role (id: the worker's index): unmaps whatever was mapped, maps
+ * the role's own region read-write and what it reads read-only, and (but
+ * for the master) closes every shared-memory descriptor. Fatal on failure.
  */
 void	shm_enter_role(struct shm *s, enum shm_role role, uint32_t id);
+/* A child: the layout from its set-up, no descriptors yet (shm_region_at). */
+void	shm_import(struct shm *s, uint32_t nworkers, uint32_t max_conns,
+	    uint32_t ring_data, const uint8_t hash_key[16]);
+/* Regions by number: 0 master, 1 STUN, 2 DNS, 3 + i worker i. */
+int	shm_nregions(const struct shm *s);
+struct shm_region *shm_region_at(struct shm *s, int idx);
+/* Whether role maps region idx, and *writable whether read-write. */
+int	shm_role_maps(const struct shm *s, enum shm_role role, uint32_t id,
+	    int idx, int *writable);
 
 /* Producer p's ring to consumer c (p != c), in p's region. */
 struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);

@@ -9,6 +9,9 @@
 
 #define SLOT_EMPTY	0ULL
 #define SLOT_DEAD	1ULL	/* tombstone */
+/* Reads retried this often before giving up: the master writes an entry in
+ * well under a microsecond, and a reader must never wait for long. */
+#define TABLE_READ_TRIES 32
 
 static uint32_t
 index_cap(uint32_t max_conns)
@@ -64,9 +67,10 @@ slot_value(uint64_t h, uint32_t e)
 /* --- readers ------------------------------------------------------------ */
 
 /*
- * A copy of entry e that the master wrote completely and that makes sense;
- * the peer infos only when asked for (lookups on the packet path need the
- * routes alone).
+ * A copy of entry e that the master wrote completely: 1 if it makes sense,
+ * 0 if not (free, or bytes that do not add up), -1 if no clean copy came in
+ * TABLE_READ_TRIES. The peer infos only when asked for (lookups on the
+ * packet path need the routes alone).
  */
 static int
 snapshot(const struct table *t, uint32_t e, struct table_entry *out,
@@ -75,9 +79,11 @@ snapshot(const struct table *t, uint32_t e, struct table_entry *out,
 	size_t len = with_info ? sizeof(*out) : offsetof(struct table_entry, info);
 	uint32_t i;
 
-	if (e >= t->ecap || seq_read(&t->entries[e].seq, out, &t->entries[e],
-	    len) != 0)
+	if (e >= t->ecap)
 		return 0;
+	if (seq_read_tries(&t->entries[e].seq, out, &t->entries[e], len,
+	    TABLE_READ_TRIES) != 0)
+		return -1;
 	if (!out->live || out->nroutes == 0 || out->nroutes > TABLE_MAX_DUPS ||
 	    out->active >= out->nroutes)
 		return 0;
@@ -87,28 +93,38 @@ snapshot(const struct table *t, uint32_t e, struct table_entry *out,
 	return 1;
 }
 
-/* Probes one index for key; 1 and *out when found. */
+/*
+ * Probes one index for key: 1 and *out when found; 0 absent; -1 when not
+ * found but an entry on the way was mid-write (it might have been key's).
+ */
 static int
 probe(const struct table *t, const uint64_t *index, const uint8_t key[KEY_LEN],
     struct table_entry *out)
 {
 	uint64_t h = hash_of(t, key), v;
 	uint32_t i = (uint32_t)h & (t->icap - 1), n;
+	int torn = 0;
 
 	for (n = 0; n < t->icap; n++, i = (i + 1) & (t->icap - 1)) {
 		v = __atomic_load_n(&index[i], __ATOMIC_ACQUIRE);
 		if (v == SLOT_EMPTY)
-			return 0;
+			break;
 		if (v == SLOT_DEAD || v >> 32 != h >> 32)
 			continue;
-		if (snapshot(t, (uint32_t)v - 2, out, 0) &&
-		    memcmp(out->key, key, KEY_LEN) == 0)
-			return 1;
+		switch (snapshot(t, (uint32_t)v - 2, out, 0)) {
+		case 1:
+			if (memcmp(out->key, key, KEY_LEN) == 0)
+				return 1;
+			break;
+		case -1:
+			torn = 1;
+			break;
+		}
 	}
-	return 0;
+	return torn ? -1 : 0;
 }
 
-/* The live entry of key, copied out: 1, or 0. */
+/* The live entry of key, copied out: 1, 0 absent, -1 no clean read. */
 static int
 find(const struct table *t, const uint8_t key[KEY_LEN], struct table_entry *out)
 {
@@ -117,7 +133,7 @@ find(const struct table *t, const uint8_t key[KEY_LEN], struct table_entry *out)
 	uint32_t which;
 	int i, found;
 
-	for (i = 0; i < SEQ_TRIES; i++) {
+	for (i = 0; i < TABLE_READ_TRIES; i++) {
 		which = __atomic_load_n(&t->sh->which, __ATOMIC_ACQUIRE) & 1;
 		seq = &t->sh->ihdr[which].seq;
 		if ((s1 = __atomic_load_n(seq, __ATOMIC_ACQUIRE)) & 1) {
@@ -126,21 +142,21 @@ find(const struct table *t, const uint8_t key[KEY_LEN], struct table_entry *out)
 		}
 		found = probe(t, t->index[which], key, out);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(seq, __ATOMIC_RELAXED) == s1)
+		if (found >= 0 && __atomic_load_n(seq, __ATOMIC_RELAXED) == s1)
 			return found;
 	}
-	return 0;
+	return -1;
 }
 
 int
 table_lookup(const struct table *t, const uint8_t key[KEY_LEN], struct route *out)
 {
 	struct table_entry e;
+	int found = find(t, key, &e);
 
-	if (!find(t, key, &e))
-		return 0;
-	*out = e.routes[e.active];
-	return 1;
+	if (found == 1)
+		*out = e.routes[e.active];
+	return found;
 }
 
 int
@@ -149,7 +165,7 @@ table_routes(const struct table *t, const uint8_t key[KEY_LEN],
 {
 	struct table_entry e;
 
-	if (!find(t, key, &e))
+	if (find(t, key, &e) != 1)
 		return 0;
 	memcpy(out, e.routes, e.nroutes * sizeof(*out));
 	return (int)e.nroutes;
@@ -163,7 +179,7 @@ table_foreach(const struct table *t, void (*fn)(const uint8_t *key,
 	uint32_t i;
 
 	for (i = 0; i < t->ecap; i++)
-		if (snapshot(t, i, &e, 1))
+		if (snapshot(t, i, &e, 1) == 1)
 			fn(e.key, &e.routes[e.active], &e.info[e.active], arg);
 }
 

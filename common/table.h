@@ -14,8 +14,8 @@
  *
  * Readers treat every byte as untrusted: entries are copied out whole under
  * their seqlock and checked (route counts, indexes, worker numbers) before
- * use, probes are bounded, and a read that cannot get a clean copy fails
- * ("not found") instead of waiting.
+ * use, probes are bounded, and a read that cannot get a clean copy says so
+ * (neither found nor absent) instead of waiting.
  */
 #ifndef DERPD_TABLE_H
 #define DERPD_TABLE_H
@@ -108,7 +108,11 @@ void	table_attach(struct table *t, void *mem, uint32_t max_conns,
 
 /* --- readers (workers), lock-free; every answer checked before use --- */
 
-/* The route of key's active connection: 1, or 0 if none (or no clean read). */
+/*
+ * The route of key's active connection: 1, 0 if key has none, -1 if no
+ * clean read came (the master was mid-write, or the bytes are scribbled):
+ * then nothing is known, and a caller must not act as if key were absent.
+ */
 int	table_lookup(const struct table *t, const uint8_t key[KEY_LEN],
 	    struct route *out);
 /* Copies every route of key (oldest first); returns how many. */

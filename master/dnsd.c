@@ -12,8 +12,10 @@
 
 #include "dnsd_json.h"
 #include "log.h"
+#include "probe.h"
 #include "sandbox.h"
 #include "seqlock.h"
+#include "setup.h"
 
 #define REFRESH_SECONDS	600	/* derper: every ten minutes */
 
@@ -56,23 +58,34 @@ dnsd_check_flags(const struct config *cfg)
 }
 
 void
-dnsd_main(const struct config *cfg, struct shm_dns *d)
+dnsd_main(void)
 {
 	static char pub[DNS_BLOB_MAX], unpub[DNS_BLOB_MAX];
 	struct dns_names published, unpublished;
 	struct addrinfo *warm;
 	size_t plen, ulen;
 
+	struct config cfg;
+	struct shm_dns *d;
+	struct shm shm;
+	json_t *setup;
+
 	log_init("derpd[dns]");
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-		fatal("PR_SET_PDEATHSIG");
 	signal(SIGINT, SIG_IGN);	/* the master stops us */
+	setup = setup_read();
+	if (getppid() != (pid_t)setup_int(setup, "master_pid"))
+		fatalx("master exited during start-up");
+	setup_get_config(setup, &cfg, SETUP_CFG_DNS);
+	log_set_verbose(cfg.verbose);
+	setup_get_shm(setup, &shm, SHM_DNS, 0);
+	d = shm.dns;
 	if (d->seq & 1) {	/* our predecessor died mid-write */
 		d->published_len = d->unpublished_len = 0;
 		seq_write_end(&d->seq);
 	}
-	dns_names_split(cfg->bootstrap_dns_names, &published);
-	dns_names_split(cfg->unpublished_dns_names, &unpublished);
+	dns_names_split(cfg.bootstrap_dns_names, &published);
+	dns_names_split(cfg.unpublished_dns_names, &unpublished);
+	json_decref(setup);
 	/*
 	 * /etc/hosts and DNS only, as Go's resolver in derper: other NSS
 	 * modules (mymachines, resolve, mdns) load code and talk to daemons,
@@ -83,6 +96,13 @@ dnsd_main(const struct config *cfg, struct shm_dns *d)
 		fatalx("cannot restrict name lookups to files and DNS");
 	if (getaddrinfo("localhost", NULL, NULL, &warm) == 0)
 		freeaddrinfo(warm);
+#ifdef DERPD_TEST_HOOKS
+	{
+		static struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+
+		probe_install(&t);
+	}
+#endif
 	sandbox_apply(SANDBOX_DNS);
 	for (;;) {
 		plen = dns_published_json(&published, resolve, NULL, pub,

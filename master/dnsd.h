@@ -6,13 +6,13 @@
 #include "shm.h"
 
 /*
- * Body of the bootstrap-DNS process (derpd[dns]): every ten minutes it
- * resolves -bootstrap-dns-names and -unpublished-bootstrap-dns-names and
- * publishes derper's JSON in shared memory for the workers to serve. It is
- * the only process that resolves names; workers never do.
+ * The bootstrap-DNS role's entry point (derpd: dns), after exec: every ten
+ * minutes it resolves -bootstrap-dns-names and
+ * -unpublished-bootstrap-dns-names and publishes derper's JSON in its
+ * shared-memory region for the workers to serve. It is the only process
+ * that resolves names; workers never do.
  */
-void	dnsd_main(const struct config *cfg, struct shm_dns *out)
-	    __attribute__((noreturn));
+void	dnsd_main(void) __attribute__((noreturn));
 /* Refuses name lists derpd cannot serve yet (TXT rollout percentages). */
 void	dnsd_check_flags(const struct config *cfg);
 

@@ -69,6 +69,7 @@ static const struct flag flags[] = {
 	{ "queue-kib", F_INT, CF(queue_kib), "KiB queued to one slow client before its packets are dropped" },
 	{ "keepalive", F_DURATION, CF(keepalive_ms), "interval between KeepAlive frames" },
 	{ "handshake-timeout", F_DURATION, CF(handshake_timeout_ms), "time allowed from accept to a completed DERP handshake" },
+	{ "login-memory-mib", F_INT, CF(login_memory_mib), "MiB per worker for connections that have not finished the DERP login; past it the oldest are closed" },
 };
 
 #define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
@@ -128,6 +129,7 @@ set_defaults(struct config *cfg)
 	cfg->queue_kib = 512;
 	cfg->keepalive_ms = 60 * 1000;
 	cfg->handshake_timeout_ms = 10 * 1000;
+	cfg->login_memory_mib = 32;
 }
 
 /* A duration as Go prints one: "10m0s", "15s", "1.5s", "250ms". */
@@ -666,6 +668,8 @@ check_ranges(const struct config *cfg)
 		fatalx("-keepalive must be at least 100ms");
 	if (cfg->handshake_timeout_ms < 100)
 		fatalx("-handshake-timeout must be at least 100ms");
+	if (cfg->login_memory_mib < 1 || cfg->login_memory_mib > (1 << 20))
+		fatalx("-login-memory-mib must be between 1 and 1048576");
 	if (cfg->tcp_write_timeout_ms < 0 || cfg->tcp_user_timeout_ms < 0 ||
 	    cfg->tcp_keepalive_ms < 0)
 		fatalx("TCP timeouts must not be negative");

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The key process: the only process that ever holds the DERP private key.
- * It reads the key file from a descriptor the master opened as root, sends
- * the public key back, drops privileges, enters its own small sandbox, and
- * answers crypto_box_beforenm(client_pub, server_priv) for workers over one
- * SOCK_SEQPACKET socket each. The master keeps the key process's ends of
- * those sockets so that a restarted key process picks them up again.
+ * The master's side of the key process (master/keyproc.c): starting it in
+ * its role with the key files' descriptors (opened as root and kept, so a
+ * restarted key process reads them again), handing it each worker's
+ * socket, and noticing when a restarted one is ready. The master keeps the
+ * key process's ends of the workers' sockets, so requests wait in them
+ * while it restarts.
  */
 #ifndef DERPD_KEYD_H
 #define DERPD_KEYD_H
@@ -13,35 +13,39 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "keyd_proto.h"
+#include "config.h"
 #include "privdrop.h"
 #include "shm.h"
 
 struct keyd {
-	pid_t		pid;
-	int		ctl;		/* master <-> key process */
-	int		key_fd;		/* kept open to restart it; -1 for an ephemeral key */
+	pid_t		 pid;		/* 0: not running */
+	int		 ctl;		/* master <-> key process; -1: none */
+	int		 ready;		/* its hello arrived */
+	int		 key_fd;	/* the DERP key file; -1 for an ephemeral key */
 	const char	*key_path;
-	int		worker_end[SHM_MAX_WORKERS];	/* key process's ends */
-	uint8_t		pub[KEY_LEN];
+	int		 tls_key_fd;	/* the TLS key file; -1 without TLS */
+	const char	*tls_chain;	/* the certificate chain, leaf first (PEM) */
+	struct run_as	 ra;
+	int		 worker_end[SHM_MAX_WORKERS];	/* key process's ends */
+	uint8_t		 pub[KEY_LEN];	/* the DERP public key, once known */
+	int		 have_pub;
 };
 
+void	keyd_init(struct keyd *k);
+/* Starts the key process (not yet ready); -1 (logged) if it cannot. */
+int	keyd_spawn(struct keyd *k, const struct config *cfg);
+/* At start-up: waits for the key process's hello; fatal on failure. */
+void	keyd_wait_ready(struct keyd *k);
 /*
- * Starts the key process and waits for the public key; fatal on failure.
- * shm: the master's shared memory, which a restarted key process unmaps.
+ * Its socket is readable while starting: 1 once ready (every worker's
+ * socket handed over), 0 not yet, -1 it failed (it exits; we reap it).
+ * Fatal if a restarted key process serves another key than before.
  */
-void	keyd_start(struct keyd *k, const struct run_as *ra, struct shm *shm);
+int	keyd_hello(struct keyd *k);
+/* The key process exited: its socket goes. */
+void	keyd_gone(struct keyd *k);
 /* Gives the key process its end of worker w's socket (replacing any old one). */
 void	keyd_attach(struct keyd *k, uint32_t w, int fd);
 void	keyd_detach(struct keyd *k, uint32_t w);
-/* Closes, in a freshly forked child, every descriptor the key process uses. */
-void	keyd_close_in_child(struct keyd *k);
-/*
- * In the key process (master/keyd_answer.c): the answer to one datagram of
- * len bytes from a worker, which must be a struct keyd_req; -1 (nothing to
- * send) for anything else.
- */
-int	keyd_answer(const void *msg, size_t len, const uint8_t priv[KEY_LEN],
-	    struct keyd_resp *resp);
 
 #endif

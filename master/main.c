@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "dnsd.h"
+#include "keyproc.h"
 #include "flags.h"
 #include "keyfile.h"
 #include "keyfmt.h"
@@ -29,7 +30,11 @@
 #include "master.h"
 #include "notify.h"
 #include "rateconf.h"
-#include "tlsctx.h"
+#include "stund.h"
+#include "certs.h"
+#include "role.h"
+#include "spawn.h"
+#include "worker.h"
 
 #define DERPD_VERSION		"0.1.0"
 #define DEFAULT_KEY_PATH	"/var/lib/derpd/derpd.key"
@@ -48,6 +53,9 @@ make_signalfd(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+#ifdef DERPD_TEST_HOOKS
+	sigaddset(&set, SIGUSR1);	/* probe_run(): see common/probe.h */
+#endif
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
 		fatal("sigprocmask");
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
@@ -109,6 +117,26 @@ open_key_file(void)
 	if (fd < 0)
 		fatalx("%s", err);
 	m.keyd.key_fd = fd;
+}
+
+/*
+ * The key process reads the key files from descriptors opened here, as
+ * root; the master never reads a private key. It checks the TLS key
+ * against the certificate before it says it is ready.
+ */
+static void
+start_keyd(void)
+{
+	if (cfg.tls) {
+		certs_open(&m.certs, &cfg);
+		m.keyd.tls_key_fd = m.certs.key_fd;
+		m.keyd.tls_chain = m.certs.chain;
+	}
+	m.keyd.ra = m.ra;
+	if (keyd_spawn(&m.keyd, &cfg) != 0)
+		fatalx("cannot start the key process");
+	m.keyp.pid = m.keyd.pid;
+	keyd_wait_ready(&m.keyd);
 }
 
 /* derper's default: the first of these that exists. */
@@ -182,12 +210,41 @@ make_eventfds(void)
 			fatal("eventfd");
 }
 
+/*
+ * A child, exec'd in its role (common/role.h). Not dumpable before it
+ * reads anything (exec made it dumpable again), and gone with the master.
+ */
+static void __attribute__((noreturn))
+role_main(const char *role)
+{
+	char comm[16];
+
+	if (prctl(PR_SET_DUMPABLE, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		fatal("prctl");
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	json_setup();
+	snprintf(comm, sizeof(comm), "derpd-%s", role);
+	prctl(PR_SET_NAME, comm);
+	if (strcmp(role, "worker") == 0)
+		worker_main();
+	if (strcmp(role, "key") == 0)
+		keyproc_main();
+	if (strcmp(role, "stun") == 0)
+		stund_main();
+	if (strcmp(role, "dns") == 0)
+		dnsd_main();
+	fatalx("no such role: %s", role);
+}
+
 int
 main(int argc, char **argv)
 {
 	char pubtext[KEY_TEXT_MAX];
 	uint32_t i;
 
+	if (argc == 3 && strcmp(argv[1], ROLE_FLAG) == 0)
+		role_main(argv[2]);
 	log_init("derpd");
 	flags_parse(&cfg, argc, argv);
 	if (cfg.version) {
@@ -202,8 +259,7 @@ main(int argc, char **argv)
 	memset(&m, 0, sizeof(m));
 	m.cfg = &cfg;
 	m.nworkers = (uint32_t)cfg.workers;
-	for (i = 0; i < SHM_MAX_WORKERS; i++)
-		m.keyd.worker_end[i] = -1;
+	keyd_init(&m.keyd);
 	m.sigfd = make_signalfd();
 	if (cfg.no_seccomp)
 		log_warnx("-no-seccomp: workers run WITHOUT their syscall "
@@ -211,9 +267,10 @@ main(int argc, char **argv)
 
 	dnsd_check_flags(&cfg);
 	runas_resolve(&m.ra, cfg.user);
+	spawn_init();
 	load_mesh_key();
 	open_key_file();
-	keyd_start(&m.keyd, &m.ra, NULL);
+	start_keyd();
 	listen_open(&cfg, cfg.listen_port, m.listen_fds, m.nworkers);
 	for (i = 0; i < m.nworkers; i++)
 		m.http_fds[i] = -1;
@@ -223,7 +280,7 @@ main(int argc, char **argv)
 	m.run_dns = *cfg.bootstrap_dns_names != '\0' ||
 	    *cfg.unpublished_dns_names != '\0';
 	if (cfg.tls)
-		m.ssl_ctx = tls_ctx_new(&cfg, m.keyd.pub);
+		m.tls_chain = certs_served_chain(&m.certs, m.keyd.pub);
 	shm_create(&m.shm, m.nworkers, (uint32_t)cfg.max_clients,
 	    (uint32_t)cfg.ring_kib * 1024);
 	tablesrv_init(&m.tables, &m.shm, (uint32_t)cfg.max_clients);
@@ -232,6 +289,7 @@ main(int argc, char **argv)
 		fatalx("cannot load -rate-config %s", cfg.rate_config);
 	notify_init();
 	privdrop(&m.ra);
+	m.keyd.ra.switch_user = 0;	/* a restarted key process: already that user */
 
 	key_format_text(pubtext, NODEKEY_PREFIX, m.keyd.pub);
 	log_info("serving on %s (%s) with %u workers as %s; public key %s",

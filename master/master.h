@@ -2,10 +2,10 @@
 #ifndef DERPD_MASTER_H
 #define DERPD_MASTER_H
 
-#include <openssl/ssl.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "certs.h"
 #include "config.h"
 #include "keyd.h"
 #include "privdrop.h"
@@ -23,14 +23,16 @@ struct master {
 	const struct config *cfg;
 	struct shm	 shm;
 	struct keyd	 keyd;
+	struct certs	 certs;		/* -certmode manual: the chain and the key's descriptor */
 	struct tablesrv	 tables;		/* the connection table's writer */
 	struct run_as	 ra;
-	SSL_CTX		*ssl_ctx;
+	char		*tls_chain;	/* PEM served (meta certificate included), or NULL */
 	uint32_t	 nworkers;
 	int		 listen_fds[SHM_MAX_WORKERS];
 	int		 http_fds[SHM_MAX_WORKERS];	/* -http-port beside TLS, or -1 */
 	int		 evfds[SHM_MAX_WORKERS];
 	struct worker_proc w[SHM_MAX_WORKERS];
+	struct worker_proc keyp;	/* the key process (pid mirrors keyd.pid) */
 	int		 stun_fd;	/* -1 with -stun=false */
 	struct worker_proc stun;
 	int		 run_dns;	/* bootstrap DNS names configured */
@@ -40,7 +42,7 @@ struct master {
 	int64_t		 stop_deadline_ms;
 };
 
-/* Forks the workers and supervises them until a stop signal. Returns the exit status. */
+/* Starts the children and supervises them until a stop signal. Returns the exit status. */
 int	master_run(struct master *m);
 
 #endif

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "probe.h"
 #include "sandbox.h"
+#include "setup.h"
 #include "stun.h"
 
 #define BATCH	64
@@ -54,19 +56,38 @@ answer(struct mmsghdr *in, unsigned int n, struct mmsghdr *out,
 }
 
 void
-stund_main(int fd, struct shm_stun *st)
+stund_main(void)
 {
 	static uint8_t bufs[BATCH][PKT_MAX], resp[BATCH][STUN_RESP_MAX];
 	static struct sockaddr_storage from[BATCH];
 	static struct mmsghdr in[BATCH], out[BATCH];
 	static struct iovec iov[BATCH], oiov[BATCH];
 	unsigned int i, j, k;
-	int n, sent;
+	struct config cfg;
+	struct shm_stun *st;
+	struct shm shm;
+	json_t *setup;
+	int n, sent, fd;
 
 	log_init("derpd[stun]");
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-		fatal("PR_SET_PDEATHSIG");
 	signal(SIGINT, SIG_IGN);	/* the master stops us */
+	setup = setup_read();
+	if (getppid() != (pid_t)setup_int(setup, "master_pid"))
+		fatalx("master exited during start-up");
+	setup_get_config(setup, &cfg, SETUP_CFG_STUN);
+	log_set_verbose(cfg.verbose);
+	setup_get_shm(setup, &shm, SHM_STUN, 0);
+	st = shm.stun;
+	fd = setup_fd(setup, "socket");
+	json_decref(setup);
+#ifdef DERPD_TEST_HOOKS
+	{
+		static struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+
+		t.fd = fd;
+		probe_install(&t);
+	}
+#endif
 	sandbox_apply(SANDBOX_STUN);
 	for (;;) {
 		for (i = 0; i < BATCH; i++) {

@@ -2,13 +2,12 @@
 #ifndef DERPD_STUND_H
 #define DERPD_STUND_H
 
-#include "shm.h"
 
 /*
- * Body of the STUN process (derpd[stun]), forked by the master after the
- * privilege drop: answers binding requests on the UDP socket fd, inside its
- * own seccomp sandbox, counting into shared memory.
+ * The STUN role's entry point (derpd: stun), after exec: answers binding
+ * requests on the UDP socket its set-up names, inside its own seccomp
+ * sandbox, counting into its shared-memory region.
  */
-void	stund_main(int fd, struct shm_stun *stats) __attribute__((noreturn));
+void	stund_main(void) __attribute__((noreturn));
 
 #endif

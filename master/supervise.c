@@ -14,22 +14,36 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "probe.h"
 #include "rateconf.h"
-#include "dnsd.h"
-#include "stund.h"
+#include "roles.h"
 #include "tablesrv.h"
-#include "worker.h"
 
 #define HEALTHY_RUN_MS	10000	/* a worker that lived this long restarts at once */
 #define MIN_BACKOFF_MS	100
 #define MAX_BACKOFF_MS	30000
 #define STOP_GRACE_MS	10000
+
+/*
+ * A child that lived this long restarts at once. Test builds may shorten
+ * it (DERPD_TEST_HEALTHY_RUN_MS), so a test can kill one many times.
+ */
+static int64_t
+healthy_run_ms(void)
+{
+#ifdef DERPD_TEST_HOOKS
+	const char *v = getenv("DERPD_TEST_HEALTHY_RUN_MS");
+
+	if (v != NULL && *v != '\0')
+		return strtoll(v, NULL, 10);
+#endif
+	return HEALTHY_RUN_MS;
+}
 
 static int64_t
 mono_ms(void)
@@ -38,73 +52,6 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* In a new child: keep only stdio and the descriptors in keep[]. */
-static void
-close_all_except(int *keep, int n)
-{
-	unsigned int from = 3;
-	int i;
-
-	qsort(keep, n, sizeof(*keep), cmp_int);
-	for (i = 0; i < n; i++) {
-		if (keep[i] < (int)from)
-			continue;
-		if (keep[i] > (int)from)
-			close_range(from, keep[i] - 1, 0);
-		from = keep[i] + 1;
-	}
-	close_range(from, ~0U, 0);
-}
-
-/* The descriptors a new worker keeps: its own, plus every worker's eventfd. */
-struct worker_fds {
-	int	keyd;		/* to the key process */
-	int	table;		/* to the master's table service */
-};
-
-static void __attribute__((noreturn))
-become_worker(struct master *m, uint32_t i, const struct worker_fds *f,
-    pid_t master_pid)
-{
-	struct worker_setup s;
-	int keep[SHM_MAX_WORKERS + 4], n = 0;
-	uint32_t j;
-	sigset_t none;
-
-	shm_enter_role(&m->shm, SHM_WORKER, i);
-	keep[n++] = m->listen_fds[i];
-	keep[n++] = f->keyd;
-	keep[n++] = f->table;
-	if (m->http_fds[i] >= 0)
-		keep[n++] = m->http_fds[i];
-	for (j = 0; j < m->nworkers; j++)
-		keep[n++] = m->evfds[j];
-	close_all_except(keep, n);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	memset(&s, 0, sizeof(s));
-	s.cfg = m->cfg;
-	s.shm = &m->shm;
-	s.id = i;
-	s.epoch = m->shm.ctl->workers[i].epoch;
-	s.master_pid = master_pid;
-	s.listen_fd = m->listen_fds[i];
-	s.http_fd = m->http_fds[i];
-	s.keyd_fd = f->keyd;
-	s.table_fd = f->table;
-	s.evfds = m->evfds;
-	s.ssl_ctx = m->ssl_ctx;
-	memcpy(s.server_pub, m->keyd.pub, sizeof(s.server_pub));
-	worker_main(&s);
 }
 
 /* Tells every worker that a worker started or died (epochs changed). */
@@ -137,9 +84,8 @@ static void
 spawn_worker(struct master *m, uint32_t i)
 {
 	struct shm_worker_state *ws = &m->shm.ctl->workers[i];
-	pid_t master_pid = getpid(), pid;
-	struct worker_fds f;
 	int keyd[2], table[2];
+	pid_t pid;
 
 	if (worker_sockets(i, keyd, table) != 0) {
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
@@ -147,22 +93,16 @@ spawn_worker(struct master *m, uint32_t i)
 	}
 	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws->alive, 1, __ATOMIC_RELEASE);
-	f.keyd = keyd[0];
-	f.table = table[0];
-	if ((pid = fork()) < 0) {
-		log_warn("fork worker %u", i);
+	pid = roles_spawn_worker(m, i, keyd[0], table[0]);
+	close(keyd[0]);
+	close(table[0]);
+	if (pid < 0) {
 		__atomic_store_n(&ws->alive, 0, __ATOMIC_RELEASE);
-		close(keyd[0]);
 		close(keyd[1]);
-		close(table[0]);
 		close(table[1]);
 		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
 	}
-	if (pid == 0)
-		become_worker(m, i, &f, master_pid);
-	close(keyd[0]);
-	close(table[0]);
 	keyd_attach(&m->keyd, i, keyd[1]);
 	tablesrv_attach(&m->tables, i, table[1]);
 	m->w[i].pid = pid;
@@ -175,21 +115,11 @@ spawn_worker(struct master *m, uint32_t i)
 static void
 spawn_stun(struct master *m)
 {
-	int keep[1] = { m->stun_fd };
-	sigset_t none;
-	pid_t pid;
+	pid_t pid = roles_spawn_stun(m);
 
-	if ((pid = fork()) < 0) {
-		log_warn("fork STUN server");
+	if (pid < 0) {
 		m->stun.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
-	}
-	if (pid == 0) {
-		shm_enter_role(&m->shm, SHM_STUN, 0);
-		close_all_except(keep, 1);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		stund_main(m->stun_fd, m->shm.stun);
 	}
 	m->stun.pid = pid;
 	m->stun.started_ms = mono_ms();
@@ -199,24 +129,26 @@ spawn_stun(struct master *m)
 static void
 spawn_dns(struct master *m)
 {
-	sigset_t none;
-	pid_t pid;
+	pid_t pid = roles_spawn_dns(m);
 
-	if ((pid = fork()) < 0) {
-		log_warn("fork DNS resolver");
+	if (pid < 0) {
 		m->dns.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
 		return;
-	}
-	if (pid == 0) {
-		shm_enter_role(&m->shm, SHM_DNS, 0);
-		close_range(3, ~0U, 0);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dnsd_main(m->cfg, m->shm.dns);
 	}
 	m->dns.pid = pid;
 	m->dns.started_ms = mono_ms();
 	log_info("bootstrap DNS resolver started, pid %d", (int)pid);
+}
+
+static void
+spawn_keyd(struct master *m)
+{
+	if (keyd_spawn(&m->keyd, m->cfg) != 0) {
+		m->keyp.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	m->keyp.pid = m->keyd.pid;
+	m->keyp.started_ms = mono_ms();
 }
 
 /*
@@ -240,9 +172,11 @@ reclaim(struct master *m, uint32_t i)
 }
 
 static void
-log_exit(const char *what, pid_t pid, int status)
+log_exit(const struct master *m, const char *what, pid_t pid, int status)
 {
-	if (WIFSIGNALED(status))
+	if (m->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_debug("%s (pid %d) stopped", what, (int)pid);
+	else if (WIFSIGNALED(status))
 		log_warnx("%s (pid %d) killed by signal %d (%s)%s", what, (int)pid,
 		    WTERMSIG(status), strsignal(WTERMSIG(status)),
 		    WTERMSIG(status) == SIGSYS ? ": seccomp policy violation" : "");
@@ -257,7 +191,7 @@ schedule_restart(struct worker_proc *p, const char *what)
 {
 	int64_t now = mono_ms(), ran = now - p->started_ms;
 
-	if (ran >= HEALTHY_RUN_MS)
+	if (ran >= healthy_run_ms())
 		p->backoff_ms = 0;
 	else
 		p->backoff_ms = p->backoff_ms == 0 ? MIN_BACKOFF_MS :
@@ -276,7 +210,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	char what[32];
 
 	snprintf(what, sizeof(what), "worker %u", i);
-	log_exit(what, wp->pid, status);
+	log_exit(m, what, wp->pid, status);
 	wp->pid = 0;
 	keyd_detach(&m->keyd, i);
 	reclaim(m, i);
@@ -288,7 +222,7 @@ worker_died(struct master *m, uint32_t i, int status)
 static void
 dns_died(struct master *m, int status)
 {
-	log_exit("bootstrap DNS resolver", m->dns.pid, status);
+	log_exit(m, "bootstrap DNS resolver", m->dns.pid, status);
 	m->dns.pid = 0;
 	if (!m->stopping)
 		schedule_restart(&m->dns, "bootstrap DNS resolver");
@@ -297,29 +231,39 @@ dns_died(struct master *m, int status)
 static void
 stun_died(struct master *m, int status)
 {
-	log_exit("STUN server", m->stun.pid, status);
+	log_exit(m, "STUN server", m->stun.pid, status);
 	m->stun.pid = 0;
 	if (!m->stopping)
 		schedule_restart(&m->stun, "STUN server");
 }
 
+/* A restarted key process starts with back-off, like every other child. */
 static void
 keyd_died(struct master *m, int status)
 {
-	uint8_t old[KEY_LEN];
-
-	log_exit("key process", m->keyd.pid, status);
-	m->keyd.pid = 0;
+	log_exit(m, "key process", m->keyd.pid, status);
+	keyd_gone(&m->keyd);
+	m->keyp.pid = 0;
 	if (m->stopping)
 		return;
 	if (m->keyd.key_fd < 0)
 		fatalx("the ephemeral -dev key died with the key process; exiting");
-	close(m->keyd.ctl);
-	memcpy(old, m->keyd.pub, sizeof(old));
-	m->ra.switch_user = 0;	/* we already are that user */
-	keyd_start(&m->keyd, &m->ra, &m->shm);
-	if (memcmp(old, m->keyd.pub, sizeof(old)) != 0)
-		fatalx("the key file changed on disk; restart derpd to use the new key");
+	schedule_restart(&m->keyp, "key process");
+}
+
+/* A restarted key process is ready: workers ask again what was lost. */
+static void
+keyd_readable(struct master *m)
+{
+	uint64_t one = 1;
+	uint32_t j;
+
+	if (keyd_hello(&m->keyd) != 1)
+		return;
+	__atomic_add_fetch(&m->shm.ctl->keyd_restarts, 1, __ATOMIC_RELEASE);
+	for (j = 0; j < m->nworkers; j++)
+		if (m->w[j].pid != 0)
+			(void)!write(m->evfds[j], &one, sizeof(one));
 }
 
 static void
@@ -330,7 +274,7 @@ reap(struct master *m)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (pid == m->keyd.pid) {
+		if (pid == m->keyp.pid) {
 			keyd_died(m, status);
 			continue;
 		}
@@ -399,6 +343,14 @@ handle_signals(struct master *m)
 		case SIGINT:
 			begin_stop(m, (int)si.ssi_signo);
 			break;
+#ifdef DERPD_TEST_HOOKS
+		case SIGUSR1: {
+			struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+
+			probe_run(&t, si.ssi_int);
+			break;
+		}
+#endif
 		case SIGHUP:
 			notify_reloading();
 			if (*m->cfg->rate_config != '\0')
@@ -439,6 +391,8 @@ respawn_due(struct master *m)
 	for (i = 0; i < m->nworkers; i++)
 		if (due(&m->w[i], now, &next))
 			spawn_worker(m, i);
+	if (due(&m->keyp, now, &next))
+		spawn_keyd(m);
 	if (m->stun_fd >= 0 && due(&m->stun, now, &next))
 		spawn_stun(m);
 	if (m->run_dns && due(&m->dns, now, &next))
@@ -455,6 +409,7 @@ stop_keyd(struct master *m)
 	if (m->keyd.pid == 0)
 		return;
 	close(m->keyd.ctl);
+	m->keyd.ctl = -1;
 	for (i = 0; i < 40; i++) {
 		if (waitpid(m->keyd.pid, NULL, WNOHANG) == m->keyd.pid)
 			return;
@@ -469,21 +424,25 @@ stop_keyd(struct master *m)
 static void
 wait_events(struct master *m, int timeout)
 {
-	struct pollfd pfd[SHM_MAX_WORKERS + 1];
+	struct pollfd pfd[SHM_MAX_WORKERS + 2];
 	uint32_t who[SHM_MAX_WORKERS];
 	int n, k;
 
 	pfd[0].fd = m->sigfd;
 	pfd[0].events = POLLIN;
-	n = tablesrv_pollfds(&m->tables, pfd + 1, who, SHM_MAX_WORKERS);
-	if (poll(pfd, (nfds_t)n + 1, timeout) < 0) {
+	pfd[1].fd = m->keyd.pid != 0 && !m->keyd.ready ? m->keyd.ctl : -1;
+	pfd[1].events = POLLIN;
+	n = tablesrv_pollfds(&m->tables, pfd + 2, who, SHM_MAX_WORKERS);
+	if (poll(pfd, (nfds_t)n + 2, timeout) < 0) {
 		if (errno != EINTR)
 			fatal("poll");
 		return;
 	}
 	for (k = 0; k < n; k++)
-		if (pfd[k + 1].revents != 0)
-			tablesrv_serve(&m->tables, who[k], pfd[k + 1].revents);
+		if (pfd[k + 2].revents != 0)
+			tablesrv_serve(&m->tables, who[k], pfd[k + 2].revents);
+	if (pfd[1].revents != 0)
+		keyd_readable(m);
 	if (pfd[0].revents != 0)
 		handle_signals(m);
 }

@@ -14,11 +14,37 @@ buf_get(struct bufpool *p)
 	if (b != NULL) {
 		p->free = b->next;
 		p->len--;
-	} else if ((b = malloc(sizeof(*b))) == NULL)
+	} else if ((b = buf_new(BUF_SIZE)) == NULL)
 		return NULL;
 	b->next = NULL;
 	b->rd = b->wr = 0;
 	return b;
+}
+
+struct buf *
+buf_new(uint32_t cap)
+{
+	struct buf *b = malloc(sizeof(*b) + cap);
+
+	if (b == NULL)
+		return NULL;
+	b->next = NULL;
+	b->rd = b->wr = 0;
+	b->cap = cap;
+	return b;
+}
+
+int
+buf_grow(struct buf **b, uint32_t cap)
+{
+	struct buf *nb;
+
+	buf_compact(*b);
+	if (cap < (*b)->wr || (nb = realloc(*b, sizeof(*nb) + cap)) == NULL)
+		return -1;
+	nb->cap = cap;
+	*b = nb;
+	return 0;
 }
 
 void
@@ -26,7 +52,7 @@ buf_put(struct bufpool *p, struct buf *b)
 {
 	if (b == NULL)
 		return;
-	if (p->len >= POOL_MAX) {
+	if (b->cap != BUF_SIZE || p->len >= POOL_MAX) {
 		free(b);
 		return;
 	}

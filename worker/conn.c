@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
+#include "loginmem.h"
 #include "outq.h"
 #include "transport.h"
 #include "websocket.h"
@@ -21,6 +23,17 @@
 #define CONTROL_SLACK	(64 * 1024)	/* control frames may exceed the queue limit by this */
 #define FLUSH_CLOSE_MS	5000
 #define MAX_IOV		16
+#define IN_FIRST	4096	/* a login's first input buffer: a request, a ClientInfo */
+/*
+ * What OpenSSL holds for a connection during its login, charged to the
+ * login memory budget beside derpd's own buffers (measured with Pss: 14.8
+ * KiB a connection after the handshake, 16.4 KiB more while it holds part
+ * of a record).
+ */
+#define TLS_STATE_BYTES	(14 * 1024)
+#define TLS_RECORD_BYTES (18 * 1024)
+#define PAUSE_MIN_MS	250	/* accept back-off: one tick, doubling */
+#define PAUSE_MAX_MS	1000
 
 static uint64_t
 conn_tag(const struct conn *c)
@@ -94,13 +107,35 @@ list_del(struct wk *w, struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/*
+ * Makes room for need more bytes of login memory, closing the oldest
+ * stalled logins (loginmem_victim); self, which asks, is left to its
+ * caller. Returns -1 if it does not fit.
+ */
+static int
+login_room(struct wk *w, const struct conn *self, uint64_t need)
+{
+	struct conn *v;
+
+	while ((v = loginmem_victim(w, need)) != NULL && v != self) {
+		loginmem_closed(w);
+		conn_close(w, v, "login memory budget spent: oldest login closed");
+	}
+	return loginmem_fits(w, need) ? 0 : -1;
+}
+
 static void
 accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 {
+	int tls = w->ssl_ctx != NULL && !port80;
+	uint32_t base = sizeof(struct conn) + (tls ? TLS_STATE_BYTES : 0);
 	struct epoll_event ev;
 	struct conn *c;
 
-	if (w->nfree == 0 || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (w->nfree == 0 || login_room(w, NULL, base) != 0 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		if (w->nfree > 0 && !loginmem_fits(w, base))
+			loginmem_closed(w);
 		close(fd);
 		wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
 		return;
@@ -111,7 +146,8 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 	c->peer = *ss;
 	c->deadline_ms = w->now_ms + w->cfg->handshake_timeout_ms;
 	c->port80 = port80;
-	c->state = w->ssl_ctx != NULL && !port80 ? CS_TLS_HANDSHAKE : CS_HTTP;
+	c->in_max = HTTP_MAX_HEAD;
+	c->state = tls ? CS_TLS_HANDSHAKE : CS_HTTP;
 	if (c->state == CS_TLS_HANDSHAKE) {
 		if ((c->ssl = SSL_new(w->ssl_ctx)) == NULL ||
 		    SSL_set_fd(c->ssl, fd) != 1) {
@@ -123,10 +159,12 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
+		SSL_set_mode(c->ssl, SSL_MODE_ASYNC);	/* until the handshake is done */
 	}
 	tune_socket(w->cfg, fd);
 	w->slots[c->slot] = c;
 	list_add(w, c);
+	loginmem_add(w, c, base);
 	c->epoll_events = EPOLLIN;
 	ev.events = c->epoll_events;
 	ev.data.u64 = conn_tag(c);
@@ -160,6 +198,59 @@ accept_allowed(struct wk *w)
 	return ok;
 }
 
+static void
+listen_ctl(struct wk *w, int op)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.u64 = TAG_LISTEN;
+	if (epoll_ctl(w->epfd, op, w->listen_fd, &ev) != 0)
+		log_warn("epoll_ctl listening socket");
+	ev.data.u64 = TAG_HTTP;
+	if (w->http_fd >= 0 && epoll_ctl(w->epfd, op, w->http_fd, &ev) != 0)
+		log_warn("epoll_ctl listening socket");
+}
+
+/*
+ * Out of descriptors (or of kernel memory for one): the listening socket
+ * stays readable while accept fails, so trying again at once would spin.
+ * As nginx does, the listening sockets leave epoll for a pause of one tick
+ * doubling to 1 s while it lasts; clients already here are served, new
+ * ones wait in the kernel's backlog. Logged when it starts and, with a
+ * count, when it ends.
+ */
+static void
+accept_pause(struct wk *w, int err)
+{
+	struct accept_pause *p = &w->accept_pause;
+
+	wk_stat(w, ST_ACCEPT_NO_FDS, 1);
+	if (p->failures++ == 0) {
+		p->since_ms = w->now_ms;
+		p->backoff_ms = PAUSE_MIN_MS;
+		log_warnx("accept: %s: not accepting connections until "
+		    "descriptors free up", strerror(err));
+	} else if ((p->backoff_ms *= 2) > PAUSE_MAX_MS)
+		p->backoff_ms = PAUSE_MAX_MS;
+	p->resume_ms = w->now_ms + p->backoff_ms;
+	p->paused = 1;
+	listen_ctl(w, EPOLL_CTL_DEL);
+}
+
+/* accept4 took a descriptor (or found the queue empty, which it checks after). */
+static void
+accept_resumed(struct wk *w)
+{
+	struct accept_pause *p = &w->accept_pause;
+
+	if (p->failures == 0)
+		return;
+	log_info("accepting connections again after %.1f s; %llu accept calls "
+	    "failed for want of descriptors", (w->now_ms - p->since_ms) / 1000.0,
+	    (unsigned long long)p->failures);
+	p->failures = 0;
+}
+
 void
 conn_accept(struct wk *w, int lfd, int port80)
 {
@@ -167,22 +258,43 @@ conn_accept(struct wk *w, int lfd, int port80)
 	socklen_t len;
 	int fd, i;
 
-	for (i = 0; i < ACCEPT_BUDGET && !w->stopping; i++) {
+	for (i = 0; i < ACCEPT_BUDGET && !w->stopping && !w->accept_pause.paused;
+	    i++) {
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
+		    errno == ENOBUFS || errno == ENOMEM)) {
+			accept_pause(w, errno);
+			return;
+		}
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EAGAIN)
+				accept_resumed(w);
+			else if (errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept");
 			return;
 		}
+		accept_resumed(w);
 		if (!port80 && !accept_allowed(w)) {
 			close(fd);
 			continue;
 		}
 		accept_one(w, fd, &ss, port80);
 	}
+}
+
+void
+conn_tick(struct wk *w)
+{
+	struct accept_pause *p = &w->accept_pause;
+
+	if (p->paused && w->now_ms >= p->resume_ms && !w->stopping) {
+		p->paused = 0;
+		listen_ctl(w, EPOLL_CTL_ADD);
+	}
+	/* Queued output is charged but not refused: settle up here. */
+	login_room(w, NULL, 0);
 }
 
 void
@@ -196,7 +308,7 @@ conn_update_events(struct wk *w, struct conn *c)
 	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_TABLE &&
 	    c->state != CS_FLUSH_CLOSE && c->paused_until_ms == 0)
 		want |= EPOLLIN;
-	if (c->out_bytes > 0 || c->tls_read_wants_write || ws_wants_write(c))
+	if (c->out_bytes > 0 || c->tls_read_wants_write)
 		want |= EPOLLOUT;
 	if (c->tls_write_wants_read)
 		want |= EPOLLIN;
@@ -205,7 +317,8 @@ conn_update_events(struct wk *w, struct conn *c)
 	ev.events = want;
 	ev.data.u64 = conn_tag(c);
 	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-		fatal("epoll_ctl mod client");
+		fatal("epoll_ctl mod client (slot %u, fd %d, state %d)", c->slot,
+		    c->fd, (int)c->state);
 	c->epoll_events = want;
 }
 
@@ -226,10 +339,12 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 		return;
 	log_debug("closing client slot %u: %s", c->slot, why);
 	w->up.closing(w, c);
+	loginmem_remove(w, c);
 	outq_free(w, c);
 	buf_put(&w->bufs, c->in);
 	c->in = NULL;
 	if (c->ssl != NULL) {
+		transport_tls_abandon(w, c);
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
@@ -243,16 +358,23 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	w->graveyard = c;
 }
 
+/* Frees closed connections, but not one still on a list of the next turn. */
 void
 conn_bury(struct wk *w)
 {
-	struct conn *c;
+	struct conn *c, *keep = NULL;
 
 	while ((c = w->graveyard) != NULL) {
 		w->graveyard = c->next;
+		if (c->in_ready || c->in_flush) {
+			c->next = keep;
+			keep = c;
+			continue;
+		}
 		ws_free(c);	/* here: we may have been inside wslay */
 		free(c);
 	}
+	w->graveyard = keep;
 }
 
 void
@@ -264,9 +386,21 @@ conn_flush_close(struct wk *w, struct conn *c)
 }
 
 int
+conn_append(struct wk *w, struct conn *c, const void *head, size_t hlen,
+    const void *body, size_t blen)
+{
+	if (c->ws != NULL)
+		return ws_queue_frame(w, c, head, hlen, body, blen);
+	if (outq_append(w, c, head, hlen) != 0 ||
+	    (blen > 0 && outq_append(w, c, body, blen) != 0))
+		return -1;
+	return 0;
+}
+
+int
 conn_queue(struct wk *w, struct conn *c, const void *p, size_t len)
 {
-	if (outq_append(w, c, p, len) == 0)
+	if (conn_append(w, c, p, len, NULL, 0) == 0)
 		return 0;
 	conn_close(w, c, "out of memory");
 	return -1;
@@ -280,18 +414,6 @@ conn_queue_control(struct wk *w, struct conn *c, const void *p, size_t len)
 	return conn_queue(w, c, p, len);
 }
 
-/* WebSocket: the 101 goes out raw, everything after it framed by wslay. */
-static int
-ws_write(struct wk *w, struct conn *c)
-{
-	c->ws_progress = 0;
-	if (ws_flush(w, c) != 0)
-		return -1;
-	if (c->ws_progress)
-		c->stalled_since_ms = w->now_ms;
-	return 0;
-}
-
 static void
 conn_write(struct wk *w, struct conn *c)
 {
@@ -300,14 +422,12 @@ conn_write(struct wk *w, struct conn *c)
 	ssize_t r;
 	int n;
 
-	while (c->out_bytes > 0 && (c->ws == NULL || c->raw_out > 0)) {
+	while (c->out_bytes > 0) {
 		for (n = 0, b = c->out_head; b != NULL && n < MAX_IOV; b = b->next, n++) {
 			iov[n].iov_base = b->data + b->rd;
 			iov[n].iov_len = b->wr - b->rd;
 		}
-		if (c->raw_out > 0 && iov[0].iov_len > c->raw_out)
-			iov[0].iov_len = c->raw_out;
-		r = transport_write(c, iov, c->raw_out > 0 ? 1 : n);
+		r = transport_write(c, iov, n);
 		if (r < 0) {
 			conn_close(w, c, "write error");
 			return;
@@ -315,14 +435,9 @@ conn_write(struct wk *w, struct conn *c)
 		if (r == 0)
 			break;
 		outq_consume(w, c, (size_t)r);
-		c->raw_out -= c->raw_out < r ? c->raw_out : (uint32_t)r;
 		c->stalled_since_ms = w->now_ms;
 	}
-	if (c->ws != NULL && c->raw_out == 0 && ws_write(w, c) != 0) {
-		conn_close(w, c, "WebSocket write error");
-		return;
-	}
-	if (c->out_bytes == 0 && !ws_wants_write(c) && c->state == CS_FLUSH_CLOSE) {
+	if (c->out_bytes == 0 && c->state == CS_FLUSH_CLOSE) {
 		transport_tls_shutdown(c);
 		conn_close(w, c, "response sent");
 	}
@@ -343,10 +458,25 @@ conn_flush_all(struct wk *w)
 	}
 }
 
+/* While OpenSSL holds part of a record, its read buffer is charged too. */
+static void
+tls_charge(struct wk *w, struct conn *c)
+{
+	int held;
+
+	if (c->ssl == NULL || !c->lm_on || c->fd < 0)
+		return;
+	held = SSL_has_pending(c->ssl);
+	if (held == c->lm_tls_record)
+		return;
+	c->lm_tls_record = held;
+	loginmem_charge(w, c, held ? TLS_RECORD_BYTES : -TLS_RECORD_BYTES);
+}
+
 static void
 tls_handshake(struct wk *w, struct conn *c)
 {
-	int r = transport_tls_handshake(c);
+	int r = transport_tls_handshake(w, c);
 
 	if (r == 1) {
 		c->state = CS_HTTP;
@@ -355,15 +485,95 @@ tls_handshake(struct wk *w, struct conn *c)
 		wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
 		conn_close(w, c, "TLS handshake failed");
 	}
+	tls_charge(w, c);
 }
 
 static int
-ensure_in(struct wk *w, struct conn *c)
+budget_spent(struct wk *w, struct conn *c)
 {
-	if (c->in == NULL && (c->in = buf_get(&w->bufs)) == NULL) {
+	loginmem_closed(w);
+	wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
+	conn_close(w, c, "login memory budget spent");
+	return -1;
+}
+
+/*
+ * An input buffer: a pool buffer once logged in; before, one of its own
+ * (charged to the login memory budget), first IN_FIRST bytes, doubled
+ * when full up to c->in_max: what the request head or the ClientInfo
+ * frame being read may need.
+ */
+static int
+in_alloc(struct wk *w, struct conn *c)
+{
+	if (c->lm_on && login_room(w, c, IN_FIRST) != 0)
+		return budget_spent(w, c);
+	if ((c->in = c->lm_on ? buf_new(IN_FIRST) : buf_get(&w->bufs)) == NULL) {
 		conn_close(w, c, "out of memory");
 		return -1;
 	}
+	loginmem_charge(w, c, c->in->cap);
+	return 0;
+}
+
+static int
+in_grow(struct wk *w, struct conn *c)
+{
+	uint32_t old = c->in->cap, cap = old < c->in_max / 2 ? 2 * old : c->in_max;
+
+	if (!c->lm_on || cap <= old) {
+		conn_close(w, c, "input buffer full");
+		return -1;
+	}
+	if (login_room(w, c, cap - old) != 0)
+		return budget_spent(w, c);
+	if (buf_grow(&c->in, cap) != 0) {
+		conn_close(w, c, "out of memory");
+		return -1;
+	}
+	loginmem_charge(w, c, cap - old);
+	return 0;
+}
+
+/* Room at the end of c->in; -1 when c was closed. */
+static int
+in_room(struct wk *w, struct conn *c)
+{
+	if (c->in == NULL)
+		return in_alloc(w, c);
+	if (c->in->wr == c->in->cap)
+		buf_compact(c->in);
+	return c->in->wr < c->in->cap ? 0 : in_grow(w, c);
+}
+
+static void
+in_release(struct wk *w, struct conn *c)
+{
+	loginmem_charge(w, c, -(int64_t)c->in->cap);
+	buf_put(&w->bufs, c->in);
+	c->in = NULL;
+}
+
+int
+conn_logged_in(struct wk *w, struct conn *c)
+{
+	struct buf *b = c->in, *nb = NULL;
+	uint32_t n;
+
+	loginmem_remove(w, c);
+	if (b == NULL)
+		return 0;
+	/* Frames that came with ClientInfo move to a pool buffer. */
+	if ((n = b->wr - b->rd) > 0 && (nb = buf_get(&w->bufs)) == NULL) {
+		conn_close(w, c, "out of memory");
+		return -1;
+	}
+	if (nb != NULL) {
+		memcpy(nb->data, b->data + b->rd, n);
+		nb->wr = n;
+	}
+	c->in = nb;
+	buf_put(&w->bufs, b);
 	return 0;
 }
 
@@ -377,16 +587,10 @@ conn_read(struct wk *w, struct conn *c)
 	while (c->fd >= 0 && budget > 0 && c->paused_until_ms == 0 &&
 	    (c->state == CS_HTTP || c->state == CS_CLIENT_INFO ||
 	    c->state == CS_RELAY)) {
-		if (ensure_in(w, c) != 0)
+		if (in_room(w, c) != 0)
 			return;
-		if (c->in->wr == BUF_SIZE)
-			buf_compact(c->in);
-		if (c->in->wr == BUF_SIZE) {
-			conn_close(w, c, "input buffer full");
-			return;
-		}
 		r = c->ws != NULL ? ws_read(c) :
-		    transport_read(c, c->in->data + c->in->wr, BUF_SIZE - c->in->wr);
+		    transport_read(c, c->in->data + c->in->wr, c->in->cap - c->in->wr);
 		if (r == WS_CLOSING) {
 			w->up.input(w, c);	/* what came before the close */
 			if (c->fd >= 0 && c->state != CS_FLUSH_CLOSE)
@@ -407,12 +611,16 @@ conn_read(struct wk *w, struct conn *c)
 	if (c->fd < 0)
 		return;
 	if (c->in != NULL && c->in->rd == c->in->wr && c->state != CS_WAIT_KEY &&
-	    c->state != CS_WAIT_TABLE) {
-		buf_put(&w->bufs, c->in);
-		c->in = NULL;
-	}
-	if (budget == 0 || (c->ssl != NULL && SSL_has_pending(c->ssl)))
+	    c->state != CS_WAIT_TABLE)
+		in_release(w, c);
+	/*
+	 * Decrypted bytes the buffer had no room for are read again this
+	 * turn. Not SSL_has_pending(): it is also true for part of a record,
+	 * which only the socket can complete (re-reading at once would spin).
+	 */
+	if (budget == 0 || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
 		conn_mark_ready(w, c);
+	tls_charge(w, c);
 }
 
 void

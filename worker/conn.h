@@ -18,6 +18,10 @@ struct conn *conn_by_tag(struct wk *w, uint64_t tag);
 
 /* Accepts what the listening socket lfd has queued. */
 void	conn_accept(struct wk *w, int lfd, int port80);
+/* From the tick: accepting again after a pause, the login memory budget. */
+void	conn_tick(struct wk *w);
+/* c finished its login: off the login memory budget, onto pool buffers; -1 if closed. */
+int	conn_logged_in(struct wk *w, struct conn *c);
 /* Closes c now (it is freed at the end of the turn); why is logged with -verbose. */
 void	conn_close(struct wk *w, struct conn *c, const char *why);
 /* Writes what is queued, then closes. */
@@ -34,7 +38,14 @@ void	conn_mark_ready(struct wk *w, struct conn *c);
 void	conn_run_ready(struct wk *w);
 void	conn_flush_all(struct wk *w);
 
-/* Queues bytes for c; out of memory closes c and returns -1. */
+/*
+ * Queues one DERP frame for c (one message over WebSocket), given as head
+ * then body (blen may be 0); before an upgrade, plain bytes. Returns -1
+ * when out of memory, leaving c open for its caller to close.
+ */
+int	conn_append(struct wk *w, struct conn *c, const void *head, size_t hlen,
+	    const void *body, size_t blen);
+/* Queues one frame, or plain bytes, for c; out of memory closes c and returns -1. */
 int	conn_queue(struct wk *w, struct conn *c, const void *p, size_t len);
 /* Like conn_queue, for replies: a client that does not read gets no more. */
 int	conn_queue_control(struct wk *w, struct conn *c, const void *p,

@@ -146,6 +146,6 @@ derp_in_process(struct wk *w, struct conn *c)
 	}
 	if (c->fd >= 0 && b->rd == b->wr)
 		b->rd = b->wr = 0;
-	else if (c->fd >= 0 && b->rd > BUF_SIZE / 2)
+	else if (c->fd >= 0 && b->rd > b->cap / 2)
 		buf_compact(b);
 }

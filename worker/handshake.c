@@ -12,6 +12,7 @@
 #include "keyfmt.h"
 #include "mesh.h"
 #include "presence.h"
+#include "tlskey.h"
 
 #define KEYD_BATCH	64	/* answers per wake-up */
 
@@ -65,8 +66,7 @@ handshake_input(struct wk *w, struct conn *c)
 		return;
 	}
 	if (b->wr - b->rd - DERP_FRAME_HDR_LEN < len) {
-		if (BUF_SIZE - b->rd < DERP_FRAME_HDR_LEN + len)
-			buf_compact(b);
+		c->in_max = DERP_FRAME_HDR_LEN + len;	/* conn_read grows c->in to it */
 		return;
 	}
 	derp_in_count(w, type);
@@ -159,6 +159,8 @@ check_client_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 void
 handshake_logged_in(struct wk *w, struct conn *c)
 {
+	if (conn_logged_in(w, c) != 0)
+		return;
 	c->state = CS_RELAY;
 	conn_queue_control(w, c, c->server_info, c->server_info_len);
 	free(c->server_info);
@@ -188,12 +190,27 @@ answer(struct wk *w, struct keyd_resp *resp)
 	sodium_memzero(resp->shared, sizeof(resp->shared));
 }
 
+/* A TLS handshake paused for its signature goes on, this turn. */
+static void
+signed_for(struct wk *w, const struct keyd_resp *resp)
+{
+	struct conn *c = conn_at(w, resp->slot, resp->gen);
+
+	if (c != NULL && tlskey_answer(c, resp))
+		conn_mark_ready(w, c);
+}
+
 void
 handshake_keyd_readable(struct wk *w)
 {
 	struct keyd_resp resp;
 	int i;
 
-	for (i = 0; i < KEYD_BATCH && keyd_client_recv(w, &resp); i++)
-		answer(w, &resp);
+	for (i = 0; i < KEYD_BATCH && keyd_client_recv(w, &resp); i++) {
+		if (resp.op == KEYD_SIGN)
+			signed_for(w, &resp);
+		else
+			answer(w, &resp);
+		sodium_memzero(&resp, sizeof(resp));
+	}
 }

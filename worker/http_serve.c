@@ -327,7 +327,7 @@ route_json(struct wk *w, const struct http_request *req, char *out, size_t cap,
 		*status = "400 Bad Request";
 		return (size_t)snprintf(out, cap, "{\"error\":\"want ?key=nodekey:<64 hex digits>\"}\n");
 	}
-	if (!table_lookup(&w->shm->table, key, &active)) {
+	if (table_lookup(&w->shm->table, key, &active) != 1) {
 		*status = "404 Not Found";
 		return (size_t)snprintf(out, cap, "{\"error\":\"not connected\"}\n");
 	}

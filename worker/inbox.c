@@ -4,10 +4,12 @@
 #include <string.h>
 
 #include "conn.h"
+#include "keyd_client.h"
 #include "log.h"
 #include "mesh.h"
 #include "peergone.h"
 #include "route.h"
+#include "tlskey.h"
 
 #define RING_BATCH	1024	/* records per ring per turn */
 
@@ -29,6 +31,8 @@ inbox_start(struct wk *w)
 		r->alive[p] = 1;
 	}
 	r->epochs_seen = __atomic_load_n(&w->shm->ctl->epochs_changed,
+	    __ATOMIC_ACQUIRE);
+	w->keyd_restarts = __atomic_load_n(&w->shm->ctl->keyd_restarts,
 	    __ATOMIC_ACQUIRE);
 }
 
@@ -69,6 +73,28 @@ check_epochs(struct wk *w)
 	if (died) {
 		peergone_sweep(w);
 		mesh_sweep(w);
+	}
+}
+
+/*
+ * A new key process: what its predecessor had read but not answered is
+ * lost, so every login waiting for the key process asks again (a second
+ * answer is ignored).
+ */
+static void
+check_keyd(struct wk *w)
+{
+	uint64_t restarts = __atomic_load_n(&w->shm->ctl->keyd_restarts,
+	    __ATOMIC_ACQUIRE);
+	struct conn *c;
+
+	if (restarts == w->keyd_restarts)
+		return;
+	w->keyd_restarts = restarts;
+	for (c = w->all; c != NULL; c = c->next) {
+		if (c->state == CS_WAIT_KEY)
+			keyd_client_ask(w, c->slot, c->gen, c->key);
+		tlskey_resend(w, c);
 	}
 }
 
@@ -136,6 +162,7 @@ inbox_drain(struct wk *w)
 	int rc;
 
 	check_epochs(w);
+	check_keyd(w);
 	w->rings_pending = 0;
 	for (p = 0; p < w->nworkers; p++) {
 		if (p == w->id)

@@ -11,10 +11,18 @@ keyd_client_ask(struct wk *w, uint32_t slot, uint32_t gen,
 {
 	struct keyd_req req;
 
+	memset(&req, 0, sizeof(req));
+	req.op = KEYD_SHARED;
 	req.slot = slot;
 	req.gen = gen;
 	memcpy(req.client_pub, client_pub, KEY_LEN);
-	reqq_send(w, &w->keyd, w->keyd_fd, TAG_KEYD, &req);
+	keyd_client_send(w, &req);
+}
+
+void
+keyd_client_send(struct wk *w, const struct keyd_req *req)
+{
+	reqq_send(w, &w->keyd, w->keyd_fd, TAG_KEYD, req);
 }
 
 void

@@ -8,6 +8,8 @@
 /* Asks for the shared key of a client's public key for connection (slot, gen). */
 void	keyd_client_ask(struct wk *w, uint32_t slot, uint32_t gen,
 	    const uint8_t client_pub[KEY_LEN]);
+/* Sends any request (a signature: worker/tlskey.c). */
+void	keyd_client_send(struct wk *w, const struct keyd_req *req);
 /* The socket has room again: sends the backlog. */
 void	keyd_client_writable(struct wk *w);
 /* Reads one answer: 1, or 0 when none is waiting. Fatal if the key process is gone. */

@@ -22,12 +22,15 @@
 #include "inbox.h"
 #include "keyd_client.h"
 #include "log.h"
+#include "role.h"
 #include "route.h"
 #include "sandbox.h"
 #include "session.h"
+#include "setup.h"
 #include "table_client.h"
-#include "testhooks.h"
+#include "probe.h"
 #include "timers.h"
+#include "tlsctx.h"
 #include "worker.h"
 
 #define MAX_EVENTS	256
@@ -68,7 +71,7 @@ make_signalfd(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 #ifdef DERPD_TEST_HOOKS
-	sigaddset(&set, SIGUSR1);	/* testhooks_probe() */
+	sigaddset(&set, SIGUSR1);	/* probe_run() */
 #endif
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
 		fatal("sigprocmask");
@@ -103,38 +106,79 @@ start_region(struct wk *w)
 	mine->stats[ST_TCP_CURRENT] = 0;
 	mine->stats[ST_CLIENTS_CURRENT] = 0;
 	mine->stats[ST_HOME_CLIENTS] = 0;
+	mine->stats[ST_LOGIN_MEM_BYTES] = 0;
 	mine->watchers = 0;
 	mine->ready = 0;
 	inbox_start(w);
 }
 
+/* Every worker's eventfd, ours among them. */
+static const int *
+evfds_from(const json_t *setup, uint32_t n)
+{
+	const json_t *a = json_object_get(setup, "evfds"), *v;
+	int *fds = calloc(SHM_MAX_WORKERS, sizeof(*fds));
+	size_t i;
+
+	if (fds == NULL || !json_is_array(a) || json_array_size(a) != n)
+		fatalx("set-up: bad evfds");
+	json_array_foreach(a, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) <= ROLE_SETUP_FD ||
+		    json_integer_value(v) > 65535)
+			fatalx("set-up: bad evfds");
+		fds[i] = (int)json_integer_value(v);
+	}
+	return fds;
+}
+
+/* What the master's set-up says (common/role.h); it lives as long as we do. */
+static void
+from_setup(struct wk *w, const json_t *setup)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct shm *shm = calloc(1, sizeof(*shm));
+	const char *chain;
+
+	if (cfg == NULL || shm == NULL)
+		fatalx("out of memory");
+	setup_get_config(setup, cfg, SETUP_CFG_WORKER);
+	log_set_verbose(cfg->verbose);
+	w->cfg = cfg;
+	w->id = (uint32_t)setup_int(setup, "id");
+	setup_get_shm(setup, shm, SHM_WORKER, w->id);
+	if (w->id >= shm->nworkers)
+		fatalx("set-up: bad worker number");
+	w->shm = shm;
+	w->nworkers = shm->nworkers;
+	w->epoch = (uint32_t)setup_int(setup, "epoch");
+	w->listen_fd = setup_fd(setup, "listen");
+	w->http_fd = setup_fd(setup, "http");
+	w->keyd_fd = setup_fd(setup, "keyd");
+	w->table_fd = setup_fd(setup, "table");
+	w->evfds = evfds_from(setup, w->nworkers);
+	w->evfd = w->evfds[w->id];
+	setup_hex(setup, "server_pub", w->server_pub, KEY_LEN);
+	if (cfg->tls) {
+		chain = setup_str(setup, "tls_chain");
+		w->ssl_ctx = tlsctx_new(w, chain, setup_str(setup, "sni")[0] != '\0' ?
+		    setup_str(setup, "sni") : NULL);
+	}
+}
+
 /* Everything that needs syscalls the sandbox forbids happens here. */
 static void
-setup(struct wk *w, const struct worker_setup *s)
+setup(struct wk *w, const json_t *setup)
 {
 	uint32_t i;
 	uint8_t warm[16];
 	SSL *probe;
 
-	memset(w, 0, sizeof(*w));
-	w->cfg = s->cfg;
-	w->shm = s->shm;
-	w->id = s->id;
-	w->nworkers = s->shm->nworkers;
-	w->listen_fd = s->listen_fd;
-	w->http_fd = s->http_fd;
-	w->epoch = s->epoch;
-	w->keyd_fd = s->keyd_fd;
-	w->table_fd = s->table_fd;
+	from_setup(w, setup);
 	w->keyd.size = sizeof(struct keyd_req);
 	w->table.size = sizeof(struct table_req);
-	w->evfds = s->evfds;
-	w->evfd = s->evfds[s->id];
-	w->ssl_ctx = s->ssl_ctx;
-	memcpy(w->server_pub, s->server_pub, KEY_LEN);
 	w->up.input = session_input;
 	w->up.closing = session_closing;
-	w->nslots = (uint32_t)s->cfg->max_clients;
+	w->nslots = (uint32_t)w->cfg->max_clients;
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	w->free_slots = calloc(w->nslots, sizeof(*w->free_slots));
 	if (w->slots == NULL || w->free_slots == NULL)
@@ -215,6 +259,24 @@ begin_stop(struct wk *w)
 	}
 }
 
+#ifdef DERPD_TEST_HOOKS
+/* A compromised worker's view: its own region, the master's, its sockets. */
+static void
+run_probe(struct wk *w, int value)
+{
+	struct probe_target t = {
+		.own = w->shm->worker[w->id].base,
+		.own_size = w->shm->worker[w->id].size,
+		.foreign = w->shm->master.base,
+		.foreign_size = w->shm->master.size,
+		.fd = w->listen_fd,
+		.keyd_fd = w->keyd_fd,
+	};
+
+	probe_run(&t, value);
+}
+#endif
+
 static void
 handle_signal(struct wk *w)
 {
@@ -225,7 +287,7 @@ handle_signal(struct wk *w)
 			begin_stop(w);
 #ifdef DERPD_TEST_HOOKS
 		if (si.ssi_signo == SIGUSR1)
-			testhooks_probe(w, si.ssi_int);
+			run_probe(w, si.ssi_int);
 #endif
 	}
 }
@@ -296,23 +358,25 @@ run(struct wk *w)
 }
 
 void
-worker_main(const struct worker_setup *s)
+worker_main(void)
 {
 	static struct wk w;
 	char tag[32];
+	json_t *set;
 
-	snprintf(tag, sizeof(tag), "derpd[worker %u]", s->id);
-	log_init(tag);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-		fatal("PR_SET_PDEATHSIG");
-	if (getppid() != s->master_pid)
+	log_init("derpd[worker]");
+	set = setup_read();
+	if (getppid() != (pid_t)setup_int(set, "master_pid"))
 		fatalx("master exited during start-up");
-	setup(&w, s);
+	snprintf(tag, sizeof(tag), "derpd[worker %u]",
+	    (unsigned)setup_int(set, "id"));
+	log_init(tag);
+	setup(&w, set);
 	w.now_ms = now_ms();
-	if (!s->cfg->no_seccomp)
+	if (!w.cfg->no_seccomp)
 		sandbox_apply(SANDBOX_WORKER);
 	log_info("ready");
-	__atomic_store_n(&s->shm->counters[s->id]->ready, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&w.shm->counters[w.id]->ready, 1, __ATOMIC_RELEASE);
 	run(&w);
 	exit(0);
 }

@@ -8,7 +8,6 @@
 #include "conn.h"
 #include "keyset.h"
 #include "log.h"
-#include "outq.h"
 #include "route.h"
 
 /* derper: a zero key is no key, even if the server was given zeros. */
@@ -103,7 +102,7 @@ sweep_one(const uint8_t *key, void *arg)
 	struct wk *w = arg;
 	struct route r;
 
-	if (!table_lookup(&w->shm->table, key, &r))
+	if (table_lookup(&w->shm->table, key, &r) == 0)
 		mesh_note_gone(w, key);
 }
 
@@ -130,8 +129,8 @@ dump_one(const uint8_t *key, const struct route *r, const struct peer_info *pi,
 
 	(void)r;
 	if (!d->failed && (keyset_add(&d->w->watchers.announced, key) != 0 ||
-	    outq_append(d->w, d->c, f, frame_peer_present(f, key, pi->ip,
-	    pi->port, pi->flags)) != 0))
+	    conn_append(d->w, d->c, f, frame_peer_present(f, key, pi->ip,
+	    pi->port, pi->flags), NULL, 0) != 0))
 		d->failed = 1;
 }
 

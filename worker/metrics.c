@@ -105,6 +105,13 @@ static const struct {
 	    "Cross-worker rings discarded as corrupt" },
 	{ "derpd_logins_refused_full_total", "counter", ST_TABLE_FULL,
 	    "Logins refused because -max-clients clients were logged in" },
+	{ "derpd_accept_fd_exhausted_total", "counter", ST_ACCEPT_NO_FDS,
+	    "accept() calls that failed for want of descriptors or memory "
+	    "(accepting then pauses)" },
+	{ "derpd_login_memory_bytes", "gauge", ST_LOGIN_MEM_BYTES,
+	    "Bytes held by connections that have not finished the DERP login" },
+	{ "derpd_login_memory_closed_total", "counter", ST_LOGIN_MEM_CLOSED,
+	    "Connections closed or refused because -login-memory-mib was spent" },
 };
 
 /* derper's drop reasons where they match; ring_full is derpd's own. */

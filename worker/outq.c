@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "loginmem.h"
+
 void
 outq_schedule(struct wk *w, struct conn *c)
 {
@@ -26,7 +28,7 @@ outq_append(struct wk *w, struct conn *c, const void *p, size_t len)
 		c->stalled_since_ms = w->now_ms;
 	while (len > 0) {
 		b = c->out_tail;
-		if (b == NULL || b->wr == BUF_SIZE) {
+		if (b == NULL || b->wr == b->cap) {
 			if ((b = buf_get(&w->bufs)) == NULL)
 				return -1;
 			if (c->out_tail != NULL)
@@ -35,13 +37,14 @@ outq_append(struct wk *w, struct conn *c, const void *p, size_t len)
 				c->out_head = b;
 			c->out_tail = b;
 		}
-		room = BUF_SIZE - b->wr;
+		room = b->cap - b->wr;
 		take = len < room ? len : room;
 		memcpy(b->data + b->wr, src, take);
 		b->wr += take;
 		src += take;
 		len -= take;
 		c->out_bytes += take;
+		loginmem_charge(w, c, (int64_t)take);
 	}
 	outq_schedule(w, c);
 	return 0;
@@ -54,6 +57,7 @@ outq_consume(struct wk *w, struct conn *c, size_t n)
 	size_t take;
 
 	c->out_bytes -= n;
+	loginmem_charge(w, c, -(int64_t)n);
 	while (n > 0 && (b = c->out_head) != NULL) {
 		take = b->wr - b->rd < n ? b->wr - b->rd : n;
 		b->rd += take;
@@ -76,6 +80,7 @@ outq_free(struct wk *w, struct conn *c)
 		c->out_head = b->next;
 		buf_put(&w->bufs, b);
 	}
+	loginmem_charge(w, c, -(int64_t)c->out_bytes);
 	c->out_tail = NULL;
 	c->out_bytes = 0;
 }

@@ -214,7 +214,7 @@ peergone_sweep(struct wk *w)
 	}
 	for (b = 0; b < t->nbuckets; b++)
 		for (s = t->buckets[b]; s != NULL && n < t->nsrcs; s = s->hnext)
-			if (!table_lookup(&w->shm->table, s->key, &r))
+			if (table_lookup(&w->shm->table, s->key, &r) == 0)
 				memcpy(gone[n++], s->key, KEY_LEN);
 	for (i = 0; i < n; i++)
 		peergone_fire(w, gone[i]);

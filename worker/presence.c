@@ -180,7 +180,7 @@ presence_note_activity(struct wk *w, struct conn *c)
 	if (!c->is_dup || !c->registered || c->claim_pending)
 		return;
 	c->spoke_as_dup = 1;
-	if (table_lookup(&w->shm->table, c->key, &cur) && same_route(&cur, &r))
+	if (table_lookup(&w->shm->table, c->key, &cur) == 1 && same_route(&cur, &r))
 		return;
 	c->claim_pending = 1;
 	c->claim_fights = spoke;

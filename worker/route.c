@@ -51,9 +51,10 @@ queue_packet(struct wk *w, struct conn *d, const uint8_t src[KEY_LEN],
 		return;
 	}
 	frame_recv_packet_header(hdr, src, len);
-	if (conn_queue(w, d, hdr, sizeof(hdr)) != 0 ||
-	    conn_queue(w, d, pkt, len) != 0)
+	if (conn_append(w, d, hdr, sizeof(hdr), pkt, len) != 0) {
+		conn_close(w, d, "out of memory");
 		return;
+	}
 	wk_stat(w, ST_PACKETS_SENT, 1);
 	wk_stat(w, ST_BYTES_SENT, len);
 	peergone_note_src(w, d, src);
@@ -100,11 +101,17 @@ route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
     const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len)
 {
 	struct route r;
+	int found;
 
 	wk_stat(w, ST_PACKETS_RECV, 1);
 	wk_stat(w, ST_BYTES_RECV, len);
-	if (!table_lookup(&w->shm->table, dst, &r)) {
+	if ((found = table_lookup(&w->shm->table, dst, &r)) == 0) {
 		note_not_here(w, c, dst, pkt, len);
+		return;
+	}
+	if (found < 0) {	/* no clean read: drop it, claim nothing */
+		wk_stat(w, ST_DROP_GONE, 1);
+		wk_stat(w, ST_DROP_BYTES_GONE, len);
 		return;
 	}
 	if (r.worker == w->id && r.epoch == w->epoch)

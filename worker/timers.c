@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "conn.h"
-#include "websocket.h"
+#include "loginmem.h"
 
 #define MESH_WRITE_TIMEOUT_MS 30000
 
@@ -49,7 +49,7 @@ timers_tick(struct wk *w)
 			}
 			continue;
 		}
-		if (wt > 0 && (c->out_bytes > 0 || ws_wants_write(c)) &&
+		if (wt > 0 && c->out_bytes > 0 &&
 		    w->now_ms - c->stalled_since_ms > wt) {
 			conn_close(w, c, "write timeout");
 			continue;
@@ -62,4 +62,6 @@ timers_tick(struct wk *w)
 			conn_mark_ready(w, c);	/* frames may be waiting in the buffer */
 		}
 	}
+	conn_tick(w);
+	loginmem_tick(w);
 }

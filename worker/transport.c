@@ -6,6 +6,8 @@
 #include <openssl/err.h>
 #include <unistd.h>
 
+#include "tlskey.h"
+
 /*
  * SSL_get_error needs an empty error queue. Clearing it before every
  * SSL_read and SSL_write cost some 800 instructions a call, a packet's worth
@@ -17,7 +19,8 @@ tls_error(SSL *ssl, int r)
 {
 	int err = SSL_get_error(ssl, r);
 
-	if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+	if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE &&
+	    err != SSL_ERROR_WANT_ASYNC)
 		ERR_clear_error();
 	return err;
 }
@@ -77,23 +80,38 @@ transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 }
 
 int
-transport_tls_handshake(struct conn *c)
+transport_tls_handshake(struct wk *w, struct conn *c)
 {
 	int r, err;
 
+	w->tls_current = c;	/* for the signature, which the key process makes */
 	r = SSL_do_handshake(c->ssl);
+	w->tls_current = NULL;
 	if (r == 1) {
 		c->tls_read_wants_write = 0;
+		SSL_clear_mode(c->ssl, SSL_MODE_ASYNC);	/* no jobs for records */
 		return 1;
 	}
 	err = tls_error(c->ssl, r);
-	if (err == SSL_ERROR_WANT_READ)
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_ASYNC)
 		c->tls_read_wants_write = 0;
 	else if (err == SSL_ERROR_WANT_WRITE)
 		c->tls_read_wants_write = 1;
 	else
 		return -1;
 	return 0;
+}
+
+void
+transport_tls_abandon(struct wk *w, struct conn *c)
+{
+	if (c->sign == NULL)
+		return;
+	tlskey_cancel(c);
+	w->tls_current = c;
+	(void)SSL_do_handshake(c->ssl);	/* the job ends, failing */
+	w->tls_current = NULL;
+	ERR_clear_error();
 }
 
 void

@@ -5,7 +5,8 @@
  * functions are declared in that file's own header. The layers, bottom up:
  *
  *   bufpool, http, clientinfo       no worker state
- *   transport, outq, websocket      bytes in and out of one connection
+ *   transport, loginmem, outq,      bytes in and out of one connection,
+ *   websocket                       what it holds before it logs in
  *   conn                            lifecycle, epoll, read/write loops, timers
  *   peergone, route, mesh,          what DERP means: who heard from whom,
  *   presence, inbox, derp_in,       where a packet goes, mesh watchers, the
@@ -45,7 +46,8 @@ enum conn_state {
 };
 
 struct heard_src;
-struct wslay_event_context;
+struct tls_sign;
+struct ws_conn;
 
 struct conn {
 	int		 fd;
@@ -53,6 +55,7 @@ struct conn {
 	uint32_t	 gen;
 	enum conn_state	 state;
 	SSL		*ssl;
+	struct tls_sign	*sign;		/* the key process is signing for its handshake */
 	uint32_t	 epoll_events;	/* currently registered */
 	int		 tls_read_wants_write;
 	int		 tls_write_wants_read;
@@ -77,6 +80,7 @@ struct conn {
 	uint8_t		*server_info;	/* sealed ServerInfo frame, sent once registered */
 	uint32_t	 server_info_len;
 	struct buf	*in;		/* partial input; NULL when none */
+	uint32_t	 in_max;	/* before login: the most c->in may grow to */
 	uint32_t	 skip;		/* payload bytes of a skipped frame left */
 	int		 hdr_seen;	/* next frame counted and charged */
 	struct buf	*out_head, *out_tail;
@@ -100,12 +104,14 @@ struct conn {
 
 	struct sockaddr_storage peer;
 
-	struct wslay_event_context *ws;	/* WebSocket framing, or NULL */
-	uint32_t	 raw_out;	/* leading output bytes sent unframed (the 101) */
-	int		 ws_bad;	/* close code for a bad message, else 0 */
-	uint64_t	 ws_msg_len;	/* bytes of the message being received */
-	int		 ws_data;	/* the frame being received carries DERP bytes */
-	int		 ws_progress;	/* wslay wrote something */
+	/* Until logged in: on the login memory list (loginmem.c). */
+	int		 lm_on;
+	int		 lm_tls_record;	/* OpenSSL holds part of a record */
+	uint64_t	 lm_charge;	/* bytes charged to the budget */
+	int64_t		 lm_since_ms;	/* accepted at */
+	struct conn	*lm_prev, *lm_next;	/* oldest first */
+
+	struct ws_conn	*ws;		/* WebSocket state (websocket.c), or NULL */
 };
 
 struct wk;
@@ -142,6 +148,24 @@ struct watcher_list {
 	struct keyset	 announced;
 };
 
+/* loginmem.c: what connections that have not logged in hold. */
+struct login_mem {
+	uint64_t	 used;		/* bytes charged now */
+	uint64_t	 peak;		/* most used since memory was last trimmed */
+	struct conn	*oldest, *newest;
+	uint64_t	 closed;	/* closed or refused for it, not yet logged */
+	int64_t		 logged_ms;
+};
+
+/* conn.c: accepting paused for want of descriptors, with back-off. */
+struct accept_pause {
+	int		 paused;	/* listening sockets out of epoll */
+	int64_t		 resume_ms;
+	int64_t		 backoff_ms;
+	int64_t		 since_ms;	/* the episode began */
+	uint64_t	 failures;	/* accept calls failed in this episode */
+};
+
 /* Fixed-size requests a socket had no room for yet, sent in order. */
 struct req_queue {
 	uint8_t		*reqs;
@@ -176,6 +200,9 @@ struct wk {
 	int		 timerfd;
 	const int	*evfds;
 	SSL_CTX		*ssl_ctx;
+	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
+	uint32_t	 next_sign_id;
+	uint64_t	 keyd_restarts;	/* the master's count, as last seen */
 	uint8_t		 server_pub[KEY_LEN];
 	struct conn_upcalls up;
 
@@ -185,6 +212,8 @@ struct wk {
 	uint32_t	 nfree;
 	uint32_t	 next_gen;
 	struct token_bucket accept_bucket;	/* our share of -accept-connection-limit */
+	struct accept_pause accept_pause;
+	struct login_mem login_mem;
 	struct conn	*all;		/* list of live connections */
 	struct conn	*ready;		/* connections with buffered input */
 	struct conn	*flush;		/* connections with output to write */

@@ -36,6 +36,20 @@ def free_port():
                 return port
 
 
+def wait_port(port, timeout=20):
+    """Until something accepts on 127.0.0.1:port (Pebble logs that its
+    directory is available just before it starts listening)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
 def driver_bin():
     path = Path(os.environ.get("ACME_DRIVER") or REPO / "build" / "acme-test-driver")
@@ -135,6 +149,7 @@ class Pebble:
                             "-dnsserver", f"127.0.0.1:{self.dns_port}"],
                            d / "pebble.log", env=penv)
         self.pebble.wait_log(r"ACME directory available")
+        wait_port(self.port)
         self.directory = f"https://127.0.0.1:{self.port}/dir"
 
     def management(self, path):

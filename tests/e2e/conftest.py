@@ -5,6 +5,7 @@ DERPD_BIN and DERPD_KEYGEN name the binaries (default <repo>/build/...).
 """
 import os
 import re
+import resource
 import signal
 import socket
 import stat
@@ -37,6 +38,15 @@ def derpd_bin():
 @pytest.fixture(scope="session")
 def keygen_bin():
     return _binary("DERPD_KEYGEN", "derpd-keygen")
+
+
+@pytest.fixture(scope="session")
+def derpbench_bin():
+    """The load generator (bench/).  DERPBENCH, default <repo>/build/derpbench."""
+    path = Path(os.environ.get("DERPBENCH") or REPO / "build" / "derpbench")
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"DERPBENCH: {path} is not an executable file (make build/derpbench)")
+    return str(path)
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +120,7 @@ class DerpServer:
     """One derpd master (in its own session) and its workers."""
 
     def __init__(self, derpd_bin, keyfile, log_path, workers=2, extra_args=(),
-                 user="nobody"):
+                 user="nobody", nofile=None):
         self.workers = workers
         self.port = free_port()
         self.log_path = Path(log_path)
@@ -122,9 +132,12 @@ class DerpServer:
         self._log = ""
         self._log_file = open(self.log_path, "wb")
         self._log_reader = open(self.log_path, "rb")
+        def limits():       # RLIMIT_NOFILE for derpd and everything it starts
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=limits if nofile else None)
         self.pid = self.proc.pid
         self.stopped = False
         self.wait_ready(workers)
@@ -230,16 +243,18 @@ class DerpServer:
 @pytest.fixture
 def derp_server(derpd_bin, keyfile, tmp_path, request):
     """Factory: derp_server(workers=2, extra_args=(), keyfile=None, binary=None,
-    user="nobody") -> DerpServer; `binary` replaces derpd_bin (e.g. the test
-    build); as root, -user `user` unless that is None.
+    user="nobody", nofile=None) -> DerpServer; `binary` replaces derpd_bin
+    (e.g. the test build); as root, -user `user` unless that is None;
+    `nofile`: RLIMIT_NOFILE (soft and hard) to start it with.
     Every server started is stopped (and checked for leftovers) at teardown."""
     servers = []
     request.node._derp_servers = servers     # for the failure report hook below
 
-    def start(workers=2, extra_args=(), keyfile=keyfile, binary=None, user="nobody"):
+    def start(workers=2, extra_args=(), keyfile=keyfile, binary=None, user="nobody",
+              nofile=None):
         log = tmp_path / f"derpd-{len(servers)}.log"
         srv = DerpServer(binary or derpd_bin, keyfile, log, workers=workers,
-                         extra_args=extra_args, user=user)
+                         extra_args=extra_args, user=user, nofile=nofile)
         servers.append(srv)
         return srv
 

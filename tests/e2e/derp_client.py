@@ -103,13 +103,14 @@ def disco_packet(size=62, fill=b"\x00"):
 class DerpClient:
     def __init__(self, host, port, *, private_key=None, tls=False, cafile=None,
                  server_hostname=None, src_port=None, timeout=10.0, info=None,
-                 extra_headers=()):
+                 extra_headers=(), tls_version=None):
         self.host, self.port = host, port
         self.info = info                            # ClientInfo JSON for handshake()
         self.extra_headers = tuple(extra_headers)   # (name, value) on GET /derp
         self.priv = private_key if private_key is not None else PrivateKey.generate()
         self.pub = bytes(self.priv.public_key)
         self.tls, self.cafile, self.server_hostname = tls, cafile, server_hostname
+        self.tls_version = tls_version              # an ssl.TLSVersion to force
         self.src_port, self.timeout = src_port, timeout
         self.sock = None
         self.buf = bytearray()
@@ -146,6 +147,8 @@ class DerpClient:
                     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                     ctx.check_hostname = False
                     ctx.verify_mode = ssl.CERT_NONE
+                if self.tls_version is not None:
+                    ctx.minimum_version = ctx.maximum_version = self.tls_version
                 sock = ctx.wrap_socket(sock, server_hostname=self.server_hostname or self.host)
         except BaseException:
             sock.close()

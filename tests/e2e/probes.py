@@ -32,10 +32,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, _Sigval]
 
 
-def probe(pid, name):
-    """Asks process pid (a test build) to attempt probe `name`."""
+def probe(pid, name, target=0):
+    """Asks process pid (a test build) to attempt probe `name`, against
+    process `target` where the probe has one."""
     val = _Sigval()
-    val.sival_int = PROBES[name]
+    val.sival_int = PROBES[name] | target << 8
     if _libc.sigqueue(pid, signal.SIGUSR1, val) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"sigqueue({pid}): {os.strerror(err)}")

@@ -2,21 +2,9 @@
 """The load generator (bench/, build/derpbench) still works: short runs
 against a real derpd, checked against what the generator must report."""
 import json
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def derpbench_bin():
-    path = Path(os.environ.get("DERPBENCH") or REPO / "build" / "derpbench")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"DERPBENCH: {path} is not an executable file (make build/derpbench)")
-    return str(path)
 
 
 def run_bench(derpbench_bin, *args, timeout=120):

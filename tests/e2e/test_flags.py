@@ -60,7 +60,8 @@ DERPD_FLAGS = {
     "max-clients": ("int", "65536"), "queue-kib": ("int", "512"),
     "ring-kib": ("int", "1024"), "keepalive": ("duration", "1m0s"),
     "handshake-timeout": ("duration", "10s"), "verbose": ("bool", None),
-    "no-seccomp": ("bool", None), "placement": ("string", '"source-port"'),
+    "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
+    "placement": ("string", '"source-port"'),
 }
 
 ENTRY_RE = re.compile(r"  -(\S+)( (string|int|float|duration))?\n    \t(.*)")

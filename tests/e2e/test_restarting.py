@@ -79,3 +79,21 @@ def test_every_client_on_every_worker_gets_restarting(derp_server, connect, tmp_
 
     assert wait_exit(srv) == 0
     srv.wait_log(r"derpd: stopped")
+
+
+def test_every_child_stops_cleanly(tls_server):
+    """After TLS logins, SIGTERM: every child (workers, the key process,
+    STUN) exits by itself with status 0. A child that a seccomp policy kills
+    on its way out (OpenSSL's exit handlers once did) is logged as killed."""
+    from derp_client import DerpClient
+    srv, crt = tls_server
+    a = DerpClient("127.0.0.1", srv.port, tls=True, cafile=crt,
+                   server_hostname="derp.test").connect()
+    b = DerpClient("127.0.0.1", srv.port, tls=True, cafile=crt,
+                   server_hostname="derp.test").connect()
+    exchange(a, b)
+    srv.proc.send_signal(signal.SIGTERM)
+    assert wait_exit(srv) == 0
+    srv.wait_log(r"derpd: stopped")
+    after = srv.log_text().split("stopping", 1)[1]
+    assert "killed by signal" not in after and "WARNING" not in after, after

@@ -13,6 +13,7 @@ import pytest
 from aioice import stun
 
 from conftest import free_port
+from procfs import wait_sandboxed
 from http_helpers import Metrics, Response, metrics, udp_port
 
 COOKIE = 0x2112A442
@@ -200,8 +201,7 @@ def test_served_by_sandboxed_process(stun_server, udp4):
     srv, port = stun_server()
     pid = int(srv.wait_log(r"STUN server started, pid (\d+)").group(1))
     assert pid != srv.pid and pid not in srv.worker_pids().values()
-    status = dict(line.split(":\t", 1) for line in
-                  open(f"/proc/{pid}/status").read().splitlines() if ":\t" in line)
+    status = wait_sandboxed(pid)    # an exec'd child sets itself up first
     assert status["Seccomp"].strip() == "2", "STUN process is not in a seccomp filter"
     assert status["NoNewPrivs"].strip() == "1"
     assert int(status["CapEff"], 16) == 0

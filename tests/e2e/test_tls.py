@@ -10,9 +10,9 @@ import pytest
 
 from derp_client import DerpClient
 
-# The oldest version derpd accepts (master/tlsctx.c); to require TLS 1.3,
-# change this line alone.
-TLS_MIN = ssl.TLSVersion.TLSv1_2
+# The oldest version derpd accepts (worker/tlsctx.c): TLS 1.3 only, since
+# the TLS key moved into the key process; change this line alone to follow.
+TLS_MIN = ssl.TLSVersion.TLSv1_3
 VERSIONS = [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1_2,
             ssl.TLSVersion.TLSv1_3]
 
@@ -38,8 +38,8 @@ def handshake(port, server_hostname, version=None):
 
 def test_own_name_is_served(tls_server):
     srv, _ = tls_server
-    assert handshake(srv.port, "derp.test") in ("TLSv1.2", "TLSv1.3")
-    assert handshake(srv.port, "DERP.Test") in ("TLSv1.2", "TLSv1.3")   # names ignore case
+    assert handshake(srv.port, "derp.test") == "TLSv1.3"
+    assert handshake(srv.port, "DERP.Test") == "TLSv1.3"     # names ignore case
 
 
 @pytest.mark.parametrize("sni", ["other.test", "derp.test.evil", "localhost", None])

@@ -134,6 +134,48 @@ def test_websocket_over_tls(tls_server, connect, ws, server_pub):
     exchange(p, ws(srv, 1, **tls))
 
 
+@pytest.mark.parametrize("size", [8 * 1024, 30 * 1024], ids=["8KiB", "30KiB"])
+@pytest.mark.parametrize("wa,wb", [(0, 0), (0, 1)], ids=["same-worker", "cross-worker"])
+def test_one_derp_frame_per_message(derp_server, connect, ws, size, wa, wb):
+    """derper sends each DERP frame as its own binary message, and Tailscale's
+    Go client reads messages of at most 32 KiB: 16 packets sent in one burst,
+    so that the server has many frames queued at once, reach a reader that
+    refuses larger messages intact and in order, one frame per message.
+    The other way, 16 packets of one frame per message each go through."""
+    srv = derp_server(workers=2)
+    w = ws(srv, wa, max_size=MAX_MESSAGE)
+    p = connect(srv, worker=wb)
+    sent = [os.urandom(size) for _ in range(16)]
+    p.send_raw(b"".join(struct.pack(">BI", SEND_PACKET, 32 + len(d)) + w.pub + d
+                        for d in sent))
+    for i, d in enumerate(sent):
+        assert w.recv_packet(timeout=20) == (p.pub, d), f"packet {i}"
+    assert w.not_one_frame == 0, f"{w.not_one_frame} messages of {w.messages} " \
+        "were not one whole DERP frame"
+    assert w.close_code is None
+    sent = [os.urandom(size) for _ in range(16)]
+    for d in sent:
+        w.send_packet(p.pub, d)
+    for i, d in enumerate(sent):
+        assert p.recv_packet(timeout=20) == (w.pub, d), f"packet {i}"
+    exchange(w, p)
+
+
+def test_one_derp_frame_per_message_over_tls(tls_server, connect, ws):
+    """The same over wss://, where OpenSSL writes the queue one buffer at a time."""
+    srv, cafile = tls_server
+    tls = dict(tls=True, cafile=cafile, server_hostname="derp.test")
+    w = ws(srv, 0, max_size=MAX_MESSAGE, **tls)
+    p = connect(srv, worker=1, **tls)
+    sent = [os.urandom(30 * 1024) for _ in range(16)]
+    p.send_raw(b"".join(struct.pack(">BI", SEND_PACKET, 32 + len(d)) + w.pub + d
+                        for d in sent))
+    for i, d in enumerate(sent):
+        assert w.recv_packet(timeout=20) == (p.pub, d), f"packet {i}"
+    assert w.not_one_frame == 0
+    exchange(w, p)
+
+
 def test_stream_ignores_message_boundaries(derp_server, connect, ws):
     """derper reads the messages as one byte stream: a frame split over three
     messages, and two frames in one message, are both fine."""
@@ -274,6 +316,42 @@ def test_bad_websocket_upgrade_is_400(derp_server, drop, extra):
     r = request(srv.port, "", raw=req)
     assert r.status == 400, r.status_line
     assert metrics(srv)("derp_websocket_accepts") == 0
+
+
+@pytest.mark.parametrize("key", [
+    base64.b64encode(os.urandom(15)).decode(),
+    base64.b64encode(os.urandom(17)).decode(),
+    base64.b64encode(os.urandom(16)).decode().rstrip("="),     # 22 characters
+    base64.b64encode(os.urandom(16)).decode() + "AAAA",        # 28 characters
+    "!!!!" + base64.b64encode(os.urandom(16)).decode()[4:],    # not base64
+    "dGhlIHNhbXBsZSBub25jZQ==".replace("Z", "_"),              # base64url, not base64
+    "x",
+], ids=["15-bytes", "17-bytes", "unpadded", "too-long", "not-base64", "base64url", "one-char"])
+def test_websocket_key_not_16_bytes_is_400(derp_server, key):
+    """RFC 6455 4.2.1: Sec-WebSocket-Key must be the base64 of 16 bytes;
+    anything else is refused with 400, and no WebSocket is accepted."""
+    srv = derp_server(workers=1)
+    r = request(srv.port, "", raw=ws_upgrade_request(key))
+    assert r.status == 400, r.status_line
+    assert metrics(srv)("derp_websocket_accepts") == 0
+    c = DerpClient("127.0.0.1", srv.port).connect(upgrade=False)
+    try:        # the same request with a good key
+        c.send_raw(ws_upgrade_request(base64.b64encode(os.urandom(16)).decode()))
+        assert c.read_http_head()[0] == "HTTP/1.1 101 Switching Protocols"
+    finally:
+        c.close()
+
+
+def test_largest_packet_to_websocket_client(derp_server, connect, ws):
+    """A 64 KiB packet makes a message of more than 65535 bytes (the 64-bit
+    length form) for a reader without a limit; it arrives whole."""
+    srv = derp_server(workers=2)
+    w, p = ws(srv, 0), connect(srv, worker=1)
+    for size in (65536, 65535 - 37, 65536 - 37, 125 - 37, 126 - 37, 1):
+        data = os.urandom(size)
+        p.send_packet(w.pub, data)
+        assert w.recv_packet() == (p.pub, data), size
+    assert w.not_one_frame == 0
 
 
 def test_websocket_accepts_metric(derp_server, ws):

@@ -39,14 +39,18 @@ class LoopThread:
 
 class WsDerpClient(DerpClient):
     """A DerpClient whose transport is a WebSocket: each send_raw() is one
-    binary message; received messages are concatenated into the stream."""
+    binary message; received messages are concatenated into the stream.
+    max_size: the reader's limit on a message (Tailscale's Go client reads
+    at most 32 KiB), None for no limit."""
 
-    def __init__(self, loop, host, port, **kw):
+    def __init__(self, loop, host, port, max_size=None, **kw):
         super().__init__(host, port, **kw)
         self.loop = loop
         self.ws = None
+        self.max_size = max_size
         self.close_code = None          # the server's close code, once closed
         self.messages = 0               # binary messages received
+        self.not_one_frame = 0          # messages that were not one whole DERP frame
 
     def connect(self, handshake=True, subprotocols=("derp",)):
         sock = self.tcp_connect()
@@ -61,7 +65,7 @@ class WsDerpClient(DerpClient):
         async def open_ws():
             return await websockets.connect(
                 f"{scheme}://{self.host}:{self.port}/derp", sock=sock,
-                subprotocols=list(subprotocols), compression=None, max_size=None,
+                subprotocols=list(subprotocols), compression=None, max_size=self.max_size,
                 ping_interval=None, open_timeout=self.timeout, close_timeout=2, **tls)
 
         try:
@@ -94,6 +98,8 @@ class WsDerpClient(DerpClient):
         if isinstance(msg, str):
             raise DerpError(f"server sent a text message {msg[:40]!r}")
         self.messages += 1
+        if len(msg) < 5 or 5 + int.from_bytes(msg[1:5], "big") != len(msg):
+            self.not_one_frame += 1
         self.buf += msg
 
     def _send(self, msg):
@@ -127,13 +133,14 @@ class WsDerpClient(DerpClient):
 
 
 def ws_connect_on_worker(loop, host, port, worker, nworkers, attempts=50, tls=False,
-                         cafile=None, server_hostname=None, **kw):
+                         cafile=None, server_hostname=None, max_size=None, **kw):
     """A logged-in WsDerpClient whose source port steers it onto `worker`."""
     rng = random.SystemRandom()
     for _ in range(attempts):
         base = rng.randrange(20000, 60000 - nworkers)
         client = WsDerpClient(loop, host, port, src_port=base - base % nworkers + worker,
-                              tls=tls, cafile=cafile, server_hostname=server_hostname)
+                              tls=tls, cafile=cafile, server_hostname=server_hostname,
+                              max_size=max_size)
         try:
             return client.connect(**kw)
         except OSError as e:

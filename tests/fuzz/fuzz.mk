@@ -25,20 +25,22 @@ fuzz_saved_default_goal := $(.DEFAULT_GOAL)
 # standalone libFuzzer.a, not needed.) The rest are the libraries the parsers
 # under test call.
 FUZZ_APT_PKGS = clang-14 libclang-rt-14-dev pkg-config libssl-dev \
-		libsodium-dev libjansson-dev libwslay-dev zlib1g-dev
+		libsodium-dev libjansson-dev libwslay-dev zlib1g-dev \
+		libseccomp-dev libcap-ng-dev
 
 FUZZ_CC	     ?= clang-14
 FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
-		fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
+		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
 		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags fuzz_keyd \
-		fuzz_table fuzz_dns fuzz_serve fuzz_login fuzz_ws
+		fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws
 
-FUZZ_PKGS     = openssl libsodium jansson zlib
+FUZZ_PKGS     = openssl libsodium jansson zlib libseccomp libcap-ng
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -g -O1 -std=gnu11 -D_GNU_SOURCE \
-		-Wall -Wextra -Icommon -Iworker -Imaster -Iclient -Iacme
+		-Wall -Wextra -Wno-missing-field-initializers \
+		-Icommon -Iworker -Imaster -Iclient -Iacme
 # Recursive (=): expanded when a recipe runs, i.e. after fuzz-deps.
 FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
 
@@ -48,6 +50,7 @@ FUZZ_SRC_fuzz_frames	 = common/frame.c
 FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
 FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c common/keyfile.c
 FUZZ_SRC_fuzz_ring	 = common/ring.c
+FUZZ_SRC_fuzz_table	 = common/table.c
 FUZZ_SRC_fuzz_stun	 = common/stun.c
 FUZZ_SRC_fuzz_client_derp = client/derpmsg.c common/frame.c
 FUZZ_SRC_fuzz_client_http = client/httpparse.c
@@ -60,14 +63,17 @@ FUZZ_SHM_SRC		 = common/shm.c common/table.c common/ring.c \
 			   tests/fuzz/fuzz_log.c
 FUZZ_SRC_fuzz_rateconf	 = master/rateconf.c $(FUZZ_SHM_SRC)
 FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c
-FUZZ_SRC_fuzz_keyd	 = master/keyd_answer.c
-FUZZ_SRC_fuzz_table	 = master/tablesrv.c $(FUZZ_SHM_SRC)
+# The key process (its answers only: keyproc_answer).
+FUZZ_KEYPROC_SRC	 = master/keyproc.c common/keyfile.c common/keyfmt.c \
+			   common/privdrop.c common/probe.c common/sandbox.c \
+			   common/setup.c
+FUZZ_SRC_fuzz_keyd	 = $(FUZZ_KEYPROC_SRC) $(FUZZ_SHM_SRC)
+FUZZ_SRC_fuzz_tablesrv	 = master/tablesrv.c $(FUZZ_SHM_SRC)
 FUZZ_SRC_fuzz_dns	 = master/dnsd_json.c tests/fuzz/fuzz_log.c
 # The worker's surfaces: a whole worker in the harness's process.
 FUZZ_WORKER_SRC	 = $(filter-out worker/main.c,$(WORKER_SRC)) \
-			   $(filter-out common/log.c common/sandbox.c common/privdrop.c \
-			   common/stun.c,$(COMMON_SRC)) master/flags.c \
-			   master/tablesrv.c master/keyd_answer.c tests/fuzz/fuzz_log.c \
+			   $(filter-out common/log.c,$(COMMON_SRC)) master/flags.c \
+			   master/tablesrv.c master/keyproc.c tests/fuzz/fuzz_log.c \
 			   tests/fuzz/fuzz_worker.c
 FUZZ_SRC_fuzz_serve	 = $(FUZZ_WORKER_SRC)
 FUZZ_SRC_fuzz_login	 = $(FUZZ_WORKER_SRC)
@@ -76,12 +82,14 @@ FUZZ_SRC_fuzz_ws	 = $(FUZZ_WORKER_SRC)
 FUZZ_INC_fuzz_flags	 = master/flags.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
-# limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096).
+# limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096). A table reader that does not
+# return within -timeout seconds is a finding (it must never wait).
 FUZZ_OPTS_fuzz_http	  = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_frames	  = -max_len=8192
 FUZZ_OPTS_fuzz_clientinfo = -max_len=4096 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
 FUZZ_OPTS_fuzz_keyfile	  = -max_len=4200 -dict=tests/fuzz/dict/fuzz_keyfile.dict
 FUZZ_OPTS_fuzz_ring	  = -max_len=4096
+FUZZ_OPTS_fuzz_table	  = -max_len=2048 -timeout=10
 FUZZ_OPTS_fuzz_stun	  = -max_len=2100
 FUZZ_OPTS_fuzz_client_derp = -max_len=70000
 FUZZ_OPTS_fuzz_client_http = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
@@ -89,8 +97,8 @@ FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
 FUZZ_OPTS_fuzz_rateconf	  = -max_len=1024 -dict=tests/fuzz/dict/fuzz_rateconf.dict
-FUZZ_OPTS_fuzz_keyd	  = -max_len=512
-FUZZ_OPTS_fuzz_table	  = -max_len=2048
+FUZZ_OPTS_fuzz_keyd	  = -max_len=4096
+FUZZ_OPTS_fuzz_tablesrv	  = -max_len=2048
 FUZZ_OPTS_fuzz_dns	  = -max_len=4096
 FUZZ_OPTS_fuzz_serve	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_login	  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
@@ -105,8 +113,8 @@ FUZZ_RUNS_fuzz_clientinfo = 100000
 FUZZ_RUNS_fuzz_keyfile	  = 50000
 FUZZ_RUNS_fuzz_rateconf	  = 150000
 FUZZ_RUNS_fuzz_flags	  = 60000
-FUZZ_RUNS_fuzz_keyd	  = 150000
-FUZZ_RUNS_fuzz_table	  = 20000
+FUZZ_RUNS_fuzz_keyd	  = 10000
+FUZZ_RUNS_fuzz_tablesrv	  = 20000
 FUZZ_RUNS_fuzz_dns	  = 80000
 FUZZ_RUNS_fuzz_serve	  = 50000
 FUZZ_RUNS_fuzz_login	  = 10000
@@ -156,11 +164,12 @@ fuzz: fuzz-deps $(FUZZ_BINS)
 	echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran $(FUZZ_SECONDS)s each, no crash"
 
 # Each seed, and each kept crash (crashes/<target minus fuzz_>_*), once
-# through its harness; fails on any crash or invariant.
+# through its harness; fails on any crash or invariant, or an input that
+# takes a minute (libFuzzer's own default is twenty).
 fuzz-regress: fuzz-deps $(FUZZ_BINS)
 	@pass=0; fail=0; \
 	for t in $(FUZZ_TARGETS); do \
-		if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t tests/fuzz/corpus/$$t/* \
+		if $(FUZZ_ENV) ./$(FUZZ_DIR)/$$t -timeout=60 tests/fuzz/corpus/$$t/* \
 		    $$(ls tests/fuzz/crashes/$${t#fuzz_}_* 2>/dev/null) \
 		    >$(FUZZ_DIR)/$$t.regress.log 2>&1; then \
 			pass=$$((pass + 1)); \

@@ -1,59 +1,86 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer harness for the connection table as its owner, the master,
- * serves it (master/tablesrv.c over common/table.c), and for its lock-free
- * readers.
+ * libFuzzer harness for the readers of common/table.c. The master alone
+ * writes the connection table; every worker reads it lock-free and must
+ * treat each byte as untrusted, so that even a scribbled-on table cannot
+ * make a worker fault, hang, read out of bounds or route to a worker that
+ * does not exist.
  *
- * The master's side: hostile requests from workers, each on its own
- * SOCK_SEQPACKET socket as in derpd: datagrams of any size and content, and
- * well-formed requests for a small pool of keys, so that keys gather
- * duplicate connections, the oldest is evicted and the table fills up; and
- * workers that die (their routes removed, their incarnation bumped). Every
- * answer is checked against a model of the table written from table.h's
- * contract: a refused request gets no answer, a worker's routes always
- * carry that worker's number and current incarnation (whatever it sent),
- * a key has at most TABLE_MAX_DUPS connections and the newest is active,
- * and the readers (table_lookup, table_routes, table_foreach,
- * table_counts) see exactly the model.
+ * The input picks the table's size (1..64 connections, so the fuzzer
+ * reaches every byte) and the number of workers, then is a script. Each
+ * step is one of:
+ *   - a writer operation through the table_* write API (register, with or
+ *     without peer info, unregister, claim, remove_worker), checked against
+ *     a model of derper's dup policy; only while nobody has scribbled, since
+ *     the writer (the master) is trusted and reads its own data;
+ *   - a reader operation on a separate handle (table_lookup, table_routes,
+ *     table_foreach, table_counts), also for keys never registered;
+ *   - a scribble anywhere in the shared part: raw bytes, or aimed at which,
+ *     the index seqs, index words (including well-tagged ones that name any
+ *     entry), entry seqs, counts, routes and keys, or a whole entry copied
+ *     over another;
+ *   - a reader operation with scribbles during it: this file's
+ *     crypto_shorthash and sodium_memcmp (libsodium's hash and a plain
+ *     compare) are what table.c calls after a reader has chosen its index
+ *     and after it matched an entry, and table_foreach calls back between
+ *     entries; at those points the script scribbles;
+ *   - a fresh table (table_init), after which the writer may act again.
+ * The shared part is allocated at exactly table_size(max_conns) bytes and
+ * the readers' output at exactly its size, so ASan sees any access past
+ * either; libFuzzer's -timeout sees a reader that does not return.
  *
- * The readers' side: a copy of the table's shared memory with any bytes
- * written over it, as a reader could find it mid-write or after a bug: no
- * read goes out of bounds and every answer names a real worker.
+ * Invariants, always: every route a reader returns names a worker below
+ * nworkers; table_routes returns 0..TABLE_MAX_DUPS routes; table_foreach
+ * visits at most max_conns entries and hands its callback private copies;
+ * and what a read returns, if the memory did not change under it, is
+ * vouched for by an entry as memory holds it (even seq, live, that key,
+ * sane counts and workers, the same routes and peer info): no torn or
+ * misattributed answer, scribbled on or not.
+ * While nobody has scribbled: every write returns what the model says, and
+ * lookups, routes, foreach (each live key once, its active route and that
+ * route's peer info) and counts agree with the model.
  */
-#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "tablesrv.h"
+#include <sodium.h>
+
+#include "table.h"
 #include "fuzz.h"
 
-#define NW		3	/* workers */
-#define MAXC		16	/* -max-clients */
-#define NKEYS		6	/* the key pool */
-#define DUPS		TABLE_MAX_DUPS
-
-struct mkey {
-	uint8_t		key[KEY_LEN];
-	int		n;		/* connections; 0: a free model entry */
-	int		active;
-	struct route	r[DUPS];	/* oldest first */
-};
+#define NKEYS		32	/* keys the writer uses */
+#define NPROBE		(NKEYS + 4)	/* the last 4 are never registered */
 
 struct script {
 	const uint8_t	*p;
 	size_t		 n;
 };
 
-static struct shm shm;
-static struct shm_ctl ctl;
-static struct tablesrv ts;
-static void *mem, *scratch;
-static int wfd[NW];			/* the workers' ends */
-static struct mkey model[MAXC];
-static int model_conns;
-static uint8_t pool[NKEYS][KEY_LEN];
-static const uint8_t hash_key[16] = "fuzz-table-hash";
+struct model_key {
+	uint32_t	n, active;
+	struct route	r[TABLE_MAX_DUPS];	/* oldest first */
+};
+
+static const uint8_t hash_key[16] = "fuzz-table-hashk";
+
+static struct table w, rd;	/* the writer's and a reader's handles */
+static uint8_t *mem;
+static size_t memsize;
+static uint32_t max_conns, nworkers;
+static struct model_key model[NKEYS];
+static uint32_t conns, gen;
+static int clean;		/* nobody scribbled since table_init */
+static struct route *out1, *outn;	/* readers' output, exactly sized */
+
+/* Scribbles during a reader's operation. */
+static struct script *racing;
+static uint32_t race_steps;
+static uint64_t scribbles;	/* how many so far */
+
+static void scribble_step(struct script *);
 
 static uint8_t
 get8(struct script *s)
@@ -67,387 +94,615 @@ get8(struct script *s)
 	return v;
 }
 
+/* Little-endian; each byte read in its own statement (C leaves the order
+ * of operands unspecified). */
+static uint16_t
+get16(struct script *s)
+{
+	uint16_t lo = get8(s);
+
+	return (uint16_t)(lo | get8(s) << 8);
+}
+
 static uint32_t
 get32(struct script *s)
 {
-	uint32_t v = 0;
-	int i;
+	uint32_t lo = get16(s);
 
-	for (i = 0; i < 4; i++)
-		v |= (uint32_t)get8(s) << (8 * i);
-	return v;
+	return lo | (uint32_t)get16(s) << 16;
+}
+
+static uint64_t
+get64(struct script *s)
+{
+	uint64_t lo = get32(s);
+
+	return lo | (uint64_t)get32(s) << 32;
+}
+
+static void
+make_key(uint8_t key[KEY_LEN], uint32_t k)
+{
+	memset(key, 0x3c, KEY_LEN);
+	memcpy(key, &k, sizeof(k));
+}
+
+/* --- the points inside a read where the script may act ------------------ */
+
+static void
+during(void)
+{
+	if (racing != NULL && race_steps > 0) {
+		race_steps--;
+		scribble_step(racing);
+	}
 }
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+crypto_shorthash(unsigned char *out, const unsigned char *in,
+    unsigned long long inlen, const unsigned char *k)
 {
-	int sv[2], w, i;
+	int rv = crypto_shorthash_siphash24(out, in, inlen, k);
 
-	(void)argc;
-	(void)argv;
-	shm.nworkers = NW;
-	shm.ctl = &ctl;
-	mem = malloc(table_size(MAXC));
-	scratch = malloc(table_size(MAXC));
-	if (mem == NULL || scratch == NULL)
-		abort();
-	table_attach(&shm.table, mem, MAXC, NW, hash_key);
-	tablesrv_init(&ts, &shm, MAXC);
-	for (w = 0; w < NW; w++) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0, sv) != 0)
-			abort();
-		tablesrv_attach(&ts, (uint32_t)w, sv[0]);
-		wfd[w] = sv[1];
-	}
-	for (i = 0; i < NKEYS; i++)
-		memset(pool[i], 0x11 * (i + 1), KEY_LEN);
-	return 0;
+	during();
+	return rv;
 }
 
-/* --- the model, from table.h's contract ------------------------------------ */
+int
+sodium_memcmp(const void *a, const void *b, size_t len)
+{
+	const unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		d |= x[i] ^ y[i];
+	during();
+	return d == 0 ? 0 : -1;
+}
+
+/* --- scribbling: a hostile writer's bytes ------------------------------- */
+
+static uint64_t
+hash_of(uint32_t k)
+{
+	uint8_t key[KEY_LEN];
+	uint64_t h;
+
+	make_key(key, k);
+	crypto_shorthash_siphash24((unsigned char *)&h, key, KEY_LEN, hash_key);
+	return h;
+}
+
+static uint64_t
+tag_of(uint32_t k)
+{
+	return hash_of(k) >> 32 << 32;
+}
+
+static uint64_t
+new_word(struct script *s, uint64_t cur)
+{
+	switch (get8(s) % 4) {
+	case 0:
+		return cur + 1;		/* a seq made odd, or even */
+	case 1:
+		return cur + 2;
+	case 2:
+		return get8(s);
+	default:
+		return get64(s);
+	}
+}
+
+static void
+scribble_raw(struct script *s)
+{
+	size_t off = get16(s) % memsize, n = 1 + get8(s) % 16;
+
+	if (n > s->n)
+		n = s->n;
+	if (n > memsize - off)
+		n = memsize - off;
+	memcpy(mem + off, s->p, n);
+	s->p += n;
+	s->n -= n;
+}
+
+static void
+scribble_index(struct script *s)
+{
+	uint32_t which = get8(s) & 1, i = get8(s), k;
+	uint64_t *word;
+
+	/* A slot on key k's probe path, or anywhere. */
+	if (i & 0x80) {
+		k = get8(s) % NPROBE;
+		i = (uint32_t)hash_of(k) + (i & 0x0f);
+	} else {
+		i = i | (uint32_t)get8(s) << 8;
+	}
+	word = &rd.index[which][i & (rd.icap - 1)];
+
+	switch (get8(s) % 5) {
+	case 0:
+		*word = 0;		/* empty */
+		break;
+	case 1:
+		*word = 1;		/* tombstone */
+		break;
+	case 2:	/* a key's tag, naming any entry (or none) */
+		k = get8(s) % NPROBE;
+		*word = tag_of(k) | ((uint64_t)get8(s) + 2);
+		break;
+	case 3:	/* a key's tag, any low word */
+		k = get8(s) % NPROBE;
+		*word = tag_of(k) | get32(s);
+		break;
+	default:
+		*word = get64(s);
+		break;
+	}
+}
+
+static void
+scribble_entry(struct script *s)
+{
+	struct table_entry *e = &rd.entries[get8(s) % rd.ecap];
+	struct route *r = &e->routes[get8(s) % TABLE_MAX_DUPS];
+	uint32_t v;
+
+	switch (get8(s) % 8) {
+	case 0:
+		e->seq = new_word(s, e->seq);
+		break;
+	case 1:
+		e->live = get8(s) % 3 == 0 ? get32(s) : get8(s) & 1;
+		break;
+	case 2:
+		v = get8(s);
+		e->nroutes = v & 0x80 ? get32(s) : v % (TABLE_MAX_DUPS + 2);
+		break;
+	case 3:
+		v = get8(s);
+		e->active = v & 0x80 ? get32(s) : v % (TABLE_MAX_DUPS + 2);
+		break;
+	case 4:
+		v = get8(s) % 3;
+		r->worker = v == 0 ? get32(s) : nworkers - (v == 2);
+		break;
+	case 5:
+		r->epoch = get32(s);
+		r->gen = get32(s);
+		break;
+	case 6:
+		make_key(e->key, get8(s) % NPROBE);
+		break;
+	default:
+		memcpy(e, &rd.entries[get8(s) % rd.ecap], sizeof(*e));
+		break;
+	}
+}
+
+static void
+scribble_step(struct script *s)
+{
+	uint32_t which;
+
+	switch (get8(s) % 5) {
+	case 0:
+		scribble_raw(s);
+		break;
+	case 1:
+		rd.sh->which = get8(s) & 1 ? get64(s) : rd.sh->which ^ 1;
+		break;
+	case 2:
+		which = get8(s) & 1;
+		rd.sh->ihdr[which].seq = new_word(s, rd.sh->ihdr[which].seq);
+		break;
+	case 3:
+		scribble_index(s);
+		break;
+	default:
+		scribble_entry(s);
+		break;
+	}
+	clean = 0;
+	scribbles++;
+}
+
+/* --- the writer, checked against the model ------------------------------- */
 
 static int
-same(const struct route *a, const struct route *b)
+same_route(const struct route *a, const struct route *b)
 {
 	return a->worker == b->worker && a->epoch == b->epoch &&
 	    a->slot == b->slot && a->gen == b->gen;
 }
 
-static struct mkey *
-model_find(const uint8_t key[KEY_LEN])
-{
-	int i;
-
-	for (i = 0; i < MAXC; i++)
-		if (model[i].n > 0 && memcmp(model[i].key, key, KEY_LEN) == 0)
-			return &model[i];
-	return NULL;
-}
-
-static struct mkey *
-model_new(const uint8_t key[KEY_LEN])
-{
-	int i;
-
-	for (i = 0; model[i].n > 0; i++)
-		CHECK(i + 1 < MAXC);
-	memcpy(model[i].key, key, KEY_LEN);
-	model[i].active = 0;
-	return &model[i];
-}
-
-/* Removes route i; the newest left becomes active if i was. */
 static void
-model_drop(struct mkey *m, int i)
+model_drop(struct model_key *m, uint32_t i)
 {
-	int was = m->active;
-
-	memmove(&m->r[i], &m->r[i + 1], (size_t)(m->n - i - 1) * sizeof(m->r[0]));
+	memmove(&m->r[i], &m->r[i + 1], (m->n - i - 1) * sizeof(m->r[0]));
 	m->n--;
-	model_conns--;
-	if (m->n == 0)
-		m->active = 0;
-	else if (was == i)
-		m->active = m->n - 1;
-	else if (was > i)
-		m->active = was - 1;
+	if (m->active == i)
+		m->active = m->n > 0 ? m->n - 1 : 0;
+	else if (m->active > i)
+		m->active--;
+	conns--;
 }
 
+/* Every fifth connection registers without peer info. */
 static int
-model_route(const struct mkey *m, const struct route *r)
+has_info(uint32_t g)
 {
-	int i;
-
-	for (i = 0; m != NULL && i < m->n; i++)
-		if (same(&m->r[i], r))
-			return i;
-	return -1;
+	return g % 5 != 0;
 }
 
-/* What the answer to a served request must say, and the model after it. */
 static void
-model_apply(const struct table_req *req, const struct route *r,
-    struct table_resp *want)
+do_register(struct script *s)
 {
-	struct mkey *m = model_find(req->key);
-	int i;
+	uint32_t k = get8(s) % NKEYS, i;
+	struct model_key *m = &model[k];
+	struct route r;
+	struct peer_info info;
+	struct table_join j;
+	uint8_t key[KEY_LEN];
+	int rc;
 
-	memset(want, 0, sizeof(*want));
-	want->op = req->op;
-	want->slot = req->slot;
-	want->gen = req->gen;
-	memcpy(want->key, req->key, KEY_LEN);
-	switch (req->op) {
-	case TOP_REGISTER:
-		if (model_conns >= MAXC) {
-			want->result = -1;	/* full, even for a key that would evict */
-			return;
-		}
-		if (m == NULL)
-			m = model_new(req->key);
-		want->join.nothers = (uint32_t)m->n;
-		memcpy(want->join.others, m->r, (size_t)m->n * sizeof(m->r[0]));
-		if (m->n == DUPS) {
-			want->join.evicted = 1;
-			want->join.evicted_route = m->r[0];
-			model_drop(m, 0);
-		}
-		m->r[m->n] = *r;
-		m->active = m->n++;
-		model_conns++;
-		return;
-	case TOP_UNREGISTER:
-		if ((i = model_route(m, r)) < 0) {
-			want->result = TABLE_NOT_FOUND;
-			return;
-		}
-		model_drop(m, i);
-		want->result = m->n == 0 ? TABLE_GONE : TABLE_STAYS;
-		return;
-	default:	/* TOP_CLAIM */
-		if ((i = model_route(m, r)) < 0) {
-			want->result = -1;
-			return;
-		}
-		want->result = m->active != i;
-		m->active = i;
+	r.worker = get8(s) % nworkers;
+	r.epoch = get8(s) % 3;
+	r.slot = get8(s);
+	r.gen = ++gen;
+	memset(&info, 0, sizeof(info));
+	info.port = (uint16_t)r.gen;
+	info.ip[15] = (uint8_t)k;
+	make_key(key, k);
+	rc = table_register(&w, key, &r, has_info(r.gen) ? &info : NULL, &j);
+	if (conns >= max_conns) {
+		CHECK(rc == -1);
 		return;
 	}
+	CHECK(rc == 0 && j.nothers == m->n);
+	for (i = 0; i < m->n; i++)
+		CHECK(same_route(&j.others[i], &m->r[i]));
+	CHECK(j.evicted == (m->n == TABLE_MAX_DUPS));
+	if (j.evicted) {
+		CHECK(same_route(&j.evicted_route, &m->r[0]));
+		model_drop(m, 0);
+	}
+	m->r[m->n] = r;
+	m->active = m->n++;
+	conns++;
 }
 
-/* A worker died: the master drops its routes, newest first. */
-static void
-model_remove_worker(uint32_t w)
+/* Route i of key k, or (i == n) one it does not have. */
+static struct route
+pick_route(struct script *s, uint32_t k, uint32_t *i)
 {
-	int k, j;
+	struct model_key *m = &model[k];
+	struct route none = { 0, 0, 0, gen + 1 };
 
-	for (k = 0; k < MAXC; k++)
-		for (j = model[k].n; j-- > 0; )
-			if (model[k].r[j].worker == w)
-				model_drop(&model[k], j);
+	*i = get8(s) % (m->n + 1);
+	return *i < m->n ? m->r[*i] : none;
 }
 
-/* --- the readers ------------------------------------------------------------- */
+static void
+do_unregister(struct script *s)
+{
+	uint32_t k = get8(s) % NKEYS, i;
+	struct model_key *m = &model[k];
+	struct route r = pick_route(s, k, &i);
+	uint8_t key[KEY_LEN];
+	enum table_leave rc;
 
-struct seen {
-	int	n;
+	make_key(key, k);
+	rc = table_unregister(&w, key, &r);
+	if (i == m->n) {
+		CHECK(rc == TABLE_NOT_FOUND);
+		return;
+	}
+	CHECK(rc == (m->n > 1 ? TABLE_STAYS : TABLE_GONE));
+	model_drop(m, i);
+}
+
+static void
+do_claim(struct script *s)
+{
+	uint32_t k = get8(s) % NKEYS, i;
+	struct model_key *m = &model[k];
+	struct route r = pick_route(s, k, &i);
+	uint8_t key[KEY_LEN];
+	int rc;
+
+	make_key(key, k);
+	rc = table_claim(&w, key, &r);
+	if (i == m->n) {
+		CHECK(rc == -1);
+		return;
+	}
+	CHECK(rc == (m->active != i));
+	m->active = i;
+}
+
+static void
+do_remove_worker(struct script *s)
+{
+	uint32_t wk = get8(s) % (nworkers + 1), k, i;
+	size_t gone = 0;
+
+	for (k = 0; k < NKEYS; k++)
+		for (i = model[k].n; i-- > 0; )
+			if (model[k].r[i].worker == wk) {
+				model_drop(&model[k], i);
+				gone++;
+			}
+	CHECK(table_remove_worker(&w, wk) == gone);
+}
+
+static void
+fresh_table(void)
+{
+	free(w.free_list);
+	if (table_init(&w) != 0)
+		abort();
+	memset(model, 0, sizeof(model));
+	conns = 0;
+	clean = 1;
+}
+
+/* --- the readers ---------------------------------------------------------- */
+
+/*
+ * Whether some entry, as the shared memory holds it now, is a clean, sane
+ * entry of key with routes rs[0..n) (n < 0: any, with rs[0] active) and,
+ * if info is given, that peer info for its active route. What a reader
+ * returns must be vouched for so, scribbled on or not, unless the memory
+ * changed during the read.
+ */
+static int
+vouched(const uint8_t key[KEY_LEN], const struct route *rs, int n,
+    const struct peer_info *info)
+{
+	const struct table_entry *e;
+	uint32_t i, j;
+
+	for (i = 0; i < rd.ecap; i++) {
+		e = &rd.entries[i];
+		if ((e->seq & 1) || !e->live ||
+		    memcmp(e->key, key, KEY_LEN) != 0 || e->nroutes == 0 || e->nroutes > TABLE_MAX_DUPS ||
+		    e->active >= e->nroutes)
+			continue;
+		for (j = 0; j < e->nroutes; j++)
+			if (e->routes[j].worker >= nworkers)
+				break;
+		if (j < e->nroutes)
+			continue;
+		if (n < 0 ? !same_route(&rs[0], &e->routes[e->active]) :
+		    (uint32_t)n != e->nroutes ||
+		    memcmp(rs, e->routes, (size_t)n * sizeof(*rs)) != 0)
+			continue;
+		if (info != NULL &&
+		    memcmp(info, &e->info[e->active], sizeof(*info)) != 0)
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+reader_lookup(uint32_t k)
+{
+	uint64_t before = scribbles;
+	uint8_t key[KEY_LEN];
+	int rc;
+
+	make_key(key, k);
+	rc = table_lookup(&rd, key, out1);
+	CHECK(rc >= -1 && rc <= 1);
+	CHECK(rc != -1 || scribbles != 0);	/* only scribbles leave no clean read */
+	if (rc == 1)
+		CHECK(out1->worker < nworkers);
+	if (rc == 1 && scribbles == before)
+		CHECK(vouched(key, out1, -1, NULL));
+	if (!clean)
+		return;
+	if (k >= NKEYS || model[k].n == 0) {
+		CHECK(rc == 0);
+		return;
+	}
+	CHECK(rc == 1 && same_route(out1, &model[k].r[model[k].active]));
+}
+
+static void
+reader_routes(uint32_t k)
+{
+	uint64_t before = scribbles;
+	uint8_t key[KEY_LEN];
+	int n, i;
+
+	make_key(key, k);
+	n = table_routes(&rd, key, outn);
+	CHECK(n >= 0 && n <= TABLE_MAX_DUPS);
+	for (i = 0; i < n; i++)
+		CHECK(outn[i].worker < nworkers);
+	if (n > 0 && scribbles == before)
+		CHECK(vouched(key, outn, n, NULL));
+	if (!clean)
+		return;
+	CHECK(n == (k < NKEYS ? (int)model[k].n : 0));
+	for (i = 0; i < n; i++)
+		CHECK(same_route(&outn[i], &model[k].r[i]));
+}
+
+struct visit {
+	uint32_t	calls;
+	uint32_t	seen[NKEYS];
+	int		copies_clean;	/* no scribble before this copy */
 };
 
-static void
-count_key(const uint8_t *key, const struct route *r,
-    const struct peer_info *info, void *arg)
+static int
+in_shared(const void *p)
 {
-	struct mkey *m = model_find(key);
-
-	(void)info;
-	CHECK(m != NULL && same(r, &m->r[m->active]));
-	((struct seen *)arg)->n++;
+	return (uintptr_t)p >= (uintptr_t)mem &&
+	    (uintptr_t)p < (uintptr_t)mem + memsize;
 }
 
-/* Every reader agrees with the model. */
 static void
-check_readers(void)
+foreach_cb(const uint8_t *key, const struct route *r,
+    const struct peer_info *info, void *arg)
 {
-	struct route r, all[DUPS];
-	struct seen seen = { 0 };
-	uint32_t dkeys, dconns, conns, want_dkeys = 0, want_dconns = 0;
-	int k, n, keys = 0;
+	struct visit *v = arg;
+	const struct model_key *m;
+	uint32_t k;
 
-	for (k = 0; k < MAXC; k++) {
-		struct mkey *m = &model[k];
-
-		if (m->n == 0)
-			continue;
-		keys++;
-		if (m->n > 1) {
-			want_dkeys++;
-			want_dconns += (uint32_t)m->n;
-		}
-		CHECK(table_lookup(&shm.table, m->key, &r) == 1);
-		CHECK(same(&r, &m->r[m->active]));
-		n = table_routes(&shm.table, m->key, all);
-		CHECK(n == m->n && memcmp(all, m->r, (size_t)n * sizeof(r)) == 0);
+	/* Copies, which the table's writer cannot change under us. */
+	CHECK(!in_shared(key) && !in_shared(r) && !in_shared(info));
+	CHECK(r->worker < nworkers);
+	CHECK(++v->calls <= max_conns);
+	/* Nothing has changed since this copy was taken (this is the hook). */
+	CHECK(vouched(key, r, -1, info));
+	v->copies_clean &= clean;	/* copied after a scribble? */
+	if (v->copies_clean) {
+		memcpy(&k, key, sizeof(k));
+		CHECK(k < NKEYS && model[k].n > 0);
+		m = &model[k];
+		CHECK(same_route(r, &m->r[m->active]));
+		CHECK(has_info(r->gen) ? info->port == (uint16_t)r->gen &&
+		    info->ip[15] == (uint8_t)k : info->port == 0 &&
+		    info->ip[15] == 0);
+		v->seen[k]++;
 	}
+	during();	/* the entries still to come see this */
+}
+
+static void
+reader_foreach(void)
+{
+	struct visit v;
+	uint32_t k;
+
+	memset(&v, 0, sizeof(v));
+	v.copies_clean = clean;
+	table_foreach(&rd, foreach_cb, &v);
+	if (!clean || !v.copies_clean)
+		return;
 	for (k = 0; k < NKEYS; k++)
-		if (model_find(pool[k]) == NULL)
-			CHECK(table_lookup(&shm.table, pool[k], &r) == 0 &&
-			    table_routes(&shm.table, pool[k], all) == 0);
-	table_foreach(&shm.table, count_key, &seen);
-	CHECK(seen.n == keys);
-	table_counts(&shm.table, &dkeys, &dconns, &conns);
-	CHECK(conns == (uint32_t)model_conns);
-	CHECK(dkeys == want_dkeys && dconns == want_dconns);
+		CHECK(v.seen[k] == (model[k].n > 0));
 }
 
 static void
-sane_route(const uint8_t *key, const struct route *r,
-    const struct peer_info *info, void *arg)
+reader_counts(void)
 {
-	(void)key;
-	(void)info;
-	(void)arg;
-	CHECK(r->worker < NW);
-}
+	uint32_t dkeys, dconns, all, mk = 0, mc = 0, k;
 
-/* Readers over a copy of the table with script bytes written over it. */
-static void
-hostile_bytes(struct script *s)
-{
-	struct table t;
-	struct route r, all[DUPS];
-	size_t size = table_size(MAXC), off, n;
-	uint32_t a, b, c;
-	int k, got;
-
-	memcpy(scratch, mem, size);
-	off = get32(s) % size;
-	n = get8(s) + 1u;
-	if (n > s->n)
-		n = s->n;
-	if (n > size - off)
-		n = size - off;
-	memcpy((uint8_t *)scratch + off, s->p, n);
-	s->p += n;
-	s->n -= n;
-	table_attach(&t, scratch, MAXC, NW, hash_key);
-	for (k = 0; k < NKEYS; k++) {
-		if (table_lookup(&t, pool[k], &r))
-			CHECK(r.worker < NW);
-		got = table_routes(&t, pool[k], all);
-		CHECK(got >= 0 && got <= DUPS);
-		while (got-- > 0)
-			CHECK(all[got].worker < NW);
-	}
-	table_foreach(&t, sane_route, NULL);
-	table_counts(&t, &a, &b, &c);
-}
-
-/* --- the master's side --------------------------------------------------------- */
-
-/* A new socket for worker w, as its successor would get. */
-static void
-reconnect(uint32_t w)
-{
-	int sv[2];
-
-	close(wfd[w]);
-	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0, sv) == 0);
-	tablesrv_attach(&ts, w, sv[0]);
-	wfd[w] = sv[1];
-}
-
-/* Worker w sends len bytes; the master serves it; the answer is checked. */
-static void
-send_request(uint32_t w, const void *msg, size_t len)
-{
-	struct table_resp got, want;
-	struct table_req req;
-	struct route r;
-	uint64_t bad = ts.bad[w];
-	int served;
-	ssize_t n;
-
-	CHECK(send(wfd[w], msg, len, 0) == (ssize_t)len);
-	tablesrv_serve(&ts, w, POLLIN);
-	if (len == 0) {
-		/* Reads as the worker hanging up: it cut itself off. */
-		CHECK(ts.fd[w] < 0);
-		reconnect(w);
+	table_counts(&rd, &dkeys, &dconns, &all);
+	if (!clean)
 		return;
-	}
-	/* SOCK_SEQPACKET cuts a longer datagram to the request's size. */
-	memset(&req, 0, sizeof(req));
-	memcpy(&req, msg, len < sizeof(req) ? len : sizeof(req));
-	served = len >= sizeof(req) && req.slot < MAXC && req.gen != 0 &&
-	    req.op >= TOP_REGISTER && req.op <= TOP_CLAIM;
-	n = recv(wfd[w], &got, sizeof(got), MSG_DONTWAIT);
-	if (!served) {
-		CHECK(n < 0 && errno == EAGAIN);
-		CHECK(ts.bad[w] == bad + 1);
-		return;
-	}
-	CHECK(n == (ssize_t)sizeof(got));
-	CHECK(ts.bad[w] == bad);
-	r = (struct route){ w, ctl.workers[w].epoch, req.slot, req.gen };
-	model_apply(&req, &r, &want);
-	/* Only the routes the key had are part of the answer. */
-	CHECK(got.join.nothers <= DUPS);
-	memset(&got.join.others[got.join.nothers], 0,
-	    (DUPS - got.join.nothers) * sizeof(got.join.others[0]));
-	CHECK(memcmp(&got, &want, sizeof(got)) == 0);
-}
-
-/* A well-formed request for a pool key, or a worker's datagram of any bytes. */
-static void
-request(struct script *s, int raw)
-{
-	uint8_t buf[sizeof(struct table_req) + 8];
-	struct table_req req;
-	uint32_t w = get8(s) % NW;
-	size_t len;
-
-	if (raw) {
-		len = get8(s) % sizeof(buf);
-		if (len > s->n)
-			len = s->n;
-		memcpy(buf, s->p, len);
-		s->p += len;
-		s->n -= len;
-		send_request(w, buf, len);
-		return;
-	}
-	memset(&req, 0, sizeof(req));
-	req.op = get8(s) % 3 + TOP_REGISTER;
-	memcpy(req.key, pool[get8(s) % NKEYS], KEY_LEN);
-	req.slot = get8(s) % (MAXC + 1);	/* now and then one too many */
-	req.gen = get8(s) % 4;			/* now and then 0 */
-	req.info.port = (uint16_t)get32(s);
-	send_request(w, &req, sizeof(req));
+	for (k = 0; k < NKEYS; k++)
+		if (model[k].n > 1) {
+			mk++;
+			mc += model[k].n;
+		}
+	CHECK(dkeys == mk && dconns == mc && all == conns);
 }
 
 static void
-worker_dies(struct script *s)
+reader_op(struct script *s, int race)
 {
-	uint32_t w = get8(s) % NW;
+	uint8_t op = get8(s);
+	uint32_t k = get8(s) % NPROBE;
 
-	table_remove_worker(&shm.table, w);
-	model_remove_worker(w);
-	ctl.workers[w].epoch++;		/* its successor */
+	if (race) {
+		racing = s;
+		race_steps = 1 + get8(s) % 4;
+	}
+	switch (op % 4) {
+	case 0:
+		reader_lookup(k);
+		break;
+	case 1:
+		reader_routes(k);
+		break;
+	case 2:
+		reader_foreach();
+		break;
+	default:
+		reader_counts();
+		break;
+	}
+	racing = NULL;
+	race_steps = 0;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	out1 = malloc(sizeof(*out1));
+	outn = malloc(TABLE_MAX_DUPS * sizeof(*outn));
+	if (out1 == NULL || outn == NULL)
+		abort();
+	return 0;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct script s = { data, size };
-	uint32_t w;
 
-	free(shm.table.free_list);
-	CHECK(table_init(&shm.table) == 0);
-	memset(model, 0, sizeof(model));
-	model_conns = 0;
-	for (w = 0; w < NW; w++) {
-		ctl.workers[w].epoch = w + 1;
-		ts.bad[w] = 0;
-	}
+	if (size < 2)
+		return 0;
+	max_conns = 1 + get8(&s) % 64;
+	nworkers = 1 + get8(&s) % 8;
+	memsize = table_size(max_conns);
+	if ((mem = malloc(memsize)) == NULL)
+		abort();
+	memset(mem, 0xa5, memsize);		/* table_init must clear it */
+	table_attach(&w, mem, max_conns, nworkers, hash_key);
+	table_attach(&rd, mem, max_conns, nworkers, hash_key);
+	fresh_table();
+	gen = 0;
+
 	while (s.n > 0) {
-		switch (get8(&s) % 5) {
+		switch (get8(&s) % 12) {
 		case 0:
 		case 1:
-			request(&s, 0);
+			if (clean)
+				do_register(&s);
 			break;
 		case 2:
-			request(&s, 1);
+			if (clean)
+				do_unregister(&s);
 			break;
 		case 3:
-			worker_dies(&s);
+			if (clean)
+				do_claim(&s);
+			break;
+		case 4:
+			if (clean)
+				do_remove_worker(&s);
+			break;
+		case 5:
+		case 6:
+			reader_op(&s, 0);
+			break;
+		case 7:
+		case 8:
+			scribble_step(&s);
+			break;
+		case 9:
+		case 10:
+			reader_op(&s, 1);
 			break;
 		default:
-			hostile_bytes(&s);
+			fresh_table();
 			break;
 		}
-		check_readers();
 	}
+	reader_foreach();
+	free(w.free_list);
+	free(mem);
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include "flags.h"
 #include "handshake.h"
 #include "inbox.h"
-#include "keyd.h"
+#include "keyproc.h"
 #include "keyd_client.h"
 #include "keyfile.h"
 #include "route.h"
@@ -151,13 +151,16 @@ fw_reset(void)
 static int
 serve_keyd(void)
 {
-	uint8_t msg[sizeof(struct keyd_req) + 1];
+	struct keyproc kp = { .derp_priv = fw.priv };
 	struct keyd_resp resp;
+	struct keyd_req req;
+	const char *why;
 	ssize_t r;
 	int n = 0;
 
-	while ((r = recv(keyd_end, msg, sizeof(msg), MSG_DONTWAIT)) > 0) {
-		CHECK(keyd_answer(msg, (size_t)r, fw.priv, &resp) == 0);
+	while ((r = recv(keyd_end, &req, sizeof(req), MSG_DONTWAIT)) > 0) {
+		CHECK(r == (ssize_t)sizeof(req));
+		CHECK(keyproc_answer(&kp, &req, &resp, &why) == 0);
 		if (fw.keyd_mode == FW_KEYD_REFUSE) {
 			resp.ok = 0;
 			sodium_memzero(resp.shared, sizeof(resp.shared));

@@ -5,7 +5,7 @@
  * (everything but worker/main.c, whose loop is mirrored here without the
  * sandbox, signals and timers), reached through real sockets, with the
  * harness playing the master (master/tablesrv.c on a real table) and the
- * key process (master/keyd_answer.c with the harness's key). Clients are
+ * key process (keyproc_answer, master/keyproc.c, with the harness's key). Clients are
  * AF_UNIX stream sockets: the harness can set the peer address a
  * connection appears to come from.
  */

@@ -119,25 +119,167 @@ def keyfile_seeds():
 
 
 # fuzz_ring scripts: see the op switch in fuzz_ring.c.
-def push(kind, lenmode, lenbytes, slot=1, gen=1):
-    return bytes([4, kind, lenmode]) + lenbytes + struct.pack("<II", slot, gen)
+def push_args(kind, lenmode, lenbytes, slot=1, gen=1, epoch=7):
+    return bytes([kind, lenmode]) + lenbytes + struct.pack("<III", slot, gen, epoch)
+
+
+def push(*args, **kw):
+    return bytes([4]) + push_args(*args, **kw)
+
+
+def push_many(times, *args, **kw):
+    return bytes([5, times - 1]) + push_args(*args, **kw)
+
+
+def head(other_is_tail, mode, arg):
+    """The hostile consumer publishes a head (fuzz_ring.c new_offset)."""
+    return bytes([3, other_is_tail, mode]) + arg
 
 
 def ring_seeds():
     small = push(1, 0, bytes([100]))
     peer = push(5, 0, bytes([19]), 2, 7)
     big = push(1, 2, bytes([64]))                 # 65536 + 64 bytes
+    fill = push_many(10, 1, 2, bytes([64]))       # 3 fit, 7 refused
     consume = bytes([6, 31])
+    drain = bytes([11])
     put("fuzz_ring", "push_pop", small + peer + push(2, 0, b"\0") + consume)
     put("fuzz_ring", "wrap_pad", (big + big + consume + big + big + consume) * 2 +
-        bytes([9]))
+        drain)
     put("fuzz_ring", "corrupt_len", small + small + bytes([1, 0x08, 0xff, 0xff, 0, 0]) +
         consume)
     put("fuzz_ring", "tail_jump", small + bytes([2, 1]) + struct.pack("<i", 4096) +
         consume + small + consume)
-    put("fuzz_ring", "race", small + big + bytes([7, 3, 8]) + b"\xff" * 9 +
-        bytes([7, 0, 4]) + consume)
-    put("fuzz_ring", "discard", small + big + bytes([8]) + small + consume)
+    # Hostile producer while the consumer holds a record.
+    put("fuzz_ring", "race", small + big + bytes([7, 0x10, 8]) + b"\xff" * 9 +
+        bytes([7, 1, 0x08, 0, 0, 0, 0]) + consume)
+    # Hostile consumer: heads past the tail, backwards, unaligned, absurd,
+    # while the ring is full; then the honest consumer catches up.
+    put("fuzz_ring", "head_beyond_tail", fill + head(1, 1, struct.pack("<i", 4096)) +
+        fill + drain + fill + drain)
+    # (the producer must have seen the honest head before the lie)
+    put("fuzz_ring", "head_backwards", fill + bytes([6, 0]) + small +
+        head(0, 4, bytes([16])) + fill + drain)
+    put("fuzz_ring", "head_unaligned", fill + bytes([6, 0]) +
+        head(0, 2, struct.pack("<H", 4)) + fill + drain +
+        head(0, 5, bytes([4])) + bytes([9]) + big + drain)
+    put("fuzz_ring", "head_absurd", fill + head(0, 0, struct.pack("<Q", 2**64 - 8)) +
+        fill + bytes([9]) + fill + drain)
+    # The producer pushes, or the consumer lies, between ring_front and ring_pop.
+    put("fuzz_ring", "push_while_reading", small + small +
+        bytes([7, 3 | 4 << 2]) + push_args(1, 1, struct.pack("<H", 30000)) + drain)
+    put("fuzz_ring", "head_while_reading", small + small +
+        bytes([7, 2, 1, 1]) + struct.pack("<i", 64) + drain + small + drain)
+    # A new incarnation of either side.
+    put("fuzz_ring", "restart_producer", small + big + small + bytes([6, 1, 9]) +
+        small + peer + drain)
+    put("fuzz_ring", "restart_consumer", small + big + small + bytes([10]) +
+        fill + drain)
+    # Both restarted just before positions pass 2^64: they wrap and go on.
+    put("fuzz_ring", "wrap_2_64", bytes([12, 1]) + struct.pack("<H", 512) +
+        (small + big + consume) * 3 + fill + drain + fill + drain)
+
+
+# fuzz_table scripts: see the op switch in fuzz_table.c.
+def t_reg(k, worker=0, epoch=0, slot=0):
+    return bytes([0, k, worker, epoch, slot])
+
+
+def t_unreg(k, i):
+    return bytes([2, k, i])
+
+
+def t_claim(k, i):
+    return bytes([3, k, i])
+
+
+def t_read(op, k=0):
+    """op: 0 lookup, 1 routes, 2 foreach, 3 counts."""
+    return bytes([5, op, k])
+
+
+def t_race(op, k, steps, *scribbles):
+    """A read with scribbles while it runs (consumed at its hook points)."""
+    return bytes([9, op, k, steps - 1]) + b"".join(scribbles)
+
+
+def t_scribble(body):
+    return bytes([7]) + body
+
+
+# The bodies of scribble_step (without its op byte).
+def sc_raw(off, data):
+    return bytes([0]) + struct.pack("<HB", off, len(data) - 1) + data
+
+
+def sc_which_flip():
+    return bytes([1, 0])
+
+
+def sc_seq_odd(which):
+    return bytes([2, which, 0])
+
+
+def sc_index_tag(which, home, k, entry):
+    """In key home's slot: key k's tag, naming entry (any number)."""
+    return bytes([3, which, 0x80, home, 2, k, entry])
+
+
+def sc_index_dead(which, home):
+    return bytes([3, which, 0x80, home, 1])
+
+
+def sc_entry(e, j, field, *rest):
+    return bytes([4, e, j, field]) + bytes(rest)
+
+
+def table_seeds():
+    all_reads = b"".join(t_read(op, k) for k in range(6) for op in (0, 1)) + \
+        t_read(2) + t_read(3)
+    keys = b"".join(t_reg(k, k % 4, 1, k) for k in range(6))
+    dups = b"".join(t_reg(1, w, 2, 50 + w) for w in range(4)) + t_reg(1, 3, 0, 99)
+    put("fuzz_table", "writer_ops", bytes([15, 3]) + keys + dups + all_reads +
+        t_unreg(1, 3) + t_claim(1, 0) + t_claim(1, 0) + t_unreg(2, 0) +
+        t_unreg(2, 5) + bytes([4, 1]) + all_reads)
+    put("fuzz_table", "full_table", bytes([3, 1]) +
+        b"".join(t_reg(k) for k in range(5)) + all_reads +
+        t_unreg(0, 0) + t_reg(7) + all_reads)
+    # Distinct keys in and out of an 8-connection table: index rebuilds.
+    put("fuzz_table", "rebuilds", bytes([7, 1]) +
+        b"".join(t_reg(k) + t_reg(k + 1) + t_unreg(k, 0) for k in range(24)) +
+        all_reads)
+    # Entries are handed out in order: key k is in entry k here.
+    put("fuzz_table", "bad_index", bytes([15, 3]) + keys +
+        t_scribble(sc_index_tag(0, 2, 2, 200)) +     # no such entry
+        t_scribble(sc_index_tag(0, 4, 4, 1)) +       # key 1's entry
+        t_scribble(sc_index_dead(0, 5)) + all_reads)
+    # Not one empty slot left in the index readers use.
+    put("fuzz_table", "full_index", bytes([3, 1]) + keys[:10] +
+        b"".join(t_scribble(sc_raw(40 + 16 * i, b"\x07" * 16)) for i in range(8)) +
+        all_reads)
+    put("fuzz_table", "bad_entries", bytes([15, 3]) + keys + dups + t_reg(6) +
+        t_scribble(sc_entry(0, 0, 2, 0x80, 0xff, 0xff, 0xff, 0xff)) +
+        t_scribble(sc_entry(1, 0, 3, 5)) +           # active past nroutes
+        t_scribble(sc_entry(2, 0, 4, 1)) +           # worker nworkers
+        t_scribble(sc_entry(3, 0, 0, 0)) +
+        t_scribble(sc_entry(4, 0, 7, 1)) +
+        t_scribble(sc_entry(5, 0, 6, 3)) +
+        t_scribble(sc_entry(6, 0, 1, 1, 0)) +                # not live
+        all_reads + t_read(0, 6) + t_read(1, 6))
+    put("fuzz_table", "bad_which_seq", bytes([15, 3]) + keys +
+        t_scribble(bytes([1, 1]) + struct.pack("<Q", 2)) +
+        t_scribble(sc_seq_odd(1)) + all_reads +
+        t_scribble(sc_raw(0, b"\xff" * 16)) + all_reads)
+    put("fuzz_table", "race_lookup", bytes([15, 3]) + keys +
+        t_race(0, 2, 2, sc_which_flip(), sc_index_tag(1, 2, 2, 2)) +
+        t_race(1, 3, 1, sc_entry(3, 0, 0, 0)) + all_reads)
+    put("fuzz_table", "race_foreach", bytes([15, 3]) + keys + dups +
+        t_race(2, 0, 4, sc_entry(5, 0, 7, 0), sc_entry(4, 0, 2, 3),
+               sc_seq_odd(0), sc_entry(3, 1, 4, 0)) + all_reads)
+    # After a scribble the writer waits for a fresh table, then goes on.
+    put("fuzz_table", "fresh", bytes([15, 3]) + keys +
+        t_scribble(sc_raw(40, b"\x01\x02\x03")) + keys + bytes([11]) +
+        keys + dups + all_reads)
 
 
 def stun_request(attrs=b"", fingerprint=False, txid=b"tstxid012345"):
@@ -324,48 +466,56 @@ def flags_seeds():
 
 
 def keyd_seeds():
-    """The key process's private key, then datagrams (2-byte length, bytes)
-    as a worker sends them: struct keyd_req is slot, gen (little-endian) and
-    a client public key (tests/fuzz/fuzz_keyd.c)."""
+    """For tests/fuzz/fuzz_keyd.c: the DERP private key, the TLS key kind
+    (0 none, 1 ECDSA P-256, 2 RSA-2048), then requests, each a kind byte:
+    1 a login (4-byte slot, client key), 2 a CertificateVerify input (digest
+    1-3, padding 0 none / 1 PSS, odd: a 48-byte hash, then the hash), 0 a
+    raw struct keyd_req (316 bytes)."""
     priv = bytes.fromhex(KEY_HEX)
-
-    def dgram(b):
-        return struct.pack(">H", len(b)) + b
-
-    def req(slot, gen, pub):
-        return dgram(struct.pack("<II", slot, gen) + pub)
-
     pub = bytes.fromhex(MESH_HEX)
-    put("fuzz_keyd", "logins", priv + req(0, 1, pub) + req(7, 99, pub[::-1]))
-    put("fuzz_keyd", "low_order", priv + req(1, 2, bytes(32)) +
-        req(3, 4, b"\x01" + bytes(31)))
-    put("fuzz_keyd", "wrong_sizes", priv + dgram(b"") + req(0, 1, pub)[:-1] +
-        dgram(struct.pack("<II", 5, 6) + pub + b"x"))
+
+    def login(slot, key):
+        return bytes([1]) + struct.pack("<I", slot) + key
+
+    def sign(md, pad, long_hash, h):
+        return bytes([2, md, pad, long_hash]) + h
+
+    def raw(op, tbs):
+        req = struct.pack("<IIII", op, 3, 4, 5) + pub + struct.pack(
+            "<III", 1, 0, len(tbs)) + tbs.ljust(256, b"\0")
+        return bytes([0]) + req
+
+    put("fuzz_keyd", "logins", priv + b"\0" + login(0, pub) + login(7, pub[::-1]) +
+        login(1, bytes(32)) + login(2, b"\x01" + bytes(31)))
+    put("fuzz_keyd", "sign_ecdsa", priv + b"\1" + sign(1, 0, 0, bytes(range(32))) +
+        sign(2, 0, 1, bytes(range(48))) + sign(3, 0, 0, b"\xaa" * 32) +
+        sign(1, 1, 0, bytes(32)))
+    put("fuzz_keyd", "sign_rsa", priv + b"\2" + sign(1, 1, 0, bytes(range(32))) +
+        sign(2, 1, 1, bytes(48)) + sign(1, 0, 0, bytes(32)))
+    put("fuzz_keyd", "not_a_handshake", priv + b"\1" + raw(2, b"GET / HTTP/1.1") +
+        raw(2, b" " * 64 + b"TLS 1.3, client CertificateVerify\0" + bytes(32)) +
+        raw(9, b"") + raw(1, b""))
 
 
-def table_seeds():
-    """Scripts for tests/fuzz/fuzz_table.c: 0 w op key slot gen port32 is a
+def tablesrv_seeds():
+    """Scripts for tests/fuzz/fuzz_tablesrv.c: 0 w op key slot gen port32 is a
     well-formed request (op 0 register, 1 unregister, 2 claim; key from a
-    pool of 6), 2 w len bytes a raw datagram, 3 w a worker's death, 4 off32
-    n bytes hostile bytes over a copy for the readers."""
+    pool of 6), 2 w len bytes a raw datagram, 3 w a worker's death."""
     def req(w, op, key, slot, gen=1):
         return bytes([0, w, op, key, slot, gen]) + struct.pack("<I", 443)
 
     def raw(w, b):
         return bytes([2, w, len(b)]) + b
 
-    put("fuzz_table", "dups_evict", b"".join(req(i % 3, 0, 1, i) for i in range(6)) +
+    put("fuzz_tablesrv", "dups_evict", b"".join(req(i % 3, 0, 1, i) for i in range(6)) +
         req(1, 2, 1, 1) + req(0, 1, 1, 3) + req(2, 1, 1, 5))
-    put("fuzz_table", "full", b"".join(req(i % 3, 0, i % 6, i % 16) for i in range(18)) +
+    put("fuzz_tablesrv", "full", b"".join(req(i % 3, 0, i % 6, i % 16) for i in range(18)) +
         req(0, 1, 0, 0) + req(0, 0, 0, 0))
-    put("fuzz_table", "worker_dies", req(0, 0, 2, 1) + req(1, 0, 2, 1) + req(2, 0, 3, 2) +
+    put("fuzz_tablesrv", "worker_dies", req(0, 0, 2, 1) + req(1, 0, 2, 1) + req(2, 0, 3, 2) +
         bytes([3, 1]) + req(1, 1, 2, 1) + req(1, 0, 2, 1) + bytes([3, 0]))
     request = struct.pack("<IIII", 1, 2, 3, 0) + bytes.fromhex(KEY_HEX) + bytes(20)
-    put("fuzz_table", "raw", raw(0, request[:len(request) - 1]) + raw(1, b"") +
+    put("fuzz_tablesrv", "raw", raw(0, request[:len(request) - 1]) + raw(1, b"") +
         raw(2, struct.pack("<IIII", 9, 1, 1, 0)) + raw(0, request[:56]))
-    put("fuzz_table", "readers", req(0, 0, 4, 1) + req(1, 0, 4, 2) +
-        bytes([4, 0, 0, 0, 0, 64]) + bytes(range(64)) + bytes([4, 200, 0, 0, 0, 32]) +
-        b"\xff" * 32)
 
 
 def dns_seeds():
@@ -510,6 +660,7 @@ if __name__ == "__main__":
     clientinfo_seeds()
     keyfile_seeds()
     ring_seeds()
+    table_seeds()
     stun_seeds()
     client_derp_seeds()
     client_http_seeds()
@@ -519,7 +670,7 @@ if __name__ == "__main__":
     rateconf_seeds()
     flags_seeds()
     keyd_seeds()
-    table_seeds()
+    tablesrv_seeds()
     dns_seeds()
     serve_seeds()
     login_seeds()

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "tlsctx.h"
+#include "certs.h"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "frame.h"
 #include "keyfmt.h"
@@ -15,7 +18,6 @@
 #define META_CN_PREFIX	"derpkey"
 #define META_VALID_SECS	(30L * 24 * 60 * 60)	/* either side of now, as derper */
 
-static char sni_name[256];	/* empty: hostname is an IP, no SNI check */
 
 static void
 fatal_tls(const char *what)
@@ -50,32 +52,6 @@ is_ip(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-static int
-check_sni(SSL *ssl, int *alert, void *arg)
-{
-	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-
-	(void)arg;
-	if (sni_name[0] == '\0' || (name != NULL && strcasecmp(name, sni_name) == 0))
-		return SSL_TLSEXT_ERR_OK;
-	*alert = SSL_AD_UNRECOGNIZED_NAME;
-	return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
-
-static int
-select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-    const unsigned char *in, unsigned int inlen, void *arg)
-{
-	static const unsigned char http11[] = "\x08http/1.1";
-
-	(void)ssl;
-	(void)arg;
-	if (SSL_select_next_proto((unsigned char **)out, outlen, http11,
-	    sizeof(http11) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_OK;
-	return SSL_TLSEXT_ERR_NOACK;
-}
-
 static void
 safe_name(char *out, size_t cap, const char *host)
 {
@@ -89,13 +65,10 @@ safe_name(char *out, size_t cap, const char *host)
 }
 
 static void
-check_cert_name(SSL_CTX *ctx, const char *host)
+check_cert_name(X509 *cert, const char *host)
 {
-	X509 *cert = SSL_CTX_get0_certificate(ctx);
 	int ok;
 
-	if (cert == NULL)
-		fatalx("no certificate loaded");
 	ok = is_ip(host) ? X509_check_ip_asc(cert, host, 0) :
 	    X509_check_host(cert, host, 0, 0, NULL);
 	if (ok != 1)
@@ -141,57 +114,88 @@ meta_fill(X509 *x, EVP_PKEY *pkey, const uint8_t pub[KEY_LEN])
  * the HTTP upgrade's round trip (Derp-Fast-Start). Self-signed by a fresh
  * Ed25519 key that is freed as soon as the certificate is signed.
  */
+/* Appends PEM of x to *buf (of *len bytes); fatal when out of memory. */
 static void
-add_meta_cert(SSL_CTX *ctx, const uint8_t pub[KEY_LEN])
+append_pem(char **buf, size_t *len, X509 *x)
 {
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *nb;
+	long n;
+
+	if (b == NULL || PEM_write_bio_X509(b, x) != 1 ||
+	    (n = BIO_get_mem_data(b, &p)) <= 0 ||
+	    (nb = realloc(*buf, *len + (size_t)n + 1)) == NULL)
+		fatalx("out of memory for the certificate chain");
+	memcpy(nb + *len, p, (size_t)n);
+	*len += (size_t)n;
+	nb[*len] = '\0';
+	*buf = nb;
+	BIO_free(b);
+}
+
+char *
+certs_served_chain(const struct certs *c, const uint8_t pub[KEY_LEN])
+{
+	size_t len = strlen(c->chain);
+	char *chain = strdup(c->chain);
 	EVP_PKEY *pkey;
 	X509 *x;
 
+	if (chain == NULL)
+		fatalx("out of memory for the certificate chain");
 	if ((pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
 		fatal_tls("meta certificate key");
 	if ((x = X509_new()) == NULL || meta_fill(x, pkey, pub) != 0 ||
 	    X509_sign(x, pkey, NULL) == 0)
 		fatal_tls("meta certificate");
 	EVP_PKEY_free(pkey);
-	if (SSL_CTX_add1_chain_cert(ctx, x) != 1)
-		fatal_tls("meta certificate in the chain");
+	append_pem(&chain, &len, x);
 	X509_free(x);
+	return chain;
 }
 
-SSL_CTX *
-tls_ctx_new(const struct config *cfg, const uint8_t derp_pub[KEY_LEN])
+/* The chain file, each certificate checked as it is read. */
+static char *
+read_chain(const char *path, const char *host)
+{
+	BIO *in = BIO_new_file(path, "r");
+	char *chain = NULL;
+	size_t len = 0;
+	X509 *x;
+
+	if (in == NULL)
+		fatal_tls(path);
+	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+		if (len == 0)
+			check_cert_name(x, host);
+		append_pem(&chain, &len, x);
+		X509_free(x);
+	}
+	BIO_free(in);
+	ERR_clear_error();	/* the end of the file is an "error" */
+	if (len == 0)
+		fatalx("%s holds no certificate", path);
+	return chain;
+}
+
+void
+certs_open(struct certs *c, const struct config *cfg)
 {
 	char name[256], crt[4096], key[4096];
-	SSL_CTX *ctx;
 
 	safe_name(name, sizeof(name), cfg->hostname);
 	if ((size_t)snprintf(crt, sizeof(crt), "%s/%s.crt", cfg->certdir, name) >=
 	    sizeof(crt) || (size_t)snprintf(key, sizeof(key), "%s/%s.key",
 	    cfg->certdir, name) >= sizeof(key))
 		fatalx("-certdir path too long");
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
-		fatal_tls("SSL_CTX_new");
 	check_readable(crt, "certificate");
 	check_readable(key, "TLS key");
-	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1)
-		fatal_tls(crt);
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-		fatal_tls(key);
-	if (SSL_CTX_check_private_key(ctx) != 1)
-		fatal_tls("TLS key does not match the certificate");
-	check_cert_name(ctx, cfg->hostname);
-	add_meta_cert(ctx, derp_pub);
+	c->chain = read_chain(crt, cfg->hostname);
+	if ((c->key_fd = open(key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		fatal("cannot open the TLS key %s", key);
+	/* Like derper: unless the hostname is an IP, clients must send it. */
+	c->sni[0] = '\0';
 	if (!is_ip(cfg->hostname))
-		snprintf(sni_name, sizeof(sni_name), "%s", cfg->hostname);
-
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-	/* Idle clients keep no TLS buffers; queued frames may move in memory. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
-	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
+		snprintf(c->sni, sizeof(c->sni), "%s", cfg->hostname);
 	log_info("TLS certificate %s loaded for %s", crt, cfg->hostname);
-	return ctx;
 }

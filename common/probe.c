@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#include "testhooks.h"
+#include "probe.h"
 
 #ifdef DERPD_TEST_HOOKS
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
@@ -16,7 +17,6 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "probe.h"
 
 #define SCRIBBLE_SECONDS	3
 
@@ -33,9 +33,14 @@ static const char *const names[PROBE_MAX] = {
 	[PROBE_SCRIBBLE] = "scribbling over our own region",
 	[PROBE_PROCESS_VM_READV] = "process_vm_readv",
 	[PROBE_KILL] = "kill of the master",
+	[PROBE_PROC_MEM] = "open of /proc/PID/mem",
+	[PROBE_KEYD_GARBAGE] = "a signature request for something else",
+	[PROBE_SWALLOW] = "swallowing requests",
 };
 
-/* A page of our own heap, page-aligned. */
+static const struct probe_target *installed;	/* probe_install's */
+static volatile sig_atomic_t swallow;		/* PROBE_SWALLOW */
+
 static void *
 own_page(void)
 {
@@ -53,24 +58,49 @@ mono_s(void)
 }
 
 /* Random bytes over every byte of our region, again and again. */
-static void
-scribble(struct wk *w)
+static long
+scribble(const struct probe_target *t)
 {
-	const struct shm_region *r = &w->shm->worker[w->id];
 	int64_t until = mono_s() + SCRIBBLE_SECONDS;
 	uint64_t rounds = 0;
 
+	if (t->own == NULL)
+		return -1;
 	while (mono_s() < until) {
-		randombytes_buf(r->base, r->size);
+		randombytes_buf(t->own, t->own_size);
 		rounds++;
 	}
 	log_info("test hook: scribbled over our region %llu times",
 	    (unsigned long long)rounds);
+	return 0;
 }
 
-/* Returns the call's result for the log; the forbidden ones never return. */
+/* A request the key process must refuse: not a CertificateVerify input. */
 static long
-attempt(struct wk *w, int n)
+keyd_garbage(const struct probe_target *t)
+{
+	struct keyd_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = KEYD_SIGN;
+	req.md = KEYD_SHA256;
+	req.tbs_len = 32;
+	memset(req.tbs, 0xab, 32);
+	return send(t->keyd_fd, &req, sizeof(req), MSG_NOSIGNAL);
+}
+
+static long
+mem_of(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	return open(path, O_RDONLY);
+}
+
+/* The call's result for the log; the forbidden ones never return. */
+static long
+attempt(const struct probe_target *t, int n, pid_t target)
 {
 	char *argv[] = { "/bin/true", NULL };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -88,9 +118,9 @@ attempt(struct wk *w, int n)
 	case PROBE_SOCKET:
 		return socket(AF_INET, SOCK_STREAM, 0);
 	case PROBE_CONNECT:
-		return connect(w->listen_fd, (struct sockaddr *)&sin, sizeof(sin));
+		return connect(t->fd, (struct sockaddr *)&sin, sizeof(sin));
 	case PROBE_PTRACE:
-		return ptrace(PTRACE_ATTACH, getppid(), NULL, NULL);
+		return ptrace(PTRACE_ATTACH, target ? target : getppid(), NULL, NULL);
 	case PROBE_MPROTECT_EXEC:
 		return mprotect(own_page(), 4096, PROT_READ | PROT_EXEC);
 	case PROBE_MMAP_EXEC:
@@ -102,25 +132,35 @@ attempt(struct wk *w, int n)
 	case PROBE_MMAP_RW:
 		return own_page() == MAP_FAILED ? -1 : 0;
 	case PROBE_WRITE_FOREIGN:
-		*(volatile uint8_t *)w->shm->master.base = 0x55;
+		if (t->foreign == NULL)
+			return -1;
+		*(volatile uint8_t *)t->foreign = 0x55;
 		return 0;
 	case PROBE_MPROTECT_FOREIGN:
-		return mprotect(w->shm->master.base, w->shm->master.size,
-		    PROT_READ | PROT_WRITE);
+		return t->foreign == NULL ? -1 : mprotect(t->foreign,
+		    t->foreign_size, PROT_READ | PROT_WRITE);
 	case PROBE_SCRIBBLE:
-		scribble(w);
-		return 0;
+		return scribble(t);
 	case PROBE_PROCESS_VM_READV:
-		return process_vm_readv(getppid(), &local, 1, &remote, 1, 0);
+		return process_vm_readv(target, &local, 1, &remote, 1, 0);
 	case PROBE_KILL:
 		return kill(getppid(), SIGKILL);
+	case PROBE_PROC_MEM:
+		return mem_of(target);
+	case PROBE_KEYD_GARBAGE:
+		return t->keyd_fd < 0 ? -1 : keyd_garbage(t);
+	case PROBE_SWALLOW:
+		swallow = 1;
+		return 0;
 	}
 	return -1;
 }
 
 void
-testhooks_probe(struct wk *w, int n)
+probe_run(const struct probe_target *t, int value)
 {
+	int n = value & 0xff;
+	pid_t target = (pid_t)((unsigned)value >> 8);
 	long r;
 
 	if (n <= 0 || n >= PROBE_MAX) {
@@ -129,8 +169,36 @@ testhooks_probe(struct wk *w, int n)
 	}
 	log_info("test hook: attempting %s", names[n]);
 	errno = 0;
-	r = attempt(w, n);
+	r = attempt(t, n, target);
 	log_info("test hook: %s returned %ld (%s)", names[n], r,
 	    errno != 0 ? strerror(errno) : "no error");
+}
+
+int
+probe_swallowing(void)
+{
+	return swallow;
+}
+
+static void
+on_sigusr1(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	probe_run(installed, si->si_value.sival_int);
+}
+
+void
+probe_install(const struct probe_target *t)
+{
+	struct sigaction sa;
+
+	installed = t;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigusr1;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR1, &sa, NULL) != 0)
+		fatal("sigaction");
 }
 #endif

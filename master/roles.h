@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The set-up each child role gets from the master (common/role.h): exactly
+ * the descriptors and configuration it needs. The key process's is in
+ * master/keyd.c.
+ */
+#ifndef DERPD_ROLES_H
+#define DERPD_ROLES_H
+
+#include <sys/types.h>
+
+#include "master.h"
+
+/* Worker i, with its ends of the key process's and table's sockets. */
+pid_t	roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd);
+pid_t	roles_spawn_stun(struct master *m);
+pid_t	roles_spawn_dns(struct master *m);
+
+#endif

@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Every sandboxed role against every class of call its policy forbids
+(SECURITY.md, "Syscall policy"): the test build's probes (tests/e2e/
+probes.py) make a worker, the key process, the STUN server and the
+bootstrap-DNS resolver attempt one call each; a forbidden one kills the
+process by SIGSYS and the master starts a new one, an allowed one returns.
+Calls allowed only with restricted arguments are tried on both sides."""
+import re
+
+import pytest
+
+from conftest import free_udp_port
+from derp_helpers import exchange
+from probes import probe
+from procfs import derpd_pids, wait_sandboxed
+
+KILLED, ALLOWED = "killed", "allowed"
+
+# role -> probe -> what must happen.  DNS is a stub resolver: it may open
+# files to read and create and connect sockets, nothing more.
+EXPECT = {
+    "worker 0": {"execve": KILLED, "open": KILLED, "open_write": KILLED,
+                 "socket": KILLED, "connect": KILLED, "ptrace": KILLED,
+                 "mprotect_exec": KILLED, "mmap_exec": KILLED,
+                 "process_vm_readv": KILLED, "kill": KILLED,
+                 "mprotect_rw": ALLOWED, "mmap_rw": ALLOWED},
+    "key": {"execve": KILLED, "open": KILLED, "socket": KILLED,
+            "connect": KILLED, "ptrace": KILLED, "mprotect_exec": KILLED,
+            "mmap_exec": KILLED, "process_vm_readv": KILLED, "kill": KILLED,
+            "mprotect_rw": ALLOWED, "mmap_rw": ALLOWED},
+    "stun": {"execve": KILLED, "open": KILLED, "socket": KILLED,
+             "connect": KILLED, "ptrace": KILLED, "mprotect_exec": KILLED,
+             "mmap_exec": KILLED, "process_vm_readv": KILLED, "kill": KILLED,
+             "mprotect_rw": KILLED, "mmap_rw": ALLOWED},
+    "dns": {"execve": KILLED, "open_write": KILLED, "ptrace": KILLED,
+            "mprotect_exec": KILLED, "mmap_exec": KILLED,
+            "process_vm_readv": KILLED, "kill": KILLED,
+            "open": ALLOWED, "socket": ALLOWED, "connect": ALLOWED,
+            "mprotect_rw": ALLOWED,
+            "mmap_rw": ALLOWED},
+}
+
+TAGS = {"worker 0": r"derpd\[worker 0\]", "key": r"derpd\[key\]",
+        "stun": r"derpd\[stun\]", "dns": r"derpd\[dns\]"}
+LOG_NAMES = {"worker 0": "worker 0", "key": "key process", "stun": "STUN server",
+             "dns": "bootstrap DNS resolver"}
+STARTED = {"worker 0": r"worker 0 started, pid (\d+)",
+           "key": r"key process started, pid (\d+)",
+           "stun": r"STUN server started, pid (\d+)",
+           "dns": r"bootstrap DNS resolver started, pid (\d+)"}
+
+
+@pytest.fixture
+def srv(derp_server, derpd_test_bin, monkeypatch):
+    # Each death restarts at once (no back-off), so one server sees them all.
+    monkeypatch.setenv("DERPD_TEST_HEALTHY_RUN_MS", "0")
+    return derp_server(workers=2, binary=derpd_test_bin, extra_args=[
+        "-stun=true", "-stun-port", free_udp_port(),
+        "-bootstrap-dns-names", "localhost"])
+
+
+def attempt(srv, role, name):
+    """Probes `role`; returns KILLED (and waits for its successor) or ALLOWED."""
+    pid = derpd_pids(srv)[role]
+    wait_sandboxed(pid)
+    mark = srv.log_mark()
+    probe(pid, name)
+    srv.wait_log(rf"{TAGS[role]}: test hook: attempting ", since=mark)
+    m = srv.wait_log(rf"({TAGS[role]}: test hook: .* returned)|"
+                     rf"({re.escape(LOG_NAMES[role])} \(pid {pid}\) killed by signal (\d+))",
+                     since=mark)
+    if m.group(1):
+        return ALLOWED
+    assert m.group(3) == "31", f"{role} died of signal {m.group(3)}, not SIGSYS"
+    new = int(srv.wait_log(STARTED[role], since=mark).group(1))
+    assert new != pid
+    if role == "key":
+        srv.wait_log(r"key process started", since=mark)
+    return KILLED
+
+
+@pytest.mark.parametrize("role", list(EXPECT))
+def test_each_forbidden_class_kills_each_role(srv, connect, role):
+    srv.wait_log(r"bootstrap DNS resolver started")
+    got = {name: attempt(srv, role, name) for name in EXPECT[role]}
+    assert got == EXPECT[role]
+    # The relay still serves, through the replacements.
+    exchange(connect(srv, worker=0), connect(srv, worker=1))
