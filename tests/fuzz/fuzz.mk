@@ -105,20 +105,22 @@ FUZZ_OPTS_fuzz_login	  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_clientinfo.dic
 FUZZ_OPTS_fuzz_ws	  = -max_len=8192
 FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
 FUZZ_OPTS	?=
-# fuzz-short: executions per target (about 3 s each here), and the seed.
+# fuzz-short: executions per target (2 to 6 s each here, about a minute in
+# all), and the seed.
 FUZZ_RUNS	?= 300000
-FUZZ_RUNS_fuzz_ring	  = 15000
+FUZZ_RUNS_fuzz_ring	  = 30000
+FUZZ_RUNS_fuzz_table	  = 100000
 FUZZ_RUNS_fuzz_client_derp = 60000
 FUZZ_RUNS_fuzz_clientinfo = 100000
 FUZZ_RUNS_fuzz_keyfile	  = 50000
 FUZZ_RUNS_fuzz_rateconf	  = 150000
 FUZZ_RUNS_fuzz_flags	  = 60000
-FUZZ_RUNS_fuzz_keyd	  = 10000
-FUZZ_RUNS_fuzz_tablesrv	  = 20000
+FUZZ_RUNS_fuzz_keyd	  = 15000
+FUZZ_RUNS_fuzz_tablesrv	  = 30000
 FUZZ_RUNS_fuzz_dns	  = 80000
-FUZZ_RUNS_fuzz_serve	  = 50000
-FUZZ_RUNS_fuzz_login	  = 10000
-FUZZ_RUNS_fuzz_ws	  = 15000
+FUZZ_RUNS_fuzz_serve	  = 70000
+FUZZ_RUNS_fuzz_login	  = 15000
+FUZZ_RUNS_fuzz_ws	  = 20000
 FUZZ_SEED	?= 1
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
