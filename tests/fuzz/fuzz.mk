@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# Coverage-guided fuzzing of derpd's hand-written parsers: clang's libFuzzer
+# Coverage-guided fuzzing of derpd's parsers and input surfaces: clang's libFuzzer
 # with ASan+UBSan. Included by the top-level Makefile; run from the repo root.
 #
 #   make fuzz-deps      install the Debian packages the fuzzers need

@@ -11,13 +11,13 @@ MUTATIONS = [
          old="\t{ SC(socket),\t\tIP_SOCKET,\tD },",
          new="\t{ SC(socket),\t\tIP_SOCKET,\tW | D },",
          tests=[("e2e", "test_sandbox_probes.py::test_each_forbidden_class_kills_each_role"
-                 "[worker]")]),
+                 "[worker 0]")]),
     dict(name="mprotect-exec", what="mprotect() may add PROT_EXEC (worker, key, DNS)",
          file="common/sandbox.c",
          old="\t{ SC(mprotect),\t\tNO_EXEC_PROT,\tW | K | D },",
          new="\t{ SC(mprotect),\t\tANY,\tW | K | D },",
          tests=[("e2e", "test_sandbox_probes.py::test_each_forbidden_class_kills_each_role"
-                 "[worker]"),
+                 "[worker 0]"),
                 ("e2e", "test_sandbox_probes.py::test_each_forbidden_class_kills_each_role"
                  "[key]")]),
     dict(name="no-steering", what="source-port placement silently not installed",
