@@ -126,5 +126,5 @@ MUTATIONS = [
          file="common/ring.c",
          old="\t    rec->len > to_end)",
          new="\t    rec->len > to_end + 64)",
-         tests=[("fuzz-short", "fuzz_ring")]),
+         tests=[("unit", "test_ring")]),
 ]
