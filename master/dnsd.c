@@ -16,6 +16,7 @@
 #include "sandbox.h"
 #include "seqlock.h"
 #include "setup.h"
+#include "stopsig.h"
 
 #define REFRESH_SECONDS	600	/* derper: every ten minutes */
 
@@ -71,7 +72,8 @@ dnsd_main(void)
 	json_t *setup;
 
 	log_init("derpd[dns]");
-	signal(SIGINT, SIG_IGN);	/* the master stops us */
+	signal(SIGINT, SIG_IGN);	/* the master stops us, with SIGTERM */
+	stopsig_init();
 	setup = setup_read();
 	if (getppid() != (pid_t)setup_int(setup, "master_pid"))
 		fatalx("master exited during start-up");
@@ -113,6 +115,8 @@ dnsd_main(void)
 			log_warnx("bootstrap DNS answer too large; keeping the old one");
 		else
 			publish(d, pub, plen, unpub, ulen);
-		sleep(REFRESH_SECONDS);
+		if (stopsig_wait(-1, REFRESH_SECONDS * 1000) < 0)
+			break;
 	}
+	exit(0);
 }
