@@ -48,7 +48,7 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/metrics.c worker/session.c \
 	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
-	     master/listen.c master/certs.c master/supervise.c master/tablesrv.c \
+	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
 	     master/notify.c master/spawn.c master/roles.c
 # The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
@@ -83,7 +83,7 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
-	     test_hashkey
+	     test_hashkey test_steer
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean
