@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "notify.h"
@@ -30,7 +31,31 @@
 #define STOP_GRACE_MS	10000
 
 /*
- * A child that lived this long restarts at once. Test builds may shorten
+ * Test builds may divide every back-off wait and the healthy-run threshold
+ * (DERPD_TEST_BACKOFF_SCALE), so a test sees the 30 s cap in a second; the
+ * delays logged stay in real milliseconds.
+ */
+static int64_t
+backoff_scale(void)
+{
+#ifdef DERPD_TEST_HOOKS
+	const char *v = getenv("DERPD_TEST_BACKOFF_SCALE");
+	long long n;
+
+	if (v != NULL && (n = strtoll(v, NULL, 10)) > 1)
+		return n;
+#endif
+	return 1;
+}
+
+static int64_t
+wait_ms(int64_t ms)
+{
+	return ms / backoff_scale();
+}
+
+/*
+ * A child that lived this long restarts at once. Test builds may also set
  * it (DERPD_TEST_HEALTHY_RUN_MS), so a test can kill one many times.
  */
 static int64_t
@@ -42,7 +67,7 @@ healthy_run_ms(void)
 	if (v != NULL && *v != '\0')
 		return strtoll(v, NULL, 10);
 #endif
-	return HEALTHY_RUN_MS;
+	return wait_ms(HEALTHY_RUN_MS);
 }
 
 static int64_t
@@ -65,6 +90,27 @@ announce_epochs(struct master *m)
 	for (j = 0; j < m->nworkers; j++)
 		if (m->w[j].pid != 0)
 			(void)!write(m->evfds[j], &one, sizeof(one));
+}
+
+/*
+ * New connections go to the workers that serve (master/steer.h): called
+ * when one dies and when its successor starts, so none waits in a dead
+ * worker's backlog through its back-off.
+ */
+static void
+resteer(struct master *m)
+{
+	uint8_t alive[SHM_MAX_WORKERS];
+	uint32_t i;
+
+	if (m->nworkers < 2 || m->stopping)
+		return;
+	for (i = 0; i < m->nworkers; i++)
+		alive[i] = m->w[i].pid != 0;
+	if (steer_apply(m->listen_fds[0], listen_placement(m->cfg), m->nworkers,
+	    alive) != 0 || (m->http_fds[0] >= 0 && steer_apply(m->http_fds[0],
+	    listen_placement(m->cfg), m->nworkers, alive) != 0))
+		log_warn("cannot steer new connections around worker changes");
 }
 
 /* A worker's sockets to the key process, the table service and (with
@@ -108,7 +154,7 @@ spawn_worker(struct master *m, uint32_t i)
 	pid_t pid;
 
 	if (worker_sockets(m, i, keyd, table, dial) != 0) {
-		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
@@ -124,7 +170,7 @@ spawn_worker(struct master *m, uint32_t i)
 		close(keyd[1]);
 		close(table[1]);
 		close_pair(dial);
-		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	keyd_attach(&m->keyd, i, keyd[1]);
@@ -135,6 +181,7 @@ spawn_worker(struct master *m, uint32_t i)
 	m->w[i].started_ms = mono_ms();
 	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
 	announce_epochs(m);
+	resteer(m);
 	log_info("worker %u started, pid %d", i, (int)pid);
 }
 
@@ -144,7 +191,7 @@ spawn_stun(struct master *m)
 	pid_t pid = roles_spawn_stun(m);
 
 	if (pid < 0) {
-		m->stun.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->stun.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	m->stun.pid = pid;
@@ -158,7 +205,7 @@ spawn_dns(struct master *m)
 	pid_t pid = roles_spawn_dns(m);
 
 	if (pid < 0) {
-		m->dns.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->dns.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	m->dns.pid = pid;
@@ -174,14 +221,14 @@ spawn_dialer(struct master *m)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		log_warn("socketpair for the mesh dialer");
-		m->dialer.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->dialer.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	pid = roles_spawn_dialer(m, sv[1]);
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
-		m->dialer.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->dialer.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	dialctl_started(&m->dial, sv[0]);
@@ -194,7 +241,7 @@ static void
 spawn_keyd(struct master *m)
 {
 	if (keyd_spawn(&m->keyd, m->cfg) != 0) {
-		m->keyp.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->keyp.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	m->keyp.pid = m->keyd.pid;
@@ -247,7 +294,7 @@ schedule_restart(struct worker_proc *p, const char *what)
 		p->backoff_ms = p->backoff_ms == 0 ? MIN_BACKOFF_MS :
 		    p->backoff_ms * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS :
 		    p->backoff_ms * 2;
-	p->respawn_at_ms = now + p->backoff_ms;
+	p->respawn_at_ms = now + wait_ms(p->backoff_ms);
 	if (p->backoff_ms > 0)
 		log_warnx("%s died after %lld ms; restarting it in %u ms", what,
 		    (long long)ran, p->backoff_ms);
@@ -262,6 +309,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	snprintf(what, sizeof(what), "worker %u", i);
 	log_exit(m, what, wp->pid, status);
 	wp->pid = 0;
+	resteer(m);
 	keyd_detach(&m->keyd, i);
 	dialctl_detach(&m->dial, i);
 	reclaim(m, i);
@@ -528,6 +576,9 @@ master_run(struct master *m)
 {
 	int timeout;
 
+	if (backoff_scale() > 1)
+		log_info("back-off times divided by %lld (test build)",
+		    (long long)backoff_scale());
 	for (;;) {
 		timeout = respawn_due(m);
 		if (m->stopping) {
