@@ -8,7 +8,7 @@
 #   make bench      throughput/latency/memory figures (see bench/README.md)
 
 CC	?= cc
-PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib
+PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib libcurl
 PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
@@ -36,7 +36,8 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
-	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c
+	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
+	     common/verifyd_proto.c common/allowlist.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
@@ -44,11 +45,13 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
 	     worker/metrics.c worker/session.c \
-	     worker/tlskey.c worker/tlsctx.c
+	     worker/tlskey.c worker/tlsctx.c worker/verify.c worker/clientcert.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/rateconf.c master/notify.c \
-	     master/spawn.c master/roles.c
+	     master/spawn.c master/roles.c master/verifyd.c master/allowkeys.c \
+	     master/clientca.c master/verifier.c master/verifier_serve.c \
+	     master/verifier_http.c master/verifier_cache.c master/verifier_answer.c
 # The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
 	     acme/parse.c acme/x509.c acme/store.c acme/renew.c common/b64url.c

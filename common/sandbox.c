@@ -5,8 +5,9 @@
  * process can only move bytes on descriptors it already holds (workers also
  * accept), allocate non-executable memory, and exit. Anything else kills it
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
- * one. No execve, no ptrace, no executable memory anywhere; no open, socket
- * or connect except in the bootstrap-DNS process, which must be a resolver.
+ * one. No execve, no ptrace, no executable memory anywhere; no open except
+ * in the bootstrap-DNS process, which must be a resolver; no socket or
+ * connect except there and in the verifier, an HTTP client.
  */
 #include "sandbox.h"
 
@@ -29,80 +30,89 @@
 #define K	(1 << SANDBOX_KEY)
 #define S	(1 << SANDBOX_STUN)
 #define D	(1 << SANDBOX_DNS)
+#define V	(1 << SANDBOX_VERIFY)
 
 /* The syscall by name: a misspelt one does not compile. */
 #define SC(name)	SCMP_SYS(name), #name
 
 static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ SC(read),		ANY,		W | K | D },
-	{ SC(write),		ANY,		W | K | S | D },
+	{ SC(read),		ANY,		W | K | D | V },
+	{ SC(write),		ANY,		W | K | S | D | V },
 	{ SC(readv),		ANY,		W },
 	{ SC(writev),		ANY,		W },
-	{ SC(recvfrom),		ANY,		W | K | D },
-	{ SC(sendto),		ANY,		W | K | D },
-	{ SC(recvmsg),		ANY,		W | K | D },
-	{ SC(sendmsg),		ANY,		W | K | D },
-	{ SC(close),		ANY,		W | K | D },
+	{ SC(recvfrom),		ANY,		W | K | D | V },
+	{ SC(sendto),		ANY,		W | K | D | V },
+	{ SC(recvmsg),		ANY,		W | K | D | V },
+	{ SC(sendmsg),		ANY,		W | K | D | V },
+	{ SC(close),		ANY,		W | K | D | V },
 	/* STUN: a batch of requests in, a batch of answers out. */
 	{ SC(recvmmsg),		ANY,		S },
 	{ SC(sendmmsg),		ANY,		S | D },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
-	{ SC(setsockopt),	TCP_SOCKOPT,	W },
+	{ SC(setsockopt),	TCP_SOCKOPT,	W | V },
 	{ SC(shutdown),		ANY,		W },
 	/* The event loop (aarch64 has only the p-forms of epoll_wait and poll). */
-	{ SC(epoll_wait),	ANY,		W | K },
-	{ SC(epoll_pwait),	ANY,		W | K },
-	{ SC(epoll_ctl),	ANY,		W | K },
-	{ SC(clock_gettime),	ANY,		W | K | S | D },
-	{ SC(gettimeofday),	ANY,		W | K | S | D },
-	{ SC(restart_syscall),	ANY,		W | K | S | D },
+	{ SC(epoll_wait),	ANY,		W | K | V },
+	{ SC(epoll_pwait),	ANY,		W | K | V },
+	{ SC(epoll_ctl),	ANY,		W | K | V },
+	{ SC(clock_gettime),	ANY,		W | K | S | D | V },
+	{ SC(gettimeofday),	ANY,		W | K | S | D | V },
+	{ SC(restart_syscall),	ANY,		W | K | S | D | V },
 	/* Memory, never executable. */
-	{ SC(brk),		ANY,		W | K | S | D },
-	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D },
-	{ SC(munmap),		ANY,		W | K | S | D },
-	{ SC(mremap),		ANY,		W | K },
-	{ SC(madvise),		ANY,		W | K | D },
+	{ SC(brk),		ANY,		W | K | S | D | V },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | V },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | V },
+	{ SC(munmap),		ANY,		W | K | S | D | V },
+	{ SC(mremap),		ANY,		W | K | V },
+	{ SC(madvise),		ANY,		W | K | D | V },
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
 	/*
 	 * Waking only: glibc's pthread_once wakes waiters after OpenSSL's lazy
 	 * initialisations. Nothing here can wait on a futex, so no process
 	 * can be made to wait on a lock another holds.
 	 */
-	{ SC(futex),		FUTEX_WAKE_ONLY, W | K },
+	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | V },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | K | D },
-	/* A stub resolver (the bootstrap-DNS process only). */
+	{ SC(getrandom),	ANY,		W | K | D | V },
+	/*
+	 * A stub resolver (the bootstrap-DNS process), and the verifier's
+	 * HTTP clients (tailscaled's unix socket, the admission controller):
+	 * they make connections. The verifier opens no file and resolves no
+	 * name (both done before its sandbox).
+	 */
 	{ SC(openat),		READ_ONLY_OPEN,	D },
 	{ SC(fstat),		ANY,		D },
 	{ SC(newfstatat),	ANY,		D },
 	{ SC(lseek),		ANY,		D },
-	{ SC(socket),		IP_SOCKET,	D },
-	{ SC(connect),		ANY,		D },
+	{ SC(socket),		IP_SOCKET,	D | V },
+	{ SC(connect),		ANY,		D | V },
 	{ SC(bind),		ANY,		D },
-	{ SC(getsockname),	ANY,		D },
+	{ SC(getsockname),	ANY,		D | V },
+	{ SC(getpeername),	ANY,		V },
+	{ SC(getsockopt),	ANY,		V },
 	{ SC(setsockopt),	ANY,		D },
-	{ SC(poll),		ANY,		D },
-	{ SC(ppoll),		ANY,		D },
+	{ SC(poll),		ANY,		D | V },
+	{ SC(ppoll),		ANY,		D | V },
 	{ SC(ioctl),		FIONREAD_ONLY,	D },
 	{ SC(fcntl),		ANY,		D },
+	{ SC(fcntl),		FILE_FLAGS_ONLY, V },
 	{ SC(clock_nanosleep),	ANY,		D },
 	{ SC(nanosleep),	ANY,		D },
 	{ SC(uname),		ANY,		D },
 	/* Leaving, and dying loudly. */
-	{ SC(exit),		ANY,		W | K | S | D },
-	{ SC(exit_group),	ANY,		W | K | S | D },
-	{ SC(rt_sigreturn),	ANY,		W | K | S | D },
-	{ SC(rt_sigprocmask),	ANY,		W | K | S | D },
-	{ SC(getpid),		ANY,		W | K | S | D },
-	{ SC(gettid),		ANY,		W | K | S | D },
-	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D },
+	{ SC(exit),		ANY,		W | K | S | D | V },
+	{ SC(exit_group),	ANY,		W | K | S | D | V },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D | V },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | V },
+	{ SC(getpid),		ANY,		W | K | S | D | V },
+	{ SC(gettid),		ANY,		W | K | S | D | V },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | V },
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan test builds only: its runtime drops its alternate signal stack
 	 * at exit. Production builds never see this entry. */
-	{ SC(sigaltstack),	ANY,		W | K | S | D },
+	{ SC(sigaltstack),	ANY,		W | K | S | D | V },
 #endif
 };
 
@@ -174,6 +184,12 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		break;
 	case FIONREAD_ONLY:
 		a = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case FILE_FLAGS_ONLY:
+		a = SCMP_A1(SCMP_CMP_EQ, F_GETFL);
+		allow(ctx, nr, 1, &a, rc);
+		a = SCMP_A1(SCMP_CMP_EQ, F_SETFL);
 		allow(ctx, nr, 1, &a, rc);
 		break;
 	}
