@@ -14,7 +14,7 @@ PYTHON	 = /usr/bin/python3
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
 	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc \
-	   python3-openssl libcurl4-openssl-dev pebble
+	   python3-openssl python3-cryptography libcurl4-openssl-dev pebble
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 # Development and CI builds fail on any warning; the Debian package build
@@ -83,7 +83,7 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
-	     test_acme_parse test_acme_crypto test_acme_config test_renew
+	     test_acme_parse test_acme_crypto test_acme_config test_renew test_verify
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench \
 	install deb deb-deps package-test-deps test-package clean

@@ -489,6 +489,7 @@ tls_handshake(struct wk *w, struct conn *c)
 		conn_mark_ready(w, c);	/* the request may already be buffered */
 	} else if (r < 0) {
 		wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
+		transport_tls_drain(c);
 		conn_close(w, c, "TLS handshake failed");
 	}
 	tls_charge(w, c);

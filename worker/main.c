@@ -223,6 +223,7 @@ setup(struct wk *w, const json_t *setup)
 			fatalx("SSL_new failed");
 		SSL_free(probe);
 	}
+	tzset();	/* checking a client certificate's dates reads the zone */
 	ERR_clear_error();	/* kept empty from now on: see tls_error() */
 	sodium_memzero(warm, sizeof(warm));
 }

@@ -61,6 +61,8 @@ DERPD_FLAGS = {
     "ring-kib": ("int", "1024"), "keepalive": ("duration", "1m0s"),
     "handshake-timeout": ("duration", "10s"), "verbose": ("bool", None),
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
+    "allow-keys": ("string", None), "verify-interval": ("duration", None),
+    "client-ca": ("string", None), "client-crl": ("string", None),
 }
 
 ENTRY_RE = re.compile(r"  -(\S+)( (string|int|float|duration))?\n    \t(.*)")
@@ -125,8 +127,6 @@ def test_version(derpd_bin):
     (["-a", "127.0.0.1:443"], ["-certmode", "letsencrypt"]),
     (["-a", "127.0.0.1:443", "-certmode", "gcp"], ["-certmode"]),
     (["-mesh-with", "derp1.example.com,derp2.example.com"], ["-mesh-with"]),
-    (["-verify-clients"], ["-verify-clients"]),
-    (["-verify-client-url", "https://admit.example/"], ["-verify-client-url"]),
     (["-secrets-url", "https://setec.example/"], ["-secrets-url"]),
     (["-acme-ip-certs"], ["-acme-ip-certs"]),
     (["-ace"], ["-ace"]),

@@ -6,15 +6,62 @@ protocol).  Each records the requests it saw, in a thread of this test
 process; `close()` stops it."""
 import json
 import os
+import shutil
 import socket
 import socketserver
 import ssl
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 LOCALAPI_HOST = "local-tailscaled.sock"
+
+
+class _Tracking:
+    """A server that can cut its open (keep-alive) connections: a stand-in
+    that closes must look down to a client that kept a connection."""
+
+    def track(self, conn):
+        with self.conns_lock:
+            self.conns.add(conn)
+        return conn
+
+    def shutdown_request(self, request):
+        with self.conns_lock:
+            self.conns.discard(request)
+        super().shutdown_request(request)
+
+    def cut(self):
+        with self.conns_lock:
+            conns, self.conns = self.conns, set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _tracking(cls):
+    class Server(_Tracking, cls):
+        daemon_threads = True
+        request_queue_size = 1024       # Go listens with the kernel's maximum
+
+        def __init__(self, *a, **kw):
+            self.conns, self.conns_lock = set(), threading.Lock()
+            super().__init__(*a, **kw)
+
+        def get_request(self):
+            conn, addr = super().get_request()
+            return self.track(conn), addr or ("local", 0)
+
+        def handle_error(self, request, client_address):
+            pass                        # a client that hung up mid-answer
+    return Server
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -35,12 +82,14 @@ class LocalAPI:
     """tailscaled's LocalAPI whois: 200 with a JSON body for `known` node
     keys (bytes), 404 "no match for IP:port" for others; a request whose
     Host is not local-tailscaled.sock gets 403, as tailscaled refuses it.
-    `delay` seconds before each answer (a slow tailscaled)."""
+    `delay` seconds before each answer (a slow tailscaled); `force` =
+    (status, body) answers every request so."""
 
     def __init__(self, path, known=(), delay=0.0):
         self.path = str(path)
         self.known = {bytes(k).hex() for k in known}
         self.delay = delay
+        self.force = None
         self.requests = []              # (Host header, addr parameter)
         self.bad_host = 0
         self.lock = threading.Lock()
@@ -55,6 +104,8 @@ class LocalAPI:
                     standin.requests.append((host, addr))
                 if standin.delay:
                     time.sleep(standin.delay)
+                if standin.force is not None:
+                    return self.reply(standin.force[0], standin.force[1])
                 if host != LOCALAPI_HOST:
                     with standin.lock:
                         standin.bad_host += 1
@@ -74,14 +125,8 @@ class LocalAPI:
         if os.path.exists(self.path):
             os.unlink(self.path)
 
-        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-            daemon_threads = True
-
-            def get_request(self):
-                conn, _ = self.socket.accept()
-                return conn, ("local", 0)  # BaseHTTPRequestHandler wants a pair
-
-        self.server = Server(self.path, Handler)
+        self.server = _tracking(type("UnixServer", (socketserver.ThreadingMixIn,
+                                     socketserver.UnixStreamServer), {}))(self.path, Handler)
         os.chmod(self.path, 0o666)      # the verifier runs as -user
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -91,8 +136,10 @@ class LocalAPI:
             return [a for _, a in self.requests]
 
     def close(self):
+        """Down: no more connections, and the open ones cut."""
         self.server.shutdown()
         self.server.server_close()
+        self.server.cut()
         if os.path.exists(self.path):
             os.unlink(self.path)
 
@@ -125,8 +172,7 @@ class Admission:
                     standin.headers.append(dict(self.headers))
                 standin.answer(self, req)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _tracking(ThreadingHTTPServer)(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/admit"
         if tls is not None:
@@ -161,8 +207,21 @@ class Admission:
             return [r.get("NodePublic") for r in self.requests if isinstance(r, dict)]
 
     def close(self):
+        """Down: no more connections, and the open ones cut."""
         self.server.shutdown()
         self.server.server_close()
+        self.server.cut()
+
+
+@pytest.fixture
+def open_dir():
+    """A directory derpd's -user can reach (pytest's tmp_path is root's
+    alone): for the LocalAPI socket and for files derpd rereads after the
+    privilege drop.  Removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="derpd-verify-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def unused_port():

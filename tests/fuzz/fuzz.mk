@@ -30,7 +30,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
-		fuzz_client_msg fuzz_acme
+		fuzz_client_msg fuzz_acme fuzz_allowlist fuzz_verifyd_proto \
+		fuzz_verifier_answer
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -52,6 +53,9 @@ FUZZ_SRC_fuzz_client_http = client/httpparse.c
 FUZZ_SRC_fuzz_client_stun = client/stunc.c common/stun.c
 FUZZ_SRC_fuzz_client_msg  = client/streamfmt.c client/chatmsg.c
 FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
+FUZZ_SRC_fuzz_allowlist	 = common/allowlist.c common/keyfmt.c
+FUZZ_SRC_fuzz_verifyd_proto = common/verifyd_proto.c
+FUZZ_SRC_fuzz_verifier_answer = master/verifier_answer.c common/keyfmt.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096). A table reader that does not
@@ -68,6 +72,9 @@ FUZZ_OPTS_fuzz_client_http = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
+FUZZ_OPTS_fuzz_allowlist  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_allowlist.dict
+FUZZ_OPTS_fuzz_verifyd_proto = -max_len=128
+FUZZ_OPTS_fuzz_verifier_answer = -max_len=6000 -dict=tests/fuzz/dict/fuzz_verifier_answer.dict
 FUZZ_OPTS	?=
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
