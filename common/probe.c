@@ -36,6 +36,7 @@ static const char *const names[PROBE_MAX] = {
 	[PROBE_PROC_MEM] = "open of /proc/PID/mem",
 	[PROBE_KEYD_GARBAGE] = "a signature request for something else",
 	[PROBE_SWALLOW] = "swallowing requests",
+	[PROBE_VERIFY_GARBAGE] = "garbage and a flood to the verifier",
 };
 
 static const struct probe_target *installed;	/* probe_install's */
@@ -87,6 +88,39 @@ keyd_garbage(const struct probe_target *t)
 	req.tbs_len = 32;
 	memset(req.tbs, 0xab, 32);
 	return send(t->keyd_fd, &req, sizeof(req), MSG_NOSIGNAL);
+}
+
+/*
+ * What a compromised worker can send the verifier: a short message, an
+ * unknown operation, an all-zero key (each refused), then 5,000 well-formed
+ * requests for fresh keys at once (answered within its bounds).
+ */
+static long
+verify_garbage(const struct probe_target *t)
+{
+	struct verifyd_req req;
+	uint32_t i;
+	long sent = 0;
+
+	if (t->verify_fd < 0)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.op = VERIFYD_LOGIN;
+	(void)!send(t->verify_fd, &req, 7, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)!send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	req.op = 77;
+	req.key[0] = 1;
+	(void)!send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	req.op = VERIFYD_RECHECK;
+	req.deadline_ms = INT64_MAX;
+	for (i = 0; i < 5000; i++) {
+		randombytes_buf(req.key, sizeof(req.key));
+		req.slot = i;
+		if (send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(req))
+			sent++;
+	}
+	return sent;
 }
 
 static long
@@ -152,6 +186,8 @@ attempt(const struct probe_target *t, int n, pid_t target)
 	case PROBE_SWALLOW:
 		swallow = 1;
 		return 0;
+	case PROBE_VERIFY_GARBAGE:
+		return verify_garbage(t);
 	}
 	return -1;
 }

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "keyd_proto.h"
+#include "verifyd_proto.h"
 
 enum probe {
 	PROBE_EXECVE = 1,
@@ -35,6 +36,7 @@ enum probe {
 	PROBE_PROC_MEM,			/* open /proc/<target>/mem */
 	PROBE_KEYD_GARBAGE,		/* a signature request for something else */
 	PROBE_SWALLOW,			/* the key process: read requests, answer none */
+	PROBE_VERIFY_GARBAGE,		/* malformed requests, then a flood, to the verifier */
 	PROBE_MAX,
 };
 
@@ -46,6 +48,7 @@ struct probe_target {
 	size_t		 foreign_size;
 	int		 fd;		/* a socket to connect() */
 	int		 keyd_fd;	/* to the key process */
+	int		 verify_fd;	/* to the verifier, or -1 */
 };
 
 #ifdef DERPD_TEST_HOOKS

@@ -452,7 +452,8 @@ handle_signals(struct master *m)
 			break;
 #ifdef DERPD_TEST_HOOKS
 		case SIGUSR1: {
-			struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+			struct probe_target t = { .fd = -1, .keyd_fd = -1,
+			    .verify_fd = -1 };
 
 			probe_run(&t, si.ssi_int);
 			break;

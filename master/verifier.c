@@ -132,7 +132,8 @@ handle_signals(struct verifier *v)
 			exit(0);
 #ifdef DERPD_TEST_HOOKS
 		if (si.ssi_signo == SIGUSR1) {
-			struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+			struct probe_target t = { .fd = -1, .keyd_fd = -1,
+			    .verify_fd = -1 };
 
 			probe_run(&t, si.ssi_int);
 		}

@@ -284,6 +284,7 @@ run_probe(struct wk *w, int value)
 		.foreign_size = w->shm->master.size,
 		.fd = w->listen_fd,
 		.keyd_fd = w->keyd_fd,
+		.verify_fd = w->verify_fd,
 	};
 
 	probe_run(&t, value);

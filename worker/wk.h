@@ -6,7 +6,8 @@
  *
  *   bufpool, http, clientinfo       no worker state
  *   transport, loginmem, outq,      bytes in and out of one connection,
- *   websocket                       what it holds before it logs in
+ *   websocket, clientcert           what it holds before it logs in, its
+ *                                   TLS client certificate
  *   conn                            lifecycle, epoll, read/write loops, timers
  *   peergone, route, mesh,          what DERP means: who heard from whom,
  *   presence, inbox, derp_in,       where a packet goes, mesh watchers, the

@@ -14,6 +14,8 @@ from conftest import free_port
 from derp_client import ConnectionClosed, DerpClient, client_info
 from derp_helpers import exchange
 from http_helpers import metrics
+from probes import probe
+from procfs import derpd_pids
 from verify_standins import open_dir  # noqa: F401 (fixture)
 
 MESH_KEY = bytes(range(1, 33))
@@ -90,6 +92,26 @@ def test_sighup_closes_removed_keys_and_keeps_a_bad_list_out(derp_server, connec
     assert not cc.is_closed_by_server(timeout=1)
     connect(srv, private_key=c).close()
     assert metrics(srv)("derpd_verify_rechecks_total", result="not_allowed") == 1
+
+
+def test_hostile_worker_cannot_disturb_the_verifier(derp_server, derpd_test_bin,
+                                                   connect, open_dir):
+    """A compromised worker's requests: malformed ones are refused (logged
+    once), a flood of 5,000 is answered within the verifier's bounds, and
+    the other worker's logins are decided as before."""
+    a, b = PrivateKey.generate(), PrivateKey.generate()
+    path = open_dir / "allow"
+    path.write_text(listing(a, b))
+    srv = derp_server(workers=2, binary=derpd_test_bin, extra_args=["-allow-keys", path])
+    mark = srv.log_mark()
+    probe(derpd_pids(srv)["worker 0"], "verify_garbage")
+    srv.wait_log(r"derpd\[worker 0\]: test hook: garbage and a flood to the verifier "
+                 r"returned \d+", since=mark)
+    srv.wait_log(r"derpd\[verify\]: WARNING: refused a request from worker 0: wrong size "
+                 r"\(logged once per worker\)", since=mark)
+    exchange(connect(srv, worker=1, private_key=a), connect(srv, worker=1, private_key=b))
+    refused(srv, PrivateKey.generate())
+    assert "verifier (pid" not in srv.log_text()[mark:]
 
 
 def test_bad_list_refused_at_start(derpd_bin, keyfile, open_dir):
