@@ -19,6 +19,8 @@ verifier_whois_answer(long status, const char *body, size_t len,
 	json_t *root;
 	int object;
 
+	if (body == NULL)	/* no body at all */
+		body = "", len = 0;
 	if (status == 404)
 		return VR_NOT_IN_TAILNET;
 	if (status != 200) {
@@ -63,6 +65,8 @@ verifier_admit_answer(long status, const char *body, size_t len,
 	json_t *root;
 	int allow = 0, rc;
 
+	if (body == NULL)
+		body = "", len = 0;
 	if (status != 200) {
 		*why = "unexpected HTTP status";
 		return VR_ADMISSION_ERROR;

@@ -22,7 +22,10 @@
 #define VERIFIER_WHOIS_BODY_MAX	(256 * 1024)
 #define VERIFIER_ADMIT_REQ_MAX	160
 
-/* The reason a whois answer gives; for an error *why says what was wrong. */
+/*
+ * The reason a whois answer gives; for an error *why says what was wrong.
+ * body may be NULL (no body).
+ */
 enum verifyd_reason verifier_whois_answer(long status, const char *body,
 	    size_t len, const char **why);
 /* The reason an admission answer gives (len may exceed the 4 KiB read). */

@@ -236,7 +236,7 @@ add_waiter(struct verifier *v, struct vjob *j, uint32_t w,
 	return 0;
 }
 
-/* Logs why a login was refused (once per lookup, and rate-limited). */
+/* Logs why a client was refused (once per lookup, and rate-limited). */
 static void
 log_refusal(struct verifier *v, const uint8_t key[KEY_LEN], const uint8_t ip[16],
     uint32_t reason)
@@ -272,8 +272,7 @@ finish(struct verifier *v, struct vjob *j, uint32_t reason)
 	if (reason != VR_BUSY && reason != VR_EXPIRED)
 		vcache_put(&v->cache, j->key, j->ip, reason,
 		    verifier_now_ms() + ttl_of(j, reason));
-	if (j->login)
-		log_refusal(v, j->key, j->ip, reason);
+	log_refusal(v, j->key, j->ip, reason);
 	for (wt = j->waiters; wt != NULL; wt = next) {
 		next = wt->next;
 		reply(v, wt->worker, wt->wepoch, &wt->resp, reason);
@@ -395,8 +394,7 @@ handle(struct verifier *v, uint32_t w, const struct verifyd_req *req)
 		else
 			return;
 	}
-	if (req->op == VERIFYD_LOGIN)
-		log_refusal(v, req->key, req->ip, reason);
+	log_refusal(v, req->key, req->ip, reason);
 	reply(v, w, v->wepoch[w], &resp, reason);
 }
 

@@ -124,3 +124,18 @@ def test_bad_list_refused_at_start(derpd_bin, keyfile, open_dir):
     assert out.returncode == 1
     assert f"-allow-keys {path}:3: want nodekey:<64 hexadecimal digits>" in out.stderr
     assert "verifier started" not in out.stderr and "serving on" not in out.stderr
+
+
+def test_start_up_log_names_the_access_control(derp_server, open_dir):
+    """No check in force: the log says the relay is open; with checks, it
+    names them."""
+    srv = derp_server(workers=1)
+    assert "WARNING: open relay: any client that can reach this relay may use it" \
+        in srv.log_text()
+    assert "access control:" not in srv.log_text()
+    path = open_dir / "allow"
+    path.write_text(listing(PrivateKey.generate()))
+    srv = derp_server(workers=1, extra_args=["-allow-keys", path, "-verify-interval", "10m"])
+    assert (f"access control: keys in {path} (1); connected clients verified again "
+            "periodically and on SIGHUP") in srv.log_text()
+    assert "open relay" not in srv.log_text()

@@ -145,6 +145,9 @@ test_whois_answers(void **state)
 	assert_int_equal(whois(200, "[1]"), VR_TAILSCALED_ERROR);
 	assert_int_equal(whois(404, "no match"), VR_NOT_IN_TAILNET);
 	assert_int_equal(whois(500, ""), VR_TAILSCALED_ERROR);
+	assert_int_equal(verifier_whois_answer(500, NULL, 0, &why), VR_TAILSCALED_ERROR);
+	assert_int_equal(verifier_whois_answer(200, NULL, 0, &why), VR_TAILSCALED_ERROR);
+	assert_int_equal(verifier_admit_answer(200, NULL, 0, &why), VR_ADMISSION_ERROR);
 	assert_int_equal(verifier_whois_answer(400, "invalid 'addr' parameter", 24,
 	    &why), VR_TAILSCALED_ERROR);
 	assert_non_null(strstr(why, "too old"));
