@@ -113,8 +113,17 @@ load_tls_key(struct keyproc *kp, int fd, const char *chain)
 
 	if (fd < 0)
 		return;
-	if (CRYPTO_secure_malloc_init(SECURE_HEAP, 32) != 1)
+	switch (CRYPTO_secure_malloc_init(SECURE_HEAP, 32)) {
+	case 1:
+		break;
+	case 2:		/* made, but one of guard pages, mlock, no-dump failed */
+		log_warnx("the TLS key's secure heap is only partly protected "
+		    "(most likely it could not be locked in memory, so the key "
+		    "may be written to swap)");
+		break;
+	default:
 		fatalx("cannot set up OpenSSL's secure heap for the TLS key");
+	}
 	pem = read_locked(fd, &len);
 	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL ||
 	    (kp->tls_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL)
