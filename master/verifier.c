@@ -204,19 +204,32 @@ run(struct verifier *v)
 	}
 }
 
-/* What the set-up says; it lives as long as we do (cfg points into it). */
-static void
-from_setup(struct verifier *v, const json_t *setup, struct config *cfg)
+static char *
+copy(const char *s)
 {
-	setup_get_config(setup, cfg, SETUP_CFG_VERIFY);
-	log_set_verbose(cfg->verbose);
+	char *c = strdup(s);
+
+	if (c == NULL)
+		fatalx("out of memory");
+	return c;
+}
+
+/* What the set-up says, copied: the set-up is freed. */
+static void
+from_setup(struct verifier *v, const json_t *setup)
+{
+	struct config cfg;
+
+	setup_get_config(setup, &cfg, SETUP_CFG_VERIFY);
+	log_set_verbose(cfg.verbose);
 	v->ctl = setup_fd(setup, "ctl");
 	load_allowlist(v, setup_fd(setup, "allow_keys"));
-	v->http.tailscaled = cfg->verify_clients;
-	v->http.socket_path = *cfg->socket_path != '\0' ? cfg->socket_path :
-	    DEFAULT_SOCKET;
-	v->http.url = *cfg->verify_client_url != '\0' ? cfg->verify_client_url : NULL;
-	v->http.fail_open = cfg->verify_fail_open;
+	v->http.tailscaled = cfg.verify_clients;
+	v->http.socket_path = copy(*cfg.socket_path != '\0' ? cfg.socket_path :
+	    DEFAULT_SOCKET);
+	v->http.url = *cfg.verify_client_url != '\0' ?
+	    copy(cfg.verify_client_url) : NULL;
+	v->http.fail_open = cfg.verify_fail_open;
 	v->lookups = v->http.tailscaled || v->http.url != NULL;
 }
 
@@ -225,7 +238,6 @@ verifier_main(void)
 {
 	static struct verifier v;
 	struct verifyd_hello hello = { 1 };
-	struct config cfg;
 	json_t *setup;
 	uint32_t i;
 
@@ -236,7 +248,8 @@ verifier_main(void)
 		fatalx("master exited during start-up");
 	for (i = 0; i < SHM_MAX_WORKERS; i++)
 		v.worker_fd[i] = -1;
-	from_setup(&v, setup, &cfg);
+	from_setup(&v, setup);
+	json_decref(setup);
 	if ((v.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("epoll_create1");
 	watch(&v, v.ctl, VTAG_CTL);
