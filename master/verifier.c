@@ -256,7 +256,9 @@ verifier_main(void)
 	watch(&v, v.sigfd, VTAG_SIGNAL);
 	vcache_init(&v.cache, VERIFIER_CACHE);
 	randombytes_buf(v.index_key, sizeof(v.index_key));
-	vhttp_init(&v.http, v.epfd);
+	v.http.timer_ms = -1;
+	if (v.lookups)		/* -allow-keys alone needs no HTTP at all */
+		vhttp_init(&v.http, v.epfd);
 	tzset();	/* checking a certificate's dates reads the zone: now, not later */
 	sandbox_apply(SANDBOX_VERIFY);
 	if (send(v.ctl, &hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello))

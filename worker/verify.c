@@ -175,5 +175,7 @@ verify_check_master(struct wk *w)
 			ask(w, c, VERIFYD_LOGIN, c->deadline_ms);
 		else if (checked(c) && (c->verify_id != 0 || reload))
 			ask(w, c, VERIFYD_RECHECK, w->now_ms + RECHECK_WAIT_MS);
+		else if (c->state == CS_WAIT_TABLE && !c->can_mesh && reload)
+			c->verify_next_ms = w->now_ms;	/* admitted by the old rules */
 	}
 }

@@ -15,7 +15,7 @@ from derp_client import ConnectionClosed, DerpClient, client_info
 from derp_helpers import exchange
 from http_helpers import metrics
 from probes import probe
-from procfs import derpd_pids
+from procfs import derpd_pids, wait_sandboxed
 from verify_standins import open_dir  # noqa: F401 (fixture)
 
 MESH_KEY = bytes(range(1, 33))
@@ -139,3 +139,23 @@ def test_start_up_log_names_the_access_control(derp_server, open_dir):
     assert (f"access control: keys in {path} (1); connected clients verified again "
             "periodically and on SIGHUP") in srv.log_text()
     assert "open relay" not in srv.log_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading another user's /proc/PID/fd needs root")
+def test_verifier_holds_only_its_descriptors(derp_server, open_dir):
+    """A fresh exec with the master's socket, one per worker, its epoll and
+    signalfd (with -allow-keys alone, no libcurl); the set-up and the list
+    of keys were closed once read."""
+    path = open_dir / "allow"
+    path.write_text(listing(PrivateKey.generate()))
+    srv = derp_server(workers=2, extra_args=["-allow-keys", path])
+    pid = derpd_pids(srv)["verify"]
+    wait_sandboxed(pid)
+    kinds = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        kind = ("stdio" if int(fd) <= 2 else "socket" if target.startswith("socket:")
+                else target.removeprefix("anon_inode:").strip("[]"))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    assert kinds == {"stdio": 3, "socket": 1 + 2, "eventpoll": 1, "signalfd": 1}, kinds
+    assert os.readlink(f"/proc/{pid}/exe") == os.readlink(f"/proc/{srv.pid}/exe")
