@@ -35,6 +35,7 @@ static const char *const names[PROBE_MAX] = {
 	[PROBE_KILL] = "kill of the master",
 	[PROBE_PROC_MEM] = "open of /proc/PID/mem",
 	[PROBE_KEYD_GARBAGE] = "a signature request for something else",
+	[PROBE_KEYD_OVERSIZED] = "a key request with bytes after it",
 	[PROBE_SWALLOW] = "swallowing requests",
 	[PROBE_VERIFY_GARBAGE] = "garbage and a flood to the verifier",
 };
@@ -90,14 +91,32 @@ keyd_garbage(const struct probe_target *t)
 	return send(t->keyd_fd, &req, sizeof(req), MSG_NOSIGNAL);
 }
 
+/* A well-formed request followed by more bytes: refused whole, never
+ * served as if the datagram ended where the request does. */
+static long
+keyd_oversized(const struct probe_target *t)
+{
+	uint8_t buf[sizeof(struct keyd_req) + 16];
+	struct keyd_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = KEYD_SHARED;
+	memset(req.client_pub, 0x42, sizeof(req.client_pub));
+	memset(buf, 0xcd, sizeof(buf));
+	memcpy(buf, &req, sizeof(req));
+	return send(t->keyd_fd, buf, sizeof(buf), MSG_NOSIGNAL);
+}
+
 /*
  * What a compromised worker can send the verifier: a short message, an
- * unknown operation, an all-zero key (each refused), then 5,000 well-formed
- * requests for fresh keys at once (answered within its bounds).
+ * all-zero key, a datagram longer than a request, an unknown operation
+ * (each refused), then 5,000 well-formed requests for fresh keys at once
+ * (answered within its bounds).
  */
 static long
 verify_garbage(const struct probe_target *t)
 {
+	uint8_t longer[sizeof(struct verifyd_req) + 8];
 	struct verifyd_req req;
 	uint32_t i;
 	long sent = 0;
@@ -108,6 +127,8 @@ verify_garbage(const struct probe_target *t)
 	req.op = VERIFYD_LOGIN;
 	(void)!send(t->verify_fd, &req, 7, MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)!send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	memset(longer, 0x5a, sizeof(longer));
+	(void)!send(t->verify_fd, longer, sizeof(longer), MSG_NOSIGNAL | MSG_DONTWAIT);
 	req.op = 77;
 	req.key[0] = 1;
 	(void)!send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -183,6 +204,8 @@ attempt(const struct probe_target *t, int n, pid_t target)
 		return mem_of(target);
 	case PROBE_KEYD_GARBAGE:
 		return t->keyd_fd < 0 ? -1 : keyd_garbage(t);
+	case PROBE_KEYD_OVERSIZED:
+		return t->keyd_fd < 0 ? -1 : keyd_oversized(t);
 	case PROBE_SWALLOW:
 		swallow = 1;
 		return 0;
