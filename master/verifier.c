@@ -163,7 +163,7 @@ take_worker_fd(struct verifier *v)
 	    cm->cmsg_type != SCM_RIGHTS || msg.worker >= SHM_MAX_WORKERS)
 		fatalx("bad message from the master");
 	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-	serve_attach(v, msg.worker, fd);
+	vserve_attach(v, msg.worker, fd);
 }
 
 static void
@@ -179,7 +179,7 @@ dispatch(struct verifier *v, const struct epoll_event *ev)
 		handle_signals(v);
 		break;
 	case VTAG_WORKER:
-		serve_worker(v, low, ev->events);
+		vserve_worker(v, low, ev->events);
 		break;
 	case VTAG_CURL:
 		vhttp_drive(v, (int)low, ev->events);

@@ -13,6 +13,9 @@
  *  verifier_cache.c   answers by (key, address), bounded, with short lives
  *  verifier_answer.c  what tailscaled and the controller said
  *
+ * Its protocol with workers is common/verifyd_proto.h; the master's side
+ * is verifyd.c, the workers' worker/verify.c.
+ *
  * Bounds, so that no storm of logins or slow service piles up work: each
  * worker may have VERIFIER_INFLIGHT requests read and unanswered (then its
  * socket waits), VERIFIER_LOGIN_QUEUE logins and VERIFIER_RECHECK_QUEUE
@@ -157,14 +160,14 @@ void	verifier_log(struct verifier *v, int warn, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
 /* verifier_serve.c */
-void	serve_attach(struct verifier *v, uint32_t w, int fd);
+void	vserve_attach(struct verifier *v, uint32_t w, int fd);
 /* Worker w's socket is readable or writable (events from epoll). */
-void	serve_worker(struct verifier *v, uint32_t w, uint32_t events);
+void	vserve_worker(struct verifier *v, uint32_t w, uint32_t events);
 /*
  * A stage of j's lookup ended with reason: the next stage starts, or the
  * verdict is cached and answered and more lookups start.
  */
-void	serve_stage_done(struct verifier *v, struct vjob *j, uint32_t reason);
+void	vserve_stage_done(struct verifier *v, struct vjob *j, uint32_t reason);
 
 /* verifier_http.c: everything before the sandbox happens in vhttp_init. */
 void	vhttp_init(struct vhttp *h, int epfd);

@@ -423,7 +423,7 @@ collect(struct verifier *v)
 		j->xfer = NULL;
 		free_xfer(h, x);
 		h->running--;
-		serve_stage_done(v, j, reason);
+		vserve_stage_done(v, j, reason);
 	}
 }
 

@@ -62,7 +62,7 @@ drop_worker(struct verifier *v, uint32_t w)
 }
 
 void
-serve_attach(struct verifier *v, uint32_t w, int fd)
+vserve_attach(struct verifier *v, uint32_t w, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 
@@ -350,7 +350,7 @@ start_lookups(struct verifier *v)
 }
 
 void
-serve_stage_done(struct verifier *v, struct vjob *j, uint32_t reason)
+vserve_stage_done(struct verifier *v, struct vjob *j, uint32_t reason)
 {
 	uint32_t instead;
 
@@ -435,7 +435,7 @@ read_requests(struct verifier *v, uint32_t w)
 }
 
 void
-serve_worker(struct verifier *v, uint32_t w, uint32_t events)
+vserve_worker(struct verifier *v, uint32_t w, uint32_t events)
 {
 	if (w >= SHM_MAX_WORKERS || v->worker_fd[w] < 0)
 		return;
