@@ -61,7 +61,7 @@ DERPD_FLAGS = {
     "ring-kib": ("int", "1024"), "keepalive": ("duration", "1m0s"),
     "handshake-timeout": ("duration", "10s"), "verbose": ("bool", None),
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
-    "placement": ("string", '"source-port"'),
+    "placement": ("string", '"hash"'),
     "allow-keys": ("string", None), "verify-interval": ("duration", None),
     "client-ca": ("string", None), "client-crl": ("string", None),
 }
