@@ -40,7 +40,7 @@ struct vxfer {
 	char		*body;
 	size_t		 len, max;
 	int		 truncated;	/* stopped reading at max */
-	char		 url[128];
+	char		 url[160];
 	char		 post[VERIFIER_ADMIT_REQ_MAX];
 	char		 err[CURL_ERROR_SIZE];
 };

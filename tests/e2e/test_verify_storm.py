@@ -79,7 +79,8 @@ def test_login_storm_against_a_slow_tailscaled(derp_server, connect, open_dir, s
             exchange(ca, cb, timeout=2)
             worst = max(worst, time.monotonic() - t)
             time.sleep(0.25)
-        assert worst < 1.0, f"a relayed exchange took {worst:.2f}s during the storm"
+        # A worker that waited on the verifier would stall for seconds.
+        assert worst < 2.0, f"a relayed exchange took {worst:.2f}s during the storm"
         if rooted and not ASAN:
             grown = {r: pss_kib(pids[r]) - before[r] for r in before}
             assert grown["verify"] < 16 * 1024, grown
