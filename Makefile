@@ -9,13 +9,13 @@
 #   make bench      throughput/latency/memory figures (see bench/README.md)
 
 CC	?= cc
-PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib
+PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib libcurl
 PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
 	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc \
-	   python3-openssl libcurl4-openssl-dev pebble
+	   python3-openssl python3-cryptography libcurl4-openssl-dev pebble
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 # Development and CI builds fail on any warning; the Debian package build
@@ -38,7 +38,8 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
-	     common/stopsig.c common/meshpeers.c common/dial_proto.c
+	     common/stopsig.c common/verifyd_proto.c common/allowlist.c \
+	     common/meshpeers.c common/dial_proto.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
@@ -46,14 +47,18 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
 	     worker/metrics.c worker/session.c \
-	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c \
+	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/verify.c \
+	     worker/clientcert.c \
 	     worker/forward.c worker/dial_client.c worker/tlsclient.c \
 	     worker/linkparse.c worker/remote.c worker/meshlink.c \
 	     worker/meshstat.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
-	     master/notify.c master/spawn.c master/roles.c master/dialer.c master/dialctl.c
+	     master/notify.c master/spawn.c master/roles.c master/verifyd.c \
+	     master/allowkeys.c master/clientca.c master/verifier.c \
+	     master/verifier_serve.c master/verifier_http.c master/verifier_cache.c \
+	     master/verifier_answer.c master/dialer.c master/dialctl.c
 # The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
 	     acme/parse.c acme/x509.c acme/store.c acme/renew.c common/b64url.c
@@ -61,7 +66,7 @@ ACME_LIBS  = $(shell pkg-config --libs libcurl openssl jansson 2>/dev/null) -lpt
 ACME_DRIVER_OBJ = tests/acme/driver.o tests/acme/csr_local.o \
 	     tests/acme/responder.o common/log.o
 KEYGEN_SRC = keygen/keygen.c
-BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
+BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c bench/procstat.c
 CLIENT_SRC = client/main.c client/opts.c client/url.c client/bq.c client/errfmt.c \
 	     client/transport.c client/httpc.c client/httpparse.c client/ws.c client/metacert.c \
 	     client/derpmsg.c client/derpconn.c client/crypto.c \
@@ -86,7 +91,7 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
-	     test_hashkey test_steer
+	     test_hashkey test_steer test_procstat test_verify
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean
@@ -126,6 +131,11 @@ $(1)/libderpd.a: $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DE
 
 $(1)/libacme.a: $(addprefix $(1)/,$(ACME_SRC:.c=.o))
 	rm -f $$@ && ar rcs $$@ $$^
+
+# derpbench's /proc readings, alone.
+$(1)/tests/test_procstat: $(1)/tests/unit/test_procstat.o $(1)/bench/procstat.o \
+	$(1)/common/log.o
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ -lpthread -lcmocka
 
 $(1)/tests/%: $(1)/tests/unit/%.o $(1)/libacme.a $(1)/libderpd.a
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS) \

@@ -57,6 +57,10 @@ struct config {
 	int64_t		keepalive_ms;
 	int64_t		handshake_timeout_ms;
 	int64_t		login_memory_mib;	/* per worker, before the DERP login */
+	const char	*allow_keys;		/* -allow-keys: admitted node keys */
+	int64_t		verify_interval_ms;	/* re-verify connected clients; 0: only on SIGHUP */
+	const char	*client_ca;		/* -client-ca: TLS client certificates required */
+	const char	*client_crl;
 	const char	*mesh_ca_file;		/* -mesh-with: trust these, not the system's */
 
 	/* derived */
@@ -65,6 +69,7 @@ struct config {
 	int		tls;		/* serve TLS on addr */
 	char		listen_host[256];
 	int		listen_port;
+	int		verify_on;	/* a verifier decides who logs in */
 };
 
 #endif

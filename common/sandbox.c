@@ -5,9 +5,10 @@
  * process can only move bytes on descriptors it already holds (workers also
  * accept), allocate non-executable memory, and exit. Anything else kills it
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
- * one. No execve, no ptrace, no executable memory anywhere; no open, socket
- * or connect except in the bootstrap-DNS process and the mesh dialer, which
- * must be resolvers (and the dialer connects TCP sockets for the workers).
+ * one. No execve, no ptrace, no executable memory anywhere; no open except
+ * in the bootstrap-DNS process and the mesh dialer, which must be
+ * resolvers; no socket or connect except there and in the verifier, an
+ * HTTP client (the dialer connects TCP sockets for the workers' mesh links).
  */
 #include "sandbox.h"
 
@@ -30,6 +31,7 @@
 #define K	(1 << SANDBOX_KEY)
 #define S	(1 << SANDBOX_STUN)
 #define D	(1 << SANDBOX_DNS)
+#define V	(1 << SANDBOX_VERIFY)
 #define M	(1 << SANDBOX_DIALER)
 
 /* The syscall by name: a misspelt one does not compile. */
@@ -37,15 +39,15 @@
 
 static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ SC(read),		ANY,		W | K | D | M },
-	{ SC(write),		ANY,		W | K | S | D | M },
+	{ SC(read),		ANY,		W | K | D | V | M },
+	{ SC(write),		ANY,		W | K | S | D | V | M },
 	{ SC(readv),		ANY,		W },
 	{ SC(writev),		ANY,		W },
-	{ SC(recvfrom),		ANY,		W | K | D | M },
-	{ SC(sendto),		ANY,		W | K | D | M },
-	{ SC(recvmsg),		ANY,		W | K | D | M },
-	{ SC(sendmsg),		ANY,		W | K | D | M },
-	{ SC(close),		ANY,		W | K | D | M },
+	{ SC(recvfrom),		ANY,		W | K | D | V | M },
+	{ SC(sendto),		ANY,		W | K | D | V | M },
+	{ SC(recvmsg),		ANY,		W | K | D | V | M },
+	{ SC(sendmsg),		ANY,		W | K | D | V | M },
+	{ SC(close),		ANY,		W | K | D | V | M },
 	/* STUN: a batch of requests in, a batch of answers out; waiting in
 	 * ppoll, where SIGTERM ends it (common/stopsig.c). */
 	{ SC(recvmmsg),		ANY,		S },
@@ -53,58 +55,66 @@ static const struct sandbox_rule policy[] = {
 	{ SC(sendmmsg),		ANY,		S | D | M },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
-	{ SC(setsockopt),	TCP_SOCKOPT,	W },
+	{ SC(setsockopt),	TCP_SOCKOPT,	W | V },
 	{ SC(shutdown),		ANY,		W },
 	/* The event loop (aarch64 has only the p-forms of epoll_wait and poll). */
-	{ SC(epoll_wait),	ANY,		W | K },
-	{ SC(epoll_pwait),	ANY,		W | K },
-	{ SC(epoll_ctl),	ANY,		W | K },
-	{ SC(clock_gettime),	ANY,		W | K | S | D | M },
-	{ SC(gettimeofday),	ANY,		W | K | S | D | M },
-	{ SC(restart_syscall),	ANY,		W | K | S | D | M },
+	{ SC(epoll_wait),	ANY,		W | K | V },
+	{ SC(epoll_pwait),	ANY,		W | K | V },
+	{ SC(epoll_ctl),	ANY,		W | K | V },
+	{ SC(clock_gettime),	ANY,		W | K | S | D | V | M },
+	{ SC(gettimeofday),	ANY,		W | K | S | D | V | M },
+	{ SC(restart_syscall),	ANY,		W | K | S | D | V | M },
 	/* Memory, never executable. */
-	{ SC(brk),		ANY,		W | K | S | D | M },
-	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | M },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | M },
-	{ SC(munmap),		ANY,		W | K | S | D | M },
-	{ SC(mremap),		ANY,		W | K },
-	{ SC(madvise),		ANY,		W | K | D | M },
+	{ SC(brk),		ANY,		W | K | S | D | V | M },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | V | M },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | V | M },
+	{ SC(munmap),		ANY,		W | K | S | D | V | M },
+	{ SC(mremap),		ANY,		W | K | V },
+	{ SC(madvise),		ANY,		W | K | D | V | M },
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
 	/*
 	 * Waking only: glibc's pthread_once wakes waiters after OpenSSL's lazy
 	 * initialisations. Nothing here can wait on a futex, so no process
 	 * can be made to wait on a lock another holds.
 	 */
-	{ SC(futex),		FUTEX_WAKE_ONLY, W | K },
+	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | V },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | K | D | M },
-	/* A stub resolver (the bootstrap-DNS process and the mesh dialer). */
+	{ SC(getrandom),	ANY,		W | K | D | V | M },
+	/*
+	 * Stub resolvers (the bootstrap-DNS process, and the mesh dialer,
+	 * which connects TCP sockets for the workers and checks them with
+	 * getsockopt), and the verifier's HTTP clients (tailscaled's unix
+	 * socket, the admission controller): they make connections. The
+	 * verifier opens no file and resolves no name (both done before its
+	 * sandbox).
+	 */
 	{ SC(openat),		READ_ONLY_OPEN,	D | M },
 	{ SC(fstat),		ANY,		D | M },
 	{ SC(newfstatat),	ANY,		D | M },
 	{ SC(lseek),		ANY,		D | M },
-	{ SC(socket),		IP_SOCKET,	D | M },
-	{ SC(connect),		ANY,		D | M },
+	{ SC(socket),		IP_SOCKET,	D | V | M },
+	{ SC(connect),		ANY,		D | V | M },
 	{ SC(bind),		ANY,		D | M },
-	{ SC(getsockname),	ANY,		D | M },
+	{ SC(getsockname),	ANY,		D | V | M },
+	{ SC(getpeername),	ANY,		V },
+	{ SC(getsockopt),	ANY,		V | M },
 	{ SC(setsockopt),	ANY,		D | M },
-	{ SC(poll),		ANY,		D | M },
-	{ SC(ppoll),		ANY,		D | M },
+	{ SC(poll),		ANY,		D | V | M },
+	{ SC(ppoll),		ANY,		D | V | M },
 	{ SC(ioctl),		FIONREAD_ONLY,	D | M },
-	{ SC(fcntl),		ANY,		D | M },
+	{ SC(fcntl),		ANY,		D },
+	{ SC(fcntl),		FILE_FLAGS_ONLY, V | M },
 	{ SC(clock_nanosleep),	ANY,		D },
 	{ SC(nanosleep),	ANY,		D },
 	{ SC(uname),		ANY,		D | M },
-	/* The mesh dialer: whether a connect went through; sockets to workers. */
-	{ SC(getsockopt),	ANY,		M },
 	/* Leaving, and dying loudly. */
-	{ SC(exit),		ANY,		W | K | S | D | M },
-	{ SC(exit_group),	ANY,		W | K | S | D | M },
-	{ SC(rt_sigreturn),	ANY,		W | K | S | D | M },
-	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | M },
-	{ SC(getpid),		ANY,		W | K | S | D | M },
-	{ SC(gettid),		ANY,		W | K | S | D | M },
-	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | M },
+	{ SC(exit),		ANY,		W | K | S | D | V | M },
+	{ SC(exit_group),	ANY,		W | K | S | D | V | M },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D | V | M },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | V | M },
+	{ SC(getpid),		ANY,		W | K | S | D | V | M },
+	{ SC(gettid),		ANY,		W | K | S | D | V | M },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | V | M },
 };
 
 #ifdef __SANITIZE_ADDRESS__
@@ -118,36 +128,36 @@ static const struct sandbox_rule policy[] = {
  * production build's (tests/e2e/test_sandbox_probes.py runs against it).
  */
 static const struct sandbox_rule asan_policy[] = {
-	{ SC(sigaltstack),	ANY,		W | K | S | D | M },
-	{ SC(prctl),		ANY,		W | K | S | D | M },
-	{ SC(clone),		ANY,		W | K | S | D | M },
-	{ SC(ptrace),		ANY,		W | K | S | D | M },
-	{ SC(wait4),		ANY,		W | K | S | D | M },
-	{ SC(futex),		ANY,		W | K | S | D | M },
-	{ SC(sched_yield),	ANY,		W | K | S | D | M },
-	{ SC(getppid),		ANY,		W | K | S | D | M },
-	{ SC(rt_sigaction),	ANY,		W | K | S | D | M },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | M },
-	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | M },
+	{ SC(sigaltstack),	ANY,		W | K | S | D | V | M },
+	{ SC(prctl),		ANY,		W | K | S | D | V | M },
+	{ SC(clone),		ANY,		W | K | S | D | V | M },
+	{ SC(ptrace),		ANY,		W | K | S | D | V | M },
+	{ SC(wait4),		ANY,		W | K | S | D | V | M },
+	{ SC(futex),		ANY,		W | K | S | D | V | M },
+	{ SC(sched_yield),	ANY,		W | K | S | D | V | M },
+	{ SC(getppid),		ANY,		W | K | S | D | V | M },
+	{ SC(rt_sigaction),	ANY,		W | K | S | D | V | M },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | V | M },
+	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | V | M },
 #ifdef __NR_open
-	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | M },
+	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | V | M },
 #endif
 #ifdef __NR_getdents
-	{ SC(getdents),		ANY,		W | K | S | D | M },
+	{ SC(getdents),		ANY,		W | K | S | D | V | M },
 #endif
-	{ SC(getdents64),	ANY,		W | K | S | D | M },
-	{ SC(lseek),		ANY,		W | K | S | D | M },
-	{ SC(read),		ANY,		W | K | S | D | M },
-	{ SC(close),		ANY,		W | K | S | D | M },
+	{ SC(getdents64),	ANY,		W | K | S | D | V | M },
+	{ SC(lseek),		ANY,		W | K | S | D | V | M },
+	{ SC(read),		ANY,		W | K | S | D | V | M },
+	{ SC(close),		ANY,		W | K | S | D | V | M },
 	/* A leak report: symbolised in process (libbacktrace reads derpd). */
 #ifdef __NR_readlink
-	{ SC(readlink),		ANY,		W | K | S | D | M },
+	{ SC(readlink),		ANY,		W | K | S | D | V | M },
 #endif
-	{ SC(readlinkat),	ANY,		W | K | S | D | M },
-	{ SC(newfstatat),	ANY,		W | K | S | D | M },
-	{ SC(fstat),		ANY,		W | K | S | D | M },
-	{ SC(fcntl),		ANY,		W | K | S | D | M },
-	{ SC(ioctl),		ANY,		W | K | S | D | M },
+	{ SC(readlinkat),	ANY,		W | K | S | D | V | M },
+	{ SC(newfstatat),	ANY,		W | K | S | D | V | M },
+	{ SC(fstat),		ANY,		W | K | S | D | V | M },
+	{ SC(fcntl),		ANY,		W | K | S | D | V | M },
+	{ SC(ioctl),		ANY,		W | K | S | D | V | M },
 };
 #endif
 
@@ -221,6 +231,12 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		break;
 	case FIONREAD_ONLY:
 		a = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case FILE_FLAGS_ONLY:
+		a = SCMP_A1(SCMP_CMP_EQ, F_GETFL);
+		allow(ctx, nr, 1, &a, rc);
+		a = SCMP_A1(SCMP_CMP_EQ, F_SETFL);
 		allow(ctx, nr, 1, &a, rc);
 		break;
 	}

@@ -6,12 +6,14 @@
 #include <sys/types.h>
 
 #include "certs.h"
+#include "clientca.h"
 #include "config.h"
 #include "dialctl.h"
 #include "keyd.h"
 #include "privdrop.h"
 #include "shm.h"
 #include "tablesrv.h"
+#include "verifyd.h"
 
 struct worker_proc {
 	pid_t		pid;		/* 0 when not running */
@@ -38,6 +40,9 @@ struct master {
 	struct worker_proc stun;
 	int		 run_dns;	/* bootstrap DNS names configured */
 	struct worker_proc dns;
+	struct verifyd	 verifyd;	/* with -verify-clients, -verify-client-url, -allow-keys */
+	struct worker_proc verp;	/* the verifier (pid mirrors verifyd.pid) */
+	struct clientca	 clientca;	/* -client-ca, -client-crl */
 	int		 run_mesh;	/* -mesh-with given */
 	struct dialctl	 dial;		/* the mesh dialer's sockets, the links' CAs */
 	struct worker_proc dialer;

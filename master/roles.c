@@ -57,7 +57,7 @@ evfds(struct spawn *sp, const struct master *m)
 
 pid_t
 roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
-    int dial_fd)
+    int verify_fd, int dial_fd)
 {
 	struct spawn sp;
 	char title[32];
@@ -73,12 +73,15 @@ roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
 	set(&sp, "http", json_integer(spawn_fd(&sp, m->http_fds[i])));
 	set(&sp, "keyd", json_integer(spawn_fd(&sp, keyd_fd)));
 	set(&sp, "table", json_integer(spawn_fd(&sp, table_fd)));
+	set(&sp, "verify", json_integer(spawn_fd(&sp, verify_fd)));
 	set(&sp, "dialer", json_integer(spawn_fd(&sp, dial_fd)));
 	set(&sp, "mesh_ca", json_string(m->dial.ca_pem ? m->dial.ca_pem : ""));
 	set(&sp, "evfds", evfds(&sp, m));
 	setup_put_hex(sp.setup, "server_pub", m->keyd.pub, KEY_LEN);
 	set(&sp, "tls_chain", json_string(m->tls_chain ? m->tls_chain : ""));
 	set(&sp, "sni", json_string(m->certs.sni));
+	set(&sp, "client_ca", json_string(m->clientca.ca ? m->clientca.ca : ""));
+	set(&sp, "client_crl", json_string(m->clientca.crl ? m->clientca.crl : ""));
 	return spawn_run(&sp);
 }
 

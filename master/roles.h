@@ -11,9 +11,12 @@
 
 #include "master.h"
 
-/* Worker i, with its ends of the key process's, table's and dialer's sockets. */
+/*
+ * Worker i, with its ends of the key process's, table's, verifier's (or -1)
+ * and mesh dialer's (or -1) sockets.
+ */
 pid_t	roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
-	    int dial_fd);
+	    int verify_fd, int dial_fd);
 pid_t	roles_spawn_stun(struct master *m);
 pid_t	roles_spawn_dns(struct master *m);
 /* The mesh dialer, with its end of its control socket. */

@@ -113,26 +113,39 @@ resteer(struct master *m)
 		log_warn("cannot steer new connections around worker changes");
 }
 
-/* A worker's sockets to the key process, the table service and (with
- * -mesh-with) the mesh dialer; [0] is the worker's end. */
 static int
-worker_sockets(const struct master *m, uint32_t i, int keyd[2], int table[2],
-    int dial[2])
+worker_sockets(uint32_t i, int keyd[2], int table[2])
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, keyd) != 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, table) == 0)
+		return 0;
+	log_warn("socketpair for worker %u", i);
+	close(keyd[0]);
+	close(keyd[1]);
+	return -1;
+}
+
+/* The worker's socket to the verifier, when there is one; else -1s. */
+static int
+verify_socket(const struct master *m, uint32_t i, int verify[2])
+{
+	verify[0] = verify[1] = -1;
+	if (!m->cfg->verify_on ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, verify) == 0)
+		return 0;
+	log_warn("socketpair for worker %u", i);
+	return -1;
+}
+
+/* With -mesh-with, a worker's socket to the mesh dialer; [0] is the worker's. */
+static int
+dial_socket(const struct master *m, uint32_t i, int dial[2])
 {
 	dial[0] = dial[1] = -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, keyd) != 0)
-		goto fail;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, table) != 0)
-		goto fail_keyd;
 	if (!m->run_mesh ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, dial) == 0)
 		return 0;
-	close(table[0]);
-	close(table[1]);
-fail_keyd:
-	close(keyd[0]);
-	close(keyd[1]);
-fail:
 	log_warn("socketpair for worker %u", i);
 	return -1;
 }
@@ -150,31 +163,50 @@ static void
 spawn_worker(struct master *m, uint32_t i)
 {
 	struct shm_worker_state *ws = &m->shm.ctl->workers[i];
-	int keyd[2], table[2], dial[2];
+	int keyd[2], table[2], verify[2], dial[2];
 	pid_t pid;
 
-	if (worker_sockets(m, i, keyd, table, dial) != 0) {
+	if (worker_sockets(i, keyd, table) != 0) {
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
+	if (verify_socket(m, i, verify) != 0) {
+		close_pair(keyd);
+		close_pair(table);
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
+	if (dial_socket(m, i, dial) != 0) {
+		close_pair(keyd);
+		close_pair(table);
+		close_pair(verify);
 		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws->alive, 1, __ATOMIC_RELEASE);
-	pid = roles_spawn_worker(m, i, keyd[0], table[0], dial[0]);
+	pid = roles_spawn_worker(m, i, keyd[0], table[0], verify[0], dial[0]);
 	close(keyd[0]);
 	close(table[0]);
+	if (verify[0] >= 0)
+		close(verify[0]);
 	if (dial[0] >= 0)
 		close(dial[0]);
-	dial[0] = -1;
 	if (pid < 0) {
 		__atomic_store_n(&ws->alive, 0, __ATOMIC_RELEASE);
 		close(keyd[1]);
 		close(table[1]);
-		close_pair(dial);
+		if (verify[1] >= 0)
+			close(verify[1]);
+		if (dial[1] >= 0)
+			close(dial[1]);
 		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	keyd_attach(&m->keyd, i, keyd[1]);
 	tablesrv_attach(&m->tables, i, table[1]);
+	if (verify[1] >= 0)
+		verifyd_attach(&m->verifyd, i, verify[1]);
 	if (dial[1] >= 0)
 		dialctl_attach(&m->dial, i, dial[1]);
 	m->w[i].pid = pid;
@@ -235,6 +267,17 @@ spawn_dialer(struct master *m)
 	m->dialer.pid = pid;
 	m->dialer.started_ms = mono_ms();
 	log_info("mesh dialer started, pid %d", (int)pid);
+}
+
+static void
+spawn_verifier(struct master *m)
+{
+	if (verifyd_spawn(&m->verifyd, m->cfg) != 0) {
+		m->verp.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
+	m->verp.pid = m->verifyd.pid;
+	m->verp.started_ms = mono_ms();
 }
 
 static void
@@ -311,6 +354,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	wp->pid = 0;
 	resteer(m);
 	keyd_detach(&m->keyd, i);
+	verifyd_detach(&m->verifyd, i);
 	dialctl_detach(&m->dial, i);
 	reclaim(m, i);
 	__atomic_add_fetch(&m->shm.ctl->workers[i].restarts, 1, __ATOMIC_RELAXED);
@@ -328,6 +372,16 @@ dns_died(struct master *m, int status)
 }
 
 static void
+stun_died(struct master *m, int status)
+{
+	log_exit(m, "STUN server", m->stun.pid, status);
+	m->stun.pid = 0;
+	if (!m->stopping)
+		schedule_restart(&m->stun, "STUN server");
+}
+
+/* Stopped for a reload, the verifier's successor starts at once. */
+static void
 dialer_died(struct master *m, int status)
 {
 	log_exit(m, "mesh dialer", m->dialer.pid, status);
@@ -338,12 +392,43 @@ dialer_died(struct master *m, int status)
 }
 
 static void
-stun_died(struct master *m, int status)
+verifier_died(struct master *m, int status)
 {
-	log_exit(m, "STUN server", m->stun.pid, status);
-	m->stun.pid = 0;
-	if (!m->stopping)
-		schedule_restart(&m->stun, "STUN server");
+	int reloading = m->verifyd.reloading;
+
+	if (!(reloading && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		log_exit(m, "verifier", m->verifyd.pid, status);
+	verifyd_gone(&m->verifyd);
+	m->verp.pid = 0;
+	if (m->stopping)
+		return;
+	if (reloading && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		m->verp.respawn_at_ms = mono_ms();
+		return;
+	}
+	schedule_restart(&m->verp, "verifier");
+}
+
+/*
+ * A restarted verifier serves: workers ask again what was lost, and after
+ * a reload about every client logged in.
+ */
+static void
+verifier_readable(struct master *m)
+{
+	uint64_t one = 1;
+	uint32_t j;
+
+	if (verifyd_hello(&m->verifyd) != 1)
+		return;
+	if (m->verifyd.reloading) {
+		m->verifyd.reloading = 0;
+		__atomic_add_fetch(&m->shm.ctl->verify_reloads, 1, __ATOMIC_RELEASE);
+	}
+	__atomic_add_fetch(&m->shm.ctl->verify_restarts, 1, __ATOMIC_RELEASE);
+	for (j = 0; j < m->nworkers; j++)
+		if (m->w[j].pid != 0)
+			(void)!write(m->evfds[j], &one, sizeof(one));
 }
 
 /* A restarted key process starts with back-off, like every other child. */
@@ -399,6 +484,10 @@ reap(struct master *m)
 			dialer_died(m, status);
 			continue;
 		}
+		if (pid == m->verp.pid) {
+			verifier_died(m, status);
+			continue;
+		}
 		for (i = 0; i < m->nworkers; i++)
 			if (m->w[i].pid == pid)
 				worker_died(m, i, status);
@@ -413,7 +502,8 @@ running(const struct master *m)
 
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
-	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->dialer.pid != 0);
+	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->verp.pid != 0) +
+	    (m->dialer.pid != 0);
 }
 
 static void
@@ -428,6 +518,8 @@ signal_workers(struct master *m, int sig)
 		kill(m->stun.pid, sig);
 	if (m->dns.pid != 0)
 		kill(m->dns.pid, sig);
+	if (m->verp.pid != 0)
+		kill(m->verp.pid, sig);
 	if (m->dialer.pid != 0)
 		kill(m->dialer.pid, sig);
 }
@@ -442,6 +534,21 @@ begin_stop(struct master *m, int sig)
 	m->stopping = 1;
 	m->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
 	signal_workers(m, SIGTERM);
+}
+
+/*
+ * SIGHUP: -allow-keys is read again (the old list stays if the new one
+ * does not parse) and a new verifier starts with it, an empty cache and
+ * fresh addresses; once it serves, every logged-in client is re-checked.
+ */
+static void
+reload_verifier(struct master *m)
+{
+	if (*m->cfg->allow_keys != '\0')
+		allowkeys_load(&m->verifyd.keys, m->cfg->allow_keys);
+	log_info("SIGHUP: restarting the verifier; connected clients will be "
+	    "verified again");
+	verifyd_stop(&m->verifyd);
 }
 
 static void
@@ -460,7 +567,8 @@ handle_signals(struct master *m)
 			break;
 #ifdef DERPD_TEST_HOOKS
 		case SIGUSR1: {
-			struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+			struct probe_target t = { .fd = -1, .keyd_fd = -1,
+			    .verify_fd = -1 };
 
 			probe_run(&t, si.ssi_int);
 			break;
@@ -470,7 +578,9 @@ handle_signals(struct master *m)
 			notify_reloading();
 			if (*m->cfg->rate_config != '\0')
 				rateconf_load(m->cfg->rate_config, &m->shm);
-			else
+			if (m->cfg->verify_on)
+				reload_verifier(m);
+			if (*m->cfg->rate_config == '\0' && !m->cfg->verify_on)
 				log_info("SIGHUP: nothing to reload");
 			notify_reloaded();
 			break;
@@ -512,6 +622,8 @@ respawn_due(struct master *m)
 		spawn_stun(m);
 	if (m->run_dns && due(&m->dns, now, &next))
 		spawn_dns(m);
+	if (m->cfg->verify_on && due(&m->verp, now, &next))
+		spawn_verifier(m);
 	if (m->run_mesh && due(&m->dialer, now, &next))
 		spawn_dialer(m);
 	return (int)next;
@@ -541,7 +653,7 @@ stop_keyd(struct master *m)
 static void
 wait_events(struct master *m, int timeout)
 {
-	struct pollfd pfd[SHM_MAX_WORKERS + 2];
+	struct pollfd pfd[SHM_MAX_WORKERS + 3];
 	uint32_t who[SHM_MAX_WORKERS];
 	int n, k;
 
@@ -549,17 +661,21 @@ wait_events(struct master *m, int timeout)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = m->keyd.pid != 0 && !m->keyd.ready ? m->keyd.ctl : -1;
 	pfd[1].events = POLLIN;
-	n = tablesrv_pollfds(&m->tables, pfd + 2, who, SHM_MAX_WORKERS);
-	if (poll(pfd, (nfds_t)n + 2, timeout) < 0) {
+	pfd[2].fd = m->verifyd.pid != 0 && !m->verifyd.ready ? m->verifyd.ctl : -1;
+	pfd[2].events = POLLIN;
+	n = tablesrv_pollfds(&m->tables, pfd + 3, who, SHM_MAX_WORKERS);
+	if (poll(pfd, (nfds_t)n + 3, timeout) < 0) {
 		if (errno != EINTR)
 			fatal("poll");
 		return;
 	}
 	for (k = 0; k < n; k++)
-		if (pfd[k + 2].revents != 0)
-			tablesrv_serve(&m->tables, who[k], pfd[k + 2].revents);
+		if (pfd[k + 3].revents != 0)
+			tablesrv_serve(&m->tables, who[k], pfd[k + 3].revents);
 	if (pfd[1].revents != 0)
 		keyd_readable(m);
+	if (pfd[2].revents != 0)
+		verifier_readable(m);
 	if (pfd[0].revents != 0)
 		handle_signals(m);
 }

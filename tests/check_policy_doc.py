@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- syscall table: generated from common/sandbox.c by tests/check_policy_doc.py -->"
 END = "<!-- end of the syscall table -->"
-ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"),
+ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"), ("V", "verify"),
          ("M", "mesh dialer"))
 RULES = {
     "ANY": "yes",
@@ -24,6 +24,7 @@ RULES = {
     "TCP_SOCKOPT": "`TCP_NODELAY`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_USER_TIMEOUT`, `SO_KEEPALIVE`",
     "SELF_SIGNAL": "itself only",
     "FUTEX_WAKE_ONLY": "`FUTEX_WAKE` only",
+    "FILE_FLAGS_ONLY": "`F_GETFL`, `F_SETFL` only",
 }
 
 

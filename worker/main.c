@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "clientcert.h"
 #include "conn.h"
 #include "dial_proto.h"
 #include "handshake.h"
@@ -34,6 +35,7 @@
 #include "timers.h"
 #include "tlsclient.h"
 #include "tlsctx.h"
+#include "verify.h"
 #include "worker.h"
 
 #define MAX_EVENTS	256
@@ -119,6 +121,10 @@ start_region(struct wk *w)
 		mine->mesh[i].has_pub = 0;
 	}
 	inbox_start(w);
+	w->verify_restarts = __atomic_load_n(&w->shm->ctl->verify_restarts,
+	    __ATOMIC_ACQUIRE);
+	w->verify_reloads = __atomic_load_n(&w->shm->ctl->verify_reloads,
+	    __ATOMIC_ACQUIRE);
 }
 
 /* Every worker's eventfd, ours among them. */
@@ -192,6 +198,7 @@ from_setup(struct wk *w, const json_t *setup)
 	w->http_fd = setup_fd(setup, "http");
 	w->keyd_fd = setup_fd(setup, "keyd");
 	w->table_fd = setup_fd(setup, "table");
+	w->verify_fd = setup_fd(setup, "verify");
 	w->evfds = evfds_from(setup, w->nworkers);
 	w->evfd = w->evfds[w->id];
 	setup_hex(setup, "server_pub", w->server_pub, KEY_LEN);
@@ -199,6 +206,8 @@ from_setup(struct wk *w, const json_t *setup)
 		chain = setup_str(setup, "tls_chain");
 		w->ssl_ctx = tlsctx_new(w, chain, setup_str(setup, "sni")[0] != '\0' ?
 		    setup_str(setup, "sni") : NULL);
+		clientcert_setup(w, w->ssl_ctx, setup_str(setup, "client_ca"),
+		    setup_str(setup, "client_crl"));
 	}
 	mesh_from_setup(w, setup);
 }
@@ -214,6 +223,7 @@ setup(struct wk *w, const json_t *setup)
 	from_setup(w, setup);
 	w->keyd.size = sizeof(struct keyd_req);
 	w->table.size = sizeof(struct table_req);
+	w->verifyd.size = sizeof(struct verifyd_req);
 	w->up.input = session_input;
 	w->up.closing = session_closing;
 	w->up.established = meshlink_established;
@@ -238,6 +248,8 @@ setup(struct wk *w, const json_t *setup)
 	poll_fd(w, w->evfd, TAG_EVENTFD);
 	poll_fd(w, w->keyd_fd, TAG_KEYD);
 	poll_fd(w, w->table_fd, TAG_TABLE);
+	if (w->verify_fd >= 0)
+		poll_fd(w, w->verify_fd, TAG_VERIFYD);
 	if (w->links.dial_fd >= 0)
 		poll_fd(w, w->links.dial_fd, TAG_DIAL);
 	poll_fd(w, w->sigfd, TAG_SIGNAL);
@@ -252,11 +264,11 @@ setup(struct wk *w, const json_t *setup)
 			fatalx("SSL_new failed");
 		SSL_free(probe);
 	}
+	tzset();	/* checking a client certificate's dates reads the zone */
 	if (w->links.ctx != NULL) {
 		if ((probe = SSL_new(w->links.ctx)) == NULL)
 			fatalx("SSL_new failed");
 		SSL_free(probe);
-		tzset();	/* certificate checks read the time zone once */
 	}
 	ERR_clear_error();	/* kept empty from now on: see tls_error() */
 	sodium_memzero(warm, sizeof(warm));
@@ -318,6 +330,7 @@ run_probe(struct wk *w, int value)
 		.foreign_size = w->shm->master.size,
 		.fd = w->listen_fd,
 		.keyd_fd = w->keyd_fd,
+		.verify_fd = w->verify_fd,
 	};
 
 	probe_run(&t, value);
@@ -366,6 +379,12 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			session_table_readable(w);
 		break;
+	case TAG_VERIFYD:
+		if (ev->events & EPOLLOUT)
+			verify_writable(w);
+		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			verify_readable(w);
+		break;
 	case TAG_DIAL:
 		meshlink_dial_readable(w);
 		break;
@@ -375,6 +394,7 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 	case TAG_TIMER:
 		drain_fd(w->timerfd);
 		timers_tick(w);
+		verify_tick(w);
 		meshlink_tick(w);
 		break;
 	default:

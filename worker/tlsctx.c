@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <strings.h>
 
+#include "clientcert.h"
 #include "log.h"
 #include "tlskey.h"
 
@@ -26,8 +27,8 @@ select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 {
 	static const unsigned char http11[] = "\x08http/1.1";
 
-	(void)ssl;
 	(void)arg;
+	clientcert_alpn(ssl, in, inlen);
 	if (SSL_select_next_proto((unsigned char **)out, outlen, http11,
 	    sizeof(http11) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_OK;

@@ -6,15 +6,17 @@
  *
  *   bufpool, http, clientinfo       no worker state
  *   transport, loginmem, outq,      bytes in and out of one connection,
- *   websocket                       what it holds before it logs in
+ *   websocket, clientcert           what it holds before it logs in, its
+ *                                   TLS client certificate
  *   conn                            lifecycle, epoll, read/write loops, timers
  *   forward, dial_client,           a packet out on a mesh link, the mesh
  *   tlsclient, linkparse            dialer's answers, the links' TLS and bytes
  *   peergone, route, mesh,          what DERP means: who heard from whom,
  *   presence, remote, inbox,        where a packet goes, mesh watchers, the
  *   derp_in, keyd_client,           table entries (local and remote), records
- *   handshake, meshlink,            from other workers, frames, the login, our
- *   http_serve, metrics             own logins to peer relays, HTTP
+ *   handshake, verify, meshlink,    from other workers, frames, the login,
+ *   http_serve, metrics             who may log in, our own logins to peer
+ *                                   relays, HTTP
  *   session                         which of those a connection's bytes go to
  *   main                            set-up, sandbox, event loop
  *
@@ -44,6 +46,7 @@ enum conn_state {
 	CS_HTTP,		/* reading the request head */
 	CS_CLIENT_INFO,		/* ServerKey sent, waiting for ClientInfo */
 	CS_WAIT_KEY,		/* asked the key process */
+	CS_WAIT_VERIFY,		/* ClientInfo checked; the verifier is deciding */
 	CS_WAIT_TABLE,		/* ClientInfo checked; the master is registering it */
 	CS_RELAY,		/* logged in */
 	CS_FLUSH_CLOSE,		/* writing a last response, then closing */
@@ -74,6 +77,8 @@ struct conn {
 	int		 claim_fights;	/* ...after having spoken and lost the route */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 port80;	/* accepted on -http-port beside TLS */
+	uint32_t	 verify_id;	/* our request the verifier has not answered; 0: none */
+	int64_t		 verify_next_ms;	/* when to ask about it again; 0: never */
 	int		 outbound;	/* we connected: a mesh link (c->link) */
 	struct mesh_link *link;
 	int		 mesh_peer;	/* a peer relay's mesh client: its index + 1 */
@@ -236,6 +241,7 @@ struct wk {
 	int		 http_fd;	/* plain HTTP beside TLS, or -1 */
 	int		 keyd_fd;	/* SOCK_SEQPACKET to the key process */
 	int		 table_fd;	/* SOCK_SEQPACKET to the master's table service */
+	int		 verify_fd;	/* SOCK_SEQPACKET to the verifier; -1: all admitted */
 	int		 evfd;
 	int		 sigfd;
 	int		 timerfd;
@@ -244,6 +250,9 @@ struct wk {
 	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
 	uint32_t	 next_sign_id;
 	uint64_t	 keyd_restarts;	/* the master's count, as last seen */
+	uint64_t	 verify_restarts;	/* the master's counts, as last seen */
+	uint64_t	 verify_reloads;
+	uint32_t	 next_verify_id;
 	uint8_t		 server_pub[KEY_LEN];
 	struct conn_upcalls up;
 
@@ -269,6 +278,7 @@ struct wk {
 	struct watcher_list watchers;
 	struct req_queue keyd;		/* to the key process */
 	struct req_queue table;		/* to the master */
+	struct req_queue verifyd;	/* to the verifier */
 	struct rings	 rings;
 	struct mesh_links links;
 };
@@ -281,7 +291,8 @@ struct wk {
 #define TAG_TIMER	0xffffffff00000005ULL
 #define TAG_HTTP	0xffffffff00000006ULL
 #define TAG_TABLE	0xffffffff00000007ULL
-#define TAG_DIAL	0xffffffff00000008ULL
+#define TAG_VERIFYD	0xffffffff00000008ULL
+#define TAG_DIAL	0xffffffff00000009ULL
 
 /* Adds n to one of this worker's counters in shared memory. */
 static inline void

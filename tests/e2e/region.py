@@ -2,7 +2,8 @@
 """A region of relays on loopback for the -mesh-with tests: a test CA, one
 certificate per relay name (derpN.test), one mesh key, and one -mesh-with
 list that every relay is given ("derpN.test:PORT/127.0.0.1": the name for
-TLS and Host, the address to dial), as an operator would configure it."""
+TLS and Host, the address to dial; derp2.test's is "localhost", a name the
+mesh dialer resolves), as an operator would configure it."""
 import json
 import os
 import subprocess
@@ -63,8 +64,11 @@ class Region:
         self.key_paths = [(keys or {}).get(i, self.key_path) for i in range(n)]
         self.names = [f"derp{i + 1}.test" for i in range(n)]
         self.ports = [free_port() for _ in range(n)]
-        self.mesh_with = ",".join(f"{name}:{port}/127.0.0.1"
-                                  for name, port in zip(self.names, self.ports))
+        # derp2.test is dialled by name ("localhost": /etc/hosts, in the
+        # mesh dialer's sandbox, perhaps ::1 first, where nobody listens)
+        self.mesh_with = ",".join(
+            f"{name}:{port}/{'localhost' if i == 1 else '127.0.0.1'}"
+            for i, (name, port) in enumerate(zip(self.names, self.ports)))
         self.certdirs = [self.ca.certdir(name) for name in self.names]
         self.keyfiles = []
         for i in range(n):

@@ -63,6 +63,8 @@ DERPD_FLAGS = {
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
     "mesh-ca-file": ("string", None),
     "placement": ("string", '"hash"'),
+    "allow-keys": ("string", None), "verify-interval": ("duration", None),
+    "client-ca": ("string", None), "client-crl": ("string", None),
 }
 
 ENTRY_RE = re.compile(r"  -(\S+)( (string|int|float|duration))?\n    \t(.*)")
@@ -126,8 +128,6 @@ def test_version(derpd_bin):
 @pytest.mark.parametrize("args,names", [
     (["-a", "127.0.0.1:443"], ["-certmode", "letsencrypt"]),
     (["-a", "127.0.0.1:443", "-certmode", "gcp"], ["-certmode"]),
-    (["-verify-clients"], ["-verify-clients"]),
-    (["-verify-client-url", "https://admit.example/"], ["-verify-client-url"]),
     (["-secrets-url", "https://setec.example/"], ["-secrets-url"]),
     (["-acme-ip-certs"], ["-acme-ip-certs"]),
     (["-ace"], ["-ace"]),

@@ -35,6 +35,7 @@ FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
 		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags fuzz_keyd \
 		fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws \
+		fuzz_allowlist fuzz_verifyd_proto fuzz_verifier_answer \
 		fuzz_meshpeers fuzz_dial fuzz_linkparse
 
 FUZZ_PKGS     = openssl libsodium jansson zlib libseccomp libcap-ng
@@ -81,6 +82,9 @@ FUZZ_SRC_fuzz_login	 = $(FUZZ_WORKER_SRC)
 FUZZ_SRC_fuzz_ws	 = $(FUZZ_WORKER_SRC)
 # Sources a harness #includes (to catch exit() and the like), for make.
 FUZZ_INC_fuzz_flags	 = master/flags.c
+FUZZ_SRC_fuzz_allowlist	 = common/allowlist.c common/keyfmt.c
+FUZZ_SRC_fuzz_verifyd_proto = common/verifyd_proto.c
+FUZZ_SRC_fuzz_verifier_answer = master/verifier_answer.c common/keyfmt.c
 FUZZ_SRC_fuzz_meshpeers	 = common/meshpeers.c
 FUZZ_SRC_fuzz_dial	 = common/dial_proto.c
 FUZZ_SRC_fuzz_linkparse	 = worker/linkparse.c common/frame.c
@@ -108,6 +112,9 @@ FUZZ_OPTS_fuzz_serve	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_login	  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
 FUZZ_OPTS_fuzz_ws	  = -max_len=8192
 FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
+FUZZ_OPTS_fuzz_allowlist  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_allowlist.dict
+FUZZ_OPTS_fuzz_verifyd_proto = -max_len=128
+FUZZ_OPTS_fuzz_verifier_answer = -max_len=6000 -dict=tests/fuzz/dict/fuzz_verifier_answer.dict
 FUZZ_OPTS_fuzz_meshpeers  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_meshpeers.dict
 FUZZ_OPTS_fuzz_dial	  = -max_len=1024
 FUZZ_OPTS_fuzz_linkparse  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_http.dict
@@ -128,6 +135,8 @@ FUZZ_RUNS_fuzz_dns	  = 80000
 FUZZ_RUNS_fuzz_serve	  = 70000
 FUZZ_RUNS_fuzz_login	  = 15000
 FUZZ_RUNS_fuzz_ws	  = 20000
+FUZZ_RUNS_fuzz_allowlist  = 150000
+FUZZ_RUNS_fuzz_verifier_answer = 30000
 FUZZ_RUNS_fuzz_linkparse  = 60000
 FUZZ_SEED	?= 1
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \

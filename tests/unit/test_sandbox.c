@@ -140,8 +140,9 @@ test_absent_list_is_current(void **state)
 
 /*
  * No role may ever execute, trace, signal others, or open a new socket
- * except DNS and the mesh dialer; and none may wait on a futex (waking is allowed): no process
- * can be made to wait on a lock another holds.
+ * except DNS, the verifier and the mesh dialer; and none may wait on a
+ * futex (waking is allowed): no process can be made to wait on a lock
+ * another holds. Only the resolvers (DNS, the mesh dialer) may open files.
  */
 static void
 test_forbidden_everywhere(void **state)
@@ -162,11 +163,16 @@ test_forbidden_everywhere(void **state)
 		for (role = 0; role < SANDBOX_NROLES; role++)
 			if (in_role(never[i], (unsigned int)role))
 				fail_msg("role %d allows %s", role, never[i]);
-	for (role = 0; role < SANDBOX_NROLES; role++)
-		if (role != SANDBOX_DNS && role != SANDBOX_DIALER &&
+	for (role = 0; role < SANDBOX_NROLES; role++) {
+		if (role != SANDBOX_DNS && role != SANDBOX_VERIFY &&
+		    role != SANDBOX_DIALER &&
 		    (in_role("socket", (unsigned int)role) ||
 		    in_role("connect", (unsigned int)role)))
 			fail_msg("role %d may create or connect sockets", role);
+		if (role != SANDBOX_DNS && role != SANDBOX_DIALER &&
+		    in_role("openat", (unsigned int)role))
+			fail_msg("role %d may open files", role);
+	}
 }
 
 int
