@@ -82,6 +82,7 @@ MAN	   = $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
 
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
+KEYGEN_LIBS = $(shell pkg-config --libs libsodium jansson 2>/dev/null)
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 CLIENT_OBJ = common/log.o common/frame.o common/keyfmt.o common/keyfile.o \
@@ -113,7 +114,7 @@ $(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
 
 $(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
-	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(KEYGEN_LIBS)
 
 $(1)/derpd-client: $(addprefix $(1)/,$(CLIENT_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(CLIENT_LIBS)
