@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/tls.h>
 #include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,6 +57,8 @@ static const struct sandbox_rule policy[] = {
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
 	{ SC(setsockopt),	TCP_SOCKOPT,	W | V },
+	/* kTLS (SSL_OP_ENABLE_KTLS): the tls ULP, then its keys. */
+	{ SC(setsockopt),	KTLS_SOCKOPT,	W },
 	{ SC(shutdown),		ANY,		W },
 	/* The event loop (aarch64 has only the p-forms of epoll_wait and poll). */
 	{ SC(epoll_wait),	ANY,		W | K | V },
@@ -188,6 +191,24 @@ allow_sockopts(scmp_filter_ctx ctx, int nr, int *rc)
 	allow(ctx, nr, 2, a, rc);
 }
 
+/* setsockopt(fd, SOL_TCP, TCP_ULP, "tls"), then SOL_TLS's TLS_TX / TLS_RX. */
+static void
+allow_ktls(scmp_filter_ctx ctx, int nr, int *rc)
+{
+	static const int tls_opts[] = { TLS_TX, TLS_RX };
+	struct scmp_arg_cmp a[2];
+	size_t i;
+
+	a[0] = SCMP_A1(SCMP_CMP_EQ, IPPROTO_TCP);
+	a[1] = SCMP_A2(SCMP_CMP_EQ, TCP_ULP);
+	allow(ctx, nr, 2, a, rc);
+	for (i = 0; i < sizeof(tls_opts) / sizeof(tls_opts[0]); i++) {
+		a[0] = SCMP_A1(SCMP_CMP_EQ, SOL_TLS);
+		a[1] = SCMP_A2(SCMP_CMP_EQ, tls_opts[i]);
+		allow(ctx, nr, 2, a, rc);
+	}
+}
+
 static void
 add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 {
@@ -203,6 +224,9 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		break;
 	case TCP_SOCKOPT:
 		allow_sockopts(ctx, nr, rc);
+		break;
+	case KTLS_SOCKOPT:
+		allow_ktls(ctx, nr, rc);
 		break;
 	case FUTEX_WAKE_ONLY:
 		a = SCMP_A1(SCMP_CMP_MASKED_EQ,

@@ -23,6 +23,7 @@ enum arg_rule {
 	FIONREAD_ONLY,		/* ioctl(fd, FIONREAD) */
 	NO_EXEC_PROT,		/* arg 2 (prot) without PROT_EXEC */
 	TCP_SOCKOPT,		/* setsockopt: only the options a worker sets on accept */
+	KTLS_SOCKOPT,		/* setsockopt: what OpenSSL sets to hand TLS to the kernel */
 	SELF_SIGNAL,		/* tgkill on ourselves only (abort()) */
 	FUTEX_WAKE_ONLY,	/* futex(FUTEX_WAKE): never a wait */
 	FILE_FLAGS_ONLY,	/* fcntl F_GETFL/F_SETFL (O_NONBLOCK): no F_SETOWN, whose SIGIO signals others */

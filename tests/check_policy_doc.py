@@ -22,6 +22,7 @@ RULES = {
     "IP_SOCKET": "`AF_INET`/`AF_INET6`/`AF_UNIX`",
     "FIONREAD_ONLY": "`FIONREAD` only",
     "TCP_SOCKOPT": "`TCP_NODELAY`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_USER_TIMEOUT`, `SO_KEEPALIVE`",
+    "KTLS_SOCKOPT": "`TCP_ULP`, `SOL_TLS` `TLS_TX`/`TLS_RX` (kTLS)",
     "SELF_SIGNAL": "itself only",
     "FUTEX_WAKE_ONLY": "`FUTEX_WAKE` only",
     "FILE_FLAGS_ONLY": "`F_GETFL`, `F_SETFL` only",
@@ -39,7 +40,7 @@ def policy():
         row = rows.setdefault(name, {})
         for letter, role in ROLES:
             if letter in roles.split("|") or letter in roles.replace(" ", "").split("|"):
-                row[role] = RULES[rule]
+                row[role] = "; ".join(filter(None, (row.get(role), RULES[rule])))
     return list(rows.items())
 
 

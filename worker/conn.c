@@ -506,6 +506,10 @@ tls_charge(struct wk *w, struct conn *c)
 
 	if (c->ssl == NULL || !c->lm_on || c->fd < 0)
 		return;
+	/* A login keeps no empty record buffers (a handshake paused for
+	 * its signature keeps what it has). */
+	if (c->sign == NULL)
+		(void)SSL_free_buffers(c->ssl);
 	held = SSL_has_pending(c->ssl);
 	if (held == c->lm_tls_record)
 		return;
@@ -609,6 +613,7 @@ conn_logged_in(struct wk *w, struct conn *c)
 	uint32_t n;
 
 	loginmem_remove(w, c);
+	transport_tls_logged_in(c);
 	if (b == NULL)
 		return 0;
 	/* Frames that came with ClientInfo move to a pool buffer. */

@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "transport.h"
 
 /* Every certificate in the PEM text into the context's store. */
 static int
@@ -43,8 +44,7 @@ tlsclient_new(const char *ca_pem)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	transport_tls_ctx(ctx, 0);	/* kTLS: the relay's clients only */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	return ctx;
 }

@@ -8,6 +8,7 @@
 #include "clientcert.h"
 #include "log.h"
 #include "tlskey.h"
+#include "transport.h"
 
 static int
 check_sni(SSL *ssl, int *alert, void *arg)
@@ -72,9 +73,7 @@ tlsctx_new(struct wk *w, const char *chain_pem, const char *sni)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-	/* Idle clients keep no TLS buffers; queued frames may move in memory. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	transport_tls_ctx(ctx, 1);
 	SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
 	SSL_CTX_set_tlsext_servername_arg(ctx, (void *)sni);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);

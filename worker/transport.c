@@ -9,6 +9,16 @@
 #include "tlskey.h"
 
 /*
+ * Read-ahead once logged in: one read(2) takes whatever records have
+ * arrived, up to this much, where OpenSSL would otherwise read each
+ * record's header and body apart (two syscalls a packet). The buffer is
+ * allocated while a connection is busy and freed by the tick once it is
+ * idle. Logins read without it, so that what OpenSSL holds for one is a
+ * part of a record, as the login memory budget charges it.
+ */
+#define TLS_READ_BUF	(32 * 1024)
+
+/*
  * SSL_get_error needs an empty error queue. Clearing it before every
  * SSL_read and SSL_write cost some 800 instructions a call, a packet's worth
  * of relaying; instead the queue is kept empty: cleared after any call that
@@ -40,6 +50,7 @@ transport_read(struct conn *c, uint8_t *p, size_t n)
 		return -1;
 	}
 	c->tls_read_wants_write = 0;
+	c->tls_busy = 1;
 	r = SSL_read(c->ssl, p, (int)n);
 	if (r > 0)
 		return r;
@@ -66,6 +77,7 @@ transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	}
 	c->tls_write_wants_read = 0;
+	c->tls_busy = 1;
 	r = SSL_write(c->ssl, iov[0].iov_base, (int)iov[0].iov_len);
 	if (r > 0)
 		return r;
@@ -77,6 +89,44 @@ transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 		return 0;
 	}
 	return -1;
+}
+
+void
+transport_tls_ctx(SSL_CTX *ctx, int ktls)
+{
+	/* Queued frames may move in memory between a retried write's calls. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* The kernel encrypts when it has the tls ULP; OpenSSL else. */
+	if (ktls)
+		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+}
+
+void
+transport_tls_logged_in(struct conn *c)
+{
+	if (c->ssl == NULL)
+		return;
+	SSL_set_default_read_buffer_len(c->ssl, TLS_READ_BUF);
+	SSL_set_read_ahead(c->ssl, 1);
+}
+
+void
+transport_tls_idle(struct conn *c)
+{
+	if (c->ssl == NULL || c->tls_busy) {
+		c->tls_busy = 0;
+		return;
+	}
+	/* Nothing read or written for a tick: the record buffers go (a
+	 * buffer that holds part of a record stays). */
+	(void)SSL_free_buffers(c->ssl);
+}
+
+int
+transport_tls_ktls(const struct conn *c)
+{
+	return c->ssl != NULL && BIO_get_ktls_send(SSL_get_wbio(c->ssl));
 }
 
 int

@@ -3,6 +3,7 @@
 #ifndef DERPD_TRANSPORT_H
 #define DERPD_TRANSPORT_H
 
+#include <openssl/ssl.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -13,6 +14,18 @@ ssize_t	transport_read(struct conn *c, uint8_t *p, size_t n);
 /* Returns bytes written, 0 if it would block, -1 on error. With TLS only
  * iov[0] is written: OpenSSL cuts one buffer into records itself. */
 ssize_t	transport_write(struct conn *c, struct iovec *iov, int iovcnt);
+/*
+ * The record path of a TLS context: partial writes, and with ktls the
+ * kernel's TLS when it offers it. Record buffers are not released after
+ * every record but by transport_tls_idle (and for logins by conn.c).
+ */
+void	transport_tls_ctx(SSL_CTX *ctx, int ktls);
+/* c logged in: from now on it reads ahead, into a larger buffer. */
+void	transport_tls_logged_in(struct conn *c);
+/* From the tick: frees c's record buffers if it did no I/O since the last. */
+void	transport_tls_idle(struct conn *c);
+/* 1 if the kernel encrypts what c sends (kTLS). */
+int	transport_tls_ktls(const struct conn *c);
 /*
  * One step of the TLS handshake: 1 done, 0 more to do (the socket, or the
  * key process's signature: tlskey_answer), -1 failed.

@@ -67,6 +67,7 @@ struct conn {
 	uint32_t	 epoll_events;	/* currently registered */
 	int		 tls_read_wants_write;
 	int		 tls_write_wants_read;
+	int		 tls_busy;	/* TLS I/O since the last tick */
 	int		 registered;	/* key is in the connection table */
 	int		 preferred;
 	int		 can_mesh;	/* presented the mesh key */
