@@ -103,6 +103,7 @@ enum stat_id {
 	ST_DROP_MESH_QUEUE,		/* a mesh link's queue was full */
 	ST_DROP_BYTES_MESH_QUEUE,
 	ST_REMOTE_ROUTES_REFUSED,	/* PeerPresent with no room in the table */
+	ST_TLS_KTLS,			/* TLS handshakes the kernel encrypts after */
 	ST_MAX,
 };
 

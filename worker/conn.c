@@ -527,6 +527,8 @@ tls_handshake(struct wk *w, struct conn *c)
 		return;
 	}
 	if (r == 1) {
+		if (transport_tls_ktls(c))
+			wk_stat(w, ST_TLS_KTLS, 1);
 		c->state = CS_HTTP;
 		conn_mark_ready(w, c);	/* the request may already be buffered */
 		if (c->outbound)

@@ -115,6 +115,8 @@ static const struct {
 	{ "derpd_accept_fd_exhausted_total", "counter", ST_ACCEPT_NO_FDS,
 	    "accept() calls that failed for want of descriptors or memory "
 	    "(accepting then pauses)" },
+	{ "derpd_tls_ktls_total", "counter", ST_TLS_KTLS,
+	    "TLS handshakes after which the kernel encrypts (kTLS)" },
 	{ "derpd_login_memory_bytes", "gauge", ST_LOGIN_MEM_BYTES,
 	    "Bytes held by connections that have not finished the DERP login" },
 	{ "derpd_login_memory_closed_total", "counter", ST_LOGIN_MEM_CLOSED,
