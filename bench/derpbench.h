@@ -140,6 +140,7 @@ struct pair {
 	uint64_t	 gaps_sched;	/* rate mode: due but not sent (our backlog) */
 	int64_t		 last_rx_ns;
 	int64_t		 stalled_ns;	/* window full since then, or 0 */
+	struct hist	 lat;		/* this pair's relay latency */
 };
 
 struct loop {

@@ -311,9 +311,22 @@ struct totals {
 	uint64_t	logins, restarts;
 	int		ready, failed, died;
 	double		min_pair;	/* lowest delivery ratio of a pair */
+	/* The spread between pairs: lowest and highest of each pair's figure. */
+	uint64_t	pair_rcvd[2];
+	uint64_t	pair_p50[2], pair_p99[2];	/* ns */
 	int64_t		t0, t1;		/* first send, last receive */
 	struct hist	lat, hs;
 };
+
+/* Widens [lo, hi] in mm to take v; hi 0 means empty. */
+static void
+spread(uint64_t mm[2], uint64_t v)
+{
+	if (mm[1] == 0 || v < mm[0])
+		mm[0] = v;
+	if (v > mm[1])
+		mm[1] = v;
+}
 
 static void
 add_up(struct loop *loops, struct totals *t)
@@ -337,6 +350,9 @@ add_up(struct loop *loops, struct totals *t)
 			r = p->next_seq ? (double)p->rcvd / (double)p->next_seq : 1;
 			if (r < t->min_pair)
 				t->min_pair = r;
+			spread(t->pair_rcvd, p->rcvd);
+			spread(t->pair_p50, hist_quantile(&p->lat, 0.5));
+			spread(t->pair_p99, hist_quantile(&p->lat, 0.99));
 		}
 		t->skipped += lp->skipped;
 		t->logins += lp->logins;
@@ -364,6 +380,12 @@ us(const struct hist *h, double q)
 
 static uint64_t server_cpu_ns;	/* while the threads were sending */
 
+static double
+per_sec(uint64_t n, double secs)
+{
+	return secs > 0 ? (double)n / secs : 0;
+}
+
 static int
 report_throughput(const struct totals *t, const struct mem *peak)
 {
@@ -385,7 +407,10 @@ report_throughput(const struct totals *t, const struct mem *peak)
 		    "\"pps\":%.0f,\"mbps\":%.2f,\"lat_p50_us\":%.1f,"
 		    "\"lat_p99_us\":%.1f,\"lat_p999_us\":%.1f,"
 		    "\"peak_rss_kib\":%llu,\"peak_pss_kib\":%llu,"
-		    "\"server_cpu_ns_per_pkt\":%.0f}\n",
+		    "\"server_cpu_ns_per_pkt\":%.0f,"
+		    "\"pair_pps_min\":%.0f,\"pair_pps_max\":%.0f,"
+		    "\"pair_p50_us_min\":%.1f,\"pair_p50_us_max\":%.1f,"
+		    "\"pair_p99_us_min\":%.1f,\"pair_p99_us_max\":%.1f}\n",
 		    opt.tls, opt.pairs, opt.size, place_name(), opt.window,
 		    opt.rate, secs, (unsigned long long)t->sent,
 		    (unsigned long long)t->rcvd, (unsigned long long)t->lost,
@@ -395,7 +420,10 @@ report_throughput(const struct totals *t, const struct mem *peak)
 		    100 * t->min_pair, pps, mbs, us(&t->lat, 0.5),
 		    us(&t->lat, 0.99), us(&t->lat, 0.999),
 		    (unsigned long long)peak->rss_kib,
-		    (unsigned long long)peak->pss_kib, cpu_pkt);
+		    (unsigned long long)peak->pss_kib, cpu_pkt,
+		    per_sec(t->pair_rcvd[0], secs), per_sec(t->pair_rcvd[1], secs),
+		    t->pair_p50[0] / 1e3, t->pair_p50[1] / 1e3,
+		    t->pair_p99[0] / 1e3, t->pair_p99[1] / 1e3);
 		return ok;
 	}
 	printf("throughput: %s, %d pair(s), placement %s, %u B packets, "
@@ -412,6 +440,12 @@ report_throughput(const struct totals *t, const struct mem *peak)
 	    mbs, secs);
 	printf("  relay latency p50 %.0f us, p99 %.0f us, p99.9 %.0f us\n",
 	    us(&t->lat, 0.5), us(&t->lat, 0.99), us(&t->lat, 0.999));
+	if (opt.pairs > 1)
+		printf("  between pairs: packets/s %.0f to %.0f, p50 %.0f to "
+		    "%.0f us, p99 %.0f to %.0f us\n",
+		    per_sec(t->pair_rcvd[0], secs), per_sec(t->pair_rcvd[1], secs),
+		    t->pair_p50[0] / 1e3, t->pair_p50[1] / 1e3,
+		    t->pair_p99[0] / 1e3, t->pair_p99[1] / 1e3);
 	if (peak->nprocs > 0)
 		printf("  server memory at peak: RSS %.1f MiB, PSS %.1f MiB; "
 		    "server CPU %.0f ns per packet\n", peak->rss_kib / 1024.0,
@@ -461,15 +495,16 @@ report_handshake(const struct totals *t)
 {
 	double secs = t->t1 > t->t0 ? (double)(t->t1 - t->t0) / 1e9 : 0;
 	double rate = secs > 0 ? (double)t->logins / secs : 0;
+	double cpu = t->logins ? (double)server_cpu_ns / (double)t->logins / 1e3 : 0;
 
 	if (opt.json) {
 		printf("{\"mode\":\"handshake\",\"tls\":%d,\"concurrency\":%d,"
 		    "\"seconds\":%.3f,\"logins\":%llu,\"failed\":%d,"
 		    "\"per_sec\":%.1f,\"login_p50_ms\":%.2f,"
-		    "\"login_p99_ms\":%.2f}\n", opt.tls,
-		    opt.concurrency, secs, (unsigned long long)t->logins,
+		    "\"login_p99_ms\":%.2f,\"server_cpu_us_per_login\":%.1f}\n",
+		    opt.tls, opt.concurrency, secs, (unsigned long long)t->logins,
 		    t->failed, rate, us(&t->hs, 0.5) / 1e3,
-		    us(&t->hs, 0.99) / 1e3);
+		    us(&t->hs, 0.99) / 1e3, cpu);
 		return;
 	}
 	printf("handshake: %s, %d at a time: %llu logins in %.2f s = %.0f/s "
@@ -477,6 +512,8 @@ report_handshake(const struct totals *t)
 	    (unsigned long long)t->logins, secs, rate, t->failed);
 	printf("  connect to ServerInfo p50 %.2f ms, p99 %.2f ms\n",
 	    us(&t->hs, 0.5) / 1e3, us(&t->hs, 0.99) / 1e3);
+	if (opt.pid > 0)
+		printf("  server CPU %.0f us per login\n", cpu);
 }
 
 static int threads_done;

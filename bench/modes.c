@@ -171,8 +171,10 @@ loop_on_packet(struct client *c, const uint8_t *src, const uint8_t *pkt,
 	if (lp->first_rx_ns == 0)
 		lp->first_rx_ns = now;
 	lp->last_rx_ns = now;
-	if (h.sent_ns > 0 && h.sent_ns <= now)
+	if (h.sent_ns > 0 && h.sent_ns <= now) {
 		hist_add(&lp->lat, (uint64_t)(now - h.sent_ns));
+		hist_add(&p->lat, (uint64_t)(now - h.sent_ns));
+	}
 	if (opt.window > 0)
 		pump(lp, p);
 }

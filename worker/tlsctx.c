@@ -74,6 +74,10 @@ tlsctx_new(struct wk *w, const char *chain_pem, const char *sni)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	transport_tls_ctx(ctx, 1);
+	/* No session tickets: DERP clients hold one connection for hours and
+	 * log in again with a full handshake; two tickets a login cost ~7 %
+	 * of its server CPU (bench/README.md). */
+	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_tlsext_servername_callback(ctx, check_sni);
 	SSL_CTX_set_tlsext_servername_arg(ctx, (void *)sni);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);

@@ -75,3 +75,19 @@ def test_minimum_version(tls_server, version):
         assert isinstance(got, ssl.SSLError), f"{version.name} was served"
         assert got.reason == "TLSV1_ALERT_PROTOCOL_VERSION", \
             f"{version.name}: not the server's refusal: {got}"
+
+
+def test_no_session_tickets(tls_server):
+    """derpd sends no TLS 1.3 session tickets (worker/tlsctx.c): a client
+    has none after a whole request and response."""
+    srv, crt = tls_server
+    ctx = ssl.create_default_context(cafile=crt)
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="derp.test") as tls:
+            tls.sendall(b"GET /derp/probe HTTP/1.1\r\nHost: derp.test\r\n"
+                        b"Connection: close\r\n\r\n")
+            reply = b""
+            while chunk := tls.recv(4096):
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 200"), reply[:100]
+            assert tls.session is not None and not tls.session.has_ticket
