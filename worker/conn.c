@@ -19,7 +19,14 @@
 #include "transport.h"
 #include "websocket.h"
 
-#define READ_BUDGET	(256 * 1024)	/* bytes per connection per turn */
+/*
+ * What one connection may read in one turn of the event loop, in bytes and
+ * in reads (records, over TLS): a sender of small packets under overload
+ * would otherwise hold the loop for thousands of records while every other
+ * connection of the worker waits. Past either it is served again next turn.
+ */
+#define READ_BUDGET	(256 * 1024)
+#define READ_CALLS	64
 #define ACCEPT_BUDGET	64
 #define CONTROL_SLACK	(64 * 1024)	/* control frames may exceed the queue limit by this */
 #define FLUSH_CLOSE_MS	5000
@@ -159,6 +166,7 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 			close(fd);
 			return;
 		}
+		transport_tls_attach(c);
 		SSL_set_accept_state(c->ssl);
 		SSL_set_mode(c->ssl, SSL_MODE_ASYNC);	/* until the handshake is done */
 	}
@@ -199,6 +207,7 @@ conn_outbound(struct wk *w, int fd, SSL *ssl)
 	c->deadline_ms = w->now_ms + w->cfg->handshake_timeout_ms;
 	c->in_max = BUF_SIZE;
 	c->state = CS_TLS_HANDSHAKE;
+	transport_tls_attach(c);
 	SSL_set_connect_state(ssl);
 	tune_socket(w->cfg, fd);
 	w->slots[c->slot] = c;
@@ -637,9 +646,10 @@ static void
 conn_read(struct wk *w, struct conn *c)
 {
 	size_t budget = READ_BUDGET;
+	int calls = READ_CALLS;
 	ssize_t r;
 
-	while (c->fd >= 0 && budget > 0 && c->paused_until_ms == 0 &&
+	while (c->fd >= 0 && budget > 0 && calls > 0 && c->paused_until_ms == 0 &&
 	    !c->claim_pending &&
 	    (c->state == CS_HTTP || c->state == CS_CLIENT_INFO ||
 	    c->state == CS_RELAY)) {
@@ -662,6 +672,7 @@ conn_read(struct wk *w, struct conn *c)
 		if (c->ws == NULL)	/* wslay's callbacks appended it already */
 			c->in->wr += r;
 		budget -= r > (ssize_t)budget ? budget : (size_t)r;
+		calls--;
 		w->up.input(w, c);
 	}
 	if (c->fd < 0)
@@ -674,7 +685,8 @@ conn_read(struct wk *w, struct conn *c)
 	 * turn. Not SSL_has_pending(): it is also true for part of a record,
 	 * which only the socket can complete (re-reading at once would spin).
 	 */
-	if (budget == 0 || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
+	if (budget == 0 || calls == 0 ||
+	    (c->ssl != NULL && SSL_pending(c->ssl) > 0))
 		conn_mark_ready(w, c);
 	tls_charge(w, c);
 }
@@ -686,6 +698,8 @@ conn_io(struct wk *w, struct conn *c, uint32_t events)
 		conn_close(w, c, "socket error");
 		return;
 	}
+	if (events & (EPOLLIN | EPOLLHUP))
+		c->rx_drained = 0;
 	if (c->state == CS_TLS_HANDSHAKE) {
 		tls_handshake(w, c);
 		if (c->fd < 0 || c->state == CS_TLS_HANDSHAKE) {

@@ -42,9 +42,13 @@ transport_read(struct conn *c, uint8_t *p, size_t n)
 	int err;
 
 	if (c->ssl == NULL) {
+		if (c->rx_drained)
+			return 0;
 		r = read(c->fd, p, n);
-		if (r > 0)
+		if (r > 0) {
+			c->rx_drained = (size_t)r < n;
 			return r;
+		}
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		return -1;
@@ -89,6 +93,41 @@ transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 		return 0;
 	}
 	return -1;
+}
+
+/*
+ * A read that came back short emptied the socket: the next would only say
+ * EAGAIN, one syscall a turn for each connection. Until epoll reports the
+ * socket readable again (conn.c clears rx_drained), OpenSSL's reads are
+ * answered "retry" here without one. Epoll is level-triggered, so bytes
+ * that came in between are reported on the next wait.
+ */
+static long
+tls_bio_read_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	struct conn *c = (struct conn *)BIO_get_callback_arg(b);
+
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == BIO_CB_READ && c->rx_drained) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ret > 0 &&
+	    processed != NULL && *processed < len)
+		c->rx_drained = 1;
+	return ret;
+}
+
+void
+transport_tls_attach(struct conn *c)
+{
+	BIO *rb = SSL_get_rbio(c->ssl);
+
+	BIO_set_callback_arg(rb, (char *)c);
+	BIO_set_callback_ex(rb, tls_bio_read_cb);
 }
 
 void

@@ -9,7 +9,9 @@
 
 #include "wk.h"
 
-/* Returns bytes read, 0 if it would block, -1 on EOF or error. */
+/* Returns bytes read, 0 if it would block (or a short read said it
+ * would: c->rx_drained, until epoll reports the socket readable), -1 on
+ * EOF or error. */
 ssize_t	transport_read(struct conn *c, uint8_t *p, size_t n);
 /* Returns bytes written, 0 if it would block, -1 on error. With TLS only
  * iov[0] is written: OpenSSL cuts one buffer into records itself. */
@@ -20,6 +22,8 @@ ssize_t	transport_write(struct conn *c, struct iovec *iov, int iovcnt);
  * every record but by transport_tls_idle (and for logins by conn.c).
  */
 void	transport_tls_ctx(SSL_CTX *ctx, int ktls);
+/* After SSL_set_fd: c's reads skip the syscall that would say EAGAIN. */
+void	transport_tls_attach(struct conn *c);
 /* c logged in: from now on it reads ahead, into a larger buffer. */
 void	transport_tls_logged_in(struct conn *c);
 /* From the tick: frees c's record buffers if it did no I/O since the last. */

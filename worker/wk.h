@@ -68,6 +68,7 @@ struct conn {
 	int		 tls_read_wants_write;
 	int		 tls_write_wants_read;
 	int		 tls_busy;	/* TLS I/O since the last tick */
+	int		 rx_drained;	/* a read came back short: none until EPOLLIN */
 	int		 registered;	/* key is in the connection table */
 	int		 preferred;
 	int		 can_mesh;	/* presented the mesh key */
