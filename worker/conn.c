@@ -486,6 +486,8 @@ conn_write(struct wk *w, struct conn *c)
 		outq_consume(w, c, (size_t)r);
 		c->stalled_since_ms = w->now_ms;
 	}
+	if (c->out_bytes == 0)
+		transport_tls_rest(c);
 	if (c->out_bytes == 0 && c->state == CS_FLUSH_CLOSE) {
 		transport_tls_shutdown(c);
 		conn_close(w, c, "response sent");
@@ -515,10 +517,7 @@ tls_charge(struct wk *w, struct conn *c)
 
 	if (c->ssl == NULL || !c->lm_on || c->fd < 0)
 		return;
-	/* A login keeps no empty record buffers (a handshake paused for
-	 * its signature keeps what it has). */
-	if (c->sign == NULL)
-		(void)SSL_free_buffers(c->ssl);
+	transport_tls_rest(c);	/* a paused handshake keeps its buffers */
 	held = SSL_has_pending(c->ssl);
 	if (held == c->lm_tls_record)
 		return;
@@ -688,6 +687,8 @@ conn_read(struct wk *w, struct conn *c)
 	if (budget == 0 || calls == 0 ||
 	    (c->ssl != NULL && SSL_pending(c->ssl) > 0))
 		conn_mark_ready(w, c);
+	else if (!c->lm_on)
+		transport_tls_rest(c);
 	tls_charge(w, c);
 }
 

@@ -6,7 +6,6 @@
 
 #include "conn.h"
 #include "loginmem.h"
-#include "transport.h"
 
 #define MESH_WRITE_TIMEOUT_MS 30000
 
@@ -59,7 +58,6 @@ timers_tick(struct wk *w)
 			conn_close(w, c, "write timeout");
 			continue;
 		}
-		transport_tls_idle(c);
 		if (w->now_ms >= c->next_keepalive_ms)
 			keep_alive(w, c);
 		if (c->paused_until_ms != 0 && w->now_ms >= c->paused_until_ms) {

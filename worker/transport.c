@@ -11,9 +11,8 @@
 /*
  * Read-ahead once logged in: one read(2) takes whatever records have
  * arrived, up to this much, where OpenSSL would otherwise read each
- * record's header and body apart (two syscalls a packet). The buffer is
- * allocated while a connection is busy and freed by the tick once it is
- * idle. Logins read without it, so that what OpenSSL holds for one is a
+ * record's header and body apart (two syscalls a packet). Logins read
+ * without it, so that what OpenSSL holds for one is a
  * part of a record, as the login memory budget charges it.
  */
 #define TLS_READ_BUF	(32 * 1024)
@@ -54,7 +53,6 @@ transport_read(struct conn *c, uint8_t *p, size_t n)
 		return -1;
 	}
 	c->tls_read_wants_write = 0;
-	c->tls_busy = 1;
 	r = SSL_read(c->ssl, p, (int)n);
 	if (r > 0)
 		return r;
@@ -81,7 +79,6 @@ transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	}
 	c->tls_write_wants_read = 0;
-	c->tls_busy = 1;
 	r = SSL_write(c->ssl, iov[0].iov_base, (int)iov[0].iov_len);
 	if (r > 0)
 		return r;
@@ -151,15 +148,11 @@ transport_tls_logged_in(struct conn *c)
 }
 
 void
-transport_tls_idle(struct conn *c)
+transport_tls_rest(struct conn *c)
 {
-	if (c->ssl == NULL || c->tls_busy) {
-		c->tls_busy = 0;
-		return;
-	}
-	/* Nothing read or written for a tick: the record buffers go (a
-	 * buffer that holds part of a record stays). */
-	(void)SSL_free_buffers(c->ssl);
+	/* Fails, keeping them, while they hold part of a record. */
+	if (c->ssl != NULL && c->sign == NULL)
+		(void)SSL_free_buffers(c->ssl);
 }
 
 int

@@ -18,16 +18,21 @@ ssize_t	transport_read(struct conn *c, uint8_t *p, size_t n);
 ssize_t	transport_write(struct conn *c, struct iovec *iov, int iovcnt);
 /*
  * The record path of a TLS context: partial writes, and with ktls the
- * kernel's TLS when it offers it. Record buffers are not released after
- * every record but by transport_tls_idle (and for logins by conn.c).
+ * kernel's TLS when it offers it. Record buffers are released once a turn
+ * (transport_tls_rest), not after every record.
  */
 void	transport_tls_ctx(SSL_CTX *ctx, int ktls);
 /* After SSL_set_fd: c's reads skip the syscall that would say EAGAIN. */
 void	transport_tls_attach(struct conn *c);
 /* c logged in: from now on it reads ahead, into a larger buffer. */
 void	transport_tls_logged_in(struct conn *c);
-/* From the tick: frees c's record buffers if it did no I/O since the last. */
-void	transport_tls_idle(struct conn *c);
+/*
+ * c is done reading or writing for this turn: OpenSSL's record buffers go
+ * back to the heap unless they hold part of a record. Once a turn, not
+ * once a record as SSL_MODE_RELEASE_BUFFERS would: the next connection's
+ * turn takes the same memory.
+ */
+void	transport_tls_rest(struct conn *c);
 /* 1 if the kernel encrypts what c sends (kTLS). */
 int	transport_tls_ktls(const struct conn *c);
 /*

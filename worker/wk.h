@@ -67,7 +67,6 @@ struct conn {
 	uint32_t	 epoll_events;	/* currently registered */
 	int		 tls_read_wants_write;
 	int		 tls_write_wants_read;
-	int		 tls_busy;	/* TLS I/O since the last tick */
 	int		 rx_drained;	/* a read came back short: none until EPOLLIN */
 	int		 registered;	/* key is in the connection table */
 	int		 preferred;
