@@ -85,6 +85,9 @@ KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
 KEYGEN_LIBS = $(shell pkg-config --libs libsodium jansson 2>/dev/null)
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
+# What OpenSSL keeps for one idle TLS server connection (make bench).
+TLSMEM_OBJ = bench/tlsmem.o
+TLSMEM_LIBS = $(shell pkg-config --libs openssl 2>/dev/null)
 CLIENT_OBJ = common/log.o common/frame.o common/keyfmt.o common/keyfile.o \
 	     $(CLIENT_SRC:.c=.o)
 CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/null) -lwslay
@@ -121,6 +124,9 @@ $(1)/derpd-client: $(addprefix $(1)/,$(CLIENT_OBJ))
 
 $(1)/derpbench: $(addprefix $(1)/,$(BENCH_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(BENCH_LIBS)
+
+$(1)/tlsmem: $(addprefix $(1)/,$(TLSMEM_OBJ))
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(TLSMEM_LIBS)
 
 # Test only, never installed: runs the ACME engine once (tests/acme/).
 $(1)/acme-test-driver: $(addprefix $(1)/,$(ACME_DRIVER_OBJ)) $(1)/libacme.a
@@ -264,7 +270,7 @@ mutate: deps fuzz-deps
 	$(PYTHON) tests/mutate/mutate.py
 
 # Figures, not a test: starts its own derpd on loopback (see bench/README.md).
-bench: all build/derpbench
+bench: all build/derpbench build/tlsmem
 	$(PYTHON) bench/run.py
 
 clean: fuzz-clean

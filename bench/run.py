@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 DERPD = Path(os.environ.get("DERPD_BIN", REPO / "build" / "derpd"))
 KEYGEN = Path(os.environ.get("DERPD_KEYGEN", REPO / "build" / "derpd-keygen"))
 BENCH = Path(os.environ.get("DERPBENCH", REPO / "build" / "derpbench"))
+TLSMEM = REPO / "build" / "tlsmem"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 IDLE = int(os.environ.get("BENCH_IDLE", "10000"))
 BASELINE = os.environ.get("BENCH_BASELINE", "ec08114")
@@ -474,6 +475,13 @@ def idle_rows(tmp, base_bin, lines):
                                         timeout=240)))
         finally:
             srv.stop()
+    r = subprocess.run([str(TLSMEM)], capture_output=True, text=True, timeout=60)
+    if r.returncode == 0:
+        m = json.loads(r.stdout)
+        lines.append(
+            f"OpenSSL's own state for one idle TLS 1.3 server connection (bench/tlsmem.c): "
+            f"{m['bytes'] / 1024:.1f} KiB in {m['allocations']} allocations; largest " +
+            ", ".join(f"{a['bytes']} B at {a['at'].split('/')[-1]}" for a in m["largest"]))
     for name, idle in out:
         lines.append(
             f"idle TLS clients, {name}: {idle['logged_in']} of {idle['clients']} logged in; "
@@ -482,9 +490,9 @@ def idle_rows(tmp, base_bin, lines):
 
 
 def main():
-    for p in (DERPD, KEYGEN, BENCH):
+    for p in (DERPD, KEYGEN, BENCH, TLSMEM):
         if not os.access(p, os.X_OK):
-            sys.exit(f"{p} missing: run make all build/derpbench")
+            sys.exit(f"{p} missing: run make all build/derpbench build/tlsmem")
     raise_nofile()
     t0 = time.monotonic()
     notes = []
