@@ -42,6 +42,7 @@ COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common
 	     common/meshpeers.c common/dial_proto.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
+	     worker/conn_io.c worker/accept.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
 	     worker/presence.c worker/inbox.c worker/derp_in.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
