@@ -47,6 +47,7 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/presence.c worker/inbox.c worker/derp_in.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
+	     worker/http_reply.c worker/http_debug.c \
 	     worker/metrics.c worker/session.c \
 	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/verify.c \
 	     worker/clientcert.c \
@@ -176,6 +177,7 @@ check: all
 	$(PYTHON) tests/check_layers.py build
 	$(PYTHON) tests/check_policy_doc.py
 	$(PYTHON) tests/check_security_refs.py
+	$(PYTHON) tests/mutate/mutate.py --check
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
