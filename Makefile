@@ -8,13 +8,13 @@
 #   make bench      throughput/latency/memory figures (see bench/README.md)
 
 CC	?= cc
-PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib
+PKGS	 = openssl libsodium libcap-ng libseccomp jansson zlib libcurl
 PYTHON	 = /usr/bin/python3
 # Debian packages needed to build, run and test.
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
 	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc \
-	   python3-openssl libcurl4-openssl-dev pebble
+	   python3-openssl libcurl4-openssl-dev pebble ca-certificates
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 # Development and CI builds fail on any warning; the Debian package build
@@ -36,7 +36,8 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
-	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c
+	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
+	     common/certshm.c common/acme_proto.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
@@ -44,14 +45,19 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
 	     worker/metrics.c worker/session.c \
-	     worker/tlskey.c worker/tlsctx.c
+	     worker/tlskey.c worker/tlsctx.c worker/tlsstore.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/rateconf.c master/notify.c \
-	     master/spawn.c master/roles.c
-# The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
+	     master/spawn.c master/roles.c master/keyring.c master/keyproc_acme.c \
+	     master/keyproc_ctl.c master/selfsign.c master/acmed.c master/tlspub.c \
+	     master/certreload.c
+# The ACME engine (acme/), which the ACME child (acme/child*.c) runs; its
+# test driver runs it alone.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
-	     acme/parse.c acme/x509.c acme/store.c acme/renew.c common/b64url.c
+	     acme/parse.c acme/x509.c acme/store.c acme/renew.c acme/resolve.c \
+	     common/b64url.c
+ACME_CHILD_SRC = acme/child.c acme/child_master.c acme/child_keyd.c
 ACME_LIBS  = $(shell pkg-config --libs libcurl openssl jansson 2>/dev/null) -lpthread
 ACME_DRIVER_OBJ = tests/acme/driver.o tests/acme/csr_local.o \
 	     tests/acme/responder.o common/log.o
@@ -70,7 +76,8 @@ HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.
 # Manual pages: man/NAME.SECTION.scd -> build/man/NAME.SECTION (scdoc).
 MAN	   = $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
 
-DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
+DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o) \
+	     $(ACME_SRC:.c=.o) $(ACME_CHILD_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
@@ -209,7 +216,7 @@ DEB_APT_PKGS = debhelper dpkg-dev fakeroot scdoc
 # and a Debian 12 container booted with systemd-nspawn (see tests/package).
 PKG_TEST_APT_PKGS = lintian man-db groff-base debootstrap systemd-container \
 	   debian-archive-keyring openssl
-DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen client man \
+DEB_SRC	 = Makefile README.md SECURITY.md common worker master acme keygen client man \
 	   tests/fuzz/fuzz.mk packaging/derpd.conf
 DEB_VERSION = $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/debian/changelog)
 DEB_ARCH = $(shell dpkg --print-architecture)

@@ -6,7 +6,10 @@
  * accept), allocate non-executable memory, and exit. Anything else kills it
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
  * one. No execve, no ptrace, no executable memory anywhere; no open, socket
- * or connect except in the bootstrap-DNS process, which must be a resolver.
+ * or connect except in the bootstrap-DNS process, which must be a resolver,
+ * and the ACME client, an HTTPS client that stores what it gets in the
+ * certdir (seccomp cannot see paths: it may create files, never open one
+ * for writing).
  */
 #include "sandbox.h"
 
@@ -29,24 +32,25 @@
 #define K	(1 << SANDBOX_KEY)
 #define S	(1 << SANDBOX_STUN)
 #define D	(1 << SANDBOX_DNS)
+#define A	(1 << SANDBOX_ACME)
 
 /* The syscall by name: a misspelt one does not compile. */
 #define SC(name)	SCMP_SYS(name), #name
 
 static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ SC(read),		ANY,		W | K | D },
-	{ SC(write),		ANY,		W | K | S | D },
+	{ SC(read),		ANY,		W | K | D | A },
+	{ SC(write),		ANY,		W | K | S | D | A },
 	{ SC(readv),		ANY,		W },
 	{ SC(writev),		ANY,		W },
-	{ SC(recvfrom),		ANY,		W | K | D },
-	{ SC(sendto),		ANY,		W | K | D },
-	{ SC(recvmsg),		ANY,		W | K | D },
-	{ SC(sendmsg),		ANY,		W | K | D },
-	{ SC(close),		ANY,		W | K | D },
+	{ SC(recvfrom),		ANY,		W | K | D | A },
+	{ SC(sendto),		ANY,		W | K | D | A },
+	{ SC(recvmsg),		ANY,		W | K | D | A },
+	{ SC(sendmsg),		ANY,		W | K | D | A },
+	{ SC(close),		ANY,		W | K | D | A },
 	/* STUN: a batch of requests in, a batch of answers out. */
 	{ SC(recvmmsg),		ANY,		S },
-	{ SC(sendmmsg),		ANY,		S | D },
+	{ SC(sendmmsg),		ANY,		S | D | A },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
 	{ SC(setsockopt),	TCP_SOCKOPT,	W },
@@ -55,54 +59,68 @@ static const struct sandbox_rule policy[] = {
 	{ SC(epoll_wait),	ANY,		W | K },
 	{ SC(epoll_pwait),	ANY,		W | K },
 	{ SC(epoll_ctl),	ANY,		W | K },
-	{ SC(clock_gettime),	ANY,		W | K | S | D },
-	{ SC(gettimeofday),	ANY,		W | K | S | D },
-	{ SC(restart_syscall),	ANY,		W | K | S | D },
+	{ SC(clock_gettime),	ANY,		W | K | S | D | A },
+	{ SC(gettimeofday),	ANY,		W | K | S | D | A },
+	{ SC(restart_syscall),	ANY,		W | K | S | D | A },
 	/* Memory, never executable. */
-	{ SC(brk),		ANY,		W | K | S | D },
-	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D },
-	{ SC(munmap),		ANY,		W | K | S | D },
-	{ SC(mremap),		ANY,		W | K },
-	{ SC(madvise),		ANY,		W | K | D },
+	{ SC(brk),		ANY,		W | K | S | D | A },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | A },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | A },
+	{ SC(munmap),		ANY,		W | K | S | D | A },
+	{ SC(mremap),		ANY,		W | K | A },
+	{ SC(madvise),		ANY,		W | K | D | A },
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
+	/* The key process's store of ACME keys: a descriptor it was given. */
+	{ SC(pwrite64),		ANY,		K },
+	{ SC(ftruncate),	ANY,		K },
+	{ SC(fdatasync),	ANY,		K },
 	/*
 	 * Waking only: glibc's pthread_once wakes waiters after OpenSSL's lazy
 	 * initialisations. Nothing here can wait on a futex, so no process
 	 * can be made to wait on a lock another holds.
 	 */
-	{ SC(futex),		FUTEX_WAKE_ONLY, W | K },
+	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | A },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | K | D },
-	/* A stub resolver (the bootstrap-DNS process only). */
-	{ SC(openat),		READ_ONLY_OPEN,	D },
-	{ SC(fstat),		ANY,		D },
-	{ SC(newfstatat),	ANY,		D },
-	{ SC(lseek),		ANY,		D },
-	{ SC(socket),		IP_SOCKET,	D },
-	{ SC(connect),		ANY,		D },
+	{ SC(getrandom),	ANY,		W | K | D | A },
+	/* A stub resolver (the bootstrap-DNS process and the ACME client). */
+	{ SC(openat),		READ_ONLY_OPEN,	D | A },
+	{ SC(fstat),		ANY,		D | A },
+	{ SC(newfstatat),	ANY,		D | A },
+	{ SC(lseek),		ANY,		D | A },
+	{ SC(socket),		IP_SOCKET,	D | A },
+	{ SC(connect),		ANY,		D | A },
 	{ SC(bind),		ANY,		D },
-	{ SC(getsockname),	ANY,		D },
-	{ SC(setsockopt),	ANY,		D },
-	{ SC(poll),		ANY,		D },
-	{ SC(ppoll),		ANY,		D },
-	{ SC(ioctl),		FIONREAD_ONLY,	D },
-	{ SC(fcntl),		ANY,		D },
-	{ SC(clock_nanosleep),	ANY,		D },
-	{ SC(nanosleep),	ANY,		D },
-	{ SC(uname),		ANY,		D },
+	{ SC(getsockname),	ANY,		W | D | A },	/* W: -acme-ip-certs */
+	{ SC(setsockopt),	ANY,		D | A },
+	{ SC(poll),		ANY,		D | A },
+	{ SC(ppoll),		ANY,		D | A },
+	{ SC(ioctl),		FIONREAD_ONLY,	D | A },
+	{ SC(fcntl),		ANY,		D | A },
+	{ SC(clock_nanosleep),	ANY,		D | A },
+	{ SC(nanosleep),	ANY,		D | A },
+	{ SC(uname),		ANY,		D | A },
+	/* An HTTPS client: libcurl's checks of its connection. */
+	{ SC(getsockopt),	ANY,		A },
+	{ SC(socketpair),	UNIX_PAIR,	A },
+	{ SC(getpeername),	ANY,		A },
+	/* The ACME client's certdir: new files, renamed into place. */
+	{ SC(openat),		CREATE_EXCL,	A },
+	{ SC(fsync),		ANY,		A },
+	{ SC(renameat),		ANY,		A },
+	{ SC(renameat2),	ANY,		A },
+	{ SC(unlinkat),		ANY,		A },
 	/* Leaving, and dying loudly. */
-	{ SC(exit),		ANY,		W | K | S | D },
-	{ SC(exit_group),	ANY,		W | K | S | D },
-	{ SC(rt_sigreturn),	ANY,		W | K | S | D },
-	{ SC(rt_sigprocmask),	ANY,		W | K | S | D },
-	{ SC(getpid),		ANY,		W | K | S | D },
-	{ SC(gettid),		ANY,		W | K | S | D },
-	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D },
+	{ SC(exit),		ANY,		W | K | S | D | A },
+	{ SC(exit_group),	ANY,		W | K | S | D | A },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D | A },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | A },
+	{ SC(getpid),		ANY,		W | K | S | D | A },
+	{ SC(gettid),		ANY,		W | K | S | D | A },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | A },
 #ifdef __SANITIZE_ADDRESS__
 	/* ASan test builds only: its runtime drops its alternate signal stack
 	 * at exit. Production builds never see this entry. */
-	{ SC(sigaltstack),	ANY,		W | K | S | D },
+	{ SC(sigaltstack),	ANY,		W | K | S | D | A },
 #endif
 };
 
@@ -162,6 +180,15 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		break;
 	case READ_ONLY_OPEN:
 		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case UNIX_PAIR:
+		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case CREATE_EXCL:
+		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_EXCL | O_TRUNC,
+		    O_CREAT | O_EXCL);
 		allow(ctx, nr, 1, &a, rc);
 		break;
 	case IP_SOCKET:

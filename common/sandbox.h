@@ -10,6 +10,7 @@ enum sandbox_role {
 	SANDBOX_KEY,		/* the key process: answers on its sockets */
 	SANDBOX_STUN,		/* the STUN process: datagrams in and out */
 	SANDBOX_DNS,		/* the bootstrap-DNS resolver: a stub resolver's calls */
+	SANDBOX_ACME,		/* the ACME client: HTTPS, a stub resolver, the certdir */
 	SANDBOX_NROLES,
 };
 
@@ -17,6 +18,8 @@ enum sandbox_role {
 enum arg_rule {
 	ANY = 0,		/* no argument checks */
 	READ_ONLY_OPEN,		/* openat for reading (resolv.conf, hosts) */
+	CREATE_EXCL,		/* openat creating a new file, never opening one */
+	UNIX_PAIR,		/* socketpair(AF_UNIX): libcurl's wake-up pair */
 	IP_SOCKET,		/* socket(AF_INET, AF_INET6 or AF_UNIX (nscd)) */
 	FIONREAD_ONLY,		/* ioctl(fd, FIONREAD) */
 	NO_EXEC_PROT,		/* arg 2 (prot) without PROT_EXEC */

@@ -21,6 +21,7 @@ enum setup_cfg {
 	SETUP_CFG_DNS,
 	SETUP_CFG_KEY,
 	SETUP_CFG_STUN,
+	SETUP_CFG_ACME,
 };
 
 /* The master: adds the configuration role needs, as "config". */

@@ -73,8 +73,6 @@ roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd)
 	set(&sp, "table", json_integer(spawn_fd(&sp, table_fd)));
 	set(&sp, "evfds", evfds(&sp, m));
 	setup_put_hex(sp.setup, "server_pub", m->keyd.pub, KEY_LEN);
-	set(&sp, "tls_chain", json_string(m->tls_chain ? m->tls_chain : ""));
-	set(&sp, "sni", json_string(m->certs.sni));
 	return spawn_run(&sp);
 }
 
@@ -100,5 +98,20 @@ roles_spawn_dns(struct master *m)
 	setup_put_config(sp.setup, m->cfg, SETUP_CFG_DNS);
 	set(&sp, "master_pid", json_integer(getpid()));
 	put_shm(&sp, &m->shm, SHM_DNS, 0);
+	return spawn_run(&sp);
+}
+
+pid_t
+roles_spawn_acme(struct master *m, int master_fd, int keyd_fd)
+{
+	struct spawn sp;
+
+	spawn_begin(&sp, "acme", "derpd: acme");
+	setup_put_config(sp.setup, m->cfg, SETUP_CFG_ACME);
+	set(&sp, "master_pid", json_integer(getpid()));
+	set(&sp, "master", json_integer(spawn_fd(&sp, master_fd)));
+	set(&sp, "keyd", json_integer(spawn_fd(&sp, keyd_fd)));
+	set(&sp, "certdir", json_integer(spawn_fd(&sp, m->acme_certdir)));
+	set(&sp, "ca_pem", json_string(m->acme_ca));
 	return spawn_run(&sp);
 }

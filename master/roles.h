@@ -15,5 +15,7 @@
 pid_t	roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd);
 pid_t	roles_spawn_stun(struct master *m);
 pid_t	roles_spawn_dns(struct master *m);
+/* The ACME client, with its ends of our socket and the key process's. */
+pid_t	roles_spawn_acme(struct master *m, int master_fd, int keyd_fd);
 
 #endif

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acmed.h"
+#include "certreload.h"
 #include "log.h"
 #include "master.h"
 #include "notify.h"
@@ -141,6 +143,20 @@ spawn_dns(struct master *m)
 }
 
 static void
+spawn_acme(struct master *m)
+{
+	pid_t pid = acmed_spawn(m);
+
+	if (pid < 0) {
+		m->acme.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		return;
+	}
+	m->acme.pid = pid;
+	m->acme.started_ms = mono_ms();
+	log_info("ACME client started, pid %d", (int)pid);
+}
+
+static void
 spawn_keyd(struct master *m)
 {
 	if (keyd_spawn(&m->keyd, m->cfg) != 0) {
@@ -229,6 +245,16 @@ dns_died(struct master *m, int status)
 }
 
 static void
+acme_died(struct master *m, int status)
+{
+	log_exit(m, "ACME client", m->acme.pid, status);
+	m->acme.pid = 0;
+	acmed_gone(m);
+	if (!m->stopping)
+		schedule_restart(&m->acme, "ACME client");
+}
+
+static void
 stun_died(struct master *m, int status)
 {
 	log_exit(m, "STUN server", m->stun.pid, status);
@@ -286,6 +312,10 @@ reap(struct master *m)
 			dns_died(m, status);
 			continue;
 		}
+		if (pid == m->acme.pid) {
+			acme_died(m, status);
+			continue;
+		}
 		for (i = 0; i < m->nworkers; i++)
 			if (m->w[i].pid == pid)
 				worker_died(m, i, status);
@@ -300,7 +330,7 @@ running(const struct master *m)
 
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
-	return n + (m->stun.pid != 0) + (m->dns.pid != 0);
+	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->acme.pid != 0);
 }
 
 static void
@@ -315,6 +345,8 @@ signal_workers(struct master *m, int sig)
 		kill(m->stun.pid, sig);
 	if (m->dns.pid != 0)
 		kill(m->dns.pid, sig);
+	if (m->acme.pid != 0)
+		kill(m->acme.pid, sig);
 }
 
 static void
@@ -355,7 +387,9 @@ handle_signals(struct master *m)
 			notify_reloading();
 			if (*m->cfg->rate_config != '\0')
 				rateconf_load(m->cfg->rate_config, &m->shm);
-			else
+			if (m->cfg->tls && !m->cfg->acme)
+				certreload_hup(m);
+			else if (*m->cfg->rate_config == '\0')
 				log_info("SIGHUP: nothing to reload");
 			notify_reloaded();
 			break;
@@ -397,6 +431,8 @@ respawn_due(struct master *m)
 		spawn_stun(m);
 	if (m->run_dns && due(&m->dns, now, &next))
 		spawn_dns(m);
+	if (m->cfg->acme && due(&m->acme, now, &next))
+		spawn_acme(m);
 	return (int)next;
 }
 
@@ -424,7 +460,7 @@ stop_keyd(struct master *m)
 static void
 wait_events(struct master *m, int timeout)
 {
-	struct pollfd pfd[SHM_MAX_WORKERS + 2];
+	struct pollfd pfd[SHM_MAX_WORKERS + 3];
 	uint32_t who[SHM_MAX_WORKERS];
 	int n, k;
 
@@ -432,15 +468,19 @@ wait_events(struct master *m, int timeout)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = m->keyd.pid != 0 && !m->keyd.ready ? m->keyd.ctl : -1;
 	pfd[1].events = POLLIN;
-	n = tablesrv_pollfds(&m->tables, pfd + 2, who, SHM_MAX_WORKERS);
-	if (poll(pfd, (nfds_t)n + 2, timeout) < 0) {
+	pfd[2].fd = m->acme_fd;
+	pfd[2].events = POLLIN;
+	n = tablesrv_pollfds(&m->tables, pfd + 3, who, SHM_MAX_WORKERS);
+	if (poll(pfd, (nfds_t)n + 3, timeout) < 0) {
 		if (errno != EINTR)
 			fatal("poll");
 		return;
 	}
 	for (k = 0; k < n; k++)
-		if (pfd[k + 2].revents != 0)
-			tablesrv_serve(&m->tables, who[k], pfd[k + 2].revents);
+		if (pfd[k + 3].revents != 0)
+			tablesrv_serve(&m->tables, who[k], pfd[k + 3].revents);
+	if (pfd[2].revents != 0 && m->acme_fd >= 0)
+		acmed_readable(m);
 	if (pfd[1].revents != 0)
 		keyd_readable(m);
 	if (pfd[0].revents != 0)
@@ -472,6 +512,10 @@ master_run(struct master *m)
 			}
 		}
 		timeout = sooner(timeout, notify_tick(m));
+		if (!m->stopping) {
+			timeout = sooner(timeout, acmed_tick(m));
+			timeout = sooner(timeout, certreload_tick(m));
+		}
 		wait_events(m, timeout);
 	}
 	stop_keyd(m);

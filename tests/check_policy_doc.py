@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- syscall table: generated from common/sandbox.c by tests/check_policy_doc.py -->"
 END = "<!-- end of the syscall table -->"
-ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"))
+ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"), ("A", "acme"))
 RULES = {
     "ANY": "yes",
     "NO_EXEC_PROT": "without `PROT_EXEC`",
@@ -23,6 +23,8 @@ RULES = {
     "TCP_SOCKOPT": "`TCP_NODELAY`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_USER_TIMEOUT`, `SO_KEEPALIVE`",
     "SELF_SIGNAL": "itself only",
     "FUTEX_WAKE_ONLY": "`FUTEX_WAKE` only",
+    "UNIX_PAIR": "`AF_UNIX` only",
+    "CREATE_EXCL": "new files only (`O_CREAT\\|O_EXCL`)",
 }
 
 
@@ -33,11 +35,12 @@ def policy():
     body = body[:body.index("\n};")]
     body = re.sub(r"#ifdef __SANITIZE_ADDRESS__.*?#endif", "", body, flags=re.S)
     rows = {}
-    for name, rule, roles in re.findall(r"\{ SC\((\w+)\),\s*(\w+),\s*([WKSD |]+)\}", body):
+    for name, rule, roles in re.findall(r"\{ SC\((\w+)\),\s*(\w+),\s*([WKSDA |]+)\}", body):
         row = rows.setdefault(name, {})
         for letter, role in ROLES:
-            if letter in roles.split("|") or letter in roles.replace(" ", "").split("|"):
-                row[role] = RULES[rule]
+            if letter in roles.replace(" ", "").split("|"):
+                # a syscall allowed under two rules (openat) shows both
+                row[role] = row[role] + " or " + RULES[rule] if role in row else RULES[rule]
     return list(rows.items())
 
 

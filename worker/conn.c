@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loginmem.h"
 #include "outq.h"
+#include "tlsctx.h"
 #include "transport.h"
 #include "websocket.h"
 
@@ -478,7 +479,9 @@ tls_handshake(struct wk *w, struct conn *c)
 {
 	int r = transport_tls_handshake(w, c);
 
-	if (r == 1) {
+	if (r == 1 && tlsctx_is_challenge(c->ssl))
+		conn_close(w, c, "TLS-ALPN-01 validation answered");
+	else if (r == 1) {
 		c->state = CS_HTTP;
 		conn_mark_ready(w, c);	/* the request may already be buffered */
 	} else if (r < 0) {

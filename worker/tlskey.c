@@ -19,6 +19,7 @@
 #define PROVIDER	"derpdkey"
 #define PROPS		"provider=" PROVIDER
 #define PARAM_WORKER	"derpd-worker"	/* our key's back pointer, as bytes */
+#define PARAM_HASH	"derpd-key-hash" /* which key the key process signs with */
 
 /* A signature the key process is making for a connection. */
 struct tls_sign {
@@ -33,6 +34,7 @@ struct tlskey {
 	EVP_PKEY	*pub;		/* the certificate's key (default provider) */
 	struct wk	*w;		/* NULL: a key only compared, never used */
 	int		 rsa;
+	uint8_t		 hash[KEYD_HASH_LEN];	/* of the certificate's SPKI */
 };
 
 struct tlssig {
@@ -108,6 +110,9 @@ key_import(void *kd, int selection, const OSSL_PARAM params[])
 	(void)selection;
 	if (p != NULL && p->data_size == sizeof(k->w))
 		memcpy(&k->w, p->data, sizeof(k->w));
+	p = OSSL_PARAM_locate_const(params, PARAM_HASH);
+	if (p != NULL && p->data_size == sizeof(k->hash))
+		memcpy(k->hash, p->data, sizeof(k->hash));
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, k->rsa ? "RSA" : "EC",
 	    "provider=default");
 	EVP_PKEY_free(k->pub);
@@ -355,6 +360,7 @@ remote_sign(struct tlssig *s, unsigned char *sig, size_t *siglen, size_t sigsize
 	ts->req.pad = s->key->rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE;
 	ts->req.tbs_len = (uint32_t)s->tbs_len;
 	memcpy(ts->req.tbs, s->tbs, s->tbs_len);
+	memcpy(ts->req.key_hash, s->key->hash, KEYD_HASH_LEN);
 	c->sign = ts;
 	keyd_client_send(w, &ts->req);
 	while (!ts->done)
@@ -486,7 +492,7 @@ tlskey_init(void)
 }
 
 EVP_PKEY *
-tlskey_new(struct wk *w, EVP_PKEY *cert_pub)
+tlskey_new(struct wk *w, EVP_PKEY *cert_pub, const uint8_t hash[KEYD_HASH_LEN])
 {
 	OSSL_PARAM *pub = NULL, *all = NULL;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -498,6 +504,8 @@ tlskey_new(struct wk *w, EVP_PKEY *cert_pub)
 	if (bld != NULL && ctx != NULL &&
 	    EVP_PKEY_todata(cert_pub, EVP_PKEY_PUBLIC_KEY, &pub) == 1 &&
 	    OSSL_PARAM_BLD_push_octet_string(bld, PARAM_WORKER, &w, sizeof(w)) == 1 &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, PARAM_HASH, hash,
+	    KEYD_HASH_LEN) == 1 &&
 	    (all = OSSL_PARAM_BLD_to_param(bld)) != NULL) {
 		OSSL_PARAM *merged = OSSL_PARAM_merge(pub, all);
 

@@ -47,6 +47,7 @@ enum conn_state {
 
 struct heard_src;
 struct tls_sign;
+struct tls_store;
 struct ws_conn;
 
 struct conn {
@@ -199,7 +200,9 @@ struct wk {
 	int		 sigfd;
 	int		 timerfd;
 	const int	*evfds;
-	SSL_CTX		*ssl_ctx;
+	SSL_CTX		*ssl_ctx;	/* every handshake starts here (tlsctx.c) */
+	SSL_CTX		*ssl_slot[CERTSHM_CERTS];	/* one per chain served */
+	struct tls_store *tls;		/* what the master published (tlsstore.c) */
 	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
 	uint32_t	 next_sign_id;
 	uint64_t	 keyd_restarts;	/* the master's count, as last seen */

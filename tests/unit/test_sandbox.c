@@ -25,6 +25,7 @@ static const struct {
 } absent[] = {
 	{ SCMP_ARCH_AARCH64, "epoll_wait", "epoll_pwait" },
 	{ SCMP_ARCH_AARCH64, "poll", "ppoll" },
+	{ SCMP_ARCH_AARCH64, "renameat", "renameat2" },
 };
 
 static const uint32_t arches[] = { SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64 };
@@ -140,8 +141,9 @@ test_absent_list_is_current(void **state)
 
 /*
  * No role may ever execute, trace, signal others, or open a new socket
- * except DNS; and none may wait on a futex (waking is allowed): no process
- * can be made to wait on a lock another holds.
+ * except the two that must (DNS, the ACME client); and none may wait on a
+ * futex (waking is allowed): no process can be made to wait on a lock
+ * another holds.
  */
 static void
 test_forbidden_everywhere(void **state)
@@ -163,9 +165,33 @@ test_forbidden_everywhere(void **state)
 			if (in_role(never[i], (unsigned int)role))
 				fail_msg("role %d allows %s", role, never[i]);
 	for (role = 0; role < SANDBOX_NROLES; role++)
-		if (role != SANDBOX_DNS && (in_role("socket", (unsigned int)role) ||
+		if (role != SANDBOX_DNS && role != SANDBOX_ACME &&
+		    (in_role("socket", (unsigned int)role) ||
 		    in_role("connect", (unsigned int)role)))
 			fail_msg("role %d may create or connect sockets", role);
+}
+
+/* The ACME client may create files in its certdir, never open one to
+ * write (O_CREAT|O_EXCL only), and nobody else may create any. */
+static void
+test_file_creation_only_in_acme(void **state)
+{
+	const struct sandbox_rule *p;
+	size_t i, n;
+
+	(void)state;
+	p = sandbox_policy(&n);
+	for (i = 0; i < n; i++) {
+		if (p[i].rule == CREATE_EXCL)
+			assert_int_equal(p[i].roles, 1u << SANDBOX_ACME);
+		if (strcmp(p[i].name, "openat") == 0)
+			assert_true(p[i].rule == READ_ONLY_OPEN ||
+			    p[i].rule == CREATE_EXCL);
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(p[i].name, "renameat2") == 0 ||
+		    strcmp(p[i].name, "unlinkat") == 0)
+			assert_int_equal(p[i].roles, 1u << SANDBOX_ACME);
 }
 
 int
@@ -175,6 +201,7 @@ main(void)
 		cmocka_unit_test(test_policies_resolve_on_every_arch),
 		cmocka_unit_test(test_absent_list_is_current),
 		cmocka_unit_test(test_forbidden_everywhere),
+		cmocka_unit_test(test_file_creation_only_in_acme),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
