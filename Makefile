@@ -87,7 +87,8 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
-	     test_acme_parse test_acme_crypto test_acme_config test_renew
+	     test_acme_parse test_acme_crypto test_acme_config test_renew \
+	     test_certshm test_keyproc_tls
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench \
 	install deb deb-deps package-test-deps test-package clean
@@ -171,7 +172,9 @@ test-e2e: all build-test/derpd build/derpbench build/acme-test-driver
 	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build/derpd-client DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
-	ACME_DRIVER=$(CURDIR)/build/acme-test-driver $(PYTHON) -m pytest -q tests/acme
+	ACME_DRIVER=$(CURDIR)/build/acme-test-driver DERPD_BIN=$(CURDIR)/build/derpd \
+	DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	$(PYTHON) -m pytest -q tests/acme
 
 # The privilege-separation and sandbox tests alone (run as root, or most skip).
 test-sandbox: all build-test/derpd
@@ -181,7 +184,8 @@ test-sandbox: all build-test/derpd
 		tests/e2e/test_key_isolation.py tests/e2e/test_worker_death.py
 
 test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client build/derpbench \
-	   build-asan/acme-test-driver $(addprefix build-asan/tests/,$(UNIT_TESTS))
+	   build-asan/acme-test-driver build-test/derpd \
+	   $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build-asan/derpd-client \
@@ -189,13 +193,18 @@ test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client buil
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
 	ACME_DRIVER=$(CURDIR)/build-asan/acme-test-driver DERPD_ASAN=1 \
+	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
+	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/acme
 
-# The ACME engine's tests alone (Pebble on loopback; see tests/acme/).
-test-acme: build/acme-test-driver
-	ACME_DRIVER=$(CURDIR)/build/acme-test-driver $(PYTHON) -m pytest -q tests/acme
+# The ACME tests alone: the engine, and derpd's ACME client (Pebble and a
+# stub CA on loopback; see tests/acme/).
+test-acme: all build/acme-test-driver build-test/derpd
+	ACME_DRIVER=$(CURDIR)/build/acme-test-driver DERPD_BIN=$(CURDIR)/build/derpd \
+	DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	$(PYTHON) -m pytest -q tests/acme
 
 PREFIX	?= /usr/local
 DESTDIR	?=

@@ -69,8 +69,10 @@ static const struct sandbox_rule policy[] = {
 	{ SC(munmap),		ANY,		W | K | S | D | A },
 	{ SC(mremap),		ANY,		W | K | A },
 	{ SC(madvise),		ANY,		W | K | D | A },
+	{ SC(mlock),		ANY,		K },	/* sodium_malloc(): a reloaded key file */
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
-	/* The key process's store of ACME keys: a descriptor it was given. */
+	/* Key files the key process is handed: a reload, the ACME keys. */
+	{ SC(pread64),		ANY,		K },
 	{ SC(pwrite64),		ANY,		K },
 	{ SC(ftruncate),	ANY,		K },
 	{ SC(fdatasync),	ANY,		K },

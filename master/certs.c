@@ -239,6 +239,23 @@ user_may(const char *path, const struct run_as *ra, mode_t mask)
 	return (st.st_mode & (mask >> 6)) != 0;
 }
 
+/* ...read path, searching every directory on the way to it. */
+static int
+user_may_read(const char *path, const struct run_as *ra)
+{
+	char dir[4096], *p;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return 0;
+	for (p = dir; (p = strchr(p + 1, '/')) != NULL; ) {
+		*p = '\0';
+		if (!user_may(dir, ra, S_IXUSR))
+			return 0;
+		*p = '/';
+	}
+	return user_may(path, ra, S_IRUSR);
+}
+
 /* derper: with neither file and an IP -hostname, a self-signed certificate
  * is made; the files are created here, the key process fills them. */
 static int
@@ -338,8 +355,8 @@ certs_loaded(struct certs *c, const struct config *cfg, const struct run_as *ra)
 		certs_log_node(c, cfg);
 	certs_file_sig(c->crt_path, &c->seen_crt);
 	certs_file_sig(c->key_path, &c->seen_key);
-	c->reloadable = user_may(cfg->certdir, ra, S_IXUSR) &&
-	    user_may(c->crt_path, ra, S_IRUSR) && user_may(c->key_path, ra, S_IRUSR);
+	c->reloadable = user_may_read(c->crt_path, ra) &&
+	    user_may_read(c->key_path, ra);
 	if (c->reloadable)
 		log_info("certificates are reloaded on SIGHUP and when %s or %s "
 		    "change", c->crt_path, c->key_path);

@@ -564,8 +564,6 @@ check_acme(struct config *cfg)
 {
 	int ip = is_ip_literal(cfg->hostname), gcp = strcmp(cfg->certmode, "gcp") == 0;
 
-	if (cfg->acme_ip_certs && strcmp(cfg->certmode, "letsencrypt") != 0)
-		fatalx("-acme-ip-certs requires -certmode letsencrypt");
 	if (*cfg->certdir == '\0')
 		fatalx("missing required -certdir flag");
 	if (gcp && ip)
@@ -611,6 +609,8 @@ choose_tls(struct config *cfg)
 	cfg->tls = cfg->listen_port == 443 || manual ||
 	    *cfg->acme_directory != '\0';
 	cfg->acme = cfg->tls && !manual;
+	if (cfg->tls && cfg->acme_ip_certs && strcmp(cfg->certmode, "letsencrypt") != 0)
+		fatalx("-acme-ip-certs requires -certmode letsencrypt");
 	if (cfg->acme)
 		check_acme(cfg);
 }

@@ -120,9 +120,9 @@ class DerpServer:
     """One derpd master (in its own session) and its workers."""
 
     def __init__(self, derpd_bin, keyfile, log_path, workers=2, extra_args=(),
-                 user="nobody", nofile=None):
+                 user="nobody", nofile=None, port=None, env=None):
         self.workers = workers
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = Path(log_path)
         self.args = [derpd_bin, "-a", f"127.0.0.1:{self.port}", "-c", str(keyfile),
                      "-workers", str(workers), "-stun=false", "-http-port=-1"]
@@ -136,7 +136,7 @@ class DerpServer:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     start_new_session=True,
+                                     start_new_session=True, env=env,
                                      preexec_fn=limits if nofile else None)
         self.pid = self.proc.pid
         self.stopped = False

@@ -30,7 +30,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
-		fuzz_client_msg fuzz_acme
+		fuzz_client_msg fuzz_acme fuzz_certmsg fuzz_keyd_acme
 
 FUZZ_PKGS     = openssl libsodium jansson zlib
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -52,6 +52,9 @@ FUZZ_SRC_fuzz_client_http = client/httpparse.c
 FUZZ_SRC_fuzz_client_stun = client/stunc.c common/stun.c
 FUZZ_SRC_fuzz_client_msg  = client/streamfmt.c client/chatmsg.c
 FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
+FUZZ_SRC_fuzz_certmsg	 = common/acme_proto.c common/certshm.c
+FUZZ_SRC_fuzz_keyd_acme	 = master/keyproc_acme.c master/keyring.c acme/x509.c \
+			   acme/parse.c common/b64url.c common/log.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096). A table reader that does not
@@ -68,6 +71,8 @@ FUZZ_OPTS_fuzz_client_http = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
+FUZZ_OPTS_fuzz_certmsg	  = -max_len=34000
+FUZZ_OPTS_fuzz_keyd_acme  = -max_len=512
 FUZZ_OPTS	?=
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

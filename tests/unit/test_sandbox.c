@@ -25,7 +25,6 @@ static const struct {
 } absent[] = {
 	{ SCMP_ARCH_AARCH64, "epoll_wait", "epoll_pwait" },
 	{ SCMP_ARCH_AARCH64, "poll", "ppoll" },
-	{ SCMP_ARCH_AARCH64, "renameat", "renameat2" },
 };
 
 static const uint32_t arches[] = { SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64 };
