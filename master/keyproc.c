@@ -124,7 +124,10 @@ digest_of(uint32_t md)
 	return NULL;
 }
 
-/* A TLS 1.3 server CertificateVerify input, and nothing else, is signed. */
+/*
+ * A TLS 1.3 server CertificateVerify input, and nothing else, is signed,
+ * and only by a key this process holds (k).
+ */
 static int
 is_cert_verify(const struct keyproc_tlskey *k, const struct keyd_req *req,
     const EVP_MD *md, const char **why)
@@ -132,12 +135,8 @@ is_cert_verify(const struct keyproc_tlskey *k, const struct keyd_req *req,
 	static const char context[] = KEYD_CV_CONTEXT;
 	uint32_t i;
 
-	if (k == NULL)
-		return (*why = "no such TLS key here", 0);
 	if (md == NULL)
 		return (*why = "unknown digest", 0);
-	if (req->pad != (k->rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE))
-		return (*why = "padding does not fit the key", 0);
 	/* The transcript hash: SHA-256 or SHA-384, whatever the signature's digest. */
 	if (req->tbs_len != KEYD_CV_PREFIX + 32 && req->tbs_len != KEYD_CV_PREFIX + 48)
 		return (*why = "not a CertificateVerify input (length)", 0);
@@ -146,6 +145,10 @@ is_cert_verify(const struct keyproc_tlskey *k, const struct keyd_req *req,
 			return (*why = "not a CertificateVerify input (padding)", 0);
 	if (memcmp(req->tbs + 64, context, sizeof(context)) != 0)
 		return (*why = "not a server CertificateVerify input", 0);
+	if (k == NULL)
+		return (*why = "no such TLS key here", 0);
+	if (req->pad != (k->rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE))
+		return (*why = "padding does not fit the key", 0);
 	return 1;
 }
 
