@@ -206,12 +206,13 @@ order(struct child *c, struct job *j)
 		j->last_error_at = 0;
 		j->last_error[0] = '\0';
 	} else {
-		if (c->backoff_div > 1)
-			j->sched.retry_at = now + 1 + (j->sched.retry_at - now) /
-			    c->backoff_div;
+		if (c->backoff_div > 1)	/* test builds: rounded up, >= 1 s */
+			j->sched.retry_at = now + (j->sched.retry_at - now +
+			    c->backoff_div - 1) / c->backoff_div;
 		j->failed++;
 		j->last_error_at = time(NULL);
-		snprintf(j->last_error, sizeof(j->last_error), "%s", why);
+		snprintf(j->last_error, sizeof(j->last_error), "%.*s",
+		    (int)sizeof(j->last_error) - 1, why);	/* /metrics: its start */
 		log_warnx("acme: ordering a certificate for %s failed: %s; next "
 		    "attempt in %lld s%s", j->name, why,
 		    (long long)(j->sched.retry_at - now), j->serving ?

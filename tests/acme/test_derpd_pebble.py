@@ -9,8 +9,10 @@ client, External Account Binding (-certmode gcp), IP address certificates,
 and a failed renewal that keeps the last good certificate in service."""
 import base64
 import os
+import pwd
 import re
 import secrets
+import stat
 import threading
 import time
 
@@ -60,7 +62,14 @@ def test_tls_alpn_01_then_warm_restart(pebble, acme_derpd, derpd_keyfile, tmp_pa
     from OpenSSL import crypto
     assert crypto.dump_certificate(crypto.FILETYPE_PEM, chain[1]).decode().strip() == \
         inter.strip()
-    stored = (tmp_path / "certs" / "alpn.derp.test.crt").read_text()
+    certdir = tmp_path / "certs"
+    assert stat.S_IMODE(os.stat(certdir).st_mode) == 0o700
+    for f in ("acme-account.key", "acme-keys.pem", "alpn.derp.test.crt"):
+        assert stat.S_IMODE(os.stat(certdir / f).st_mode) == 0o600, f
+    if os.geteuid() == 0:       # made for the run user, before the drop
+        assert {os.stat(p).st_uid for p in [certdir, *certdir.iterdir()]} == \
+            {pwd.getpwnam("nobody").pw_uid}
+    stored = (certdir / "alpn.derp.test.crt").read_text()
     assert crypto.dump_certificate(crypto.FILETYPE_PEM, chain[0]).decode() in stored
     assert meta_names_key(chain, server_pub_hex(derpd_keyfile))
     a, b = login(srv.port, root, "alpn.derp.test"), login(srv.port, root, "alpn.derp.test")
@@ -125,10 +134,10 @@ def test_badnonce_retried(pebble_factory, acme_derpd, derpd_test_bin):
 
 @skip_under_asan
 def test_renewal_under_a_connected_client(pebble_factory, acme_derpd, tmp_path):
-    """30-second certificates: derpd renews when a third of the lifetime is
+    """24-second certificates: derpd renews when a third of the lifetime is
     left, while two clients keep relaying through it; they stay connected,
     and new handshakes get the new certificate (another serial number)."""
-    p = pebble_factory(validity=30)
+    p = pebble_factory(validity=24)
     root = pebble_root(p, tmp_path)
     srv = acme_derpd(p.ca, p.directory, tls_port=p.tls_port, hostname="renew.derp.test")
     wait_issued(srv, "renew.derp.test")
@@ -159,8 +168,8 @@ def test_renewal_under_a_connected_client(pebble_factory, acme_derpd, tmp_path):
         t.join(15)
     took = time.monotonic() - issued_at
     assert not errors, errors
-    assert relayed[0] > 10
-    assert 15 < took < 30, f"renewed {took:.0f} s after issue, not at 2/3 of 30 s"
+    assert relayed[0] > 10, relayed
+    assert 12 < took < 24, f"renewed {took:.0f} s after issue, not at 2/3 of 24 s"
     exchange(a, b)                      # the old connections still relay
     second = serial(peer_chain(srv.port, "renew.derp.test"))
     assert second != first
@@ -274,7 +283,7 @@ def test_failed_renewal_keeps_the_last_good_certificate(pebble, stub, acme_derpd
             r"HTTP 500 \(no problem document\); next attempt in (\d+) s"
     late.wait_log(fails, timeout=20)
     deadline = time.monotonic() + 20
-    while len(re.findall(fails, late.log_text())) < 3:
+    while len(re.findall(fails, late.log_text())) < 2:
         assert time.monotonic() < deadline, late.tail()
         time.sleep(0.2)
     assert serial(peer_chain(late.port, "kept.derp.test")) == good
@@ -282,7 +291,7 @@ def test_failed_renewal_keeps_the_last_good_certificate(pebble, stub, acme_derpd
     m = metrics(http)
     left = metric(m, "derpd_tls_cert_expiry_seconds", name="kept.derp.test")
     assert 5 * DAY < left <= 6 * DAY        # real time: the clock hook is the ACME client's
-    assert metric(m, "derpd_acme_orders_total", name="kept.derp.test", outcome="failed") >= 3
+    assert metric(m, "derpd_acme_orders_total", name="kept.derp.test", outcome="failed") >= 2
     errs = [labels for (name, labels) in m if name ==
             "derpd_acme_last_error_timestamp_seconds"]
     assert errs and dict(errs[0])["error"].startswith("directory: HTTP 500"), errs

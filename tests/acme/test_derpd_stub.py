@@ -86,12 +86,12 @@ def check_failing(srv, http, reason):
     """Failing orders: each logged with its reason, later ones later (back-off,
     shortened in the test build), TLS refused cleanly meanwhile, plain HTTP
     and /metrics served, and the ACME client never restarted."""
-    delays = failures(srv, "derp.test", reason, 3)
-    assert delays[-1] > delays[0], delays
+    delays = failures(srv, "derp.test", reason, 2)
+    assert delays[1] > delays[0], delays
     with pytest.raises(SSL.Error):
         peer_chain(srv.port, "derp.test")
     m = metrics(http)
-    assert metric(m, "derpd_acme_orders_total", name="derp.test", outcome="failed") >= 3
+    assert metric(m, "derpd_acme_orders_total", name="derp.test", outcome="failed") >= 2
     assert metric(m, "derpd_acme_orders_total", name="derp.test", outcome="issued") == 0
     errs = [dict(labels) for (name, labels) in m
             if name == "derpd_acme_last_error_timestamp_seconds"]
