@@ -37,7 +37,7 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
-	     common/certshm.c common/acme_proto.c
+	     common/stopsig.c common/certshm.c common/acme_proto.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
@@ -45,7 +45,7 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
 	     worker/metrics.c worker/session.c \
-	     worker/tlskey.c worker/tlsctx.c worker/tlsstore.c
+	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/tlsstore.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/rateconf.c master/notify.c \
@@ -189,7 +189,7 @@ test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client buil
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build-asan/derpd-client \
-	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
+	DERPD_ASAN=1 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
 	ACME_DRIVER=$(CURDIR)/build-asan/acme-test-driver DERPD_ASAN=1 \

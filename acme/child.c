@@ -26,6 +26,7 @@
 #include "probe.h"
 #include "sandbox.h"
 #include "setup.h"
+#include "stopsig.h"
 
 #define MAX_SLEEP_S	3600	/* look at expiry at least hourly */
 #define SHORTLIVED	"shortlived"	/* Let's Encrypt's profile for IP addresses */
@@ -193,12 +194,15 @@ order(struct child *c, struct job *j)
 	if (challenges == 0)
 		snprintf(why, sizeof(why), "no challenge can be answered "
 		    "(HTTP-01 needs -http-port)");
+	stopsig_busy(1);	/* a stop cuts an order short: the certdir is
+				 * written by rename, the key process keeps its own */
 	rc = challenges == 0 ? -1 : obtain(c, j, challenges, why, &failed);
 	if (rc != 0 && failed == ACME_CHALL_TLSALPN01 &&
 	    (challenges & ACME_CHALL_HTTP01)) {
 		log_warnx("acme: %s; trying http-01", why);
 		rc = obtain(c, j, ACME_CHALL_HTTP01, why, &failed);
 	}
+	stopsig_busy(0);
 	now = child_now(c);
 	acme_renewal_end(&j->sched, now, rc == 0, randombytes_random());
 	if (rc == 0) {
@@ -266,14 +270,6 @@ run_due(struct child *c)
 	return next < 1 ? 1 : next;
 }
 
-/* Stopping mid-order loses nothing: the certdir is written by rename. */
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	_exit(0);
-}
-
 static void __attribute__((noreturn))
 run(struct child *c)
 {
@@ -307,8 +303,9 @@ test_hooks(struct child *c)
 
 /* What the set-up gives us. */
 static void
-from_setup(struct child *c, const json_t *setup)
+from_setup(struct child *c, json_t *setup)
 {
+	c->setup = setup;
 	setup_get_config(setup, &c->cfg, SETUP_CFG_ACME);
 	log_set_verbose(c->cfg.verbose);
 	c->master_fd = setup_fd(setup, "master");
@@ -343,8 +340,8 @@ acme_main(void)
 	log_init("derpd[acme]");
 	signal(SIGPIPE, SIG_IGN);	/* libcurl runs with CURLOPT_NOSIGNAL */
 	signal(SIGHUP, SIG_IGN);
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
+	signal(SIGINT, SIG_IGN);	/* the master stops us, with SIGTERM */
+	stopsig_init();
 	setup = setup_read();
 	if (getppid() != (pid_t)setup_int(setup, "master_pid"))
 		fatalx("master exited during start-up");

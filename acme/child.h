@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "acme.h"
 #include "acme_parse.h"
 #include "certshm.h"
@@ -33,6 +35,7 @@ struct job {
 };
 
 struct child {
+	json_t		*setup;		/* lives as long as we do: cfg's strings */
 	struct config	 cfg;
 	int		 master_fd;
 	int		 keyd_fd;
@@ -58,7 +61,7 @@ int	child_serve(struct child *c, const struct job *j, const char *chain,
 /* j's figures for /metrics. */
 void	child_status(struct child *c, const struct job *j);
 /* Waits up to timeout_ms for the master; queues WANT_IP in c->wanted.
- * Exits when the master is gone. */
+ * Exits when the master is gone, or on SIGTERM (common/stopsig.h). */
 void	child_wait(struct child *c, int timeout_ms);
 int	child_http01_publish(void *arg, const char *token, const char *key_auth,
 	    char *err);

@@ -18,6 +18,7 @@
 
 #include "acme_proto.h"
 #include "log.h"
+#include "stopsig.h"
 
 #define ACK_TIMEOUT_MS	10000
 
@@ -121,9 +122,12 @@ child_status(struct child *c, const struct job *j)
 void
 child_wait(struct child *c, int timeout_ms)
 {
-	int ok;
+	int ok, r = stopsig_wait(c->master_fd, timeout_ms);
 
-	(void)read_master(c, timeout_ms, &ok);
+	if (r < 0)
+		exit(0);	/* SIGTERM: through the exit handlers */
+	if (r > 0)
+		(void)read_master(c, 0, &ok);
 }
 
 int

@@ -83,6 +83,7 @@ class Server:
                 sys.exit(f"derpd did not start:\n{self.log_text()}")
             time.sleep(0.05)
         self.url = f"https://127.0.0.1:{self.port}"
+        self.started = time.monotonic()
 
     def log_text(self):
         return self.log_path.read_text(errors="replace")
@@ -140,6 +141,30 @@ def machine():
     ossl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
     return (f"{cpu}, {os.cpu_count()} CPUs, {mem:.0f} GiB, Linux {platform.release()}, "
             f"{ossl}")
+
+
+def respawn_ms(server, worker):
+    """kill -9 of a worker that ran long enough to restart at once, to its
+    successor's "ready" in the log, in ms (the log polled every 0.2 ms)."""
+    text = server.log_text()
+    pid = int(re.findall(rf"worker {worker} started, pid (\d+)", text)[-1])
+    before = len(re.findall(rf"\[worker {worker}\]: ready", text))
+    t0 = time.monotonic()
+    os.kill(pid, 9)
+    while len(re.findall(rf"\[worker {worker}\]: ready", server.log_text())) == before:
+        if time.monotonic() - t0 > 10:
+            sys.exit(f"worker {worker} did not come back:\n{server.log_text()[-3000:]}")
+        time.sleep(0.0002)
+    return (time.monotonic() - t0) * 1000
+
+
+def respawn_row(server):
+    # Workers that lived 10 s restart at once (master/supervise.c), else
+    # after a back-off that this would measure instead.
+    time.sleep(max(0.0, server.started + 10.5 - time.monotonic()))
+    times = [respawn_ms(server, w) for w in range(WORKERS)]
+    return ("worker respawn (kill -9 to the new worker's ready, each worker once): " +
+            ", ".join(f"{t:.0f} ms" for t in times))
 
 
 def fmt_size(n):
@@ -206,6 +231,7 @@ def main():
             lines.append(f"TLS logins (connect to ServerInfo, 32 at a time): "
                          f"{hs['per_sec']:.0f}/s, p50 {hs['login_p50_ms']:.1f} ms, "
                          f"p99 {hs['login_p99_ms']:.1f} ms, {hs['failed']} failed")
+            lines.append(respawn_row(srv))
         finally:
             srv.stop()
         lines.append(

@@ -17,14 +17,16 @@
 #include "sandbox.h"
 #include "seqlock.h"
 #include "setup.h"
+#include "stopsig.h"
 
 #define REFRESH_SECONDS	600	/* derper: every ten minutes */
 #define MAX_NAMES	64
 #define MAX_IPS		32
 
 struct names {
-	char	*v[MAX_NAMES];
+	char	*v[MAX_NAMES];	/* into buf */
 	int	 n;
+	char	*buf;
 };
 
 struct out {
@@ -64,7 +66,7 @@ split(const char *list, struct names *nm)
 	int i, j;
 
 	nm->n = 0;
-	if (copy == NULL)
+	if ((nm->buf = copy) == NULL)
 		fatal("strdup");
 	for (tok = strtok_r(copy, ",", &save); tok != NULL && nm->n < MAX_NAMES;
 	    tok = strtok_r(NULL, ",", &save))
@@ -215,7 +217,8 @@ dnsd_main(void)
 	json_t *setup;
 
 	log_init("derpd[dns]");
-	signal(SIGINT, SIG_IGN);	/* the master stops us */
+	signal(SIGINT, SIG_IGN);	/* the master stops us, with SIGTERM */
+	stopsig_init();
 	setup = setup_read();
 	if (getppid() != (pid_t)setup_int(setup, "master_pid"))
 		fatalx("master exited during start-up");
@@ -255,6 +258,8 @@ dnsd_main(void)
 			log_warnx("bootstrap DNS answer too large; keeping the old one");
 		else
 			publish(d, pub, plen, unpub, ulen);
-		sleep(REFRESH_SECONDS);
+		if (stopsig_wait(-1, REFRESH_SECONDS * 1000) < 0)
+			break;
 	}
+	exit(0);
 }

@@ -391,6 +391,25 @@ trim(char *s)
 	return s;
 }
 
+/*
+ * A copy of a -config file's string value that lives as long as the
+ * process: the configuration points into it, even after the command line
+ * replaced it.
+ */
+static char *
+keep_string(const char *v)
+{
+	static char **kept;
+	static size_t nkept;
+	char **grown;
+
+	if ((grown = reallocarray(kept, nkept + 1, sizeof(*kept))) == NULL ||
+	    (grown[nkept] = strdup(v)) == NULL)
+		fatal("config file");
+	kept = grown;
+	return kept[nkept++];
+}
+
 /* One "flag = value" line of a -config file; "#" starts a comment. */
 static void
 config_line(struct config *cfg, char *line, const char *path, int lineno)
@@ -418,8 +437,8 @@ config_line(struct config *cfg, char *line, const char *path, int lineno)
 		fatalx("%s:%d: unknown flag \"%s\"", path, lineno, key);
 	if (f->off == CF(addr))
 		addr_given = 1;
-	if ((val = strdup(val)) == NULL)
-		fatal("strdup");
+	if (f->type == F_STRING)
+		val = keep_string(val);
 	set_flag(cfg, f, val);
 }
 

@@ -381,6 +381,23 @@ run_as_from(const json_t *o, struct run_as *ra)
 	snprintf(ra->name, sizeof(ra->name), "%s", setup_str(r, "name"));
 }
 
+/* OpenSSL's secure heap for the TLS keys. */
+static void
+secure_heap(void)
+{
+	switch (CRYPTO_secure_malloc_init(SECURE_HEAP, 32)) {
+	case 1:
+		break;
+	case 2:		/* made, but one of guard pages, mlock, no-dump failed */
+		log_warnx("the TLS key's secure heap is only partly protected "
+		    "(most likely it could not be locked in memory, so the key "
+		    "may be written to swap)");
+		break;
+	default:
+		fatalx("cannot set up OpenSSL's secure heap for the TLS key");
+	}
+}
+
 /* The TLS keys the set-up names: a manual key file, a self-signed
  * certificate to make, or the ACME keys stored in the certdir. */
 static void
@@ -389,9 +406,8 @@ load_tls_keys(struct keyproc *kp, const json_t *setup)
 	int key = setup_fd(setup, "tls_key"), crt = setup_fd(setup, "tls_crt");
 
 	kp->keyring_fd = setup_fd(setup, "keyring");
-	if ((key >= 0 || kp->keyring_fd >= 0) &&
-	    CRYPTO_secure_malloc_init(SECURE_HEAP, 32) != 1)
-		fatalx("cannot set up OpenSSL's secure heap for the TLS keys");
+	if (key >= 0 || kp->keyring_fd >= 0)
+		secure_heap();
 	if (crt >= 0)
 		selfsign_make(kp, setup_str(setup, "selfsign"), key, crt);
 	else

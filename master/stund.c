@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include "probe.h"
 #include "sandbox.h"
 #include "setup.h"
+#include "stopsig.h"
 #include "stun.h"
 
 #define BATCH	64
@@ -70,7 +72,8 @@ stund_main(void)
 	int n, sent, fd;
 
 	log_init("derpd[stun]");
-	signal(SIGINT, SIG_IGN);	/* the master stops us */
+	signal(SIGINT, SIG_IGN);	/* the master stops us, with SIGTERM */
+	stopsig_init();
 	setup = setup_read();
 	if (getppid() != (pid_t)setup_int(setup, "master_pid"))
 		fatalx("master exited during start-up");
@@ -90,6 +93,10 @@ stund_main(void)
 #endif
 	sandbox_apply(SANDBOX_STUN);
 	for (;;) {
+		if ((n = stopsig_wait(fd, -1)) < 0)
+			break;
+		if (n == 0)
+			continue;
 		for (i = 0; i < BATCH; i++) {
 			iov[i].iov_base = bufs[i];
 			iov[i].iov_len = PKT_MAX;
@@ -99,9 +106,9 @@ stund_main(void)
 			in[i].msg_hdr.msg_iov = &iov[i];
 			in[i].msg_hdr.msg_iovlen = 1;
 		}
-		n = recvmmsg(fd, in, BATCH, MSG_WAITFORONE, NULL);
+		n = recvmmsg(fd, in, BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
-			if (errno != EINTR)
+			if (errno != EINTR && errno != EAGAIN)
 				log_warn("recvmmsg");
 			continue;
 		}
@@ -118,4 +125,5 @@ stund_main(void)
 			i += (unsigned int)sent;
 		}
 	}
+	exit(0);
 }

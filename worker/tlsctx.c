@@ -269,7 +269,7 @@ tlsctx_new(struct wk *w)
 {
 	SSL_CTX *ctx;
 
-	tlskey_init();
+	tlskey_init(w);
 	tlsstore_init(w);
 	if ((ctx = ctx_new(w)) == NULL)
 		fatalx("SSL_CTX_new failed");

@@ -21,7 +21,7 @@
 #include "wk.h"
 
 /* Loads the provider beside OpenSSL's default one; once, before the sandbox. */
-void	tlskey_init(void);
+void	tlskey_init(struct wk *w);
 /*
  * A key for the certificate's public key cert_pub, signing through w's key
  * process with the key named hash (the SHA-256 of the certificate's DER

@@ -202,6 +202,7 @@ struct wk {
 	const int	*evfds;
 	SSL_CTX		*ssl_ctx;	/* every handshake starts here (tlsctx.c) */
 	SSL_CTX		*ssl_slot[CERTSHM_CERTS];	/* one per chain served */
+	OSSL_PROVIDER	*tls_providers[2];	/* default, and our key's (tlskey.c) */
 	struct tls_store *tls;		/* what the master published (tlsstore.c) */
 	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
 	uint32_t	 next_sign_id;

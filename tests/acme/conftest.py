@@ -333,14 +333,9 @@ def acme_derpd(derpd_bin, derpd_keyfile, tmp_path, request):
                  "-http-port", http_port, *args]
         if hostname is not None:
             extra += ["-hostname", hostname]
-        # The engine's tests check leaks; derpd's processes exit in their
-        # sandboxes (LeakSanitizer would need ptrace), as tests/e2e runs them.
-        run_env = {**os.environ, **(env or {})}
-        if os.environ.get("DERPD_ASAN") == "1":
-            run_env["ASAN_OPTIONS"] = "abort_on_error=1:detect_leaks=0"
         srv = e2e.DerpServer(binary or derpd_bin, derpd_keyfile,
                              tmp_path / f"derpd-{len(servers)}.log", workers=2,
-                             extra_args=extra, port=tls_port, env=run_env)
+                             extra_args=extra, port=tls_port, env=env)
         servers.append(srv)
         return srv
 

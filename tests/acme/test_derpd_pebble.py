@@ -81,6 +81,7 @@ def test_tls_alpn_01_then_warm_restart(pebble, acme_derpd, derpd_keyfile, tmp_pa
     a.close()
     b.close()
     srv.stop()
+    assert "ACME client (pid" not in srv.log_text()     # left by itself, status 0
 
     again = acme_derpd(pebble.ca, pebble.directory, tls_port=pebble.tls_port,
                        hostname="alpn.derp.test")

@@ -116,12 +116,17 @@ def _alive(pid):
     return st[st.rindex(")") + 2:].split()[0] != "Z"
 
 
+SANITIZER_RE = re.compile(r"ERROR: (?:Address|Leak|UndefinedBehavior)Sanitizer|"
+                          r"runtime error: ")
+
+
 class DerpServer:
     """One derpd master (in its own session) and its workers."""
 
     def __init__(self, derpd_bin, keyfile, log_path, workers=2, extra_args=(),
-                 user="nobody", nofile=None, port=None, env=None):
+                 user="nobody", nofile=None, env=None, port=None):
         self.workers = workers
+        self.expect_sanitizer = False   # a test that provokes a report says so
         self.port = port or free_port()
         self.log_path = Path(log_path)
         self.args = [derpd_bin, "-a", f"127.0.0.1:{self.port}", "-c", str(keyfile),
@@ -136,7 +141,8 @@ class DerpServer:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     start_new_session=True, env=env,
+                                     start_new_session=True,
+                                     env=dict(os.environ, **env) if env else None,
                                      preexec_fn=limits if nofile else None)
         self.pid = self.proc.pid
         self.stopped = False
@@ -238,23 +244,29 @@ class DerpServer:
         if check:
             assert not leftovers, \
                 f"derpd left processes behind after stop: {leftovers}\n{self.tail()}"
+        if check and not self.expect_sanitizer:
+            # The ASan build: a report from any process (a child's too)
+            # fails the test that provoked it.
+            m = SANITIZER_RE.search(self._log)
+            assert m is None, f"sanitizer report in derpd's log:\n{self._log[m.start():][:4000]}"
 
 
 @pytest.fixture
 def derp_server(derpd_bin, keyfile, tmp_path, request):
     """Factory: derp_server(workers=2, extra_args=(), keyfile=None, binary=None,
-    user="nobody", nofile=None) -> DerpServer; `binary` replaces derpd_bin
-    (e.g. the test build); as root, -user `user` unless that is None;
-    `nofile`: RLIMIT_NOFILE (soft and hard) to start it with.
+    user="nobody", nofile=None, env=None) -> DerpServer; `binary` replaces
+    derpd_bin (e.g. the test build); as root, -user `user` unless that is None;
+    `nofile`: RLIMIT_NOFILE (soft and hard) to start it with; `env`: variables
+    added to its environment.
     Every server started is stopped (and checked for leftovers) at teardown."""
     servers = []
     request.node._derp_servers = servers     # for the failure report hook below
 
     def start(workers=2, extra_args=(), keyfile=keyfile, binary=None, user="nobody",
-              nofile=None):
+              nofile=None, env=None):
         log = tmp_path / f"derpd-{len(servers)}.log"
         srv = DerpServer(binary or derpd_bin, keyfile, log, workers=workers,
-                         extra_args=extra_args, user=user, nofile=nofile)
+                         extra_args=extra_args, user=user, nofile=nofile, env=env)
         servers.append(srv)
         return srv
 

@@ -137,7 +137,8 @@ def test_configured_unit_starts_when_derpd_is_ready(ct, site):
         printf 'rate-config = /etc/derpd/rate.json\\nworkers = 2\\n' >> {conf}
         grep -qx 'hostname = {HOST}' {conf}
         grep -qx 'a = 127.0.0.1:{site["port"]}' {conf}""")
-    ct.check("systemctl enable --now derpd", timeout=60)
+    rc, out = ct.run("systemctl enable --now derpd", timeout=60)
+    assert rc == 0, f"{out}\n{journal(ct)}"
     site["pid"] = wait_active(ct, timeout=1)
     st = show(ct, "StatusText", "WatchdogUSec")
     assert re.fullmatch(r"\d+ clients, 2 of 2 workers serving", st["StatusText"]), st
