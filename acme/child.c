@@ -56,7 +56,8 @@ job_config(const struct child *c, const struct job *j, const char **names,
 	ac->certdir_fd = c->certdir_fd;
 }
 
-/* What we can answer for j: HTTP-01 only for an IP address, as derper. */
+/* What we can answer for j: HTTP-01 only for an IP address, as derper
+ * (the flags make sure -http-port is open then). */
 static int
 challenges_for(const struct child *c, const struct job *j)
 {
@@ -191,12 +192,9 @@ order(struct child *c, struct job *j)
 	int challenges = challenges_for(c, j), failed = 0, rc;
 	time_t now;
 
-	if (challenges == 0)
-		snprintf(why, sizeof(why), "no challenge can be answered "
-		    "(HTTP-01 needs -http-port)");
 	stopsig_busy(1);	/* a stop cuts an order short: the certdir is
 				 * written by rename, the key process keeps its own */
-	rc = challenges == 0 ? -1 : obtain(c, j, challenges, why, &failed);
+	rc = obtain(c, j, challenges, why, &failed);
 	if (rc != 0 && failed == ACME_CHALL_TLSALPN01 &&
 	    (challenges & ACME_CHALL_HTTP01)) {
 		log_warnx("acme: %s; trying http-01", why);

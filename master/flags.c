@@ -595,6 +595,9 @@ check_acme(struct config *cfg)
 	if ((*cfg->acme_eab_kid == '\0') != (*cfg->acme_eab_key == '\0'))
 		fatalx("-acme-eab-kid and -acme-eab-key go together");
 	cfg->acme_eab_key = eab_key_base64url(cfg->acme_eab_key);
+	if (cfg->acme_ip_certs && cfg->http_port < 0)
+		fatalx("-acme-ip-certs needs -http-port: IP address certificates "
+		    "are validated by HTTP-01");
 	if (ip && !cfg->acme_ip_certs)
 		fatalx("-hostname is an IP address; use -certmode manual for a "
 		    "self-signed certificate, or -acme-ip-certs to get Let's Encrypt "

@@ -74,6 +74,7 @@ def test_tls_alpn_01_then_warm_restart(pebble, acme_derpd, derpd_keyfile, tmp_pa
     assert meta_names_key(chain, server_pub_hex(derpd_keyfile))
     a, b = login(srv.port, root, "alpn.derp.test"), login(srv.port, root, "alpn.derp.test")
     exchange(a, b)
+    check_acme_descriptors(srv, certdir)
     m = metrics(srv.port, tls_sni="alpn.derp.test")
     assert 5 * DAY < metric(m, "derpd_tls_cert_expiry_seconds", name="alpn.derp.test") \
         <= 6 * DAY
@@ -91,6 +92,24 @@ def test_tls_alpn_01_then_warm_restart(pebble, acme_derpd, derpd_keyfile, tmp_pa
              login(again.port, root, "alpn.derp.test"))
     assert pebble.orders() == orders + 1, "a warm restart placed an order"
     assert "acme: order " not in again.log_text()
+
+
+def check_acme_descriptors(srv, certdir):
+    """As root: the ACME client is a fresh exec holding its two sockets (to
+    the master, to the key process) and the certdir, nothing else; the key
+    process holds the certdir's key store, not the certdir."""
+    if os.geteuid() != 0:
+        return
+    _e2e()
+    from procfs import derpd_pids, wait_sandboxed
+    from test_tls_key import exe_base, fd_kinds
+    pids = derpd_pids(srv)
+    wait_sandboxed(pids["acme"])
+    assert exe_base(pids["acme"]) != exe_base(pids["master"])
+    assert fd_kinds(pids["acme"]) == {"stdio": 3, "socket": 2, f"other:{certdir}": 1}
+    key = fd_kinds(pids["key"])
+    assert key.get(f"other:{certdir}/acme-keys.pem") == 1 and \
+        f"other:{certdir}" not in key, key
 
 
 def test_http_01_when_tls_alpn_01_cannot_be_validated(pebble, acme_derpd, tmp_path):

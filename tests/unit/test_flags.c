@@ -532,6 +532,8 @@ test_acme_flags(void **state)
 	expect_ok(ARGV("-a", ":443", "-hostname", "192.0.2.1", "-acme-ip-certs",
 	    "-stun=false"));
 	expect_ok(ARGV("-a", ":443", "-acme-ip-certs", "-stun=false"));
+	expect_exit(ARGV("-a", ":443", "-acme-ip-certs", "-http-port=-1",
+	    "-stun=false"), 1, "HTTP-01");
 	expect_exit(ARGV("-a", ":443", "-certmode", "manual", "-acme-ip-certs",
 	    "-stun=false"), 1, "requires -certmode letsencrypt");
 	expect_exit(ARGV("-a", ":443", "-hostname", "derp.example.com",
