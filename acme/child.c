@@ -78,7 +78,7 @@ log_until(const char *what, const char *name, time_t when, time_t now)
 	    (long long)(when - now));
 }
 
-/* Serves cert for j, its key now named c->aside or j->hash; 0 or -1. */
+/* Serves cert for j, whose key the key process names hash; 0 or -1. */
 static int
 serve(struct child *c, struct job *j, const struct acme_cert *cert,
     const uint8_t hash[KEYD_HASH_LEN])
