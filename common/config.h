@@ -49,6 +49,7 @@ struct config {
 	/* derpd's own */
 	const char	*config_file;
 	int64_t		workers;
+	const char	*placement;	/* "source-port" or "hash" */
 	const char	*user;
 	int		no_seccomp;
 	int		verbose;

@@ -35,6 +35,7 @@ static const char *const names[PROBE_MAX] = {
 	[PROBE_KILL] = "kill of the master",
 	[PROBE_PROC_MEM] = "open of /proc/PID/mem",
 	[PROBE_KEYD_GARBAGE] = "a signature request for something else",
+	[PROBE_KEYD_OVERSIZED] = "a key request with bytes after it",
 	[PROBE_SWALLOW] = "swallowing requests",
 };
 
@@ -87,6 +88,22 @@ keyd_garbage(const struct probe_target *t)
 	req.tbs_len = 32;
 	memset(req.tbs, 0xab, 32);
 	return send(t->keyd_fd, &req, sizeof(req), MSG_NOSIGNAL);
+}
+
+/* A well-formed request followed by more bytes: refused whole, never
+ * served as if the datagram ended where the request does. */
+static long
+keyd_oversized(const struct probe_target *t)
+{
+	uint8_t buf[sizeof(struct keyd_req) + 16];
+	struct keyd_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.op = KEYD_SHARED;
+	memset(req.client_pub, 0x42, sizeof(req.client_pub));
+	memset(buf, 0xcd, sizeof(buf));
+	memcpy(buf, &req, sizeof(req));
+	return send(t->keyd_fd, buf, sizeof(buf), MSG_NOSIGNAL);
 }
 
 static long
@@ -149,6 +166,8 @@ attempt(const struct probe_target *t, int n, pid_t target)
 		return mem_of(target);
 	case PROBE_KEYD_GARBAGE:
 		return t->keyd_fd < 0 ? -1 : keyd_garbage(t);
+	case PROBE_KEYD_OVERSIZED:
+		return t->keyd_fd < 0 ? -1 : keyd_oversized(t);
 	case PROBE_SWALLOW:
 		swallow = 1;
 		return 0;

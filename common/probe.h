@@ -34,6 +34,7 @@ enum probe {
 	PROBE_KILL,			/* kill(master, SIGKILL) */
 	PROBE_PROC_MEM,			/* open /proc/<target>/mem */
 	PROBE_KEYD_GARBAGE,		/* a signature request for something else */
+	PROBE_KEYD_OVERSIZED,		/* a good request with bytes after it */
 	PROBE_SWALLOW,			/* the key process: read requests, answer none */
 	PROBE_MAX,
 };

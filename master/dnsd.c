@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "dnsd.h"
 
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <nss.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "dnsd_json.h"
 #include "log.h"
 #include "probe.h"
 #include "sandbox.h"
@@ -20,166 +19,22 @@
 #include "stopsig.h"
 
 #define REFRESH_SECONDS	600	/* derper: every ten minutes */
-#define MAX_NAMES	64
-#define MAX_IPS		32
 
-struct names {
-	char	*v[MAX_NAMES];	/* into buf */
-	int	 n;
-	char	*buf;
-};
-
-struct out {
-	char	*p;
-	size_t	 cap;
-	size_t	 len;
-	int	 overflow;
-};
-
-static void
-put(struct out *o, const char *s, size_t n)
-{
-	if (o->len + n > o->cap) {
-		o->overflow = 1;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void
-out_puts(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
+/* Resolves name into ips (dns_resolve_fn), logging a failure. */
 static int
-cmp_str(const void *a, const void *b)
+resolve(const char *name, dns_ips ips, void *arg)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	int n, rc;
 
-static void
-split(const char *list, struct names *nm)
-{
-	char *copy = strdup(list), *tok, *save = NULL;
-	int i, j;
-
-	nm->n = 0;
-	if ((nm->buf = copy) == NULL)
-		fatal("strdup");
-	for (tok = strtok_r(copy, ",", &save); tok != NULL && nm->n < MAX_NAMES;
-	    tok = strtok_r(NULL, ",", &save))
-		if (*tok != '\0')
-			nm->v[nm->n++] = tok;
-	qsort(nm->v, nm->n, sizeof(nm->v[0]), cmp_str);	/* Go sorts map keys */
-	for (i = j = 0; i < nm->n; i++)		/* and a map has each key once */
-		if (j == 0 || strcmp(nm->v[j - 1], nm->v[i]) != 0)
-			nm->v[j++] = nm->v[i];
-	nm->n = j;
-}
-
-/* Resolves name into ips[][INET6_ADDRSTRLEN], shuffled like derper does. */
-static int
-resolve(const char *name, char ips[MAX_IPS][INET6_ADDRSTRLEN])
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	char tmp[INET6_ADDRSTRLEN];
-	int n = 0, i, j, rc;
-	const void *a;
-
+	(void)arg;
 	if ((rc = getaddrinfo(name, NULL, &hints, &res)) != 0) {
 		log_warnx("bootstrap DNS lookup \"%s\": %s", name, gai_strerror(rc));
 		return 0;
 	}
-	for (ai = res; ai != NULL && n < MAX_IPS; ai = ai->ai_next) {
-		a = ai->ai_family == AF_INET ?
-		    (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr :
-		    (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-		if (inet_ntop(ai->ai_family, a, tmp, sizeof(tmp)) == NULL)
-			continue;
-		for (j = 0; j < n && strcmp(ips[j], tmp) != 0; j++)
-			;
-		if (j == n)
-			memcpy(ips[n++], tmp, sizeof(tmp));
-	}
+	n = dns_addrs(res, ips);
 	freeaddrinfo(res);
-	for (i = n - 1; i > 0; i--) {	/* do not bias clients to one family */
-		j = (int)randombytes_uniform((uint32_t)i + 1);
-		memcpy(tmp, ips[i], sizeof(tmp));
-		memcpy(ips[i], ips[j], sizeof(tmp));
-		memcpy(ips[j], tmp, sizeof(tmp));
-	}
 	return n;
-}
-
-/* One name's entry, in Go's json.MarshalIndent(..., "", "\t") layout. */
-static void
-entry(struct out *o, const char *name, char ips[MAX_IPS][INET6_ADDRSTRLEN],
-    int n)
-{
-	const char *p;
-	int i;
-
-	out_puts(o, "\t\"");
-	for (p = name; *p != '\0'; p++) {	/* names come from flags; escape anyway */
-		if (*p == '"' || *p == '\\')
-			put(o, "\\", 1);
-		if ((unsigned char)*p >= 0x20)
-			put(o, p, 1);
-	}
-	out_puts(o, "\": [\n");
-	for (i = 0; i < n; i++) {
-		out_puts(o, "\t\t\"");
-		out_puts(o, ips[i]);
-		out_puts(o, i + 1 < n ? "\",\n" : "\"\n");
-	}
-	out_puts(o, "\t]");
-}
-
-static size_t
-published_json(const struct names *nm, char *buf, size_t cap)
-{
-	static char ips[MAX_IPS][INET6_ADDRSTRLEN];
-	struct out o = { buf, cap, 0, 0 };
-	int i, n, first = 1;
-
-	if (nm->n == 0)		/* derper publishes nothing at all */
-		return 0;
-	out_puts(&o, "{\n");
-	for (i = 0; i < nm->n; i++) {
-		if ((n = resolve(nm->v[i], ips)) == 0)
-			continue;
-		if (!first)
-			out_puts(&o, ",\n");
-		first = 0;
-		entry(&o, nm->v[i], ips, n);
-	}
-	if (first) {		/* no name resolved: Go marshals a nil map */
-		o.len = 0;
-		out_puts(&o, "null");
-	} else
-		out_puts(&o, "\n}");
-	return o.overflow ? 0 : o.len;
-}
-
-static size_t
-unpublished_records(const struct names *nm, char *buf, size_t cap)
-{
-	static char ips[MAX_IPS][INET6_ADDRSTRLEN];
-	struct out o = { buf, cap, 0, 0 };
-	int i, n;
-
-	for (i = 0; i < nm->n; i++) {
-		if ((n = resolve(nm->v[i], ips)) == 0)
-			continue;
-		put(&o, nm->v[i], strlen(nm->v[i]) + 1);
-		out_puts(&o, "{\n");
-		entry(&o, nm->v[i], ips, n);
-		out_puts(&o, "\n}");
-		put(&o, "", 1);
-	}
-	return o.overflow ? 0 : o.len;
 }
 
 static void
@@ -207,7 +62,7 @@ void
 dnsd_main(void)
 {
 	static char pub[DNS_BLOB_MAX], unpub[DNS_BLOB_MAX];
-	struct names published, unpublished;
+	struct dns_names published, unpublished;
 	struct addrinfo *warm;
 	size_t plen, ulen;
 
@@ -230,8 +85,8 @@ dnsd_main(void)
 		d->published_len = d->unpublished_len = 0;
 		seq_write_end(&d->seq);
 	}
-	split(cfg.bootstrap_dns_names, &published);
-	split(cfg.unpublished_dns_names, &unpublished);
+	dns_names_split(cfg.bootstrap_dns_names, &published);
+	dns_names_split(cfg.unpublished_dns_names, &unpublished);
 	json_decref(setup);
 	/*
 	 * /etc/hosts and DNS only, as Go's resolver in derper: other NSS
@@ -252,8 +107,10 @@ dnsd_main(void)
 #endif
 	sandbox_apply(SANDBOX_DNS);
 	for (;;) {
-		plen = published_json(&published, pub, sizeof(pub));
-		ulen = unpublished_records(&unpublished, unpub, sizeof(unpub));
+		plen = dns_published_json(&published, resolve, NULL, pub,
+		    sizeof(pub));
+		ulen = dns_unpublished_records(&unpublished, resolve, NULL,
+		    unpub, sizeof(unpub));
 		if (plen == 0 && published.n > 0)
 			log_warnx("bootstrap DNS answer too large; keeping the old one");
 		else

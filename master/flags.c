@@ -64,6 +64,7 @@ static const struct flag flags[] = {
 	{ "acme-ca-file", F_STRING, CF(acme_ca_file), "PEM file of the CAs trusted for -acme-directory's HTTPS (default: " ACME_SYSTEM_CA ")" },
 	{ "config", F_STRING, CF(config_file), "file of flag = value lines, read before the command line (which wins)" },
 	{ "workers", F_INT, CF(workers), "worker processes (default: number of CPUs)" },
+	{ "placement", F_STRING, CF(placement), "how connections are spread over workers: source-port (TCP source port % workers) or hash (the kernel's); derpd refuses to start if it cannot do what is asked" },
 	{ "user", F_STRING, CF(user), "unprivileged user to run as after binding (empty: _derpd, else nobody)" },
 	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
 	{ "verbose", F_BOOL, CF(verbose), "log connection-level events" },
@@ -128,6 +129,7 @@ set_defaults(struct config *cfg)
 	cfg->tcp_user_timeout_ms = 15 * 1000;
 	cfg->tcp_write_timeout_ms = 2 * 1000;
 	cfg->workers = INT64_MIN;	/* not given: one per CPU */
+	cfg->placement = "source-port";
 	cfg->user = "";
 	cfg->max_clients = 65536;
 	cfg->ring_kib = 1024;
@@ -272,33 +274,81 @@ parse_int(const char *s, int64_t *out)
 	return 0;
 }
 
-/* Go's strconv-free decimal: digits, optionally '.' and more digits. */
-static const char *
-parse_decimal(const char *s, double *out)
-{
-	double v = 0, scale = 1;
-	int digits = 0;
+#define DUR_MAX	((uint64_t)1 << 63)	/* Go's limit, in nanoseconds */
 
-	for (; *s >= '0' && *s <= '9'; s++, digits++)
-		v = v * 10 + (*s - '0');
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
-			v += (*s - '0') * (scale /= 10);
-	*out = v;
-	return digits > 0 ? s : NULL;
+/* Go's leadingInt: decimal digits; -1 past DUR_MAX. */
+static int
+leading_int(const char **sp, uint64_t *out)
+{
+	const char *s = *sp;
+	uint64_t x = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (x > DUR_MAX / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*s - '0');
+		if (x > DUR_MAX)
+			return -1;
+	}
+	*out = x;
+	*sp = s;
+	return 0;
 }
 
+/* Go's leadingFraction: digits after the point, as x / scale; digits past
+ * what 63 bits hold are read and ignored. */
+static void
+leading_fraction(const char **sp, uint64_t *x, double *scale)
+{
+	const char *s = *sp;
+	int overflow = 0;
+
+	*x = 0;
+	*scale = 1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (overflow || *x > (DUR_MAX - 1) / 10) {
+			overflow = 1;
+			continue;
+		}
+		*x = *x * 10 + (uint64_t)(*s - '0');
+		*scale *= 10;
+	}
+	*sp = s;
+}
+
+/* Go's unit: everything up to the next '.' or digit, in nanoseconds. */
+static uint64_t
+unit_ns(const char **sp)
+{
+	static const struct { const char *unit; uint64_t ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "\xc2\xb5s", 1000 },
+		{ "\xce\xbcs", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+		{ "m", 60000000000 }, { "h", 3600000000000 },
+	};
+	const char *s = *sp;
+	size_t n, i;
+
+	for (n = 0; s[n] != '\0' && s[n] != '.' && (s[n] < '0' || s[n] > '9'); n++)
+		;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strlen(units[i].unit) == n && strncmp(s, units[i].unit, n) == 0) {
+			*sp = s + n;
+			return units[i].ns;
+		}
+	return 0;
+}
+
+/*
+ * Go's time.ParseDuration, to the nanosecond (integer parts exactly, the
+ * fraction as Go computes it), then truncated to our milliseconds.
+ */
 int
 parse_go_duration(const char *s, int64_t *ms)
 {
-	static const struct { const char *unit; double ms; } units[] = {
-		{ "ns", 1e-6 }, { "us", 1e-3 }, { "\xc2\xb5s", 1e-3 },
-		{ "\xce\xbcs", 1e-3 }, { "ms", 1 }, { "s", 1e3 },
-		{ "m", 60e3 }, { "h", 3600e3 },
-	};
-	double total = 0, v;
-	int neg = 0;
-	size_t i, best, blen;
+	uint64_t total = 0, v, f, unit;
+	const char *start;
+	double scale;
+	int neg = 0, pre, post;
 
 	if (*s == '-' || *s == '+')
 		neg = *s++ == '-';
@@ -307,26 +357,37 @@ parse_go_duration(const char *s, int64_t *ms)
 	if (*s == '\0')
 		return -1;
 	while (*s != '\0') {
-		if ((s = parse_decimal(s, &v)) == NULL)
+		start = s;
+		if (leading_int(&s, &v) != 0)
 			return -1;
-		best = blen = 0;
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t n = strlen(units[i].unit);
-
-			if (strncmp(s, units[i].unit, n) == 0 && n > blen)
-				best = i, blen = n;
+		pre = s != start;
+		f = 0;
+		scale = 1;
+		post = 0;
+		if (*s == '.') {
+			start = ++s;
+			leading_fraction(&s, &f, &scale);
+			post = s != start;
 		}
-		if (blen == 0)
+		if ((!pre && !post) || (unit = unit_ns(&s)) == 0)
 			return -1;
-		total += v * units[best].ms;
-		s += blen;
+		if (v > DUR_MAX / unit)
+			return -1;
+		v *= unit;
+		if (f > 0 && (v += (uint64_t)((double)f * ((double)unit /
+		    scale))) > DUR_MAX)
+			return -1;
+		if ((total += v) > DUR_MAX)
+			return -1;
 	}
-	if (total > 9.2e15)
+	if (!neg && total > DUR_MAX - 1)
 		return -1;
 	/* Milliseconds are our resolution; never round a real duration to 0. */
-	if (total > 0 && total < 1)
-		total = 1;
-	*ms = (int64_t)(neg ? -total : total);
+	*ms = (int64_t)(total / 1000000);
+	if (total > 0 && *ms == 0)
+		*ms = 1;
+	if (neg)
+		*ms = -*ms;
 	return 0;
 }
 
@@ -705,6 +766,10 @@ check_ranges(const struct config *cfg)
 		fatalx("-stun-port must be between 1 and 65535");
 	if (cfg->workers < 1 || cfg->workers > 64)
 		fatalx("-workers must be between 1 and 64");
+	if (strcmp(cfg->placement, "source-port") != 0 &&
+	    strcmp(cfg->placement, "hash") != 0)
+		fatalx("unknown -placement \"%s\": want source-port or hash",
+		    cfg->placement);
 	if (cfg->max_clients < 16 || cfg->max_clients > (1 << 24))
 		fatalx("-max-clients must be between 16 and 16777216");
 	if (cfg->ring_kib < 256 || cfg->ring_kib > (1 << 20) ||

@@ -261,7 +261,10 @@ serve_worker(struct keyproc *kp, uint32_t w)
 		set_blocked(kp, w, 0);
 	}
 	for (i = 0; i < KEYD_BATCH; i++) {
-		r = recv(kp->worker_fd[w], &req, sizeof(req), MSG_DONTWAIT);
+		/* MSG_TRUNC: the datagram's real length, so a longer one is
+		 * refused, not cut down to a request. */
+		r = recv(kp->worker_fd[w], &req, sizeof(req),
+		    MSG_DONTWAIT | MSG_TRUNC);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (r == 0 || (r < 0 && errno != EMSGSIZE))

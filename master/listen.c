@@ -132,7 +132,9 @@ open_one(const struct config *cfg, struct sockaddr_storage *ss, socklen_t len)
 /*
  * Returns (TCP source port % n) as the index of the socket in the reuseport
  * group, which is the order the sockets started listening. The packet is the
- * client's SYN; SKF_NET_OFF addresses it from its IP header.
+ * client's SYN; SKF_NET_OFF addresses it from its IP header. Asked for and
+ * impossible is fatal: placement that silently fell back to the kernel's
+ * hash would leave clients where nobody expects them.
  */
 static void
 steer_by_source_port(int fd, uint32_t n)
@@ -154,8 +156,9 @@ steer_by_source_port(int fd, uint32_t n)
 
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
 	    sizeof(prog)) != 0)
-		log_warn("cannot steer connections by source port; the kernel "
-		    "will spread them by hash");
+		fatal("cannot place connections by source port "
+		    "(-placement source-port); -placement hash leaves it to the "
+		    "kernel");
 }
 
 void
@@ -168,6 +171,6 @@ listen_open(const struct config *cfg, int port, int *fds, uint32_t n)
 	set_port(&ss, port);
 	for (i = 0; i < n; i++)
 		fds[i] = open_one(cfg, &ss, len);
-	if (n > 1)
+	if (n > 1 && strcmp(cfg->placement, "source-port") == 0)
 		steer_by_source_port(fds[0], n);
 }

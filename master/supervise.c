@@ -32,7 +32,31 @@
 #define STOP_GRACE_MS	10000
 
 /*
- * A child that lived this long restarts at once. Test builds may shorten
+ * Test builds may divide every back-off wait and the healthy-run threshold
+ * (DERPD_TEST_BACKOFF_SCALE), so a test sees the 30 s cap in a second; the
+ * delays logged stay in real milliseconds.
+ */
+static int64_t
+backoff_scale(void)
+{
+#ifdef DERPD_TEST_HOOKS
+	const char *v = getenv("DERPD_TEST_BACKOFF_SCALE");
+	long long n;
+
+	if (v != NULL && (n = strtoll(v, NULL, 10)) > 1)
+		return n;
+#endif
+	return 1;
+}
+
+static int64_t
+wait_ms(int64_t ms)
+{
+	return ms / backoff_scale();
+}
+
+/*
+ * A child that lived this long restarts at once. Test builds may also set
  * it (DERPD_TEST_HEALTHY_RUN_MS), so a test can kill one many times.
  */
 static int64_t
@@ -44,7 +68,7 @@ healthy_run_ms(void)
 	if (v != NULL && *v != '\0')
 		return strtoll(v, NULL, 10);
 #endif
-	return HEALTHY_RUN_MS;
+	return wait_ms(HEALTHY_RUN_MS);
 }
 
 static int64_t
@@ -90,7 +114,7 @@ spawn_worker(struct master *m, uint32_t i)
 	pid_t pid;
 
 	if (worker_sockets(i, keyd, table) != 0) {
-		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
@@ -102,7 +126,7 @@ spawn_worker(struct master *m, uint32_t i)
 		__atomic_store_n(&ws->alive, 0, __ATOMIC_RELEASE);
 		close(keyd[1]);
 		close(table[1]);
-		m->w[i].respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	keyd_attach(&m->keyd, i, keyd[1]);
@@ -120,7 +144,7 @@ spawn_stun(struct master *m)
 	pid_t pid = roles_spawn_stun(m);
 
 	if (pid < 0) {
-		m->stun.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->stun.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	m->stun.pid = pid;
@@ -134,7 +158,7 @@ spawn_dns(struct master *m)
 	pid_t pid = roles_spawn_dns(m);
 
 	if (pid < 0) {
-		m->dns.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->dns.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	m->dns.pid = pid;
@@ -160,7 +184,7 @@ static void
 spawn_keyd(struct master *m)
 {
 	if (keyd_spawn(&m->keyd, m->cfg) != 0) {
-		m->keyp.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->keyp.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	m->keyp.pid = m->keyd.pid;
@@ -213,7 +237,7 @@ schedule_restart(struct worker_proc *p, const char *what)
 		p->backoff_ms = p->backoff_ms == 0 ? MIN_BACKOFF_MS :
 		    p->backoff_ms * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS :
 		    p->backoff_ms * 2;
-	p->respawn_at_ms = now + p->backoff_ms;
+	p->respawn_at_ms = now + wait_ms(p->backoff_ms);
 	if (p->backoff_ms > 0)
 		log_warnx("%s died after %lld ms; restarting it in %u ms", what,
 		    (long long)ran, p->backoff_ms);
@@ -499,6 +523,9 @@ master_run(struct master *m)
 {
 	int timeout;
 
+	if (backoff_scale() > 1)
+		log_info("back-off times divided by %lld (test build)",
+		    (long long)backoff_scale());
 	for (;;) {
 		timeout = respawn_due(m);
 		if (m->stopping) {

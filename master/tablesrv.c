@@ -123,7 +123,8 @@ serve(struct tablesrv *ts, uint32_t w)
 		ts->blocked[w] = 0;
 	}
 	for (i = 0; i < BATCH; i++) {
-		r = recv(ts->fd[w], &req, sizeof(req), MSG_DONTWAIT);
+		/* MSG_TRUNC: a longer datagram is refused, not cut down. */
+		r = recv(ts->fd[w], &req, sizeof(req), MSG_DONTWAIT | MSG_TRUNC);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (r == 0 || (r < 0 && errno != EMSGSIZE))

@@ -38,6 +38,7 @@ struct ws_conn {
 	struct conn	*c;
 	int		 bad;		/* close code for a bad message, else 0 */
 	uint64_t	 msg_len;	/* bytes of the message being received */
+	int		 data;		/* the frame being received carries DERP bytes */
 };
 
 static ssize_t
@@ -92,8 +93,10 @@ ws_frame_start(wslay_event_context_ptr ctx,
 		ws->bad = WSLAY_CODE_UNSUPPORTED_DATA;
 	if (arg->opcode == WSLAY_BINARY_FRAME)
 		ws->msg_len = 0;
-	if (arg->opcode != WSLAY_BINARY_FRAME &&
-	    arg->opcode != WSLAY_CONTINUATION_FRAME)
+	/* wslay hands us every frame's payload, pings' and pongs' too. */
+	ws->data = arg->opcode == WSLAY_BINARY_FRAME ||
+	    arg->opcode == WSLAY_CONTINUATION_FRAME;
+	if (!ws->data)
 		return;
 	/* wslay does not count a message's bytes when it does not buffer. */
 	ws->msg_len += arg->payload_length;
@@ -109,7 +112,7 @@ ws_chunk(wslay_event_context_ptr ctx,
 	struct conn *c = ws->c;
 
 	(void)ctx;
-	if (c->fd < 0 || ws->bad || c->in == NULL)
+	if (c->fd < 0 || ws->bad || !ws->data || c->in == NULL)
 		return;
 	/* ws_recv bounded the read by the room left, so this fits. */
 	if (arg->data_length > c->in->cap - c->in->wr) {

@@ -320,10 +320,15 @@ def tls_server(derp_server, tls_certdir):
 @pytest.fixture
 def connect():
     """Factory: connect(server, worker=None, **kw) -> a logged-in DerpClient.
-    With `worker`, the source port steers it onto that worker (port % workers).
+    With `worker`, the source port steers it onto that worker (port % workers)
+    and the placement is asserted: from derpd's /debug/route once logged in,
+    else from which worker process holds the socket (as root). A test that
+    names a worker claims it, so a placement that changed or fell back fails
+    there instead of passing by luck.
     Keyword arguments go to DerpClient/connect (e.g. upgrade=False, private_key=).
     All clients are closed at teardown."""
     from derp_client import DerpClient, connect_on_worker
+    from http_helpers import assert_conn_on_worker, assert_on_worker
     clients = []
 
     def make(server, worker=None, **kw):
@@ -334,6 +339,10 @@ def connect():
             return client.connect(**flags)
         client = connect_on_worker("127.0.0.1", server.port, worker, server.workers, **kw)
         clients.append(client)
+        if client.server_info is not None:
+            assert_on_worker(server, client, worker)
+        else:
+            assert_conn_on_worker(server, client.local_port, worker)
         return client
 
     yield make

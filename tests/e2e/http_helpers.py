@@ -2,6 +2,7 @@
 """HTTP requests on raw sockets (so the test sees every byte derpd sends),
 optionally steered onto one worker, and a strict Prometheus text parser."""
 import json
+import os
 import re
 import socket
 import time
@@ -9,6 +10,7 @@ import time
 import pytest
 
 from derp_client import ConnectionClosed, DerpClient, connect_on_worker
+from procfs import socket_worker
 
 
 class Response:
@@ -39,11 +41,20 @@ class Response:
 
 
 def _open(port, worker=None, nworkers=1, tls=False, cafile=None, server_hostname=None,
-          host="127.0.0.1"):
+          host="127.0.0.1", srv=None):
+    """A connection, steered onto `worker` if given (and, with the server
+    `srv`, checked to be there: tests that use it claim a placement)."""
     kw = dict(tls=tls, cafile=cafile, server_hostname=server_hostname)
     if worker is None:
         return DerpClient(host, port, **kw).connect(upgrade=False)
-    return connect_on_worker(host, port, worker, nworkers, upgrade=False, **kw)
+    client = connect_on_worker(host, port, worker, nworkers, upgrade=False, **kw)
+    if srv is not None:
+        try:
+            assert_conn_on_worker(srv, client.local_port, worker, server_port=port)
+        except BaseException:
+            client.close()
+            raise
+    return client
 
 
 def read_to_eof(client, timeout=10.0):
@@ -78,7 +89,7 @@ def request(port, path, method="GET", headers=(), host_header="derp.test", body=
 
 def get(srv, path, **kw):
     kw.setdefault("nworkers", srv.workers)
-    return request(srv.port, path, **kw)
+    return request(srv.port, path, srv=srv, **kw)
 
 
 # --- Prometheus text ----------------------------------------------------------
@@ -199,6 +210,21 @@ def served_by(srv, pub, **kw):
 
 
 def assert_on_worker(srv, client, worker):
-    """Fails unless derpd says `client`'s key is served by `worker`."""
-    got = served_by(srv, client.pub)
+    """Fails unless derpd says `client`'s key is served by `worker` (asked
+    over TLS when the client uses TLS)."""
+    tls = dict(tls=True, cafile=client.cafile, server_hostname=client.server_hostname) \
+        if getattr(client, "tls", False) else {}
+    got = served_by(srv, client.pub, **tls)
     assert got == worker, f"client {client.pub.hex()[:8]} is on worker {got}, not {worker}"
+
+
+def assert_conn_on_worker(srv, local_port, worker, server_port=None):
+    """Fails unless the process of `worker` holds the server side of the
+    connection from local_port (to server_port, default srv's): placement of
+    a connection that has not logged in (or never will), read from /proc.
+    Needs root to read the workers' descriptors; as another user it checks
+    nothing."""
+    if os.geteuid() != 0:
+        return
+    got = socket_worker(srv, local_port, server_port)
+    assert got == worker, f"connection from port {local_port} is on worker {got}, not {worker}"

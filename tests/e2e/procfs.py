@@ -140,3 +140,48 @@ def scan_memory(pid, needles):
                 total += n
                 addr += n
     return hits, total
+
+
+# --- which worker holds a connection --------------------------------------
+
+def _socket_inodes(server_port, client_port):
+    """Inodes of the server-side TCP sockets of the connection from
+    client_port to server_port (IPv4 or IPv6), from /proc/net/tcp*."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], int(fields[9])
+                if (int(local.rsplit(":", 1)[1], 16) == server_port and
+                        int(remote.rsplit(":", 1)[1], 16) == client_port and inode):
+                    inodes.add(inode)
+    return inodes
+
+
+def socket_worker(srv, client_port, server_port=None, timeout=5.0):
+    """The worker whose process holds the server side of the TCP connection
+    from client_port to server_port (default: srv's -a port) once it has
+    accepted it, or None after timeout. Reading another user's
+    non-dumpable /proc/PID/fd needs root."""
+    deadline = time.monotonic() + timeout
+    while True:
+        targets = {f"socket:[{i}]" for i in
+                   _socket_inodes(server_port or srv.port, client_port)}
+        for role, pid in derpd_pids(srv).items():
+            if not role.startswith("worker ") or not targets:
+                continue
+            try:
+                fds = os.listdir(f"/proc/{pid}/fd")
+            except FileNotFoundError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in targets:
+                        return int(role.split()[1])
+                except OSError:
+                    continue
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)

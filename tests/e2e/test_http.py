@@ -358,7 +358,7 @@ def test_port80_redirects_to_https(tls_with_http):
     srv, port, _ = tls_with_http
     for worker in (0, 1):
         r = request(port, "/derp/probe?x=1", worker=worker, nworkers=2,
-                    host_header="derp.test")
+                    host_header="derp.test", srv=srv)
         assert r.status_line == "HTTP/1.1 302 Found"
         assert r.headers["location"] == "https://derp.test/derp/probe?x=1"
         assert r.headers["content-type"] == "text/html; charset=utf-8"

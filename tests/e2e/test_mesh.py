@@ -394,3 +394,17 @@ def test_malformed_mesh_key_refused_at_login(mesh, connect, text):
     c = connect(srv, worker=0, handshake=False)
     with pytest.raises(DerpError):
         c.handshake(client_info(mesh_key=text))
+
+
+@pytest.mark.parametrize("mode,warned", [(0o644, True), (0o640, True), (0o600, False)])
+def test_mesh_key_file_readable_by_others_is_warned_about(derp_server, tmp_path, mode,
+                                                          warned):
+    """SECURITY.md: keep the mesh key file 0600; derpd warns if it is not
+    (and still uses it, as derper does)."""
+    path = tmp_path / "mesh.key"
+    write_mesh_key(path)
+    os.chmod(path, mode)
+    srv = derp_server(workers=1, extra_args=["-mesh-psk-file", path])
+    srv.wait_log(r"DERP mesh key configured")
+    warning = f"mesh key file {path} is accessible by group or others; chmod 600 {path}"
+    assert (warning in srv.log_text()) == warned, srv.log_text()

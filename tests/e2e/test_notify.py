@@ -14,6 +14,7 @@ import pytest
 
 from conftest import DerpServer
 from derp_client import connect_on_worker
+from http_helpers import assert_on_worker
 from derp_helpers import exchange
 
 READY_LINE = re.compile(r"\[worker (\d+)\]: ready")
@@ -86,7 +87,11 @@ class NotifiedServer(DerpServer):
         logged = {int(m.group(1)) for m in READY_LINE.finditer(self.log_text())}
         assert logged == set(range(n)), f"READY=1 before every worker was ready: {logged}"
         for w in range(n):
-            connect_on_worker("127.0.0.1", self.port, w, n, timeout=5).close()
+            c = connect_on_worker("127.0.0.1", self.port, w, n, timeout=5)
+            try:
+                assert_on_worker(self, c, w)
+            finally:
+                c.close()
 
 
 @pytest.fixture

@@ -112,6 +112,19 @@ def test_key_process_signs_only_handshakes(derp_server, derpd_test_bin, tmp_path
                  r"not a CertificateVerify input", since=mark)
 
 
+def test_key_process_refuses_an_oversized_request(derp_server, derpd_test_bin,
+                                                  connect):
+    """A well-formed request with bytes after it is refused whole ("wrong
+    size"), not cut down to a request and answered; the worker's channel
+    stays up and its next login works."""
+    srv = derp_server(workers=2, binary=derpd_test_bin)
+    mark = srv.log_mark()
+    probe(srv.worker_pid(1), "keyd_oversized")
+    srv.wait_log(r"derpd\[key\]: WARNING: refused a request from worker 1: "
+                 r"wrong size", since=mark)
+    exchange(connect(srv, worker=1), connect(srv, worker=0))
+
+
 @root_only
 def test_nobody_reads_the_key_process(derp_server, derpd_test_bin, tmp_path):
     """From the master (unsandboxed, but without capabilities), and from the

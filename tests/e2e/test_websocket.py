@@ -2,6 +2,7 @@
 """DERP over WebSocket (derpserver.AddWebSocketSupport): GET /derp with
 Upgrade: websocket and the "derp" subprotocol, then the DERP byte stream in
 binary messages.  Clients here are python3-websockets, not derpd's code."""
+import asyncio
 import base64
 import hashlib
 import os
@@ -12,7 +13,7 @@ import pytest
 from derp_client import (MAGIC, PEER_GONE_DISCONNECTED, PING, SEND_PACKET, SERVER_KEY,
                          DerpClient)
 from derp_helpers import exchange
-from http_helpers import metrics, read_to_eof, request
+from http_helpers import assert_on_worker, metrics, read_to_eof, request
 from ws_client import LoopThread, ws_connect_on_worker
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -28,12 +29,14 @@ def loop():
 
 @pytest.fixture
 def ws(loop, request):
-    """Factory: ws(server, worker) -> a logged-in WsDerpClient on that worker."""
+    """Factory: ws(server, worker) -> a logged-in WsDerpClient on that
+    worker, which derpd's /debug/route confirms."""
     clients = []
 
     def make(srv, worker, **kw):
         c = ws_connect_on_worker(loop, "127.0.0.1", srv.port, worker, srv.workers, **kw)
         clients.append(c)
+        assert_on_worker(srv, c, worker)
         return c
 
     yield make
@@ -239,6 +242,22 @@ def test_fragmented_message_limit_counts_the_whole_message(derp_server, connect,
     assert w.close_code == 1009
     assert p.recv_packet() == (w.pub, data)
     assert p.recv_peer_gone() == (w.pub, PEER_GONE_DISCONNECTED)
+
+
+def test_ping_payload_is_not_derp_input(derp_server, connect, ws, loop):
+    """A client's WebSocket pings are answered and their payload is not
+    part of the DERP stream, even a payload that looks like a frame header
+    (wslay hands control frames' payloads to the same callback)."""
+    srv = derp_server(workers=2)
+    w, p = ws(srv, 0), connect(srv, worker=1)
+    for i in range(3):
+        data = os.urandom(100 + i)
+        w.send_packet(p.pub, data)
+        pong = loop.run(w.ws.ping(struct.pack(">BI", SEND_PACKET, 40) + bytes(3)), 5)
+        loop.run(asyncio.wait_for(pong, 5), 6)
+        assert p.recv_packet() == (w.pub, data)
+    exchange(w, p)
+    assert not w.is_closed_by_server(timeout=0.5)
 
 
 def test_protocol_error_closes_only_that_client(derp_server, connect):

@@ -3,6 +3,7 @@
 #ifndef DERPD_FUZZ_H
 #define DERPD_FUZZ_H
 
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,11 @@
 		abort();						\
 	}								\
 } while (0)
+
+/* tests/fuzz/fuzz_log.c, for harnesses that link it instead of common/log.c. */
+extern jmp_buf	*fuzz_fatal_jmp;	/* where fatal() jumps; NULL: abort */
+extern char	 fuzz_last_log[1024];	/* the latest message */
+extern unsigned long fuzz_nlogs;	/* messages so far */
 
 int	LLVMFuzzerInitialize(int *argc, char ***argv);
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

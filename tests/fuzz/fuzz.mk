@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# Coverage-guided fuzzing of derpd's hand-written parsers: clang's libFuzzer
+# Coverage-guided fuzzing of derpd's parsers and input surfaces: clang's libFuzzer
 # with ASan+UBSan. Included by the top-level Makefile; run from the repo root.
 #
 #   make fuzz-deps      install the Debian packages the fuzzers need
 #   make fuzz           build every fuzzer and run each for FUZZ_SECONDS
-#   make fuzz-regress   replay the seed corpora only (seconds; for CI)
+#   make fuzz-regress   replay the seed corpora and kept crashes (seconds)
+#   make fuzz-short     fuzz-regress, then every fuzzer from its seeds for a
+#                       fixed number of runs with a fixed seed (make test)
 #   make build-fuzz/fuzz_http   build one fuzzer
 #
 # Seeds live in tests/fuzz/corpus/<target>/ and are never written to: `fuzz`
@@ -23,19 +25,22 @@ fuzz_saved_default_goal := $(.DEFAULT_GOAL)
 # standalone libFuzzer.a, not needed.) The rest are the libraries the parsers
 # under test call.
 FUZZ_APT_PKGS = clang-14 libclang-rt-14-dev pkg-config libssl-dev \
-		libsodium-dev libjansson-dev
+		libsodium-dev libjansson-dev libwslay-dev zlib1g-dev \
+		libseccomp-dev libcap-ng-dev
 
 FUZZ_CC	     ?= clang-14
 FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
-		fuzz_client_msg fuzz_acme fuzz_certmsg fuzz_keyd_acme
+		fuzz_client_msg fuzz_acme fuzz_certmsg fuzz_keyd_acme fuzz_rateconf \
+		fuzz_flags fuzz_keyd fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws
 
-FUZZ_PKGS     = openssl libsodium jansson zlib
+FUZZ_PKGS     = openssl libsodium jansson zlib libseccomp libcap-ng
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer -g -O1 -std=gnu11 -D_GNU_SOURCE \
-		-Wall -Wextra -Icommon -Iworker -Imaster -Iclient -Iacme
+		-Wall -Wextra -Wno-missing-field-initializers \
+		-Icommon -Iworker -Imaster -Iclient -Iacme
 # Recursive (=): expanded when a recipe runs, i.e. after fuzz-deps.
 FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
 
@@ -43,7 +48,7 @@ FUZZ_PKG_FLAGS = $(shell pkg-config --cflags --libs $(FUZZ_PKGS))
 FUZZ_SRC_fuzz_http	 = worker/http.c
 FUZZ_SRC_fuzz_frames	 = common/frame.c
 FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
-FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c
+FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c common/keyfile.c
 FUZZ_SRC_fuzz_ring	 = common/ring.c
 FUZZ_SRC_fuzz_table	 = common/table.c
 FUZZ_SRC_fuzz_stun	 = common/stun.c
@@ -54,7 +59,34 @@ FUZZ_SRC_fuzz_client_msg  = client/streamfmt.c client/chatmsg.c
 FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
 FUZZ_SRC_fuzz_certmsg	 = common/acme_proto.c common/certshm.c
 FUZZ_SRC_fuzz_keyd_acme	 = master/keyproc_acme.c master/keyring.c acme/x509.c \
-			   acme/parse.c common/b64url.c common/log.c
+			   acme/parse.c common/b64url.c tests/fuzz/fuzz_log.c
+# Daemon code logs through tests/fuzz/fuzz_log.c: quiet, and fatal() returns
+# to the harness.
+FUZZ_SHM_SRC		 = common/shm.c common/table.c common/ring.c \
+			   tests/fuzz/fuzz_log.c
+FUZZ_SRC_fuzz_rateconf	 = master/rateconf.c $(FUZZ_SHM_SRC)
+FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c
+# The key process (its answers only: keyproc_answer), and what its file
+# pulls in: its other sockets, its TLS keys, the CSRs it makes.
+FUZZ_KEYPROC_DEPS	 = master/keyproc.c master/keyproc_ctl.c master/keyproc_acme.c \
+			   master/keyring.c master/selfsign.c acme/x509.c acme/parse.c \
+			   common/b64url.c
+FUZZ_KEYPROC_SRC	 = $(FUZZ_KEYPROC_DEPS) common/keyfile.c common/keyfmt.c \
+			   common/privdrop.c common/probe.c common/sandbox.c \
+			   common/setup.c
+FUZZ_SRC_fuzz_keyd	 = $(FUZZ_KEYPROC_SRC) $(FUZZ_SHM_SRC)
+FUZZ_SRC_fuzz_tablesrv	 = master/tablesrv.c $(FUZZ_SHM_SRC)
+FUZZ_SRC_fuzz_dns	 = master/dnsd_json.c tests/fuzz/fuzz_log.c
+# The worker's surfaces: a whole worker in the harness's process.
+FUZZ_WORKER_SRC	 = $(filter-out worker/main.c,$(WORKER_SRC)) \
+			   $(filter-out common/log.c,$(COMMON_SRC)) master/flags.c \
+			   master/tablesrv.c $(FUZZ_KEYPROC_DEPS) tests/fuzz/fuzz_log.c \
+			   tests/fuzz/fuzz_worker.c
+FUZZ_SRC_fuzz_serve	 = $(FUZZ_WORKER_SRC)
+FUZZ_SRC_fuzz_login	 = $(FUZZ_WORKER_SRC)
+FUZZ_SRC_fuzz_ws	 = $(FUZZ_WORKER_SRC)
+# Sources a harness #includes (to catch exit() and the like), for make.
+FUZZ_INC_fuzz_flags	 = master/flags.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096). A table reader that does not
@@ -73,20 +105,49 @@ FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
 FUZZ_OPTS_fuzz_certmsg	  = -max_len=34000
 FUZZ_OPTS_fuzz_keyd_acme  = -max_len=512
+FUZZ_OPTS_fuzz_rateconf	  = -max_len=1024 -dict=tests/fuzz/dict/fuzz_rateconf.dict
+FUZZ_OPTS_fuzz_keyd	  = -max_len=4096
+FUZZ_OPTS_fuzz_tablesrv	  = -max_len=2048
+FUZZ_OPTS_fuzz_dns	  = -max_len=4096
+FUZZ_OPTS_fuzz_serve	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_http.dict
+FUZZ_OPTS_fuzz_login	  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
+FUZZ_OPTS_fuzz_ws	  = -max_len=8192
+FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
 FUZZ_OPTS	?=
+# fuzz-short: executions per target (2 to 6 s each here, about a minute in
+# all), and the seed.
+FUZZ_RUNS	?= 300000
+FUZZ_RUNS_fuzz_ring	  = 30000
+FUZZ_RUNS_fuzz_table	  = 100000
+FUZZ_RUNS_fuzz_client_derp = 60000
+FUZZ_RUNS_fuzz_clientinfo = 100000
+FUZZ_RUNS_fuzz_keyfile	  = 50000
+FUZZ_RUNS_fuzz_rateconf	  = 150000
+FUZZ_RUNS_fuzz_flags	  = 60000
+FUZZ_RUNS_fuzz_keyd	  = 15000
+FUZZ_RUNS_fuzz_tablesrv	  = 30000
+FUZZ_RUNS_fuzz_dns	  = 80000
+FUZZ_RUNS_fuzz_serve	  = 70000
+FUZZ_RUNS_fuzz_login	  = 15000
+FUZZ_RUNS_fuzz_ws	  = 20000
+FUZZ_RUNS_fuzz_keyd_acme  = 4000
+FUZZ_SEED	?= 1
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 FUZZ_BINS     = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
-FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h acme/*.h) tests/fuzz/fuzz.h
+FUZZ_HDRS     = $(wildcard common/*.h worker/*.h master/*.h client/*.h acme/*.h) \
+		$(wildcard tests/fuzz/*.h) tests/fuzz/fuzz_rand.c
 
-.PHONY: fuzz fuzz-build fuzz-regress fuzz-deps fuzz-clean
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-short fuzz-deps fuzz-clean
 
 define fuzz_binary
-$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_HDRS) tests/fuzz/fuzz.mk | fuzz-deps
+$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_INC_$(1)) $(FUZZ_HDRS) \
+		tests/fuzz/fuzz.mk | fuzz-deps
 	@mkdir -p $(FUZZ_DIR)
 	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) \
-		$$(FUZZ_PKG_FLAGS)
+		tests/fuzz/fuzz_rand.c \
+		$$(FUZZ_PKG_FLAGS) -lwslay -lm
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_binary,$(t))))
 
@@ -132,6 +193,47 @@ fuzz-regress: fuzz-deps $(FUZZ_BINS)
 	done; \
 	echo "fuzz-regress: $$pass passed, $$fail failed"; \
 	[ $$fail = 0 ]
+
+# make test's fuzzing, after the replay: each target from its seeds alone
+# for FUZZ_RUNS_<target> (else FUZZ_RUNS) executions with -seed=FUZZ_SEED,
+# so the same code (and compiler) gets the same verdict on every machine.
+# What would change a run otherwise: the seeds go in by name in sorted
+# order (-seed_inputs), not as a directory, whose listing order differs
+# between file systems; the scratch corpus starts empty and is never
+# reread (-reload=0: libFuzzer rereads it every second); address-space
+# randomisation is off and the environment empty but for the sanitizers'
+# options (setarch -R, env -i: libFuzzer learns from compared values, code
+# addresses and pointers among them, and the environment's size moves the
+# stack); harnesses whose code draws random numbers get
+# them from a fixed seed (tests/fuzz/fuzz_rand.c, in every harness). A
+# crash fails the run and is written to tests/fuzz/crashes/ as
+# <target minus fuzz_>_crash-<sha1>, where fuzz-regress replays it from
+# then on: fix the code, keep the file.
+define fuzz_short_run
+( t=$(1); dir=$(FUZZ_DIR)/short/$$t; log=$(FUZZ_DIR)/logs/$$t.short.log; \
+  rm -rf $$dir && mkdir -p $$dir $(FUZZ_DIR)/logs && \
+  ls tests/fuzz/corpus/$$t/* | LC_ALL=C sort | paste -sd, - >$$dir.seeds && \
+  t0=$$(date +%s%N) && \
+  if env -i $(FUZZ_ENV) setarch $$(uname -m) -R ./$(FUZZ_DIR)/$$t $(FUZZ_OPTS_$(1)) \
+	-runs=$(or $(FUZZ_RUNS_$(1)),$(FUZZ_RUNS)) -seed=$(FUZZ_SEED) -reload=0 \
+	-seed_inputs=@$$dir.seeds -artifact_prefix=tests/fuzz/crashes/$${t#fuzz_}_ \
+	$$dir >$$log 2>&1; then \
+	printf 'ok   %-18s %7s runs %6s ms  %s\n' $$t \
+	    $(or $(FUZZ_RUNS_$(1)),$(FUZZ_RUNS)) $$(( ($$(date +%s%N) - t0) / 1000000 )) \
+	    "$$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' $$log | tail -n 1)"; \
+  else \
+	tail -n 40 $$log; echo "FAIL $$t (log: $$log)"; false; \
+  fi )
+endef
+
+fuzz-short: fuzz-regress
+	@failed=; start=$$(date +%s); \
+	$(foreach t,$(FUZZ_TARGETS),$(call fuzz_short_run,$(t)) || failed="$$failed $(t)";) \
+	echo "fuzz-short: $(words $(FUZZ_TARGETS)) targets in $$(( $$(date +%s) - start ))s"; \
+	if [ -n "$$failed" ]; then \
+		echo "fuzz-short: crashes in:$$failed, kept in tests/fuzz/crashes/"; \
+		exit 1; \
+	fi
 
 # The top-level Makefile's deps rule, for the fuzzers' packages.
 fuzz-deps:

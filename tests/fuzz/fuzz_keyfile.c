@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness for common/keyfmt.c: derper's key file (JSON) and the
- * "privkey:"/"nodekey:" text forms of keys.
+ * "privkey:"/"nodekey:" text forms of keys; and for common/keyfile.c's
+ * reader end to end: the input is also the contents of a file (a memfd) read
+ * through keyfile_read_fd, as the key process reads the descriptor the
+ * master opened.
  *
  * Whatever parses must format back to something that parses to the same key;
- * text forms must format back to the input (hex case aside).
+ * text forms must format back to the input (hex case aside). The file reader
+ * must load exactly what the parser accepts (and nothing from a file longer
+ * than KEYFILE_MAX), the same key on a second read of the same descriptor,
+ * and say why when it refuses.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,9 +20,15 @@
 #include <strings.h>
 
 #include <sodium.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "keyfile.h"
 #include "keyfmt.h"
 #include "fuzz.h"
+
+static int file_fd;		/* a memfd holding the input as a key file */
+static uint8_t *loaded;		/* sodium_malloc'd, as in the key process */
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -26,7 +38,36 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (sodium_init() < 0)
 		abort();
 	json_setup();
+	file_fd = memfd_create("fuzz-keyfile", MFD_CLOEXEC);
+	loaded = sodium_malloc(KEY_LEN);
+	if (file_fd < 0 || loaded == NULL)
+		abort();
 	return 0;
+}
+
+/* keyfile_read_fd on a file holding exactly data; parsed: keyfile_parse's verdict. */
+static void
+check_file(const uint8_t *data, size_t size, int parsed, const uint8_t *priv)
+{
+	char err[512];
+	int rc, i;
+
+	CHECK(ftruncate(file_fd, 0) == 0);
+	CHECK(size == 0 || pwrite(file_fd, data, size, 0) == (ssize_t)size);
+	for (i = 0; i < 2; i++) {	/* a kept descriptor reads the same again */
+		err[0] = '\0';
+		memset(loaded, 0xa5, KEY_LEN);
+		rc = keyfile_read_fd(file_fd, "fuzz.key", loaded, err, sizeof(err));
+		CHECK(rc == KEYFILE_OK || rc == KEYFILE_BAD);
+		if (size > KEYFILE_MAX || !parsed) {
+			CHECK(rc == KEYFILE_BAD);
+			CHECK(err[0] != '\0' && strstr(err, "fuzz.key") != NULL);
+			CHECK(memchr(err, '\0', sizeof(err)) != NULL);
+		} else {
+			CHECK(rc == KEYFILE_OK);
+			CHECK(memcmp(loaded, priv, KEY_LEN) == 0);
+		}
+	}
 }
 
 static void
@@ -73,6 +114,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(why != NULL && why[0] != '\0');
 	}
+
+	check_file(data, size, rc == 0, priv);
 
 	check_text(s, size, PRIVKEY_PREFIX);
 	check_text(s, size, NODEKEY_PREFIX);

@@ -86,6 +86,11 @@ def frames_seeds():
     put("fuzz_frames", "skip_then_more",
         ci + struct.pack(">BI", 0x99, 10) + b"0123456789" + frame(0x12, bytes(8)))
     put("fuzz_frames", "not_client_info", frame(0x04, key + b"x"))
+    # Every client frame at the smallest size it may have: one step below
+    # each is a reject that the fuzzer must be able to reach.
+    put("fuzz_frames", "smallest", ci + frame(0x04, key) + frame(0x0a, key + key) +
+        frame(0x12, bytes(8)) + frame(0x11, key) + frame(0x07, b"\x00") +
+        frame(0x10, b""))
 
 
 def clientinfo_seeds():
@@ -484,6 +489,237 @@ def keyd_acme_seeds():
         step(3, aside=False) + step(9))
 
 
+def rateconf_seeds():
+    """-rate-config files: derper's own, and the edges of Go's decoding."""
+    put("fuzz_rateconf", "derper", json.dumps(
+        {"PerClientRateLimitBytesPerSec": 1000000, "PerClientRateBurstBytes": 2000000},
+        indent="\t"))
+    put("fuzz_rateconf", "small_burst", '{"PerClientRateLimitBytesPerSec": 100}')
+    put("fuzz_rateconf", "case_and_null",
+        '{"perclientratelimitbytespersec": 5, "PERCLIENTRATEBURSTBYTES": null, "x": [1]}')
+    put("fuzz_rateconf", "disabled", '{"PerClientRateLimitBytesPerSec": 0, '
+        '"PerClientRateBurstBytes": 99999999}')
+    put("fuzz_rateconf", "negative", '{"PerClientRateBurstBytes": -1}')
+    put("fuzz_rateconf", "float", '{"PerClientRateLimitBytesPerSec": 1e3}')
+    put("fuzz_rateconf", "not_object", '[{"PerClientRateLimitBytesPerSec": 1}]')
+
+
+def flags_seeds():
+    """A first byte (odd: -config the file), the file, then NUL-separated
+    arguments (tests/fuzz/fuzz_flags.c)."""
+    def put_flags(name, config, args, use_config=True):
+        put("fuzz_flags", name, bytes([1 if use_config else 0]) + config.encode() +
+            b"".join(b"\0" + a.encode() for a in args))
+
+    conf = open(os.path.join(ROOT, "..", "..", "..", "packaging", "derpd.conf")).read()
+    put_flags("packaged", conf, ["-hostname", "derp.example.com"])
+    put_flags("dev", "", ["-dev", "-c", "/tmp/k", "-workers=2", "-verbose"], False)
+    put_flags("tests", "", ["-a", "127.0.0.1:3340", "-workers", "2", "-stun=false",
+                            "-http-port=-1", "-max-clients=16", "-ring-kib", "256",
+                            "-queue-kib=128", "-keepalive=100ms",
+                            "-handshake-timeout", "1m30.5s", "-tcp-write-timeout=0"], False)
+    put_flags("quoted", 'home = "https://example.com/"\n  # note\n'
+              '--accept-connection-limit = 12.5\nmesh-psk-file=\t/x \r\n',
+              ["--", "extra"])
+    put_flags("tls_ports", "a = [::1]:443\nhttp-port = 443\n", ["-certmode=manual"])
+    put_flags("refused", "", ["-mesh-with", "a,b", "-verify-clients"], False)
+    put_flags("help", "", ["-h"], False)
+
+
+def keyd_seeds():
+    """For tests/fuzz/fuzz_keyd.c: the DERP private key, the TLS key kind
+    (0 none, 1 ECDSA P-256, 2 RSA-2048), then requests, each a kind byte:
+    1 a login (4-byte slot, client key), 2 a CertificateVerify input (digest
+    1-3, padding 0 none / 1 PSS, odd: a 48-byte hash, which key it names
+    (0 none, 1 mod 4 the RSA key's, 2 mod 4 the ECDSA key's), then the
+    hash), 0 a raw struct keyd_req (348 bytes)."""
+    priv = bytes.fromhex(KEY_HEX)
+    pub = bytes.fromhex(MESH_HEX)
+
+    def login(slot, key):
+        return bytes([1]) + struct.pack("<I", slot) + key
+
+    def sign(md, pad, long_hash, h, names=None):
+        if names is None:
+            names = 1 if pad else 2     # the key held, as a worker would
+        return bytes([2, md, pad, long_hash, names]) + h
+
+    def raw(op, tbs):
+        req = struct.pack("<IIII", op, 3, 4, 5) + pub + struct.pack(
+            "<III", 1, 0, len(tbs)) + tbs.ljust(256, b"\0") + bytes(32)
+        return bytes([0]) + req
+
+    put("fuzz_keyd", "logins", priv + b"\0" + login(0, pub) + login(7, pub[::-1]) +
+        login(1, bytes(32)) + login(2, b"\x01" + bytes(31)))
+    put("fuzz_keyd", "sign_ecdsa", priv + b"\1" + sign(1, 0, 0, bytes(range(32))) +
+        sign(2, 0, 1, bytes(range(48))) + sign(3, 0, 0, b"\xaa" * 32) +
+        sign(1, 1, 0, bytes(32)))
+    put("fuzz_keyd", "sign_rsa", priv + b"\2" + sign(1, 1, 0, bytes(range(32))) +
+        sign(2, 1, 1, bytes(48)) + sign(1, 0, 0, bytes(32)))
+    put("fuzz_keyd", "sign_another_key", priv + b"\1" +
+        sign(1, 0, 0, bytes(range(32)), names=0) + sign(1, 0, 0, bytes(32), names=1))
+    put("fuzz_keyd", "not_a_handshake", priv + b"\1" + raw(2, b"GET / HTTP/1.1") +
+        raw(2, b" " * 64 + b"TLS 1.3, client CertificateVerify\0" + bytes(32)) +
+        raw(9, b"") + raw(1, b""))
+
+
+def tablesrv_seeds():
+    """Scripts for tests/fuzz/fuzz_tablesrv.c: 0 w op key slot gen port32 is a
+    well-formed request (op 0 register, 1 unregister, 2 claim; key from a
+    pool of 6), 2 w len bytes a raw datagram, 3 w a worker's death."""
+    def req(w, op, key, slot, gen=1):
+        return bytes([0, w, op, key, slot, gen]) + struct.pack("<I", 443)
+
+    def raw(w, b):
+        return bytes([2, w, len(b)]) + b
+
+    put("fuzz_tablesrv", "dups_evict", b"".join(req(i % 3, 0, 1, i) for i in range(6)) +
+        req(1, 2, 1, 1) + req(0, 1, 1, 3) + req(2, 1, 1, 5))
+    put("fuzz_tablesrv", "full", b"".join(req(i % 3, 0, i % 6, i % 16) for i in range(18)) +
+        req(0, 1, 0, 0) + req(0, 0, 0, 0))
+    put("fuzz_tablesrv", "worker_dies", req(0, 0, 2, 1) + req(1, 0, 2, 1) + req(2, 0, 3, 2) +
+        bytes([3, 1]) + req(1, 1, 2, 1) + req(1, 0, 2, 1) + bytes([3, 0]))
+    request = struct.pack("<IIII", 1, 2, 3, 0) + bytes.fromhex(KEY_HEX) + bytes(20)
+    put("fuzz_tablesrv", "raw", raw(0, request[:len(request) - 1]) + raw(1, b"") +
+        raw(2, struct.pack("<IIII", 9, 1, 1, 0)) + raw(0, request[:56]))
+
+
+def dns_seeds():
+    """For tests/fuzz/fuzz_dns.c: the published list, NUL, the unpublished
+    list, NUL, a buffer size byte (64 + 64 * n), then each lookup's answer as
+    it happens (names in sorted order): a count, then per address a byte
+    (odd: IPv4) and its 4 or 16 bytes."""
+    def v4(*a):
+        return b"\x01" + bytes(a)
+
+    def v6(s):
+        import ipaddress
+        return b"\x00" + ipaddress.IPv6Address(s).packed
+
+    def answer(*addrs):
+        return bytes([len(addrs)]) + b"".join(addrs)
+
+    put("fuzz_dns", "derper", b"log.tailscale.io,controlplane.tailscale.com\0\0\xff" +
+        answer(v4(3, 33, 44, 55), v6("2600:1f14::1")) +
+        answer(v4(18, 1, 2, 3), v4(18, 1, 2, 3), v6("::ffff:1.2.3.4")))
+    put("fuzz_dns", "unpublished", b"a.example\0secret.example,b.example\0\x01" +
+        answer(v4(192, 0, 2, 1)) + answer() + answer(v6("2001:db8::5")))
+    put("fuzz_dns", "none_resolve", b"x.invalid,y.invalid\0\0\x10" + answer() + answer())
+    put("fuzz_dns", "odd_names", b'q"uote\\,\x01ctl,caf\xc3\xa9,bad\xff,,dup,dup\0\0\x08' +
+        b"".join(answer(v4(10, 0, 0, i)) for i in range(5)))
+    put("fuzz_dns", "many_addrs", b"big.example\0\0\x00" +
+        answer(*[v4(10, 1, i // 256, i % 256) for i in range(36)]))
+
+
+def serve_seeds():
+    """For tests/fuzz/fuzz_serve.c: flags (bit 0 port 80, bits 1-2 -home,
+    bits 3-4 where the request is cut), family (odd: IPv6), 16 address
+    bytes, the request."""
+    import ipaddress
+
+    def peer(a):
+        ip = ipaddress.ip_address(a)
+        return bytes([ip.version == 6]) + ip.packed.ljust(16, b"\0")
+
+    def put_req(name, flags, addr, req):
+        put("fuzz_serve", name, bytes([flags]) + peer(addr) + req.encode("latin-1"))
+
+    crlf = "\r\n"
+
+    def req(line, *headers):
+        return line + crlf + "".join(h + crlf for h in headers) + crlf
+
+    put_req("metrics_loopback", 0, "127.0.0.1", req("GET /metrics HTTP/1.1", "Host: a"))
+    put_req("metrics_stranger", 0, "192.0.2.7", req("GET /metrics HTTP/1.1", "Host: a"))
+    put_req("debug_tailscale6", 8, "fd7a:115c:a1e0::5",
+            req("GET /debug/route?key=nodekey:" + KEY_HEX + " HTTP/1.1", "Host: a"))
+    put_req("debug_cgnat_proxied", 0, "100.100.1.1",
+            req("GET /debug/ HTTP/1.1", "X-Forwarded-For: 1.2.3.4"))
+    put_req("mapped_varz", 0, "::ffff:127.0.0.2", req("HEAD /debug/varz HTTP/1.0"))
+    put_req("derp_upgrade", 16, "198.51.100.1", req("GET /derp HTTP/1.1", "Host: d",
+            "Connection: Upgrade", "Upgrade: DERP"))
+    put_req("derp_fast", 0, "198.51.100.1", req("GET /derp HTTP/1.1", "Upgrade: derp",
+            "Derp-Fast-Start: 1"))
+    put_req("websocket", 0, "2001:db8::1", req("GET /derp HTTP/1.1", "Upgrade: websocket",
+            "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol: derp"))
+    put_req("no_upgrade", 0, "10.0.0.1", req("GET /derp HTTP/1.1"))
+    put_req("probe_post", 0, "10.0.0.1", req("POST /derp/probe HTTP/1.1",
+            "Content-Length: 0"))
+    put_req("challenge", 0, "10.0.0.1", req("GET /generate_204 HTTP/1.1",
+            "X-Tailscale-Challenge: abc.DEF-123_:x"))
+    put_req("bootstrap", 2, "10.0.0.1", req("GET /bootstrap-dns?q=a.example HTTP/1.1"))
+    put_req("home_redirect", 4, "10.0.0.1", req("GET / HTTP/1.1"))
+    put_req("port80_redirect", 1, "10.0.0.1", req("GET /x?y=\xe9 HTTP/1.1",
+            "Host: derp.example"))
+    put_req("port80_root_loopback", 1, "127.0.0.1", req("GET / HTTP/1.1", "Host: d"))
+    put_req("port80_put", 1, "10.0.0.1", req("PUT /x HTTP/1.1"))
+    put_req("robots_bad", 24, "10.0.0.1", "GET /robots.txt HTTP/1.1\r\nBad Header\r\n\r\n")
+
+
+def login_seeds():
+    """For tests/fuzz/fuzz_login.c: a mode byte (bits 0-1 key process:
+    answer, refuse, other connection; bit 2 fast start; bit 3 mesh key
+    configured; bit 4 sealed), then sealed: client private key, 2-byte
+    JSON length, ClientInfo JSON, frames once logged in; raw: the stream."""
+    from nacl.public import PrivateKey
+    priv = bytes.fromhex(KEY_HEX)
+    pub = bytes(PrivateKey(priv).public_key)
+
+    def sealed(mode, info, after=b""):
+        js = info if isinstance(info, bytes) else json.dumps(info).encode()
+        return bytes([0x10 | mode]) + priv + struct.pack(">H", len(js)) + js + after
+
+    relay = (frame(0x12, b"pingping") + frame(0x07, b"\x01") +
+             frame(0x04, pub + b"to myself") + frame(0x13, b"pongpong") +
+             frame(0x10, b"") + frame(0x06, b""))
+    put("fuzz_login", "login", sealed(0, {"version": 2, "CanAckPings": True}, relay))
+    put("fuzz_login", "fast_prober", sealed(4, {"version": 2, "IsProber": True}, relay))
+    put("fuzz_login", "mesh", sealed(8, {"version": 2, "meshKey": "4d" * 32},
+                                     frame(0x10, b"") + frame(0x11, pub)))
+    put("fuzz_login", "refused", sealed(1, {"version": 2}))
+    put("fuzz_login", "lost_answer", sealed(2, {"version": 2}))
+    put("fuzz_login", "bad_json", sealed(0, b'{"version":"2"'))
+    ci = frame(0x02, bytes(32) + bytes(24) + bytes(16) + b"{}")
+    put("fuzz_login", "raw_low_order", bytes([0]) + ci + frame(0x04, pub))
+    put("fuzz_login", "raw_not_client_info", bytes([4]) + frame(0x04, pub + b"x"))
+    put("fuzz_login", "raw_huge", bytes([0]) + b"\x02\x00\x04\x00\x00" + bytes(100))
+
+
+def ws_seeds():
+    """For tests/fuzz/fuzz_ws.c: byte 0 even: raw client frames follow; odd:
+    a packet length byte (x4), the packet, then framing choices (message
+    size, fragment size, masks, pings between fragments)."""
+    def wsframe(op, payload, fin=True, mask=b"\x12\x34\x56\x78"):
+        n = len(payload)
+        head = bytes([(0x80 if fin else 0) | op])
+        m = 0x80 if mask is not None else 0
+        if n < 126:
+            head += bytes([m | n])
+        elif n < 65536:
+            head += bytes([m | 126]) + struct.pack(">H", n)
+        else:
+            head += bytes([m | 127]) + struct.pack(">Q", n)
+        if mask is None:
+            return head + payload
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    ci = frame(0x02, bytes(range(32)) + bytes(24) + bytes(16) + b"{}")
+    put("fuzz_ws", "raw_client_info", b"\0" + wsframe(2, ci[:20], fin=False) +
+        wsframe(9, b"ping") + wsframe(0, ci[20:]) + wsframe(8, b"\x03\xe8"))
+    put("fuzz_ws", "raw_text", b"\0" + wsframe(1, b"hello"))
+    put("fuzz_ws", "raw_too_big", b"\0" + wsframe(2, bytes(40000)))
+    put("fuzz_ws", "raw_unmasked", b"\0" + wsframe(2, ci, mask=None))
+    put("fuzz_ws", "raw_bad_continuation", b"\0" + wsframe(0, b"x") + wsframe(10, b""))
+    put("fuzz_ws", "round_trip_whole", b"\x01\x10" + bytes(range(64)) +
+        b"\xff\xff\xff\xff\0\0\0\0\x01")
+    # Messages of 33 bytes in fragments of 8 (each: message size, fragment
+    # size, mask, no ping). With an 8-byte ping between the first two
+    # fragments, this is tests/fuzz/crashes/ws_ping-payload-in-derp-stream.
+    put("fuzz_ws", "round_trip_pieces", b"\x01\x40" + bytes(range(256)) +
+        b"\x00\x20" + b"\x00\x07\xaa\xbb\xcc\xdd\x01" * 60)
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -499,3 +735,11 @@ if __name__ == "__main__":
     acme_seeds()
     certmsg_seeds()
     keyd_acme_seeds()
+    rateconf_seeds()
+    flags_seeds()
+    keyd_seeds()
+    tablesrv_seeds()
+    dns_seeds()
+    serve_seeds()
+    login_seeds()
+    ws_seeds()

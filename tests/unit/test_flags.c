@@ -71,6 +71,12 @@ test_duration_valid(void **state)
 	expect_duration("1.s", 1000);
 	expect_duration("1m1m", 120000);
 	expect_duration("0s", 0);
+	/* Decimal fractions exactly, as Go's integer nanoseconds (a double
+	 * sum made 1.001s 1000 ms: found by tests/fuzz/fuzz_flags.c). */
+	expect_duration("1.001s", 1001);
+	expect_duration("45.554s", 45554);
+	expect_duration("0.3s", 300);
+	expect_duration("2562047h47m16.854775807s", 9223372036854);
 }
 
 static void
@@ -95,6 +101,8 @@ test_duration_invalid(void **state)
 	expect_bad_duration("1S");
 	expect_bad_duration("1sec");
 	expect_bad_duration("10000000000h");	/* beyond Go's ~292 years */
+	expect_bad_duration("3000000h");
+	expect_bad_duration("2562047h47m16.854775808s");	/* 2^63 ns */
 }
 
 /*

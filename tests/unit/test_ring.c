@@ -666,6 +666,32 @@ test_corrupt_unaligned_tail_near_end(void **state)
 	assert_int_equal(f->rx.head, 2 * SIZE + 16);
 }
 
+/*
+ * A record must end by the end of the buffer: one that claims to run past
+ * it (by 8 bytes, or by 64) is a reset, not a payload read off the end.
+ * (make mutate's ring-record-past-end: nothing else noticed.)
+ */
+static void
+test_corrupt_len_past_buffer_end(void **state)
+{
+	struct fix *f = *state;
+	struct ring_rec rec, hdr;
+	const uint8_t *p;
+	uint32_t over;
+
+	for (over = 8; over <= 64; over += 56) {
+		memset(&rec, 0, sizeof(rec));
+		rec.len = 64 + over;
+		rec.kind = RING_PACKET;
+		rec.payload_len = rec.len - HDR;
+		f->rx.head = SIZE - 64;		/* 64 bytes before the end */
+		f->r->tail = f->rx.head + 256;
+		memcpy(f->r->data + SIZE - 64, &rec, sizeof(rec));
+		assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
+		assert_int_equal(f->rx.head, f->r->tail);
+	}
+}
+
 /* A tail more than a ring ahead, or behind the consumer, is a reset. */
 static void
 test_corrupt_tail_jumps(void **state)
@@ -921,6 +947,7 @@ main(void)
 		T(test_corrupt_second_record_after_good_one),
 		T(test_header_changed_after_front_is_not_seen),
 		T(test_corrupt_unaligned_tail_near_end),
+		T(test_corrupt_len_past_buffer_end),
 		T(test_corrupt_tail_jumps),
 		T(test_hostile_head_not_believed),
 		T(test_hostile_head_backwards_then_honest),
