@@ -166,10 +166,14 @@ test_malformed_requests_refused(void **state)
 static void
 test_unknown_key_not_signed(void **state)
 {
-	uint8_t nobody[KEYD_HASH_LEN] = { 1, 2, 3 };
+	uint8_t nobody[KEYD_HASH_LEN] = { 1, 2, 3 }, a[KEYD_HASH_LEN];
 
 	(void)state;
 	assert_false(signs(nobody));
+	new_key(a);
+	assert_true(acme(KEYD_ACME_INSTALL, a, NULL));
+	assert_true(signs(a));
+	assert_false(signs(nobody));	/* only the key named */
 }
 
 int
