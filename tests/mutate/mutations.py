@@ -122,7 +122,7 @@ MUTATIONS = [
          old="\t\t    kp->tls[i].state == KEYPROC_RETIRING) &&\n"
              "\t\t    memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) == 0)",
          new="\t\t    kp->tls[i].state == KEYPROC_RETIRING) &&\n"
-             "\t\t    (hash != NULL || memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) == 0))",
+             "\t\t    memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) != 512)",
          tests=[("unit", "test_keyproc_tls"), ("fuzz-regress", "fuzz_keyd")]),
     # --- what a compromised ACME client can do ----------------------------------
     dict(name="acme-open-write", what="the ACME client may open any file to write",
