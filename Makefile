@@ -48,7 +48,7 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/metrics.c worker/session.c \
 	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/tlsstore.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
-	     master/listen.c master/certs.c master/supervise.c master/tablesrv.c \
+	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
 	     master/notify.c master/spawn.c master/roles.c master/keyring.c \
 	     master/keyproc_acme.c master/keyproc_ctl.c master/selfsign.c \
@@ -63,7 +63,7 @@ ACME_LIBS  = $(shell pkg-config --libs libcurl openssl jansson 2>/dev/null) -lpt
 ACME_DRIVER_OBJ = tests/acme/driver.o tests/acme/csr_local.o \
 	     tests/acme/responder.o common/log.o
 KEYGEN_SRC = keygen/keygen.c
-BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c
+BENCH_SRC  = bench/main.c bench/client.c bench/modes.c bench/stats.c bench/procstat.c
 CLIENT_SRC = client/main.c client/opts.c client/url.c client/bq.c client/errfmt.c \
 	     client/transport.c client/httpc.c client/httpparse.c client/ws.c client/metacert.c \
 	     client/derpmsg.c client/derpconn.c client/crypto.c \
@@ -89,7 +89,7 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
-	     test_hashkey test_certshm test_keyproc_tls
+	     test_hashkey test_steer test_procstat test_certshm test_keyproc_tls
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean
@@ -129,6 +129,11 @@ $(1)/libderpd.a: $(addprefix $(1)/,$(filter-out master/main.o worker/main.o,$(DE
 
 $(1)/libacme.a: $(addprefix $(1)/,$(ACME_SRC:.c=.o))
 	rm -f $$@ && ar rcs $$@ $$^
+
+# derpbench's /proc readings, alone.
+$(1)/tests/test_procstat: $(1)/tests/unit/test_procstat.o $(1)/bench/procstat.o \
+	$(1)/common/log.o
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ -lpthread -lcmocka
 
 $(1)/tests/%: $(1)/tests/unit/%.o $(1)/libacme.a $(1)/libderpd.a
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS) \

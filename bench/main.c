@@ -58,8 +58,8 @@ usage(void)
 "handshake: logins per second, -c at a time, for -d seconds\n"
 "common:\n"
 "  -c, --concurrency N    logins under way at once, per thread (64)\n"
-"  -p, --pid PID          server (master) pid: report memory of it and its\n"
-"                         descendants, from /proc/PID/smaps_rollup\n"
+"  -p, --pid PID          server (master) pid: report memory and CPU time of\n"
+"                         it and its descendants, every thread, from /proc\n"
 "  -t, --threads N        threads (1)\n"
 "  -j, --json             one JSON object on stdout instead of text\n",
 	    PKT_HDR_LEN);

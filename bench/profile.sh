@@ -42,7 +42,7 @@ cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$OUT/noseccomp.so" bench/noseccom
 LD_PRELOAD="$OUT/noseccomp.so" setsid valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$OUT/callgrind.%p" \
 	--collect-atstart=no --toggle-collect='run*' \
 	./build/derpd -a 127.0.0.1:$port -c "$OUT/derpd.key" -workers "$workers" \
-	-stun=false -http-port=-1 -no-seccomp $user $tlsargs >"$OUT/derpd.log" 2>&1 &
+	-stun=false -http-port=-1 -placement source-port -no-seccomp $user $tlsargs >"$OUT/derpd.log" 2>&1 &
 vg=$!
 trap 'kill -TERM $vg 2>/dev/null || true' EXIT
 i=0

@@ -69,7 +69,9 @@ class Server:
                            capture_output=True, timeout=30)
         args = [str(DERPD), "-a", f"127.0.0.1:{self.port}", "-c", str(self.tmp / "derpd.key"),
                 "-workers", str(WORKERS), "-stun=false", "-http-port=-1",
-                "-certmode", "manual", "-certdir", str(certs), "-hostname", "127.0.0.1"]
+                "-certmode", "manual", "-certdir", str(certs), "-hostname", "127.0.0.1",
+                # derpbench puts pairs on the same or different workers by port
+                "-placement", "source-port"]
         if os.geteuid() == 0:
             args += ["-user", "nobody"]
         self.log_path = self.tmp / f"derpd-{name}.log"

@@ -64,7 +64,7 @@ static const struct flag flags[] = {
 	{ "acme-ca-file", F_STRING, CF(acme_ca_file), "PEM file of the CAs trusted for -acme-directory's HTTPS (default: " ACME_SYSTEM_CA ")" },
 	{ "config", F_STRING, CF(config_file), "file of flag = value lines, read before the command line (which wins)" },
 	{ "workers", F_INT, CF(workers), "worker processes (default: number of CPUs)" },
-	{ "placement", F_STRING, CF(placement), "how connections are spread over workers: source-port (TCP source port % workers) or hash (the kernel's); derpd refuses to start if it cannot do what is asked" },
+	{ "placement", F_STRING, CF(placement), "how connections are spread over workers: hash (of the client's address and port) or source-port (TCP source port % workers: predictable, for tests and benchmarks; Linux clients pick even ports); dead workers get none" },
 	{ "user", F_STRING, CF(user), "unprivileged user to run as after binding (empty: _derpd, else nobody)" },
 	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
 	{ "verbose", F_BOOL, CF(verbose), "log connection-level events" },
@@ -129,7 +129,7 @@ set_defaults(struct config *cfg)
 	cfg->tcp_user_timeout_ms = 15 * 1000;
 	cfg->tcp_write_timeout_ms = 2 * 1000;
 	cfg->workers = INT64_MIN;	/* not given: one per CPU */
-	cfg->placement = "source-port";
+	cfg->placement = "hash";
 	cfg->user = "";
 	cfg->max_clients = 65536;
 	cfg->ring_kib = 1024;

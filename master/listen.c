@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <linux/filter.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "steer.h"
 
 #define BACKLOG	4096
 
@@ -129,36 +129,31 @@ open_one(const struct config *cfg, struct sockaddr_storage *ss, socklen_t len)
 	return fd;
 }
 
+enum steer_mode
+listen_placement(const struct config *cfg)
+{
+	return strcmp(cfg->placement, "source-port") == 0 ? STEER_SOURCE_PORT :
+	    STEER_HASH;
+}
+
 /*
- * Returns (TCP source port % n) as the index of the socket in the reuseport
- * group, which is the order the sockets started listening. The packet is the
- * client's SYN; SKF_NET_OFF addresses it from its IP header. Asked for and
- * impossible is fatal: placement that silently fell back to the kernel's
- * hash would leave clients where nobody expects them.
+ * Every worker serving at first. Asked for and impossible, source-port
+ * placement is fatal (clients would land where nobody expects them); the
+ * hash falls back to the kernel's own, which cannot avoid a dead worker.
  */
 static void
-steer_by_source_port(int fd, uint32_t n)
+steer_all(const struct config *cfg, int fd, uint32_t n)
 {
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),
-		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 4, 0, 3),
-		/* IPv4: X = header length, port right after it */
-		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, (uint32_t)SKF_NET_OFF),
-		BPF_STMT(BPF_LD | BPF_H | BPF_IND, (uint32_t)SKF_NET_OFF),
-		BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
-		/* IPv6: fixed 40-byte header (a SYN carries no extension headers) */
-		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)SKF_NET_OFF + 40),
-		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, n),
-		BPF_STMT(BPF_RET | BPF_A, 0),
-	};
-	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+	uint8_t alive[64];
 
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
-	    sizeof(prog)) != 0)
+	memset(alive, 1, sizeof(alive));
+	if (steer_apply(fd, listen_placement(cfg), n, alive) == 0)
+		return;
+	if (listen_placement(cfg) == STEER_SOURCE_PORT)
 		fatal("cannot place connections by source port "
-		    "(-placement source-port); -placement hash leaves it to the "
-		    "kernel");
+		    "(-placement source-port); -placement hash can do without");
+	log_warn("cannot steer connections; the kernel spreads them by its "
+	    "own hash, dead workers included");
 }
 
 void
@@ -171,6 +166,6 @@ listen_open(const struct config *cfg, int port, int *fds, uint32_t n)
 	set_port(&ss, port);
 	for (i = 0; i < n; i++)
 		fds[i] = open_one(cfg, &ss, len);
-	if (n > 1 && strcmp(cfg->placement, "source-port") == 0)
-		steer_by_source_port(fds[0], n);
+	if (n > 1)
+		steer_all(cfg, fds[0], n);
 }

@@ -18,6 +18,7 @@
 
 #include "acmed.h"
 #include "certreload.h"
+#include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "notify.h"
@@ -93,6 +94,27 @@ announce_epochs(struct master *m)
 			(void)!write(m->evfds[j], &one, sizeof(one));
 }
 
+/*
+ * New connections go to the workers that serve (master/steer.h): called
+ * when one dies and when its successor starts, so none waits in a dead
+ * worker's backlog through its back-off.
+ */
+static void
+resteer(struct master *m)
+{
+	uint8_t alive[SHM_MAX_WORKERS];
+	uint32_t i;
+
+	if (m->nworkers < 2 || m->stopping)
+		return;
+	for (i = 0; i < m->nworkers; i++)
+		alive[i] = m->w[i].pid != 0;
+	if (steer_apply(m->listen_fds[0], listen_placement(m->cfg), m->nworkers,
+	    alive) != 0 || (m->http_fds[0] >= 0 && steer_apply(m->http_fds[0],
+	    listen_placement(m->cfg), m->nworkers, alive) != 0))
+		log_warn("cannot steer new connections around worker changes");
+}
+
 static int
 worker_sockets(uint32_t i, int keyd[2], int table[2])
 {
@@ -135,6 +157,7 @@ spawn_worker(struct master *m, uint32_t i)
 	m->w[i].started_ms = mono_ms();
 	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
 	announce_epochs(m);
+	resteer(m);
 	log_info("worker %u started, pid %d", i, (int)pid);
 }
 
@@ -252,6 +275,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	snprintf(what, sizeof(what), "worker %u", i);
 	log_exit(m, what, wp->pid, status);
 	wp->pid = 0;
+	resteer(m);
 	keyd_detach(&m->keyd, i);
 	reclaim(m, i);
 	__atomic_add_fetch(&m->shm.ctl->workers[i].restarts, 1, __ATOMIC_RELAXED);

@@ -130,7 +130,10 @@ class DerpServer:
         self.port = port or free_port()
         self.log_path = Path(log_path)
         self.args = [derpd_bin, "-a", f"127.0.0.1:{self.port}", "-c", str(keyfile),
-                     "-workers", str(workers), "-stun=false", "-http-port=-1"]
+                     "-workers", str(workers), "-stun=false", "-http-port=-1",
+                     # tests name workers by source port; -placement hash
+                     # in extra_args (later wins) tests the default
+                     "-placement", "source-port"]
         if os.geteuid() == 0 and user is not None:
             self.args += ["-user", user]   # the privilege drop needs a target
         self.args += [str(a) for a in extra_args]

@@ -62,7 +62,7 @@ DERPD_FLAGS = {
     "handshake-timeout": ("duration", "10s"), "verbose": ("bool", None),
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
     "acme-directory": ("string", None), "acme-ca-file": ("string", None),
-    "placement": ("string", '"source-port"'),
+    "placement": ("string", '"hash"'),
 }
 
 ENTRY_RE = re.compile(r"  -(\S+)( (string|int|float|duration))?\n    \t(.*)")
