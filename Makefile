@@ -15,7 +15,7 @@ PYTHON	 = /usr/bin/python3
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
 	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc \
-	   python3-openssl libcurl4-openssl-dev pebble ca-certificates
+	   python3-openssl python3-cryptography libcurl4-openssl-dev pebble ca-certificates
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 # Development and CI builds fail on any warning; the Debian package build
@@ -38,7 +38,8 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
-	     common/stopsig.c common/certshm.c common/acme_proto.c
+	     common/stopsig.c common/certshm.c common/acme_proto.c common/verifyd_proto.c \
+	     common/allowlist.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
@@ -46,13 +47,17 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
 	     worker/metrics.c worker/session.c \
-	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/tlsstore.c
+	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/tlsstore.c worker/verify.c \
+	     worker/clientcert.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
 	     master/notify.c master/spawn.c master/roles.c master/keyring.c \
 	     master/keyproc_acme.c master/keyproc_ctl.c master/selfsign.c \
-	     master/acmed.c master/tlspub.c master/certreload.c
+	     master/acmed.c master/tlspub.c master/certreload.c master/verifyd.c \
+	     master/allowkeys.c master/clientca.c master/verifier.c \
+	     master/verifier_serve.c master/verifier_http.c master/verifier_cache.c \
+	     master/verifier_answer.c
 # The ACME engine (acme/), which the ACME child (acme/child*.c) runs; its
 # test driver runs it alone.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
@@ -80,6 +85,7 @@ MAN	   = $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
 DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o) \
 	     $(ACME_SRC:.c=.o) $(ACME_CHILD_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
+KEYGEN_LIBS = $(shell pkg-config --libs libsodium jansson 2>/dev/null)
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 CLIENT_OBJ = common/log.o common/frame.o common/keyfmt.o common/keyfile.o \
@@ -89,7 +95,7 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
-	     test_hashkey test_steer test_procstat test_certshm test_keyproc_tls
+	     test_hashkey test_steer test_procstat test_certshm test_keyproc_tls test_verify
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean
@@ -111,7 +117,7 @@ $(1)/derpd: $(addprefix $(1)/,$(DERPD_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
 
 $(1)/derpd-keygen: $(addprefix $(1)/,$(KEYGEN_OBJ))
-	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(LIBS)
+	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(KEYGEN_LIBS)
 
 $(1)/derpd-client: $(addprefix $(1)/,$(CLIENT_OBJ))
 	$$(CC) $$(BASE_LDFLAGS) $$(VARIANT_LDFLAGS) -o $$@ $$^ $$(CLIENT_LIBS)

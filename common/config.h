@@ -59,6 +59,10 @@ struct config {
 	int64_t		keepalive_ms;
 	int64_t		handshake_timeout_ms;
 	int64_t		login_memory_mib;	/* per worker, before the DERP login */
+	const char	*allow_keys;		/* -allow-keys: admitted node keys */
+	int64_t		verify_interval_ms;	/* re-verify connected clients; 0: only on SIGHUP */
+	const char	*client_ca;		/* -client-ca: TLS client certificates required */
+	const char	*client_crl;
 
 	/* derived */
 	int		has_mesh_key;
@@ -67,6 +71,7 @@ struct config {
 	int		acme;		/* tls with -certmode letsencrypt or gcp */
 	char		listen_host[256];
 	int		listen_port;
+	int		verify_on;	/* a verifier decides who logs in */
 };
 
 #endif

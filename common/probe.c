@@ -37,6 +37,7 @@ static const char *const names[PROBE_MAX] = {
 	[PROBE_KEYD_GARBAGE] = "a signature request for something else",
 	[PROBE_KEYD_OVERSIZED] = "a key request with bytes after it",
 	[PROBE_SWALLOW] = "swallowing requests",
+	[PROBE_VERIFY_GARBAGE] = "garbage and a flood to the verifier",
 };
 
 static const struct probe_target *installed;	/* probe_install's */
@@ -106,6 +107,43 @@ keyd_oversized(const struct probe_target *t)
 	return send(t->keyd_fd, buf, sizeof(buf), MSG_NOSIGNAL);
 }
 
+/*
+ * What a compromised worker can send the verifier: a short message, an
+ * all-zero key, a datagram longer than a request, an unknown operation
+ * (each refused), then 5,000 well-formed requests for fresh keys at once
+ * (answered within its bounds).
+ */
+static long
+verify_garbage(const struct probe_target *t)
+{
+	uint8_t longer[sizeof(struct verifyd_req) + 8];
+	struct verifyd_req req;
+	uint32_t i;
+	long sent = 0;
+
+	if (t->verify_fd < 0)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.op = VERIFYD_LOGIN;
+	(void)!send(t->verify_fd, &req, 7, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)!send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	memset(longer, 0x5a, sizeof(longer));
+	(void)!send(t->verify_fd, longer, sizeof(longer), MSG_NOSIGNAL | MSG_DONTWAIT);
+	req.op = 77;
+	req.key[0] = 1;
+	(void)!send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT);
+	req.op = VERIFYD_RECHECK;
+	req.deadline_ms = INT64_MAX;
+	for (i = 0; i < 5000; i++) {
+		randombytes_buf(req.key, sizeof(req.key));
+		req.slot = i;
+		if (send(t->verify_fd, &req, sizeof(req), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    (ssize_t)sizeof(req))
+			sent++;
+	}
+	return sent;
+}
+
 static long
 mem_of(pid_t pid)
 {
@@ -171,6 +209,8 @@ attempt(const struct probe_target *t, int n, pid_t target)
 	case PROBE_SWALLOW:
 		swallow = 1;
 		return 0;
+	case PROBE_VERIFY_GARBAGE:
+		return verify_garbage(t);
 	}
 	return -1;
 }

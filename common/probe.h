@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "keyd_proto.h"
+#include "verifyd_proto.h"
 
 enum probe {
 	PROBE_EXECVE = 1,
@@ -36,6 +37,7 @@ enum probe {
 	PROBE_KEYD_GARBAGE,		/* a signature request for something else */
 	PROBE_KEYD_OVERSIZED,		/* a good request with bytes after it */
 	PROBE_SWALLOW,			/* the key process: read requests, answer none */
+	PROBE_VERIFY_GARBAGE,		/* malformed requests, then a flood, to the verifier */
 	PROBE_MAX,
 };
 
@@ -47,6 +49,7 @@ struct probe_target {
 	size_t		 foreign_size;
 	int		 fd;		/* a socket to connect() */
 	int		 keyd_fd;	/* to the key process */
+	int		 verify_fd;	/* to the verifier, or -1 */
 };
 
 #ifdef DERPD_TEST_HOOKS

@@ -5,11 +5,11 @@
  * process can only move bytes on descriptors it already holds (workers also
  * accept), allocate non-executable memory, and exit. Anything else kills it
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
- * one. No execve, no ptrace, no executable memory anywhere; no open, socket
- * or connect except in the bootstrap-DNS process, which must be a resolver,
- * and the ACME client, an HTTPS client that stores what it gets in the
- * certdir (seccomp cannot see paths: it may create files, never open one
- * for writing).
+ * one. No execve, no ptrace, no executable memory anywhere; no open except
+ * in the bootstrap-DNS process, which must be a resolver, and the ACME
+ * client, an HTTPS client that stores what it gets in the certdir (seccomp
+ * cannot see paths: it may create files, never open one for writing); no
+ * socket or connect except there and in the verifier, an HTTP client.
  */
 #include "sandbox.h"
 
@@ -32,6 +32,7 @@
 #define K	(1 << SANDBOX_KEY)
 #define S	(1 << SANDBOX_STUN)
 #define D	(1 << SANDBOX_DNS)
+#define V	(1 << SANDBOX_VERIFY)
 #define A	(1 << SANDBOX_ACME)
 
 /* The syscall by name: a misspelt one does not compile. */
@@ -39,15 +40,15 @@
 
 static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ SC(read),		ANY,		W | K | D | A },
-	{ SC(write),		ANY,		W | K | S | D | A },
+	{ SC(read),		ANY,		W | K | D | V | A },
+	{ SC(write),		ANY,		W | K | S | D | V | A },
 	{ SC(readv),		ANY,		W },
 	{ SC(writev),		ANY,		W },
-	{ SC(recvfrom),		ANY,		W | K | D | A },
-	{ SC(sendto),		ANY,		W | K | D | A },
-	{ SC(recvmsg),		ANY,		W | K | D | A },
-	{ SC(sendmsg),		ANY,		W | K | D | A },
-	{ SC(close),		ANY,		W | K | D | A },
+	{ SC(recvfrom),		ANY,		W | K | D | V | A },
+	{ SC(sendto),		ANY,		W | K | D | V | A },
+	{ SC(recvmsg),		ANY,		W | K | D | V | A },
+	{ SC(sendmsg),		ANY,		W | K | D | V | A },
+	{ SC(close),		ANY,		W | K | D | V | A },
 	/* STUN: a batch of requests in, a batch of answers out; waiting in
 	 * ppoll, where SIGTERM ends it (common/stopsig.c). */
 	{ SC(recvmmsg),		ANY,		S },
@@ -55,22 +56,22 @@ static const struct sandbox_rule policy[] = {
 	{ SC(sendmmsg),		ANY,		S | D | A },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
-	{ SC(setsockopt),	TCP_SOCKOPT,	W },
+	{ SC(setsockopt),	TCP_SOCKOPT,	W | V },
 	{ SC(shutdown),		ANY,		W },
 	/* The event loop (aarch64 has only the p-forms of epoll_wait and poll). */
-	{ SC(epoll_wait),	ANY,		W | K },
-	{ SC(epoll_pwait),	ANY,		W | K },
-	{ SC(epoll_ctl),	ANY,		W | K },
-	{ SC(clock_gettime),	ANY,		W | K | S | D | A },
-	{ SC(gettimeofday),	ANY,		W | K | S | D | A },
-	{ SC(restart_syscall),	ANY,		W | K | S | D | A },
+	{ SC(epoll_wait),	ANY,		W | K | V },
+	{ SC(epoll_pwait),	ANY,		W | K | V },
+	{ SC(epoll_ctl),	ANY,		W | K | V },
+	{ SC(clock_gettime),	ANY,		W | K | S | D | V | A },
+	{ SC(gettimeofday),	ANY,		W | K | S | D | V | A },
+	{ SC(restart_syscall),	ANY,		W | K | S | D | V | A },
 	/* Memory, never executable. */
-	{ SC(brk),		ANY,		W | K | S | D | A },
-	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | A },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | A },
-	{ SC(munmap),		ANY,		W | K | S | D | A },
-	{ SC(mremap),		ANY,		W | K | A },
-	{ SC(madvise),		ANY,		W | K | D | A },
+	{ SC(brk),		ANY,		W | K | S | D | V | A },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | V | A },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | V | A },
+	{ SC(munmap),		ANY,		W | K | S | D | V | A },
+	{ SC(mremap),		ANY,		W | K | V | A },
+	{ SC(madvise),		ANY,		W | K | D | V | A },
 	{ SC(mlock),		ANY,		K },	/* sodium_malloc(): a reloaded key file */
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
 	/* Key files the key process is handed: a reload, the ACME keys. */
@@ -83,30 +84,36 @@ static const struct sandbox_rule policy[] = {
 	 * initialisations. Nothing here can wait on a futex, so no process
 	 * can be made to wait on a lock another holds.
 	 */
-	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | A },
+	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | V | A },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | K | D | A },
-	/* A stub resolver (the bootstrap-DNS process and the ACME client). */
+	{ SC(getrandom),	ANY,		W | K | D | V | A },
+	/*
+	 * A stub resolver (the bootstrap-DNS process, the ACME client), and
+	 * the verifier's and the ACME client's HTTP clients (tailscaled's unix
+	 * socket, the admission controller, the ACME CA): they make
+	 * connections. The verifier opens no file and resolves no name (both
+	 * done before its sandbox).
+	 */
 	{ SC(openat),		READ_ONLY_OPEN,	D | A },
 	{ SC(fstat),		ANY,		D | A },
 	{ SC(newfstatat),	ANY,		D | A },
 	{ SC(lseek),		ANY,		D | A },
-	{ SC(socket),		IP_SOCKET,	D | A },
-	{ SC(connect),		ANY,		D | A },
+	{ SC(socket),		IP_SOCKET,	D | V | A },
+	{ SC(connect),		ANY,		D | V | A },
 	{ SC(bind),		ANY,		D },
-	{ SC(getsockname),	ANY,		W | D | A },	/* W: -acme-ip-certs */
+	{ SC(getsockname),	ANY,		W | D | V | A },	/* W: -acme-ip-certs */
+	{ SC(getpeername),	ANY,		V | A },
+	{ SC(getsockopt),	ANY,		V | A },
 	{ SC(setsockopt),	ANY,		D | A },
-	{ SC(poll),		ANY,		D | A },
-	{ SC(ppoll),		ANY,		D | A },
+	{ SC(poll),		ANY,		D | V | A },
+	{ SC(ppoll),		ANY,		D | V | A },
 	{ SC(ioctl),		FIONREAD_ONLY,	D | A },
-	{ SC(fcntl),		ANY,		D | A },
+	{ SC(fcntl),		FILE_FLAGS_ONLY, D | V | A },
 	{ SC(clock_nanosleep),	ANY,		D | A },
 	{ SC(nanosleep),	ANY,		D | A },
 	{ SC(uname),		ANY,		D | A },
-	/* An HTTPS client: libcurl's checks of its connection. */
-	{ SC(getsockopt),	ANY,		A },
+	/* libcurl's wake-up pair (the ACME client). */
 	{ SC(socketpair),	UNIX_PAIR,	A },
-	{ SC(getpeername),	ANY,		A },
 	/* The ACME client's certdir: new files, renamed into place. */
 	{ SC(openat),		CREATE_EXCL,	A },
 	{ SC(fsync),		ANY,		A },
@@ -114,13 +121,13 @@ static const struct sandbox_rule policy[] = {
 	{ SC(renameat2),	ANY,		A },
 	{ SC(unlinkat),		ANY,		A },
 	/* Leaving, and dying loudly. */
-	{ SC(exit),		ANY,		W | K | S | D | A },
-	{ SC(exit_group),	ANY,		W | K | S | D | A },
-	{ SC(rt_sigreturn),	ANY,		W | K | S | D | A },
-	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | A },
-	{ SC(getpid),		ANY,		W | K | S | D | A },
-	{ SC(gettid),		ANY,		W | K | S | D | A },
-	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | A },
+	{ SC(exit),		ANY,		W | K | S | D | V | A },
+	{ SC(exit_group),	ANY,		W | K | S | D | V | A },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D | V | A },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | V | A },
+	{ SC(getpid),		ANY,		W | K | S | D | V | A },
+	{ SC(gettid),		ANY,		W | K | S | D | V | A },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | V | A },
 };
 
 #ifdef __SANITIZE_ADDRESS__
@@ -134,36 +141,36 @@ static const struct sandbox_rule policy[] = {
  * production build's (tests/e2e/test_sandbox_probes.py runs against it).
  */
 static const struct sandbox_rule asan_policy[] = {
-	{ SC(sigaltstack),	ANY,		W | K | S | D | A },
-	{ SC(prctl),		ANY,		W | K | S | D | A },
-	{ SC(clone),		ANY,		W | K | S | D | A },
-	{ SC(ptrace),		ANY,		W | K | S | D | A },
-	{ SC(wait4),		ANY,		W | K | S | D | A },
-	{ SC(futex),		ANY,		W | K | S | D | A },
-	{ SC(sched_yield),	ANY,		W | K | S | D | A },
-	{ SC(getppid),		ANY,		W | K | S | D | A },
-	{ SC(rt_sigaction),	ANY,		W | K | S | D | A },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | A },
-	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | A },
+	{ SC(sigaltstack),	ANY,		W | K | S | D | V | A },
+	{ SC(prctl),		ANY,		W | K | S | D | V | A },
+	{ SC(clone),		ANY,		W | K | S | D | V | A },
+	{ SC(ptrace),		ANY,		W | K | S | D | V | A },
+	{ SC(wait4),		ANY,		W | K | S | D | V | A },
+	{ SC(futex),		ANY,		W | K | S | D | V | A },
+	{ SC(sched_yield),	ANY,		W | K | S | D | V | A },
+	{ SC(getppid),		ANY,		W | K | S | D | V | A },
+	{ SC(rt_sigaction),	ANY,		W | K | S | D | V | A },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | V | A },
+	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | V | A },
 #ifdef __NR_open
-	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | A },
+	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | V | A },
 #endif
 #ifdef __NR_getdents
-	{ SC(getdents),		ANY,		W | K | S | D | A },
+	{ SC(getdents),		ANY,		W | K | S | D | V | A },
 #endif
-	{ SC(getdents64),	ANY,		W | K | S | D | A },
-	{ SC(lseek),		ANY,		W | K | S | D | A },
-	{ SC(read),		ANY,		W | K | S | D | A },
-	{ SC(close),		ANY,		W | K | S | D | A },
+	{ SC(getdents64),	ANY,		W | K | S | D | V | A },
+	{ SC(lseek),		ANY,		W | K | S | D | V | A },
+	{ SC(read),		ANY,		W | K | S | D | V | A },
+	{ SC(close),		ANY,		W | K | S | D | V | A },
 	/* A leak report: symbolised in process (libbacktrace reads derpd). */
 #ifdef __NR_readlink
-	{ SC(readlink),		ANY,		W | K | S | D | A },
+	{ SC(readlink),		ANY,		W | K | S | D | V | A },
 #endif
-	{ SC(readlinkat),	ANY,		W | K | S | D | A },
-	{ SC(newfstatat),	ANY,		W | K | S | D | A },
-	{ SC(fstat),		ANY,		W | K | S | D | A },
-	{ SC(fcntl),		ANY,		W | K | S | D | A },
-	{ SC(ioctl),		ANY,		W | K | S | D | A },
+	{ SC(readlinkat),	ANY,		W | K | S | D | V | A },
+	{ SC(newfstatat),	ANY,		W | K | S | D | V | A },
+	{ SC(fstat),		ANY,		W | K | S | D | V | A },
+	{ SC(fcntl),		ANY,		W | K | S | D | V | A },
+	{ SC(ioctl),		ANY,		W | K | S | D | V | A },
 };
 #endif
 
@@ -227,13 +234,13 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		    SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY);
 		allow(ctx, nr, 1, &a, rc);
 		break;
-	case UNIX_PAIR:
-		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
-		allow(ctx, nr, 1, &a, rc);
-		break;
 	case CREATE_EXCL:
 		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_EXCL | O_TRUNC,
 		    O_CREAT | O_EXCL);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case UNIX_PAIR:
+		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
 		allow(ctx, nr, 1, &a, rc);
 		break;
 	case IP_SOCKET:
@@ -246,6 +253,12 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		break;
 	case FIONREAD_ONLY:
 		a = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case FILE_FLAGS_ONLY:
+		a = SCMP_A1(SCMP_CMP_EQ, F_GETFL);
+		allow(ctx, nr, 1, &a, rc);
+		a = SCMP_A1(SCMP_CMP_EQ, F_SETFL);
 		allow(ctx, nr, 1, &a, rc);
 		break;
 	}

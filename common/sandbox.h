@@ -10,6 +10,7 @@ enum sandbox_role {
 	SANDBOX_KEY,		/* the key process: answers on its sockets */
 	SANDBOX_STUN,		/* the STUN process: datagrams in and out */
 	SANDBOX_DNS,		/* the bootstrap-DNS resolver: a stub resolver's calls */
+	SANDBOX_VERIFY,		/* the verifier: HTTP to tailscaled and a controller */
 	SANDBOX_ACME,		/* the ACME client: HTTPS, a stub resolver, the certdir */
 	SANDBOX_NROLES,
 };
@@ -20,12 +21,13 @@ enum arg_rule {
 	READ_ONLY_OPEN,		/* openat for reading (resolv.conf, hosts) */
 	CREATE_EXCL,		/* openat creating a new file, never opening one */
 	UNIX_PAIR,		/* socketpair(AF_UNIX): libcurl's wake-up pair */
-	IP_SOCKET,		/* socket(AF_INET, AF_INET6 or AF_UNIX (nscd)) */
+	IP_SOCKET,		/* socket(AF_INET, AF_INET6 or AF_UNIX (nscd, tailscaled)) */
 	FIONREAD_ONLY,		/* ioctl(fd, FIONREAD) */
 	NO_EXEC_PROT,		/* arg 2 (prot) without PROT_EXEC */
 	TCP_SOCKOPT,		/* setsockopt: only the options a worker sets on accept */
 	SELF_SIGNAL,		/* tgkill on ourselves only (abort()) */
 	FUTEX_WAKE_ONLY,	/* futex(FUTEX_WAKE): never a wait */
+	FILE_FLAGS_ONLY,	/* fcntl F_GETFL/F_SETFL (O_NONBLOCK): no F_SETOWN, whose SIGIO signals others */
 };
 
 /* One line of the policy table: a syscall, its argument rule, its roles. */

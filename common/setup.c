@@ -23,11 +23,12 @@ struct field {
 #define D	(1u << SETUP_CFG_DNS)
 #define K	(1u << SETUP_CFG_KEY)
 #define S	(1u << SETUP_CFG_STUN)
+#define V	(1u << SETUP_CFG_VERIFY)
 #define A	(1u << SETUP_CFG_ACME)
 
 /* What each role may know of the configuration; nothing else crosses. */
 static const struct field fields[] = {
-	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S | A },
+	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S | V | A },
 	{ "no-seccomp",		FT_BOOL,	CF(no_seccomp),		W },
 	{ "tls",		FT_BOOL,	CF(tls),		W },
 	{ "hostname",		FT_STRING,	CF(hostname),		W | A },
@@ -44,6 +45,11 @@ static const struct field fields[] = {
 	{ "accept-connection-limit", FT_LIMIT,	CF(accept_conn_limit),	W },
 	{ "accept-connection-burst", FT_INT,	CF(accept_conn_burst),	W },
 	{ "mesh-key",		FT_KEY,		CF(mesh_key),		W },
+	{ "verify-interval",	FT_INT,		CF(verify_interval_ms),	W },
+	{ "verify-clients",	FT_BOOL,	CF(verify_clients),	V },
+	{ "socket",		FT_STRING,	CF(socket_path),	V },
+	{ "verify-client-url",	FT_STRING,	CF(verify_client_url),	V },
+	{ "verify-client-url-fail-open", FT_BOOL, CF(verify_fail_open),	V },
 	{ "bootstrap-dns-names", FT_STRING,	CF(bootstrap_dns_names), D },
 	{ "unpublished-bootstrap-dns-names", FT_STRING, CF(unpublished_dns_names), D },
 	{ "certmode",		FT_STRING,	CF(certmode),		A },

@@ -39,6 +39,7 @@
 #include "certshm.h"
 #include "ring.h"
 #include "table.h"
+#include "verifyd_proto.h"
 
 #define SHM_MAX_WORKERS	64
 
@@ -88,6 +89,16 @@ enum stat_id {
 	ST_ACCEPT_NO_FDS,		/* accept failed for want of descriptors */
 	ST_LOGIN_MEM_BYTES,		/* gauge: held by connections not logged in */
 	ST_LOGIN_MEM_CLOSED,		/* closed or refused: that memory was spent */
+	ST_VERIFY_LOGIN,		/* + enum verifyd_reason: logins, by verdict */
+	ST_VERIFY_LOGIN_LAST = ST_VERIFY_LOGIN + VR_NREASONS - 1,
+	ST_VERIFY_TIMEOUT,		/* logins that timed out waiting for it */
+	ST_VERIFY_RECHECK,		/* + enum verifyd_reason: re-checks, by verdict */
+	ST_VERIFY_RECHECK_LAST = ST_VERIFY_RECHECK + VR_NREASONS - 1,
+	ST_CERT_MISSING,		/* -client-ca: TLS handshakes refused, by why */
+	ST_CERT_UNTRUSTED,
+	ST_CERT_EXPIRED,
+	ST_CERT_REVOKED,
+	ST_CERT_INVALID,
 	ST_MAX,
 };
 
@@ -114,6 +125,8 @@ struct shm_ctl {
 	struct shm_rate	rate;
 	uint64_t	epochs_changed;	/* bumped when any worker starts or dies */
 	uint64_t	keyd_restarts;	/* bumped when a new key process is ready */
+	uint64_t	verify_restarts; /* bumped when a new verifier is ready */
+	uint64_t	verify_reloads;	/* ...and when it was started by SIGHUP */
 	struct shm_worker_state workers[SHM_MAX_WORKERS];
 };
 

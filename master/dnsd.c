@@ -100,7 +100,8 @@ dnsd_main(void)
 		freeaddrinfo(warm);
 #ifdef DERPD_TEST_HOOKS
 	{
-		static struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+		static struct probe_target t = { .fd = -1, .keyd_fd = -1,
+		    .verify_fd = -1 };
 
 		probe_install(&t);
 	}

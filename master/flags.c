@@ -41,10 +41,10 @@ static const struct flag flags[] = {
 	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated hostnames to mesh with (not implemented yet)" },
 	{ "bootstrap-dns-names", F_STRING, CF(bootstrap_dns_names), "comma-separated hostnames served at /bootstrap-dns" },
 	{ "unpublished-bootstrap-dns-names", F_STRING, CF(unpublished_dns_names), "hostnames served at /bootstrap-dns but not listed" },
-	{ "verify-clients", F_BOOL, CF(verify_clients), "verify clients through a local tailscaled (not implemented yet)" },
-	{ "verify-client-url", F_STRING, CF(verify_client_url), "admission controller URL for client connections (not implemented yet)" },
+	{ "verify-clients", F_BOOL, CF(verify_clients), "admit only nodes that the local tailscaled knows (LocalAPI whois)" },
+	{ "verify-client-url", F_STRING, CF(verify_client_url), "admission controller URL: POSTed each client's key and address, it answers {\"Allow\": bool}" },
 	{ "verify-client-url-fail-open", F_BOOL, CF(verify_fail_open), "admit clients when -verify-client-url is unreachable" },
-	{ "socket", F_STRING, CF(socket_path), "tailscaled socket for -verify-clients" },
+	{ "socket", F_STRING, CF(socket_path), "tailscaled socket for -verify-clients (empty: /var/run/tailscale/tailscaled.sock)" },
 	{ "accept-connection-limit", F_FLOAT, CF(accept_conn_limit), "rate limit for accepting new connections (per second)" },
 	{ "accept-connection-burst", F_INT, CF(accept_conn_burst), "burst limit for accepting new connections" },
 	{ "rate-config", F_STRING, CF(rate_config), "JSON rate limit config file" },
@@ -74,6 +74,10 @@ static const struct flag flags[] = {
 	{ "keepalive", F_DURATION, CF(keepalive_ms), "interval between KeepAlive frames" },
 	{ "handshake-timeout", F_DURATION, CF(handshake_timeout_ms), "time allowed from accept to a completed DERP handshake" },
 	{ "login-memory-mib", F_INT, CF(login_memory_mib), "MiB per worker for connections that have not finished the DERP login; past it the oldest are closed" },
+	{ "allow-keys", F_STRING, CF(allow_keys), "file of node keys admitted (nodekey:<hex> a line); reread on SIGHUP" },
+	{ "verify-interval", F_DURATION, CF(verify_interval_ms), "verify connected clients again this often (they are on every SIGHUP); 0: never" },
+	{ "client-ca", F_STRING, CF(client_ca), "PEM CA certificates: TLS clients must present a certificate from one" },
+	{ "client-crl", F_STRING, CF(client_crl), "PEM certificate revocation lists for -client-ca" },
 };
 
 #define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
@@ -137,6 +141,9 @@ set_defaults(struct config *cfg)
 	cfg->keepalive_ms = 60 * 1000;
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->login_memory_mib = 32;
+	cfg->allow_keys = "";
+	cfg->client_ca = "";
+	cfg->client_crl = "";
 }
 
 /* A duration as Go prints one: "10m0s", "15s", "1.5s", "250ms". */
@@ -601,8 +608,6 @@ refuse_unimplemented(const struct config *cfg)
 		what = "-secrets-url (use -mesh-psk-file)";
 	else if (*cfg->mesh_with != '\0')
 		what = "-mesh-with";
-	else if (cfg->verify_clients || *cfg->verify_client_url != '\0')
-		what = "client verification (-verify-clients, -verify-client-url)";
 	else if (cfg->ace)
 		what = "-ace";
 	if (what != NULL)
@@ -746,6 +751,33 @@ split_addr(struct config *cfg)
 	cfg->listen_port = (int)port;
 }
 
+/* Who may use the relay: settings that make sense together. */
+static void
+check_access(const struct config *cfg)
+{
+	const char *url = cfg->verify_client_url;
+
+	if (*url != '\0' && strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0)
+		fatalx("-verify-client-url must be an http:// or https:// URL");
+	if (strpbrk(url, " \t\r\n") != NULL || strlen(url) > 2048)
+		fatalx("-verify-client-url is not a valid URL");
+	if (cfg->verify_interval_ms != 0 && cfg->verify_interval_ms < 1000)
+		fatalx("-verify-interval must be 0 (off) or at least 1s");
+	if (cfg->verify_interval_ms != 0 && !cfg->verify_on)
+		fatalx("-verify-interval needs -verify-clients, -verify-client-url "
+		    "or -allow-keys");
+	if (*cfg->client_crl != '\0' && *cfg->client_ca == '\0')
+		fatalx("-client-crl needs -client-ca");
+	if (*cfg->client_ca != '\0' && !cfg->tls)
+		fatalx("-client-ca needs TLS (port 443 in -a, -certmode manual or "
+		    "-acme-directory)");
+	/* mTLS keeps unauthenticated bytes away from the HTTP parser: all of them. */
+	if (*cfg->client_ca != '\0' && cfg->http_port >= 0)
+		fatalx("-client-ca: the plain-HTTP port (-http-port) would parse "
+		    "requests from anyone; pass -http-port=-1");
+}
+
 static void
 check_ranges(const struct config *cfg)
 {
@@ -786,6 +818,7 @@ check_ranges(const struct config *cfg)
 	if (cfg->tcp_write_timeout_ms < 0 || cfg->tcp_user_timeout_ms < 0 ||
 	    cfg->tcp_keepalive_ms < 0)
 		fatalx("TCP timeouts must not be negative");
+	check_access(cfg);
 }
 
 void
@@ -809,6 +842,8 @@ flags_parse(struct config *cfg, int argc, char **argv)
 	}
 	split_addr(cfg);
 	choose_tls(cfg);
+	cfg->verify_on = cfg->verify_clients || *cfg->verify_client_url != '\0' ||
+	    *cfg->allow_keys != '\0';
 	check_ranges(cfg);
 	refuse_unimplemented(cfg);
 }

@@ -348,7 +348,8 @@ serve(struct keyproc *kp)
 	warm_up(kp);
 #ifdef DERPD_TEST_HOOKS
 	{
-		static struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+		static struct probe_target t = { .fd = -1, .keyd_fd = -1,
+		    .verify_fd = -1 };
 
 		probe_install(&t);
 	}

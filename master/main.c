@@ -37,6 +37,7 @@
 #include "role.h"
 #include "spawn.h"
 #include "tlspub.h"
+#include "verifier.h"
 #include "worker.h"
 
 #define DERPD_VERSION		"0.1.0"
@@ -245,6 +246,57 @@ leak_for_test(const char *role)
 #endif
 
 /*
+ * The verifier, with -allow-keys read as the unprivileged user (as on every
+ * SIGHUP); start-up fails if either fails.
+ */
+static void
+start_verifier(void)
+{
+	if (!cfg.verify_on)
+		return;
+	if (*cfg.allow_keys != '\0' &&
+	    allowkeys_load(&m.verifyd.keys, cfg.allow_keys) != 0)
+		fatalx("cannot use -allow-keys %s", cfg.allow_keys);
+	if (verifyd_spawn(&m.verifyd, &cfg) != 0)
+		fatalx("cannot start the verifier");
+	verifyd_wait_ready(&m.verifyd);
+	m.verp.pid = m.verifyd.pid;
+}
+
+/* Says which access control is on, or that there is none. */
+static void
+log_access(void)
+{
+	char what[1024];
+	size_t n = 0;
+
+	what[0] = '\0';
+	if (*cfg.client_ca != '\0')
+		n += snprintf(what + n, sizeof(what) - n, "; TLS client certificates "
+		    "from %s (%d CA certificates%s)", cfg.client_ca, m.clientca.ncerts,
+		    *cfg.client_crl != '\0' ? ", with CRLs" : "");
+	if (*cfg.allow_keys != '\0' && n < sizeof(what))
+		n += snprintf(what + n, sizeof(what) - n, "; keys in %s (%zu)",
+		    cfg.allow_keys, m.verifyd.keys.n);
+	if (cfg.verify_clients && n < sizeof(what))
+		n += snprintf(what + n, sizeof(what) - n, "; nodes the local "
+		    "tailscaled knows (%s)", *cfg.socket_path != '\0' ?
+		    cfg.socket_path : "/var/run/tailscale/tailscaled.sock");
+	if (*cfg.verify_client_url != '\0' && n < sizeof(what))
+		n += snprintf(what + n, sizeof(what) - n, "; admission controller "
+		    "%s (fail %s)", cfg.verify_client_url, cfg.verify_fail_open ?
+		    "open" : "closed");
+	if (n == 0) {
+		log_warnx("open relay: any client that can reach this relay may "
+		    "use it (see SECURITY.md, \"Restricting access\")");
+		return;
+	}
+	log_info("access control: %s%s", what + 2, !cfg.verify_on ? "" :
+	    cfg.verify_interval_ms > 0 ? "; connected clients verified again "
+	    "periodically and on SIGHUP" : "; connected clients verified again on SIGHUP");
+}
+
+/*
  * A child, exec'd in its role (common/role.h). Not dumpable before it
  * reads anything (exec made it dumpable again), and gone with the master.
  */
@@ -271,6 +323,8 @@ role_main(const char *role)
 		stund_main();
 	if (strcmp(role, "dns") == 0)
 		dnsd_main();
+	if (strcmp(role, "verify") == 0)
+		verifier_main();
 	if (strcmp(role, "acme") == 0)
 		acme_main();
 	fatalx("no such role: %s", role);
@@ -300,6 +354,7 @@ main(int argc, char **argv)
 	m.acme_fd = m.acme_certdir = -1;
 	m.nworkers = (uint32_t)cfg.workers;
 	keyd_init(&m.keyd);
+	verifyd_init(&m.verifyd);
 	m.sigfd = make_signalfd();
 	if (cfg.no_seccomp)
 		log_warnx("-no-seccomp: workers run WITHOUT their syscall "
@@ -319,6 +374,7 @@ main(int argc, char **argv)
 	m.stun_fd = cfg.run_stun ? listen_udp(&cfg, (int)cfg.stun_port) : -1;
 	m.run_dns = *cfg.bootstrap_dns_names != '\0' ||
 	    *cfg.unpublished_dns_names != '\0';
+	clientca_load(&m.clientca, &cfg);
 	shm_create(&m.shm, m.nworkers, (uint32_t)cfg.max_clients,
 	    (uint32_t)cfg.ring_kib * 1024);
 	if (cfg.tls && !cfg.acme && tlspub_cert(&m, cfg.hostname, m.certs.chain,
@@ -331,12 +387,12 @@ main(int argc, char **argv)
 	notify_init();
 	privdrop(&m.ra);
 	m.keyd.ra.switch_user = 0;	/* a restarted key process: already that user */
+	start_verifier();
 
 	key_format_text(pubtext, NODEKEY_PREFIX, m.keyd.pub);
 	log_info("serving on %s (%s) with %u workers as %s; public key %s",
 	    cfg.addr, cfg.tls ? "TLS" : "plain HTTP", m.nworkers, m.ra.name,
 	    pubtext);
-	log_warnx("this relay is open to any client that knows its address; "
-	    "-verify-clients is not implemented yet");
+	log_access();
 	return master_run(&m);
 }

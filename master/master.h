@@ -6,11 +6,13 @@
 #include <sys/types.h>
 
 #include "certs.h"
+#include "clientca.h"
 #include "config.h"
 #include "keyd.h"
 #include "privdrop.h"
 #include "shm.h"
 #include "tablesrv.h"
+#include "verifyd.h"
 
 /* What the master has published to the workers for TLS (tlspub.c). */
 struct tlspub_state {
@@ -52,6 +54,9 @@ struct master {
 	int64_t		 acme_poll_ms;	/* next look at workers' want_cert */
 	uint64_t	 want_seq[SHM_MAX_WORKERS];	/* want_cert seen */
 	int64_t		 cert_poll_ms;	/* next look at manual certificate files */
+	struct verifyd	 verifyd;	/* with -verify-clients, -verify-client-url, -allow-keys */
+	struct worker_proc verp;	/* the verifier (pid mirrors verifyd.pid) */
+	struct clientca	 clientca;	/* -client-ca, -client-crl */
 	int		 sigfd;
 	int		 stopping;
 	int64_t		 stop_deadline_ms;

@@ -55,7 +55,8 @@ evfds(struct spawn *sp, const struct master *m)
 }
 
 pid_t
-roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd)
+roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
+    int verify_fd)
 {
 	struct spawn sp;
 	char title[32];
@@ -71,8 +72,11 @@ roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd)
 	set(&sp, "http", json_integer(spawn_fd(&sp, m->http_fds[i])));
 	set(&sp, "keyd", json_integer(spawn_fd(&sp, keyd_fd)));
 	set(&sp, "table", json_integer(spawn_fd(&sp, table_fd)));
+	set(&sp, "verify", json_integer(spawn_fd(&sp, verify_fd)));
 	set(&sp, "evfds", evfds(&sp, m));
 	setup_put_hex(sp.setup, "server_pub", m->keyd.pub, KEY_LEN);
+	set(&sp, "client_ca", json_string(m->clientca.ca ? m->clientca.ca : ""));
+	set(&sp, "client_crl", json_string(m->clientca.crl ? m->clientca.crl : ""));
 	return spawn_run(&sp);
 }
 

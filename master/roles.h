@@ -11,8 +11,9 @@
 
 #include "master.h"
 
-/* Worker i, with its ends of the key process's and table's sockets. */
-pid_t	roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd);
+/* Worker i, with its ends of the key process's, table's and verifier's (or -1) sockets. */
+pid_t	roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
+	    int verify_fd);
 pid_t	roles_spawn_stun(struct master *m);
 pid_t	roles_spawn_dns(struct master *m);
 /* The ACME client, with its ends of our socket and the key process's. */

@@ -85,7 +85,8 @@ stund_main(void)
 	json_decref(setup);
 #ifdef DERPD_TEST_HOOKS
 	{
-		static struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+		static struct probe_target t = { .fd = -1, .keyd_fd = -1,
+		    .verify_fd = -1 };
 
 		t.fd = fd;
 		probe_install(&t);

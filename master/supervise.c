@@ -128,31 +128,64 @@ worker_sockets(uint32_t i, int keyd[2], int table[2])
 	return -1;
 }
 
+/* The worker's socket to the verifier, when there is one; else -1s. */
+static int
+verify_socket(const struct master *m, uint32_t i, int verify[2])
+{
+	verify[0] = verify[1] = -1;
+	if (!m->cfg->verify_on ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, verify) == 0)
+		return 0;
+	log_warn("socketpair for worker %u", i);
+	return -1;
+}
+
+static void
+close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+}
+
 static void
 spawn_worker(struct master *m, uint32_t i)
 {
 	struct shm_worker_state *ws = &m->shm.ctl->workers[i];
-	int keyd[2], table[2];
+	int keyd[2], table[2], verify[2];
 	pid_t pid;
 
 	if (worker_sockets(i, keyd, table) != 0) {
 		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
+	if (verify_socket(m, i, verify) != 0) {
+		close_pair(keyd);
+		close_pair(table);
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
 	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws->alive, 1, __ATOMIC_RELEASE);
-	pid = roles_spawn_worker(m, i, keyd[0], table[0]);
+	pid = roles_spawn_worker(m, i, keyd[0], table[0], verify[0]);
 	close(keyd[0]);
 	close(table[0]);
+	if (verify[0] >= 0)
+		close(verify[0]);
 	if (pid < 0) {
 		__atomic_store_n(&ws->alive, 0, __ATOMIC_RELEASE);
 		close(keyd[1]);
 		close(table[1]);
+		if (verify[1] >= 0)
+			close(verify[1]);
 		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	keyd_attach(&m->keyd, i, keyd[1]);
 	tablesrv_attach(&m->tables, i, table[1]);
+	if (verify[1] >= 0)
+		verifyd_attach(&m->verifyd, i, verify[1]);
 	m->w[i].pid = pid;
 	m->w[i].started_ms = mono_ms();
 	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
@@ -195,12 +228,23 @@ spawn_acme(struct master *m)
 	pid_t pid = acmed_spawn(m);
 
 	if (pid < 0) {
-		m->acme.respawn_at_ms = mono_ms() + MIN_BACKOFF_MS;
+		m->acme.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
 	m->acme.pid = pid;
 	m->acme.started_ms = mono_ms();
 	log_info("ACME client started, pid %d", (int)pid);
+}
+
+static void
+spawn_verifier(struct master *m)
+{
+	if (verifyd_spawn(&m->verifyd, m->cfg) != 0) {
+		m->verp.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
+	m->verp.pid = m->verifyd.pid;
+	m->verp.started_ms = mono_ms();
 }
 
 static void
@@ -277,6 +321,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	wp->pid = 0;
 	resteer(m);
 	keyd_detach(&m->keyd, i);
+	verifyd_detach(&m->verifyd, i);
 	reclaim(m, i);
 	__atomic_add_fetch(&m->shm.ctl->workers[i].restarts, 1, __ATOMIC_RELAXED);
 	if (!m->stopping)
@@ -309,6 +354,47 @@ stun_died(struct master *m, int status)
 	m->stun.pid = 0;
 	if (!m->stopping)
 		schedule_restart(&m->stun, "STUN server");
+}
+
+/* Stopped for a reload, the verifier's successor starts at once. */
+static void
+verifier_died(struct master *m, int status)
+{
+	int reloading = m->verifyd.reloading;
+
+	if (!(reloading && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		log_exit(m, "verifier", m->verifyd.pid, status);
+	verifyd_gone(&m->verifyd);
+	m->verp.pid = 0;
+	if (m->stopping)
+		return;
+	if (reloading && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		m->verp.respawn_at_ms = mono_ms();
+		return;
+	}
+	schedule_restart(&m->verp, "verifier");
+}
+
+/*
+ * A restarted verifier serves: workers ask again what was lost, and after
+ * a reload about every client logged in.
+ */
+static void
+verifier_readable(struct master *m)
+{
+	uint64_t one = 1;
+	uint32_t j;
+
+	if (verifyd_hello(&m->verifyd) != 1)
+		return;
+	if (m->verifyd.reloading) {
+		m->verifyd.reloading = 0;
+		__atomic_add_fetch(&m->shm.ctl->verify_reloads, 1, __ATOMIC_RELEASE);
+	}
+	__atomic_add_fetch(&m->shm.ctl->verify_restarts, 1, __ATOMIC_RELEASE);
+	for (j = 0; j < m->nworkers; j++)
+		if (m->w[j].pid != 0)
+			(void)!write(m->evfds[j], &one, sizeof(one));
 }
 
 /* A restarted key process starts with back-off, like every other child. */
@@ -364,6 +450,10 @@ reap(struct master *m)
 			acme_died(m, status);
 			continue;
 		}
+		if (pid == m->verp.pid) {
+			verifier_died(m, status);
+			continue;
+		}
 		for (i = 0; i < m->nworkers; i++)
 			if (m->w[i].pid == pid)
 				worker_died(m, i, status);
@@ -378,7 +468,8 @@ running(const struct master *m)
 
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
-	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->acme.pid != 0);
+	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->verp.pid != 0) +
+	    (m->acme.pid != 0);
 }
 
 static void
@@ -393,6 +484,8 @@ signal_workers(struct master *m, int sig)
 		kill(m->stun.pid, sig);
 	if (m->dns.pid != 0)
 		kill(m->dns.pid, sig);
+	if (m->verp.pid != 0)
+		kill(m->verp.pid, sig);
 	if (m->acme.pid != 0)
 		kill(m->acme.pid, sig);
 }
@@ -407,6 +500,21 @@ begin_stop(struct master *m, int sig)
 	m->stopping = 1;
 	m->stop_deadline_ms = mono_ms() + STOP_GRACE_MS;
 	signal_workers(m, SIGTERM);
+}
+
+/*
+ * SIGHUP: -allow-keys is read again (the old list stays if the new one
+ * does not parse) and a new verifier starts with it, an empty cache and
+ * fresh addresses; once it serves, every logged-in client is re-checked.
+ */
+static void
+reload_verifier(struct master *m)
+{
+	if (*m->cfg->allow_keys != '\0')
+		allowkeys_load(&m->verifyd.keys, m->cfg->allow_keys);
+	log_info("SIGHUP: restarting the verifier; connected clients will be "
+	    "verified again");
+	verifyd_stop(&m->verifyd);
 }
 
 static void
@@ -425,7 +533,8 @@ handle_signals(struct master *m)
 			break;
 #ifdef DERPD_TEST_HOOKS
 		case SIGUSR1: {
-			struct probe_target t = { .fd = -1, .keyd_fd = -1 };
+			struct probe_target t = { .fd = -1, .keyd_fd = -1,
+			    .verify_fd = -1 };
 
 			probe_run(&t, si.ssi_int);
 			break;
@@ -437,7 +546,10 @@ handle_signals(struct master *m)
 				rateconf_load(m->cfg->rate_config, &m->shm);
 			if (m->cfg->tls && !m->cfg->acme)
 				certreload_hup(m);
-			else if (*m->cfg->rate_config == '\0')
+			if (m->cfg->verify_on)
+				reload_verifier(m);
+			if (*m->cfg->rate_config == '\0' && !m->cfg->verify_on &&
+			    !(m->cfg->tls && !m->cfg->acme))
 				log_info("SIGHUP: nothing to reload");
 			notify_reloaded();
 			break;
@@ -479,6 +591,8 @@ respawn_due(struct master *m)
 		spawn_stun(m);
 	if (m->run_dns && due(&m->dns, now, &next))
 		spawn_dns(m);
+	if (m->cfg->verify_on && due(&m->verp, now, &next))
+		spawn_verifier(m);
 	if (m->cfg->acme && due(&m->acme, now, &next))
 		spawn_acme(m);
 	return (int)next;
@@ -504,11 +618,15 @@ stop_keyd(struct master *m)
 	waitpid(m->keyd.pid, NULL, 0);
 }
 
+/* Polled before the workers' table sockets: signals, the key process's and
+ * the verifier's control sockets before they are ready, the ACME child. */
+#define NFIXED	4
+
 /* Waits for signals and table requests, at most timeout ms. */
 static void
 wait_events(struct master *m, int timeout)
 {
-	struct pollfd pfd[SHM_MAX_WORKERS + 3];
+	struct pollfd pfd[SHM_MAX_WORKERS + NFIXED];
 	uint32_t who[SHM_MAX_WORKERS];
 	int n, k;
 
@@ -516,21 +634,25 @@ wait_events(struct master *m, int timeout)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = m->keyd.pid != 0 && !m->keyd.ready ? m->keyd.ctl : -1;
 	pfd[1].events = POLLIN;
-	pfd[2].fd = m->acme_fd;
+	pfd[2].fd = m->verifyd.pid != 0 && !m->verifyd.ready ? m->verifyd.ctl : -1;
 	pfd[2].events = POLLIN;
-	n = tablesrv_pollfds(&m->tables, pfd + 3, who, SHM_MAX_WORKERS);
-	if (poll(pfd, (nfds_t)n + 3, timeout) < 0) {
+	pfd[3].fd = m->acme_fd;
+	pfd[3].events = POLLIN;
+	n = tablesrv_pollfds(&m->tables, pfd + NFIXED, who, SHM_MAX_WORKERS);
+	if (poll(pfd, (nfds_t)n + NFIXED, timeout) < 0) {
 		if (errno != EINTR)
 			fatal("poll");
 		return;
 	}
 	for (k = 0; k < n; k++)
-		if (pfd[k + 3].revents != 0)
-			tablesrv_serve(&m->tables, who[k], pfd[k + 3].revents);
-	if (pfd[2].revents != 0 && m->acme_fd >= 0)
+		if (pfd[k + NFIXED].revents != 0)
+			tablesrv_serve(&m->tables, who[k], pfd[k + NFIXED].revents);
+	if (pfd[3].revents != 0 && m->acme_fd >= 0)
 		acmed_readable(m);
 	if (pfd[1].revents != 0)
 		keyd_readable(m);
+	if (pfd[2].revents != 0)
+		verifier_readable(m);
 	if (pfd[0].revents != 0)
 		handle_signals(m);
 }

@@ -13,7 +13,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- syscall table: generated from common/sandbox.c by tests/check_policy_doc.py -->"
 END = "<!-- end of the syscall table -->"
-ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"), ("A", "acme"))
+ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"), ("V", "verify"),
+         ("A", "acme"))
 RULES = {
     "ANY": "yes",
     "NO_EXEC_PROT": "without `PROT_EXEC`",
@@ -23,6 +24,7 @@ RULES = {
     "TCP_SOCKOPT": "`TCP_NODELAY`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_USER_TIMEOUT`, `SO_KEEPALIVE`",
     "SELF_SIGNAL": "itself only",
     "FUTEX_WAKE_ONLY": "`FUTEX_WAKE` only",
+    "FILE_FLAGS_ONLY": "`F_GETFL`, `F_SETFL` only",
     "UNIX_PAIR": "`AF_UNIX` only",
     "CREATE_EXCL": "new files only (`O_CREAT\\|O_EXCL`)",
 }
@@ -35,7 +37,7 @@ def policy():
     body = body[:body.index("\n};")]
     body = re.sub(r"#ifdef __SANITIZE_ADDRESS__.*?#endif", "", body, flags=re.S)
     rows = {}
-    for name, rule, roles in re.findall(r"\{ SC\((\w+)\),\s*(\w+),\s*([WKSDA |]+)\}", body):
+    for name, rule, roles in re.findall(r"\{ SC\((\w+)\),\s*(\w+),\s*([WKSDVA |]+)\}", body):
         row = rows.setdefault(name, {})
         for letter, role in ROLES:
             if letter in roles.replace(" ", "").split("|"):

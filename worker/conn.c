@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clientcert.h"
 #include "http.h"
 #include "log.h"
 #include "loginmem.h"
@@ -306,8 +307,9 @@ conn_update_events(struct wk *w, struct conn *c)
 
 	if (c->fd < 0)
 		return;
-	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_TABLE &&
-	    c->state != CS_FLUSH_CLOSE && c->paused_until_ms == 0)
+	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_VERIFY &&
+	    c->state != CS_WAIT_TABLE && c->state != CS_FLUSH_CLOSE &&
+	    c->paused_until_ms == 0)
 		want |= EPOLLIN;
 	if (c->out_bytes > 0 || c->tls_read_wants_write)
 		want |= EPOLLOUT;
@@ -479,13 +481,20 @@ tls_handshake(struct wk *w, struct conn *c)
 {
 	int r = transport_tls_handshake(w, c);
 
-	if (r == 1 && tlsctx_is_challenge(c->ssl))
+	if (r == 1 && tlsctx_is_challenge(c->ssl)) {
 		conn_close(w, c, "TLS-ALPN-01 validation answered");
-	else if (r == 1) {
+		return;
+	}
+	if (r == 1 && clientcert_check(w, c) != 0) {
+		conn_close(w, c, "no client certificate (ACME validation only)");
+		return;
+	}
+	if (r == 1) {
 		c->state = CS_HTTP;
 		conn_mark_ready(w, c);	/* the request may already be buffered */
 	} else if (r < 0) {
 		wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
+		transport_tls_drain(c);
 		conn_close(w, c, "TLS handshake failed");
 	}
 	tls_charge(w, c);
@@ -614,7 +623,7 @@ conn_read(struct wk *w, struct conn *c)
 	if (c->fd < 0)
 		return;
 	if (c->in != NULL && c->in->rd == c->in->wr && c->state != CS_WAIT_KEY &&
-	    c->state != CS_WAIT_TABLE)
+	    c->state != CS_WAIT_VERIFY && c->state != CS_WAIT_TABLE)
 		in_release(w, c);
 	/*
 	 * Decrypted bytes the buffer had no room for are read again this

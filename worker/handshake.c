@@ -13,6 +13,7 @@
 #include "mesh.h"
 #include "presence.h"
 #include "tlskey.h"
+#include "verify.h"
 
 #define KEYD_BATCH	64	/* answers per wake-up */
 
@@ -132,7 +133,11 @@ open_client_info(struct conn *c, const uint8_t shared[KEY_LEN], uint32_t len,
 	return rc;
 }
 
-/* Opens ClientInfo with the shared key, seals ServerInfo, asks the master to register. */
+/*
+ * Opens ClientInfo with the shared key, seals ServerInfo, then asks the
+ * verifier whether the client may log in (when one decides), and the master
+ * to register it.
+ */
 static void
 check_client_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 {
@@ -153,7 +158,7 @@ check_client_info(struct wk *w, struct conn *c, const uint8_t shared[KEY_LEN])
 		fail(w, c, "cannot seal ServerInfo");
 		return;
 	}
-	presence_register(w, c);
+	verify_login(w, c);
 }
 
 void

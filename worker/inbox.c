@@ -10,6 +10,7 @@
 #include "peergone.h"
 #include "route.h"
 #include "tlskey.h"
+#include "verify.h"
 
 #define RING_BATCH	1024	/* records per ring per turn */
 
@@ -163,6 +164,7 @@ inbox_drain(struct wk *w)
 
 	check_epochs(w);
 	check_keyd(w);
+	verify_check_master(w);
 	w->rings_pending = 0;
 	for (p = 0; p < w->nworkers; p++) {
 		if (p == w->id)

@@ -31,6 +31,7 @@
 #include "probe.h"
 #include "timers.h"
 #include "tlsctx.h"
+#include "verify.h"
 #include "worker.h"
 
 #define MAX_EVENTS	256
@@ -110,6 +111,10 @@ start_region(struct wk *w)
 	mine->watchers = 0;
 	mine->ready = 0;
 	inbox_start(w);
+	w->verify_restarts = __atomic_load_n(&w->shm->ctl->verify_restarts,
+	    __ATOMIC_ACQUIRE);
+	w->verify_reloads = __atomic_load_n(&w->shm->ctl->verify_reloads,
+	    __ATOMIC_ACQUIRE);
 }
 
 /* Every worker's eventfd, ours among them. */
@@ -154,11 +159,13 @@ from_setup(struct wk *w, const json_t *setup)
 	w->http_fd = setup_fd(setup, "http");
 	w->keyd_fd = setup_fd(setup, "keyd");
 	w->table_fd = setup_fd(setup, "table");
+	w->verify_fd = setup_fd(setup, "verify");
 	w->evfds = evfds_from(setup, w->nworkers);
 	w->evfd = w->evfds[w->id];
 	setup_hex(setup, "server_pub", w->server_pub, KEY_LEN);
 	if (cfg->tls)
-		w->ssl_ctx = tlsctx_new(w);
+		w->ssl_ctx = tlsctx_new(w, setup_str(setup, "client_ca"),
+		    setup_str(setup, "client_crl"));
 }
 
 /* Everything that needs syscalls the sandbox forbids happens here. */
@@ -172,6 +179,7 @@ setup(struct wk *w, const json_t *setup)
 	from_setup(w, setup);
 	w->keyd.size = sizeof(struct keyd_req);
 	w->table.size = sizeof(struct table_req);
+	w->verifyd.size = sizeof(struct verifyd_req);
 	w->up.input = session_input;
 	w->up.closing = session_closing;
 	w->nslots = (uint32_t)w->cfg->max_clients;
@@ -195,6 +203,8 @@ setup(struct wk *w, const json_t *setup)
 	poll_fd(w, w->evfd, TAG_EVENTFD);
 	poll_fd(w, w->keyd_fd, TAG_KEYD);
 	poll_fd(w, w->table_fd, TAG_TABLE);
+	if (w->verify_fd >= 0)
+		poll_fd(w, w->verify_fd, TAG_VERIFYD);
 	poll_fd(w, w->sigfd, TAG_SIGNAL);
 	poll_fd(w, w->timerfd, TAG_TIMER);
 
@@ -208,6 +218,7 @@ setup(struct wk *w, const json_t *setup)
 			fatalx("SSL_new failed");
 		SSL_free(probe);
 	}
+	tzset();	/* checking a client certificate's dates reads the zone */
 	ERR_clear_error();	/* kept empty from now on: see tls_error() */
 	sodium_memzero(warm, sizeof(warm));
 }
@@ -268,6 +279,7 @@ run_probe(struct wk *w, int value)
 		.foreign_size = w->shm->master.size,
 		.fd = w->listen_fd,
 		.keyd_fd = w->keyd_fd,
+		.verify_fd = w->verify_fd,
 	};
 
 	probe_run(&t, value);
@@ -316,12 +328,19 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			session_table_readable(w);
 		break;
+	case TAG_VERIFYD:
+		if (ev->events & EPOLLOUT)
+			verify_writable(w);
+		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			verify_readable(w);
+		break;
 	case TAG_SIGNAL:
 		handle_signal(w);
 		break;
 	case TAG_TIMER:
 		drain_fd(w->timerfd);
 		timers_tick(w);
+		verify_tick(w);
 		break;
 	default:
 		if ((c = conn_by_tag(w, ev->data.u64)) != NULL)

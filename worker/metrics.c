@@ -275,6 +275,48 @@ emit_stun(struct wk *w, struct out *o)
 	    (unsigned long long)load(&st->ipv6));
 }
 
+/* Who may use the relay: logins and re-checks by verdict, certificates refused. */
+static void
+emit_access(struct wk *w, struct out *o)
+{
+	static const struct {
+		const char	*reason;
+		enum stat_id	 id;
+	} certs[] = {
+		{ "missing", ST_CERT_MISSING }, { "untrusted", ST_CERT_UNTRUSTED },
+		{ "expired", ST_CERT_EXPIRED }, { "revoked", ST_CERT_REVOKED },
+		{ "invalid", ST_CERT_INVALID },
+	};
+	uint32_t r;
+	size_t i;
+
+	family(o, "derpd_verify_logins_total", "counter",
+	    "Logins the verifier decided, by verdict (timeout: -handshake-timeout "
+	    "passed while it was asked)");
+	for (r = 0; r < VR_NREASONS; r++)
+		emit(o, "derpd_verify_logins_total{result=\"%s\"} %llu\n",
+		    verifyd_reason_name(r),
+		    (unsigned long long)shm_stat_total(w->shm, ST_VERIFY_LOGIN + r));
+	emit(o, "derpd_verify_logins_total{result=\"timeout\"} %llu\n",
+	    (unsigned long long)shm_stat_total(w->shm, ST_VERIFY_TIMEOUT));
+	family(o, "derpd_verify_rechecks_total", "counter",
+	    "Connected clients verified again, by verdict (refusals are closed)");
+	for (r = 0; r < VR_NREASONS; r++)
+		emit(o, "derpd_verify_rechecks_total{result=\"%s\"} %llu\n",
+		    verifyd_reason_name(r),
+		    (unsigned long long)shm_stat_total(w->shm, ST_VERIFY_RECHECK + r));
+	family(o, "derpd_client_cert_failures_total", "counter",
+	    "TLS handshakes refused by -client-ca, by why");
+	for (i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+		emit(o, "derpd_client_cert_failures_total{reason=\"%s\"} %llu\n",
+		    certs[i].reason,
+		    (unsigned long long)shm_stat_total(w->shm, certs[i].id));
+	family(o, "derpd_verifier_restarts_total", "counter",
+	    "Verifiers started after the first (a death, or SIGHUP)");
+	emit(o, "derpd_verifier_restarts_total %llu\n", (unsigned long long)
+	    __atomic_load_n(&w->shm->ctl->verify_restarts, __ATOMIC_RELAXED));
+}
+
 static void
 emit_accept_limit(struct wk *w, struct out *o)
 {
@@ -399,5 +441,6 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 	emit_rate(w, &o);
 	emit_accept_limit(w, &o);
 	emit_tls(w, &o);
+	emit_access(w, &o);
 	return o.len;
 }

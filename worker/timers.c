@@ -45,6 +45,8 @@ timers_tick(struct wk *w)
 			if (w->now_ms >= c->deadline_ms) {
 				if (c->state != CS_FLUSH_CLOSE)
 					wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
+				if (c->state == CS_WAIT_VERIFY)
+					wk_stat(w, ST_VERIFY_TIMEOUT, 1);
 				conn_close(w, c, "handshake timeout");
 			}
 			continue;

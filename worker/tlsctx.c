@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "clientcert.h"
 #include "log.h"
 #include "tlskey.h"
 #include "tlsstore.h"
@@ -123,6 +124,7 @@ select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	X509 *cert;
 	EVP_PKEY *key;
 
+	clientcert_alpn(ssl, in, inlen);
 	if (tlsstore_alpn(w, SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name),
 	    &cert, &key) && SSL_select_next_proto((unsigned char **)out, outlen,
 	    alpn_acme, sizeof(alpn_acme) - 1, in, inlen) == OPENSSL_NPN_NEGOTIATED)
@@ -180,6 +182,10 @@ ctx_new(struct wk *w)
 	SSL_CTX_set_tlsext_servername_arg(ctx, w);
 	SSL_CTX_set_alpn_select_cb(ctx, select_alpn, w);
 	SSL_CTX_set_cert_cb(ctx, choose_cert, w);
+	/* -client-ca: every context, as a handshake moves to a slot's after
+	 * SNI and verifies against (and names the CAs of) that one. */
+	if (w->client_ca != NULL)
+		clientcert_setup(w, ctx, w->client_ca, w->client_crl);
 	return ctx;
 }
 
@@ -265,10 +271,13 @@ tlsctx_refresh(struct wk *w)
 }
 
 SSL_CTX *
-tlsctx_new(struct wk *w)
+tlsctx_new(struct wk *w, const char *client_ca, const char *client_crl)
 {
 	SSL_CTX *ctx;
 
+	if (*client_ca != '\0' && ((w->client_ca = strdup(client_ca)) == NULL ||
+	    (w->client_crl = strdup(client_crl)) == NULL))
+		fatalx("out of memory");
 	tlskey_init(w);
 	tlsstore_init(w);
 	if ((ctx = ctx_new(w)) == NULL)

@@ -14,8 +14,9 @@
 
 #include "wk.h"
 
-/* The base context; once, before the sandbox. */
-SSL_CTX	*tlsctx_new(struct wk *w);
+/* The base context; once, before the sandbox. With -client-ca (client_ca
+ * not ""), every context asks for client certificates (clientcert.h). */
+SSL_CTX	*tlsctx_new(struct wk *w, const char *client_ca, const char *client_crl);
 /* Takes in new chains and challenge answers the master published. */
 void	tlsctx_refresh(struct wk *w);
 /* The handshake answered a TLS-ALPN-01 validation: close, nothing more. */

@@ -115,6 +115,16 @@ transport_tls_abandon(struct wk *w, struct conn *c)
 }
 
 void
+transport_tls_drain(struct conn *c)
+{
+	uint8_t buf[4096];
+	int i;
+
+	for (i = 0; i < 16 && read(c->fd, buf, sizeof(buf)) > 0; i++)
+		;
+}
+
+void
 transport_tls_shutdown(struct conn *c)
 {
 	if (c->ssl != NULL && SSL_shutdown(c->ssl) < 0)

@@ -22,5 +22,11 @@ int	transport_tls_handshake(struct wk *w, struct conn *c);
 void	transport_tls_abandon(struct wk *w, struct conn *c);
 /* Sends close_notify, best effort. */
 void	transport_tls_shutdown(struct conn *c);
+/*
+ * After a failed handshake: reads and drops what the client has sent since
+ * (bounded), so that closing sends FIN, not a RST that could lose the
+ * alert that says why before the client reads it.
+ */
+void	transport_tls_drain(struct conn *c);
 
 #endif

@@ -6,12 +6,13 @@
  *
  *   bufpool, http, clientinfo       no worker state
  *   transport, loginmem, outq,      bytes in and out of one connection,
- *   websocket                       what it holds before it logs in
+ *   websocket, clientcert           what it holds before it logs in, its
+ *                                   TLS client certificate
  *   conn                            lifecycle, epoll, read/write loops, timers
  *   peergone, route, mesh,          what DERP means: who heard from whom,
  *   presence, inbox, derp_in,       where a packet goes, mesh watchers, the
  *   keyd_client, handshake,         table entries, records from other workers,
- *   http_serve, metrics             frames, the login, HTTP
+ *   verify, http_serve, metrics     frames, the login, who may log in, HTTP
  *   session                         which of those a connection's bytes go to
  *   main                            set-up, sandbox, event loop
  *
@@ -40,6 +41,7 @@ enum conn_state {
 	CS_HTTP,		/* reading the request head */
 	CS_CLIENT_INFO,		/* ServerKey sent, waiting for ClientInfo */
 	CS_WAIT_KEY,		/* asked the key process */
+	CS_WAIT_VERIFY,		/* ClientInfo checked; the verifier is deciding */
 	CS_WAIT_TABLE,		/* ClientInfo checked; the master is registering it */
 	CS_RELAY,		/* logged in */
 	CS_FLUSH_CLOSE,		/* writing a last response, then closing */
@@ -70,6 +72,8 @@ struct conn {
 	int		 claim_fights;	/* ...after having spoken and lost the route */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 port80;	/* accepted on -http-port beside TLS */
+	uint32_t	 verify_id;	/* our request the verifier has not answered; 0: none */
+	int64_t		 verify_next_ms;	/* when to ask about it again; 0: never */
 	int		 in_ready;	/* on the ready list */
 	struct conn	*ready_next;
 	int		 in_flush;	/* on the flush list */
@@ -196,6 +200,7 @@ struct wk {
 	int		 http_fd;	/* plain HTTP beside TLS, or -1 */
 	int		 keyd_fd;	/* SOCK_SEQPACKET to the key process */
 	int		 table_fd;	/* SOCK_SEQPACKET to the master's table service */
+	int		 verify_fd;	/* SOCK_SEQPACKET to the verifier; -1: all admitted */
 	int		 evfd;
 	int		 sigfd;
 	int		 timerfd;
@@ -203,10 +208,15 @@ struct wk {
 	SSL_CTX		*ssl_ctx;	/* every handshake starts here (tlsctx.c) */
 	SSL_CTX		*ssl_slot[CERTSHM_CERTS];	/* one per chain served */
 	OSSL_PROVIDER	*tls_providers[2];	/* default, and our key's (tlskey.c) */
+	char		*client_ca;	/* -client-ca's PEM, or NULL (clientcert.c) */
+	char		*client_crl;	/* -client-crl's PEM ("": none) */
 	struct tls_store *tls;		/* what the master published (tlsstore.c) */
 	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
 	uint32_t	 next_sign_id;
 	uint64_t	 keyd_restarts;	/* the master's count, as last seen */
+	uint64_t	 verify_restarts;	/* the master's counts, as last seen */
+	uint64_t	 verify_reloads;
+	uint32_t	 next_verify_id;
 	uint8_t		 server_pub[KEY_LEN];
 	struct conn_upcalls up;
 
@@ -232,6 +242,7 @@ struct wk {
 	struct watcher_list watchers;
 	struct req_queue keyd;		/* to the key process */
 	struct req_queue table;		/* to the master */
+	struct req_queue verifyd;	/* to the verifier */
 	struct rings	 rings;
 };
 
@@ -243,6 +254,7 @@ struct wk {
 #define TAG_TIMER	0xffffffff00000005ULL
 #define TAG_HTTP	0xffffffff00000006ULL
 #define TAG_TABLE	0xffffffff00000007ULL
+#define TAG_VERIFYD	0xffffffff00000008ULL
 
 /* Adds n to one of this worker's counters in shared memory. */
 static inline void

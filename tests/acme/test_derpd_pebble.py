@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import secrets
+import ssl
 import stat
 import threading
 import time
@@ -92,6 +93,31 @@ def test_tls_alpn_01_then_warm_restart(pebble, acme_derpd, derpd_keyfile, tmp_pa
              login(again.port, root, "alpn.derp.test"))
     assert pebble.orders() == orders + 1, "a warm restart placed an order"
     assert "acme: order " not in again.log_text()
+
+
+def test_tls_alpn_01_with_client_ca(pebble, acme_derpd, tmp_path):
+    """-client-ca beside ACME: Pebble's validator (ALPN acme-tls/1 only, no
+    client certificate) completes its handshake and validates; the issued
+    chain is then served only to clients with a certificate from the CA."""
+    _e2e()
+    from cryptography.hazmat.primitives import serialization
+    from derp_client import ConnectionClosed
+    from test_client_cert import CA, _pem_key
+    root = pebble_root(pebble, tmp_path)
+    ca = CA("derpd ACME test client CA")
+    cert, key = ca.issue("client")
+    (tmp_path / "ca.pem").write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "c.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "c.key").write_bytes(_pem_key(key))
+    srv = acme_derpd(pebble.ca, pebble.directory, tls_port=pebble.tls_port,
+                     hostname="mtls.derp.test", args=["-client-ca", tmp_path / "ca.pem"])
+    wait_issued(srv, "mtls.derp.test")
+    assert "acme: answering tls-alpn-01 for mtls.derp.test" in srv.log_text()
+    cc = (str(tmp_path / "c.crt"), str(tmp_path / "c.key"))
+    exchange(login(srv.port, root, "mtls.derp.test", client_cert=cc),
+             login(srv.port, root, "mtls.derp.test", client_cert=cc))
+    with pytest.raises((ConnectionClosed, ssl.SSLError, ConnectionResetError)):
+        login(srv.port, root, "mtls.derp.test")
 
 
 def check_acme_descriptors(srv, certdir):

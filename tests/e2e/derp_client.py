@@ -103,7 +103,7 @@ def disco_packet(size=62, fill=b"\x00"):
 class DerpClient:
     def __init__(self, host, port, *, private_key=None, tls=False, cafile=None,
                  server_hostname=None, src_port=None, timeout=10.0, info=None,
-                 extra_headers=(), tls_version=None):
+                 extra_headers=(), tls_version=None, client_cert=None, alpn=None):
         self.host, self.port = host, port
         self.info = info                            # ClientInfo JSON for handshake()
         self.extra_headers = tuple(extra_headers)   # (name, value) on GET /derp
@@ -111,6 +111,8 @@ class DerpClient:
         self.pub = bytes(self.priv.public_key)
         self.tls, self.cafile, self.server_hostname = tls, cafile, server_hostname
         self.tls_version = tls_version              # an ssl.TLSVersion to force
+        self.client_cert = client_cert              # (certificate file, key file)
+        self.alpn = alpn                            # ALPN protocols to offer
         self.src_port, self.timeout = src_port, timeout
         self.sock = None
         self.buf = bytearray()
@@ -149,6 +151,10 @@ class DerpClient:
                     ctx.verify_mode = ssl.CERT_NONE
                 if self.tls_version is not None:
                     ctx.minimum_version = ctx.maximum_version = self.tls_version
+                if self.client_cert is not None:
+                    ctx.load_cert_chain(*self.client_cert)
+                if self.alpn is not None:
+                    ctx.set_alpn_protocols(self.alpn)
                 sock = ctx.wrap_socket(sock, server_hostname=self.server_hostname or self.host)
         except BaseException:
             sock.close()

@@ -63,6 +63,8 @@ DERPD_FLAGS = {
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
     "acme-directory": ("string", None), "acme-ca-file": ("string", None),
     "placement": ("string", '"hash"'),
+    "allow-keys": ("string", None), "verify-interval": ("duration", None),
+    "client-ca": ("string", None), "client-crl": ("string", None),
 }
 
 ENTRY_RE = re.compile(r"  -(\S+)( (string|int|float|duration))?\n    \t(.*)")
@@ -125,8 +127,6 @@ def test_version(derpd_bin):
 
 @pytest.mark.parametrize("args,names", [
     (["-mesh-with", "derp1.example.com,derp2.example.com"], ["-mesh-with"]),
-    (["-verify-clients"], ["-verify-clients"]),
-    (["-verify-client-url", "https://admit.example/"], ["-verify-client-url"]),
     (["-secrets-url", "https://setec.example/"], ["-secrets-url"]),
     (["-ace"], ["-ace"]),
     (["-bootstrap-dns-names", "a.example/txt.example"], ["rollout"]),

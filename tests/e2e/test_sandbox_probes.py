@@ -2,18 +2,20 @@
 """Every sandboxed role against every class of call its policy forbids
 (SECURITY.md, "Syscall policy"): the test build's probes (tests/e2e/
 probes.py) make a worker, the key process, the STUN server, the
-bootstrap-DNS resolver and the ACME client attempt one call each; a
-forbidden one kills the process by SIGSYS and the master starts a new one,
-an allowed one returns. Calls allowed only with restricted arguments are
-tried on both sides."""
+bootstrap-DNS resolver, the verifier and the ACME client attempt one call
+each; a forbidden one kills the process by SIGSYS and the master starts a
+new one, an allowed one returns. Calls allowed only with restricted
+arguments are tried on both sides."""
 import re
 
 import pytest
+from nacl.public import PrivateKey
 
 from conftest import free_port, free_udp_port
 from derp_helpers import exchange
 from probes import probe
 from procfs import derpd_pids, wait_sandboxed
+from verify_standins import open_dir  # noqa: F401 (fixture)
 
 KILLED, ALLOWED = "killed", "allowed"
 
@@ -39,6 +41,13 @@ EXPECT = {
             "open": ALLOWED, "socket": ALLOWED, "connect": ALLOWED,
             "mprotect_rw": ALLOWED,
             "mmap_rw": ALLOWED},
+    # The verifier is an HTTP client: it may create and connect sockets
+    # (to tailscaled and the admission controller), and open nothing.
+    "verify": {"execve": KILLED, "open": KILLED, "open_write": KILLED,
+               "ptrace": KILLED, "mprotect_exec": KILLED, "mmap_exec": KILLED,
+               "process_vm_readv": KILLED, "kill": KILLED,
+               "socket": ALLOWED, "connect": ALLOWED, "mprotect_rw": ALLOWED,
+               "mmap_rw": ALLOWED},
 }
 
 # The ACME client is an HTTPS client with a stub resolver: it may read
@@ -51,23 +60,30 @@ ACME_EXPECT = {"execve": KILLED, "open_write": KILLED, "ptrace": KILLED,
                "mprotect_rw": ALLOWED, "mmap_rw": ALLOWED}
 
 TAGS = {"worker 0": r"derpd\[worker 0\]", "key": r"derpd\[key\]",
-        "stun": r"derpd\[stun\]", "dns": r"derpd\[dns\]", "acme": r"derpd\[acme\]"}
+        "stun": r"derpd\[stun\]", "dns": r"derpd\[dns\]", "verify": r"derpd\[verify\]",
+        "acme": r"derpd\[acme\]"}
 LOG_NAMES = {"worker 0": "worker 0", "key": "key process", "stun": "STUN server",
-             "dns": "bootstrap DNS resolver", "acme": "ACME client"}
+             "dns": "bootstrap DNS resolver", "verify": "verifier", "acme": "ACME client"}
 STARTED = {"worker 0": r"worker 0 started, pid (\d+)",
            "key": r"key process started, pid (\d+)",
            "stun": r"STUN server started, pid (\d+)",
            "dns": r"bootstrap DNS resolver started, pid (\d+)",
+           "verify": r"verifier started, pid (\d+)",
            "acme": r"ACME client started, pid (\d+)"}
 
 
 @pytest.fixture
-def srv(derp_server, derpd_test_bin, monkeypatch):
+def srv(derp_server, derpd_test_bin, monkeypatch, open_dir):
     # Each death restarts at once (no back-off), so one server sees them all.
     monkeypatch.setenv("DERPD_TEST_HEALTHY_RUN_MS", "0")
-    return derp_server(workers=2, binary=derpd_test_bin, extra_args=[
+    keys = [PrivateKey.generate() for _ in range(2)]     # -allow-keys: a verifier
+    (open_dir / "allow").write_text("".join(f"nodekey:{bytes(k.public_key).hex()}\n"
+                                            for k in keys))
+    s = derp_server(workers=2, binary=derpd_test_bin, extra_args=[
         "-stun=true", "-stun-port", free_udp_port(),
-        "-bootstrap-dns-names", "localhost"])
+        "-bootstrap-dns-names", "localhost", "-allow-keys", open_dir / "allow"])
+    s.keys = keys
+    return s
 
 
 def attempt(srv, role, name):
@@ -96,7 +112,8 @@ def test_each_forbidden_class_kills_each_role(srv, connect, role):
     got = {name: attempt(srv, role, name) for name in EXPECT[role]}
     assert got == EXPECT[role]
     # The relay still serves, through the replacements.
-    exchange(connect(srv, worker=0), connect(srv, worker=1))
+    exchange(connect(srv, worker=0, private_key=srv.keys[0]),
+             connect(srv, worker=1, private_key=srv.keys[1]))
 
 
 def test_each_forbidden_class_kills_the_acme_client(derp_server, derpd_test_bin,

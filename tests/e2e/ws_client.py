@@ -58,8 +58,10 @@ class WsDerpClient(DerpClient):
 
         tls = {}
         if self.tls:
-            tls = dict(ssl=ssl.create_default_context(cafile=self.cafile),
-                       server_hostname=self.server_hostname or self.host)
+            ctx = ssl.create_default_context(cafile=self.cafile)
+            if self.client_cert is not None:
+                ctx.load_cert_chain(*self.client_cert)
+            tls = dict(ssl=ctx, server_hostname=self.server_hostname or self.host)
         scheme = "wss" if self.tls else "ws"
 
         async def open_ws():

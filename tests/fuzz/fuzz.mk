@@ -34,7 +34,8 @@ FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
 		fuzz_client_msg fuzz_acme fuzz_certmsg fuzz_keyd_acme fuzz_rateconf \
-		fuzz_flags fuzz_keyd fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws
+		fuzz_flags fuzz_keyd fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws \
+		fuzz_allowlist fuzz_verifyd_proto fuzz_verifier_answer
 
 FUZZ_PKGS     = openssl libsodium jansson zlib libseccomp libcap-ng
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -87,6 +88,9 @@ FUZZ_SRC_fuzz_login	 = $(FUZZ_WORKER_SRC)
 FUZZ_SRC_fuzz_ws	 = $(FUZZ_WORKER_SRC)
 # Sources a harness #includes (to catch exit() and the like), for make.
 FUZZ_INC_fuzz_flags	 = master/flags.c
+FUZZ_SRC_fuzz_allowlist	 = common/allowlist.c common/keyfmt.c
+FUZZ_SRC_fuzz_verifyd_proto = common/verifyd_proto.c
+FUZZ_SRC_fuzz_verifier_answer = master/verifier_answer.c common/keyfmt.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096). A table reader that does not
@@ -113,6 +117,9 @@ FUZZ_OPTS_fuzz_serve	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_login	  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_clientinfo.dict
 FUZZ_OPTS_fuzz_ws	  = -max_len=8192
 FUZZ_OPTS_fuzz_flags	  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_flags.dict -close_fd_mask=3
+FUZZ_OPTS_fuzz_allowlist  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_allowlist.dict
+FUZZ_OPTS_fuzz_verifyd_proto = -max_len=128
+FUZZ_OPTS_fuzz_verifier_answer = -max_len=6000 -dict=tests/fuzz/dict/fuzz_verifier_answer.dict
 FUZZ_OPTS	?=
 # fuzz-short: executions per target (2 to 6 s each here, about a minute in
 # all), and the seed.
@@ -131,6 +138,8 @@ FUZZ_RUNS_fuzz_serve	  = 70000
 FUZZ_RUNS_fuzz_login	  = 15000
 FUZZ_RUNS_fuzz_ws	  = 20000
 FUZZ_RUNS_fuzz_keyd_acme  = 4000
+FUZZ_RUNS_fuzz_allowlist  = 150000
+FUZZ_RUNS_fuzz_verifier_answer = 30000
 FUZZ_SEED	?= 1
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

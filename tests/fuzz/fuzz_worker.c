@@ -114,6 +114,7 @@ fw_init(void)
 	seqpacket(sv);
 	w->table_fd = sv[0];
 	tablesrv_attach(&ts, 0, sv[1]);
+	w->verify_fd = -1;		/* no verifier: every login is admitted */
 	w->keyd.size = sizeof(struct keyd_req);
 	w->table.size = sizeof(struct table_req);
 	CHECK((evfds[0] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) >= 0);

@@ -379,6 +379,45 @@ def client_msg_seeds():
     put("fuzz_client_msg", "text_escape", b"T" + sid + b"\x00\x00" +
         b"\x1b[2Jgotcha\xc2\x85\xed\xa0\x80\xc0\xaf")
     put("fuzz_client_msg", "chat_ack", b"K" + sid)
+def allowlist_seeds():
+    k2 = KEY_HEX[::-1]
+    put("fuzz_allowlist", "two_keys", "# who may use this relay\n\n"
+        "nodekey:%s   # laptop\r\n\tnodekey:%s\n" % (KEY_HEX, k2))
+    put("fuzz_allowlist", "duplicate", "nodekey:%s\nnodekey:%s" % (KEY_HEX, KEY_HEX))
+    put("fuzz_allowlist", "empty", "")
+    put("fuzz_allowlist", "comments_only", "# nobody\n#\n\n")
+    put("fuzz_allowlist", "bad_line_3", "nodekey:%s\n\nnodekey:%s\n" % (KEY_HEX, KEY_HEX[:62]))
+    put("fuzz_allowlist", "no_prefix", KEY_HEX + "\n")
+    put("fuzz_allowlist", "nul", "nodekey:%s\0\n" % KEY_HEX)
+
+
+def verifyd_proto_seeds():
+    key = bytes.fromhex(KEY_HEX)
+    ip = bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1])
+    for name, op in (("login", 1), ("recheck", 2), ("bad_op", 9)):
+        put("fuzz_verifyd_proto", name,
+            struct.pack("<IIIIq", op, 7, 3, 11, 123456789) + key + ip)
+    put("fuzz_verifyd_proto", "zero_key", struct.pack("<IIIIq", 1, 0, 0, 0, 0) + bytes(48))
+    put("fuzz_verifyd_proto", "short", struct.pack("<III", 1, 2, 3))
+
+
+def verifier_answer_seeds():
+    ok, notfound, other = b"\x00\x00", b"\x01\x00", b"\x02\x01"
+    whois = json.dumps({"Node": {"ID": 1, "Key": "nodekey:" + KEY_HEX},
+                        "UserProfile": {"LoginName": "u@example.com"}, "CapMap": {}})
+    put("fuzz_verifier_answer", "whois_200", ok + whois.encode())
+    put("fuzz_verifier_answer", "whois_404", notfound + b"no match for IP:port\n")
+    put("fuzz_verifier_answer", "old_tailscaled", other + b"invalid 'addr' parameter")
+    put("fuzz_verifier_answer", "allow", ok + b'{"Allow":true}')
+    put("fuzz_verifier_answer", "allow_lower_then_deny", ok + b'{"allow":true,"ALLOW":false}')
+    put("fuzz_verifier_answer", "allow_trailing", ok + b'{"Allow":true} garbage after')
+    put("fuzz_verifier_answer", "null", ok + b"null")
+    put("fuzz_verifier_answer", "wrong_type", ok + b'{"Allow":"yes"}')
+    put("fuzz_verifier_answer", "oversized", ok + b'{"Allow":true,"pad":"' + b"x" * 4200 + b'"}')
+    put("fuzz_verifier_answer", "request_inputs", ok + bytes.fromhex(KEY_HEX) +
+        bytes.fromhex("20010db8000000000000000000000001"))
+
+
 def acme_seeds():
     """Bodies as Pebble and Let's Encrypt send them; the first byte picks
     the parser (0 directory, 1 account, 2 order, 3 authz, 4 challenge,
@@ -743,3 +782,6 @@ if __name__ == "__main__":
     serve_seeds()
     login_seeds()
     ws_seeds()
+    allowlist_seeds()
+    verifyd_proto_seeds()
+    verifier_answer_seeds()

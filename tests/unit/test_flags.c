@@ -561,10 +561,37 @@ test_exit_1_unimplemented(void **state)
 	(void)state;
 	expect_exit(ARGV("-dev", "-stun=false", "-mesh-with", "a,b"), 1,
 	    "not implemented");
-	expect_exit(ARGV("-dev", "-stun=false", "-verify-clients"), 1,
-	    "not implemented");
 	expect_exit(ARGV("-dev", "-stun=false", "-secrets-url", "x"), 1,
 	    "not implemented");
+}
+
+/* Who may use the relay: settings that cannot work together are refused. */
+static void
+test_access_control(void **state)
+{
+	(void)state;
+	expect_ok(ARGV("-dev", "-stun=false", "-verify-clients"));
+	assert_true(res->cfg.verify_on);
+	expect_ok(ARGV("-dev", "-stun=false", "-allow-keys", "/etc/keys",
+	    "-verify-interval", "5m"));
+	assert_true(res->cfg.verify_on);
+	assert_int_equal(res->cfg.verify_interval_ms, 300000);
+	expect_ok(ARGV("-dev", "-stun=false"));
+	assert_false(res->cfg.verify_on);
+	expect_exit(ARGV("-dev", "-stun=false", "-verify-client-url", "ftp://x/"),
+	    1, "http:// or https://");
+	expect_exit(ARGV("-dev", "-stun=false", "-verify-clients",
+	    "-verify-interval", "500ms"), 1, "at least 1s");
+	expect_exit(ARGV("-dev", "-stun=false", "-verify-interval", "1m"), 1,
+	    "-verify-interval needs");
+	expect_exit(ARGV("-dev", "-stun=false", "-client-ca", "/ca.pem"), 1,
+	    "-client-ca needs TLS");
+	expect_exit(ARGV("-a", ":8443", "-certmode", "manual", "-stun=false",
+	    "-client-ca", "/ca.pem"), 1, "-http-port=-1");
+	expect_exit(ARGV("-a", ":8443", "-certmode", "manual", "-stun=false",
+	    "-http-port=-1", "-client-crl", "/crl.pem"), 1, "needs -client-ca");
+	expect_ok(ARGV("-a", ":8443", "-certmode", "manual", "-stun=false",
+	    "-http-port=-1", "-client-ca", "/ca.pem", "-client-crl", "/crl.pem"));
 }
 
 static void
@@ -744,6 +771,7 @@ main(void)
 		cmocka_unit_test(test_exit_1_workers_zero),
 		cmocka_unit_test(test_exit_1_other_ranges),
 		cmocka_unit_test(test_exit_1_unimplemented),
+		cmocka_unit_test(test_access_control),
 		cmocka_unit_test(test_exit_0_help),
 		cmocka_unit_test(test_double_dash_terminator_alone_is_accepted),
 		cmocka_unit_test(test_listen_port_is_decimal),
