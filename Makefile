@@ -39,7 +39,7 @@ COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
 	     common/stopsig.c common/certshm.c common/acme_proto.c common/verifyd_proto.c \
-	     common/allowlist.c
+	     common/allowlist.c common/meshpeers.c common/dial_proto.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
@@ -48,7 +48,10 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
 	     worker/metrics.c worker/session.c \
 	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/tlsstore.c worker/verify.c \
-	     worker/clientcert.c
+	     worker/clientcert.c \
+	     worker/forward.c worker/dial_client.c worker/tlsclient.c \
+	     worker/linkparse.c worker/remote.c worker/meshlink.c \
+	     worker/meshstat.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
@@ -57,7 +60,7 @@ MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/acmed.c master/tlspub.c master/certreload.c master/verifyd.c \
 	     master/allowkeys.c master/clientca.c master/verifier.c \
 	     master/verifier_serve.c master/verifier_http.c master/verifier_cache.c \
-	     master/verifier_answer.c
+	     master/verifier_answer.c master/dialer.c master/dialctl.c
 # The ACME engine (acme/), which the ACME child (acme/child*.c) runs; its
 # test driver runs it alone.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \

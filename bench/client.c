@@ -137,9 +137,33 @@ bind_placed(int fd, int worker)
 	return bind(fd, (struct sockaddr *)&ss, opt.addrlen);
 }
 
+/* Receivers log in to the --rx-url server when there is one. */
+static int
+to_rx(const struct client *c)
+{
+	return opt.rx && c->role == R_RECV;
+}
+
+static const struct sockaddr_storage *
+dest(const struct client *c, socklen_t *len)
+{
+	*len = to_rx(c) ? opt.rx_addrlen : opt.addrlen;
+	return to_rx(c) ? &opt.rx_addr : &opt.addr;
+}
+
+static const char *
+server_name(const struct client *c)
+{
+	if (to_rx(c))
+		return opt.rx_servername ? opt.rx_servername : opt.rx_host;
+	return opt.servername ? opt.servername : opt.host;
+}
+
 void
 client_start(struct client *c)
 {
+	socklen_t len;
+	const struct sockaddr_storage *to = dest(c, &len);
 	int fd, one = 1, tries;
 
 	for (tries = 0; tries < 1000; tries++) {
@@ -154,7 +178,7 @@ client_start(struct client *c)
 				continue;
 			fatal("bind");
 		}
-		if (connect(fd, (struct sockaddr *)&opt.addr, opt.addrlen) == 0 ||
+		if (connect(fd, (const struct sockaddr *)to, len) == 0 ||
 		    errno == EINPROGRESS)
 			break;
 		close(fd);
@@ -212,8 +236,7 @@ send_upgrade(struct client *c)
 	int n;
 
 	n = snprintf(req, sizeof(req), "GET /derp HTTP/1.1\r\nHost: %s\r\n"
-	    "Connection: Upgrade\r\nUpgrade: DERP\r\n\r\n",
-	    opt.servername ? opt.servername : opt.host);
+	    "Connection: Upgrade\r\nUpgrade: DERP\r\n\r\n", server_name(c));
 	memcpy(client_out_reserve(c, (size_t)n), req, (size_t)n);
 	c->state = C_HTTP;
 }
@@ -221,7 +244,7 @@ send_upgrade(struct client *c)
 static int
 tls_begin(struct client *c)
 {
-	const char *name = opt.servername ? opt.servername : opt.host;
+	const char *name = server_name(c);
 
 	if ((c->ssl = SSL_new(client_ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		return -1;
@@ -299,6 +322,7 @@ send_client_info(struct client *c, const uint8_t *payload, uint32_t len)
 {
 	struct loop *lp = c->lp;
 	size_t ki = (size_t)(c->key - lp->keys);
+	int s = to_rx(c);
 	uint8_t *f;
 	uint32_t flen = KEY_LEN + DERP_NONCE_LEN + crypto_box_MACBYTES +
 	    sizeof(client_json) - 1;
@@ -307,13 +331,13 @@ send_client_info(struct client *c, const uint8_t *payload, uint32_t len)
 	    memcmp(payload, DERP_MAGIC, DERP_MAGIC_LEN) != 0)
 		return -1;
 	payload += DERP_MAGIC_LEN;
-	if (!lp->have_server_pub) {
-		memcpy(lp->server_pub, payload, KEY_LEN);
-		lp->have_server_pub = 1;
-	} else if (memcmp(lp->server_pub, payload, KEY_LEN) != 0)
+	if (!lp->have_server_pub[s]) {
+		memcpy(lp->server_pub[s], payload, KEY_LEN);
+		lp->have_server_pub[s] = 1;
+	} else if (memcmp(lp->server_pub[s], payload, KEY_LEN) != 0)
 		return -1;	/* the server changed keys under us */
 	if (!lp->shared_ok[ki]) {
-		if (crypto_box_beforenm(lp->shared[ki], lp->server_pub,
+		if (crypto_box_beforenm(lp->shared[ki], lp->server_pub[s],
 		    c->key->sec) != 0)
 			return -1;
 		lp->shared_ok[ki] = 1;

@@ -45,6 +45,14 @@ struct opts {
 	int		 threads;
 	int		 json;
 	int		 strict;	/* exit 3 unless every packet arrived in order */
+	/* --rx-url: receivers log in to another server (a meshed peer relay) */
+	int		 rx;
+	char		 rx_host[256];
+	const char	*rx_servername;
+	struct sockaddr_storage rx_addr;
+	socklen_t	 rx_addrlen;
+	int		 rx_pid;	/* its master, for CPU time */
+	double		 settle;	/* seconds between the logins and sending */
 	double		 hold;		/* idle: seconds to keep clients after measuring */
 };
 
@@ -158,8 +166,8 @@ struct loop {
 	struct hist	 lat;		/* relay latency */
 	struct hist	 hs;		/* connect to ServerInfo */
 	int64_t		 first_rx_ns, last_rx_ns;
-	uint8_t		 server_pub[KEY_LEN];
-	int		 have_server_pub;
+	uint8_t		 server_pub[2][KEY_LEN];	/* [1]: the --rx-url server's */
+	int		 have_server_pub[2];
 	uint8_t		 (*shared)[KEY_LEN];	/* per key, after ServerKey */
 	uint8_t		*shared_ok;
 };

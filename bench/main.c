@@ -38,6 +38,12 @@ usage(void)
 "  -k, --insecure         do not verify the server's certificate\n"
 "      --cafile FILE      trust this CA file instead of the system's\n"
 "      --servername NAME  TLS server name and Host header (default: URL host)\n"
+"      --rx-url URL       receivers log in to this server instead (a relay\n"
+"                         meshed with the first: every packet crosses the mesh)\n"
+"      --rx-servername N  --servername for it\n"
+"      --rx-pid PID       its master: server CPU time counts both\n"
+"      --settle SEC       wait this long after the logins before sending (0;\n"
+"                         a meshed relay must learn the receivers first)\n"
 "throughput: K sender->receiver pairs\n"
 "  -P, --pairs K          pairs (1)\n"
 "  -s, --size BYTES       packet size, >= %d (1024)\n"
@@ -81,16 +87,18 @@ num(const char *s, double lo, double hi, const char *what)
 	return v;
 }
 
-static void
-parse_url(const char *url)
+/* A server's URL into its host (256 bytes) and address; returns whether TLS. */
+static int
+parse_url(const char *url, char *host, struct sockaddr_storage *addr,
+    socklen_t *addrlen)
 {
 	struct addrinfo hints, *res;
 	char port[8], *p, *end;
 	const char *rest;
-	int err;
+	int err, tls = 0;
 
 	if (strncmp(url, "https://", 8) == 0) {
-		opt.tls = 1;
+		tls = 1;
 		rest = url + 8;
 		snprintf(port, sizeof(port), "443");
 	} else if (strncmp(url, "http://", 7) == 0) {
@@ -98,29 +106,30 @@ parse_url(const char *url)
 		snprintf(port, sizeof(port), "80");
 	} else
 		usage();
-	snprintf(opt.host, sizeof(opt.host), "%s", rest);
-	if ((p = strchr(opt.host, '/')) != NULL)
+	snprintf(host, 256, "%s", rest);
+	if ((p = strchr(host, '/')) != NULL)
 		*p = '\0';
-	if (opt.host[0] == '[') {	/* [v6]:port */
-		if ((end = strchr(opt.host, ']')) == NULL)
+	if (host[0] == '[') {	/* [v6]:port */
+		if ((end = strchr(host, ']')) == NULL)
 			usage();
 		*end = '\0';
 		if (end[1] == ':')
 			snprintf(port, sizeof(port), "%s", end + 2);
-		memmove(opt.host, opt.host + 1, strlen(opt.host + 1) + 1);
-	} else if ((p = strrchr(opt.host, ':')) != NULL) {
+		memmove(host, host + 1, strlen(host + 1) + 1);
+	} else if ((p = strrchr(host, ':')) != NULL) {
 		*p = '\0';
 		snprintf(port, sizeof(port), "%s", p + 1);
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	if ((err = getaddrinfo(opt.host, port, &hints, &res)) != 0) {
+	if ((err = getaddrinfo(host, port, &hints, &res)) != 0) {
 		log_warnx("%s: %s", url, gai_strerror(err));
 		exit(1);
 	}
-	memcpy(&opt.addr, res->ai_addr, res->ai_addrlen);
-	opt.addrlen = res->ai_addrlen;
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
+	*addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
+	return tls;
 }
 
 /*
@@ -165,8 +174,13 @@ parse_args(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "rx-url", required_argument, NULL, 'U' },
+		{ "rx-servername", required_argument, NULL, 'V' },
+		{ "rx-pid", required_argument, NULL, 'Q' },
+		{ "settle", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *rx_url = NULL;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "m:kP:s:d:n:w:r:W:x:N:o:c:p:t:j",
@@ -212,12 +226,25 @@ parse_args(int argc, char **argv)
 		case 'p': opt.pid = (int)num(optarg, 1, 1 << 30, "pid"); break;
 		case 't': opt.threads = (int)num(optarg, 1, 256, "threads"); break;
 		case 'j': opt.json = 1; break;
+		case 'U': rx_url = optarg; break;
+		case 'V': opt.rx_servername = optarg; break;
+		case 'Q': opt.rx_pid = (int)num(optarg, 1, 1 << 30, "pid"); break;
+		case 'L': opt.settle = num(optarg, 0, 60, "settle"); break;
 		default: usage();
 		}
 	}
 	if (optind != argc - 1)
 		usage();
-	parse_url(argv[optind]);
+	opt.tls = parse_url(argv[optind], opt.host, &opt.addr, &opt.addrlen);
+	if (rx_url != NULL) {
+		opt.rx = 1;
+		if (parse_url(rx_url, opt.rx_host, &opt.rx_addr,
+		    &opt.rx_addrlen) != opt.tls ||
+		    opt.rx_addr.ss_family != opt.addr.ss_family) {
+			log_warnx("--rx-url: the same scheme and address family, please");
+			usage();
+		}
+	}
 	if (opt.on_worker >= opt.workers) {
 		log_warnx("--on-worker must be below -W");
 		usage();
@@ -516,12 +543,14 @@ main(int argc, char **argv)
 			fatal("cannot read the memory of pid %d", opt.pid);
 		pthread_barrier_wait(&measured_barrier);
 	}
-	cpu0 = opt.pid > 0 ? cpu_tree(opt.pid) : 0;
+	cpu0 = (opt.pid > 0 ? cpu_tree(opt.pid) : 0) +
+	    (opt.rx_pid > 0 ? cpu_tree(opt.rx_pid) : 0);
 	watch_memory(&peak);
 	for (i = 0; i < opt.threads; i++)
 		pthread_join(tids[i], NULL);
 	if (opt.pid > 0)
-		server_cpu_ns = cpu_tree(opt.pid) - cpu0;
+		server_cpu_ns = cpu_tree(opt.pid) + (opt.rx_pid > 0 ?
+		    cpu_tree(opt.rx_pid) : 0) - cpu0;
 	add_up(loops, &t);
 	switch (opt.mode) {
 	case MODE_THROUGHPUT:

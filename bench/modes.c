@@ -291,6 +291,8 @@ run_throughput(struct loop *lp)
 	pthread_barrier_wait(&start_barrier);
 	if (abort_run)
 		return;
+	for (now = mono_ns() + (int64_t)(opt.settle * 1e9); mono_ns() < now; )
+		run_events(lp, 20);
 	lp->t_send0 = mono_ns();
 	lp->t_send_end = lp->t_send0 + (int64_t)(opt.duration * 1e9);
 	lp->sending = 1;

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
 """make bench: start derpd (TLS, 2 workers) on loopback, run derpbench over a
-standard matrix and print one table.  Standard library only.
+standard matrix and print one table; then two relays meshed with each other
+(-mesh-with), 32 pairs each split across them, against the same pairs on
+one relay.  Standard library only.
 
 Environment: BENCH_SECONDS (seconds per throughput run, default 5),
 BENCH_IDLE (idle clients, default 10000), BENCH_OUT (also write the table
@@ -51,9 +53,9 @@ def raise_nofile():
 class Server:
     """One derpd with a throwaway key and self-signed certificate for 127.0.0.1."""
 
-    def __init__(self, tmp, name):
+    def __init__(self, tmp, name, port=None, extra_args=(), key="derpd.key"):
         self.tmp = Path(tmp)
-        self.port = free_port()
+        self.port = port or free_port()
         certs = self.tmp / "certs"
         if not certs.exists():
             certs.mkdir()
@@ -67,13 +69,17 @@ class Server:
             os.chmod(certs / "127.0.0.1.key", 0o600)
             subprocess.run([str(KEYGEN), str(self.tmp / "derpd.key")], check=True,
                            capture_output=True, timeout=30)
-        args = [str(DERPD), "-a", f"127.0.0.1:{self.port}", "-c", str(self.tmp / "derpd.key"),
+        if not (self.tmp / key).exists():
+            subprocess.run([str(KEYGEN), str(self.tmp / key)], check=True,
+                           capture_output=True, timeout=30)
+        args = [str(DERPD), "-a", f"127.0.0.1:{self.port}", "-c", str(self.tmp / key),
                 "-workers", str(WORKERS), "-stun=false", "-http-port=-1",
                 "-certmode", "manual", "-certdir", str(certs), "-hostname", "127.0.0.1",
                 # derpbench puts pairs on the same or different workers by port
                 "-placement", "source-port"]
         if os.geteuid() == 0:
             args += ["-user", "nobody"]
+        args += list(extra_args)
         self.log_path = self.tmp / f"derpd-{name}.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log,
@@ -120,9 +126,12 @@ class Server:
         self.log.close()
 
 
-def derpbench(server, *args, timeout=120):
+def derpbench(server, *args, timeout=120, rx=None):
     cmd = [str(BENCH), "-j", "-k", "-W", str(WORKERS), "-p", str(server.proc.pid),
-           *map(str, args), server.url]
+           *map(str, args)]
+    if rx is not None:     # receivers on a meshed relay
+        cmd += ["--rx-url", rx.url, "--rx-pid", str(rx.proc.pid), "--settle", "0.5"]
+    cmd.append(server.url)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0 or not r.stdout.strip():
         sys.exit(f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}\n"
@@ -143,6 +152,54 @@ def machine():
     ossl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
     return (f"{cpu}, {os.cpu_count()} CPUs, {mem:.0f} GiB, Linux {platform.release()}, "
             f"{ossl}")
+
+
+def dropped(relays):
+    """derp_packets_dropped by reason, summed over the relays."""
+    out = {}
+    for r in relays:
+        for k, v in r.metrics().items():
+            m = re.fullmatch(r'derp_packets_dropped\{reason="([^"]+)"\}', k)
+            if m:
+                out[m.group(1)] = out.get(m.group(1), 0) + v
+    return out
+
+
+def mesh_rows(tmp, lines):
+    """Two relays meshed over TLS on loopback: 32 pairs with every sender on
+    the first and every receiver on the second, so each packet is forwarded
+    once; then the same 32 pairs on the first alone."""
+    key = Path(tmp) / "mesh.key"
+    key.write_text(os.urandom(32).hex() + "\n")
+    os.chmod(key, 0o600)
+    ports = [free_port(), free_port()]
+    mesh = ["-mesh-psk-file", str(key), "-mesh-ca-file",
+            str(Path(tmp) / "certs" / "127.0.0.1.crt"),
+            "-mesh-with", ",".join(f"127.0.0.1:{p}" for p in ports)]
+    relays = [Server(tmp, f"mesh{i}", port=p, extra_args=mesh, key=f"mesh{i}.key")
+              for i, p in enumerate(ports)]
+    try:
+        deadline = time.monotonic() + 20
+        while not all(r.metrics().get(f'derpd_mesh_peer_up{{peer="127.0.0.1:{p}"}}') == 1
+                      for r in relays for p in ports if p != r.port):
+            if time.monotonic() > deadline:
+                sys.exit("the relays did not mesh:\n" + relays[0].log_text())
+            time.sleep(0.1)
+        drops0 = dropped(relays)
+        meshed = derpbench(relays[0], "-P", 32, "-s", 1024, "-d", SECONDS, rx=relays[1])
+        meshed["drops"] = {k: v - drops0.get(k, 0) for k, v in dropped(relays).items()
+                           if v > drops0.get(k, 0)}
+        one = derpbench(relays[0], "-P", 32, "-s", 1024, "-d", SECONDS)
+    finally:
+        for r in relays:
+            r.stop()
+    for what, r in (("2 meshed relays", meshed), ("1 relay", one)):
+        lines.append(f"{what:>15}, 32 pairs, 1 KiB: {r['pps']:.0f} packets/s, "
+                     f"delivered {r['delivery_pct']:.3f} %, "
+                     f"{'in order' if r['reordered'] == 0 else 'REORDERED'}, "
+                     f"p50 {r['lat_p50_us']:.0f} us, p99 {r['lat_p99_us']:.0f} us, "
+                     f"server CPU {r['server_cpu_ns_per_pkt'] / 1000:.2f} us/packet "
+                     f"(all relays)" + (f"; drops {r['drops']}" if r.get("drops") else ""))
 
 
 def respawn_ms(server, worker):
@@ -236,6 +293,7 @@ def main():
             lines.append(respawn_row(srv))
         finally:
             srv.stop()
+        mesh_rows(tmp, lines)
         lines.append(
             f"idle TLS clients: {idle['logged_in']} of {idle['clients']} logged in; "
             f"server memory per client: RSS {idle['rss_per_client'] / 1024:.1f} KiB, "

@@ -63,6 +63,7 @@ struct config {
 	int64_t		verify_interval_ms;	/* re-verify connected clients; 0: only on SIGHUP */
 	const char	*client_ca;		/* -client-ca: TLS client certificates required */
 	const char	*client_crl;
+	const char	*mesh_ca_file;		/* -mesh-with: trust these, not the system's */
 
 	/* derived */
 	int		has_mesh_key;

@@ -47,13 +47,24 @@ ring_push(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
     uint32_t epoch, const uint8_t key[KEY_LEN], const void *payload,
     uint32_t payload_len, int *wake)
 {
+	return ring_push2(tx, kind, slot, gen, epoch, key, payload, payload_len,
+	    NULL, 0, wake);
+}
+
+int
+ring_push2(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
+    uint32_t epoch, const uint8_t key[KEY_LEN], const void *p1, uint32_t len1,
+    const void *p2, uint32_t len2, int *wake)
+{
 	uint64_t tail = tx->tail, head = believe_head(tx);
 	uint32_t size = tx->size, pos = tail & (size - 1), to_end = size - pos;
-	uint32_t len, need;
+	uint32_t len, need, payload_len;
 	struct ring_rec *rec;
 
 	*wake = 0;
 	/* Checked before any arithmetic that could wrap. */
+	payload_len = len1 <= size / 2 && len2 <= size / 2 ? len1 + len2 :
+	    UINT32_MAX;
 	len = payload_len <= size / 2 ? round8(sizeof(struct ring_rec) +
 	    payload_len) : UINT32_MAX;
 	need = len <= to_end ? len : to_end + len;
@@ -80,8 +91,10 @@ ring_push(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
 		memcpy(rec->key, key, KEY_LEN);
 	else
 		memset(rec->key, 0, KEY_LEN);
-	if (payload_len > 0)
-		memcpy(rec->payload, payload, payload_len);
+	if (len1 > 0)
+		memcpy(rec->payload, p1, len1);
+	if (len2 > 0)
+		memcpy(rec->payload + len1, p2, len2);
 	tx->tail = tail + need;
 	REL(&tx->r->tail, tx->tail);
 	/*

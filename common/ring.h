@@ -27,6 +27,14 @@ enum ring_kind {
 	RING_DUP,		/* (slot, gen) now shares its key with another */
 	RING_PEER_GONE,		/* key left the server: tell who heard from it */
 	RING_PEER_PRESENT,	/* key arrived: tell mesh watchers (payload: peer info) */
+	RING_FORWARD,		/* key = source; payload: destination key, packet;
+				 * out on mesh link (slot, gen) as ForwardPacket */
+	RING_LOCAL_GONE,	/* key's last connection here left, a peer relay
+				 * still has it: tell mesh watchers only */
+	RING_REGION_GONE,	/* key left the region (its last remote route
+				 * went): tell who heard from it */
+	RING_SWEEP,		/* a mesh link went down: PeerGone for every
+				 * source heard from that is nowhere now */
 	RING_KIND_MAX,
 };
 
@@ -85,6 +93,10 @@ void	ring_tx_start(struct ring_tx *tx, struct ring *r, const uint64_t *head,
 int	ring_push(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
 	    uint32_t epoch, const uint8_t key[KEY_LEN], const void *payload,
 	    uint32_t payload_len, int *wake);
+/* The same, with the payload in two parts (p1 then p2), copied once. */
+int	ring_push2(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
+	    uint32_t epoch, const uint8_t key[KEY_LEN], const void *p1,
+	    uint32_t len1, const void *p2, uint32_t len2, int *wake);
 
 /* Consumer: starts (or restarts) at the producer's tail: nothing old is read. */
 void	ring_rx_start(struct ring_rx *rx, const struct ring *r, uint64_t *head_pub,

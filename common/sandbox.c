@@ -6,10 +6,12 @@
  * accept), allocate non-executable memory, and exit. Anything else kills it
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
  * one. No execve, no ptrace, no executable memory anywhere; no open except
- * in the bootstrap-DNS process, which must be a resolver, and the ACME
- * client, an HTTPS client that stores what it gets in the certdir (seccomp
- * cannot see paths: it may create files, never open one for writing); no
- * socket or connect except there and in the verifier, an HTTP client.
+ * in the bootstrap-DNS process and the mesh dialer, which must be
+ * resolvers, and the ACME client, an HTTPS client that stores what it gets
+ * in the certdir (seccomp cannot see paths: it may create files, never open
+ * one for writing); no socket or connect except there and in the verifier,
+ * an HTTP client (the dialer connects TCP sockets for the workers' mesh
+ * links).
  */
 #include "sandbox.h"
 
@@ -33,6 +35,7 @@
 #define S	(1 << SANDBOX_STUN)
 #define D	(1 << SANDBOX_DNS)
 #define V	(1 << SANDBOX_VERIFY)
+#define M	(1 << SANDBOX_DIALER)
 #define A	(1 << SANDBOX_ACME)
 
 /* The syscall by name: a misspelt one does not compile. */
@@ -40,20 +43,20 @@
 
 static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ SC(read),		ANY,		W | K | D | V | A },
-	{ SC(write),		ANY,		W | K | S | D | V | A },
+	{ SC(read),		ANY,		W | K | D | V | M | A },
+	{ SC(write),		ANY,		W | K | S | D | V | M | A },
 	{ SC(readv),		ANY,		W },
 	{ SC(writev),		ANY,		W },
-	{ SC(recvfrom),		ANY,		W | K | D | V | A },
-	{ SC(sendto),		ANY,		W | K | D | V | A },
-	{ SC(recvmsg),		ANY,		W | K | D | V | A },
-	{ SC(sendmsg),		ANY,		W | K | D | V | A },
-	{ SC(close),		ANY,		W | K | D | V | A },
+	{ SC(recvfrom),		ANY,		W | K | D | V | M | A },
+	{ SC(sendto),		ANY,		W | K | D | V | M | A },
+	{ SC(recvmsg),		ANY,		W | K | D | V | M | A },
+	{ SC(sendmsg),		ANY,		W | K | D | V | M | A },
+	{ SC(close),		ANY,		W | K | D | V | M | A },
 	/* STUN: a batch of requests in, a batch of answers out; waiting in
 	 * ppoll, where SIGTERM ends it (common/stopsig.c). */
 	{ SC(recvmmsg),		ANY,		S },
 	{ SC(ppoll),		ANY,		S },
-	{ SC(sendmmsg),		ANY,		S | D | A },
+	{ SC(sendmmsg),		ANY,		S | D | M | A },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
 	{ SC(setsockopt),	TCP_SOCKOPT,	W | V },
@@ -62,16 +65,16 @@ static const struct sandbox_rule policy[] = {
 	{ SC(epoll_wait),	ANY,		W | K | V },
 	{ SC(epoll_pwait),	ANY,		W | K | V },
 	{ SC(epoll_ctl),	ANY,		W | K | V },
-	{ SC(clock_gettime),	ANY,		W | K | S | D | V | A },
-	{ SC(gettimeofday),	ANY,		W | K | S | D | V | A },
-	{ SC(restart_syscall),	ANY,		W | K | S | D | V | A },
+	{ SC(clock_gettime),	ANY,		W | K | S | D | V | M | A },
+	{ SC(gettimeofday),	ANY,		W | K | S | D | V | M | A },
+	{ SC(restart_syscall),	ANY,		W | K | S | D | V | M | A },
 	/* Memory, never executable. */
-	{ SC(brk),		ANY,		W | K | S | D | V | A },
-	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | V | A },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | V | A },
-	{ SC(munmap),		ANY,		W | K | S | D | V | A },
+	{ SC(brk),		ANY,		W | K | S | D | V | M | A },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | V | M | A },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | V | M | A },
+	{ SC(munmap),		ANY,		W | K | S | D | V | M | A },
 	{ SC(mremap),		ANY,		W | K | V | A },
-	{ SC(madvise),		ANY,		W | K | D | V | A },
+	{ SC(madvise),		ANY,		W | K | D | V | M | A },
 	{ SC(mlock),		ANY,		K },	/* sodium_malloc(): a reloaded key file */
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
 	/* Key files the key process is handed: a reload, the ACME keys. */
@@ -86,32 +89,33 @@ static const struct sandbox_rule policy[] = {
 	 */
 	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | V | A },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | K | D | V | A },
+	{ SC(getrandom),	ANY,		W | K | D | V | M | A },
 	/*
-	 * A stub resolver (the bootstrap-DNS process, the ACME client), and
-	 * the verifier's and the ACME client's HTTP clients (tailscaled's unix
-	 * socket, the admission controller, the ACME CA): they make
-	 * connections. The verifier opens no file and resolves no name (both
-	 * done before its sandbox).
+	 * Stub resolvers (the bootstrap-DNS process; the mesh dialer, which
+	 * connects TCP sockets for the workers and checks them with
+	 * getsockopt; the ACME client), and the verifier's and the ACME
+	 * client's HTTP clients (tailscaled's unix socket, the admission
+	 * controller, the ACME CA): they make connections. The verifier opens
+	 * no file and resolves no name (both done before its sandbox).
 	 */
-	{ SC(openat),		READ_ONLY_OPEN,	D | A },
-	{ SC(fstat),		ANY,		D | A },
-	{ SC(newfstatat),	ANY,		D | A },
-	{ SC(lseek),		ANY,		D | A },
-	{ SC(socket),		IP_SOCKET,	D | V | A },
-	{ SC(connect),		ANY,		D | V | A },
-	{ SC(bind),		ANY,		D },
-	{ SC(getsockname),	ANY,		W | D | V | A },	/* W: -acme-ip-certs */
+	{ SC(openat),		READ_ONLY_OPEN,	D | M | A },
+	{ SC(fstat),		ANY,		D | M | A },
+	{ SC(newfstatat),	ANY,		D | M | A },
+	{ SC(lseek),		ANY,		D | M | A },
+	{ SC(socket),		IP_SOCKET,	D | V | M | A },
+	{ SC(connect),		ANY,		D | V | M | A },
+	{ SC(bind),		ANY,		D | M },
+	{ SC(getsockname),	ANY,		W | D | V | M | A },	/* W: -acme-ip-certs */
 	{ SC(getpeername),	ANY,		V | A },
-	{ SC(getsockopt),	ANY,		V | A },
-	{ SC(setsockopt),	ANY,		D | A },
-	{ SC(poll),		ANY,		D | V | A },
-	{ SC(ppoll),		ANY,		D | V | A },
-	{ SC(ioctl),		FIONREAD_ONLY,	D | A },
-	{ SC(fcntl),		FILE_FLAGS_ONLY, D | V | A },
+	{ SC(getsockopt),	ANY,		V | M | A },
+	{ SC(setsockopt),	ANY,		D | M | A },
+	{ SC(poll),		ANY,		D | V | M | A },
+	{ SC(ppoll),		ANY,		D | V | M | A },
+	{ SC(ioctl),		FIONREAD_ONLY,	D | M | A },
+	{ SC(fcntl),		FILE_FLAGS_ONLY, D | V | M | A },
 	{ SC(clock_nanosleep),	ANY,		D | A },
 	{ SC(nanosleep),	ANY,		D | A },
-	{ SC(uname),		ANY,		D | A },
+	{ SC(uname),		ANY,		D | M | A },
 	/* libcurl's wake-up pair (the ACME client). */
 	{ SC(socketpair),	UNIX_PAIR,	A },
 	/* The ACME client's certdir: new files, renamed into place. */
@@ -121,13 +125,13 @@ static const struct sandbox_rule policy[] = {
 	{ SC(renameat2),	ANY,		A },
 	{ SC(unlinkat),		ANY,		A },
 	/* Leaving, and dying loudly. */
-	{ SC(exit),		ANY,		W | K | S | D | V | A },
-	{ SC(exit_group),	ANY,		W | K | S | D | V | A },
-	{ SC(rt_sigreturn),	ANY,		W | K | S | D | V | A },
-	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | V | A },
-	{ SC(getpid),		ANY,		W | K | S | D | V | A },
-	{ SC(gettid),		ANY,		W | K | S | D | V | A },
-	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | V | A },
+	{ SC(exit),		ANY,		W | K | S | D | V | M | A },
+	{ SC(exit_group),	ANY,		W | K | S | D | V | M | A },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D | V | M | A },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | V | M | A },
+	{ SC(getpid),		ANY,		W | K | S | D | V | M | A },
+	{ SC(gettid),		ANY,		W | K | S | D | V | M | A },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | V | M | A },
 };
 
 #ifdef __SANITIZE_ADDRESS__
@@ -141,36 +145,36 @@ static const struct sandbox_rule policy[] = {
  * production build's (tests/e2e/test_sandbox_probes.py runs against it).
  */
 static const struct sandbox_rule asan_policy[] = {
-	{ SC(sigaltstack),	ANY,		W | K | S | D | V | A },
-	{ SC(prctl),		ANY,		W | K | S | D | V | A },
-	{ SC(clone),		ANY,		W | K | S | D | V | A },
-	{ SC(ptrace),		ANY,		W | K | S | D | V | A },
-	{ SC(wait4),		ANY,		W | K | S | D | V | A },
-	{ SC(futex),		ANY,		W | K | S | D | V | A },
-	{ SC(sched_yield),	ANY,		W | K | S | D | V | A },
-	{ SC(getppid),		ANY,		W | K | S | D | V | A },
-	{ SC(rt_sigaction),	ANY,		W | K | S | D | V | A },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | V | A },
-	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | V | A },
+	{ SC(sigaltstack),	ANY,		W | K | S | D | V | M | A },
+	{ SC(prctl),		ANY,		W | K | S | D | V | M | A },
+	{ SC(clone),		ANY,		W | K | S | D | V | M | A },
+	{ SC(ptrace),		ANY,		W | K | S | D | V | M | A },
+	{ SC(wait4),		ANY,		W | K | S | D | V | M | A },
+	{ SC(futex),		ANY,		W | K | S | D | V | M | A },
+	{ SC(sched_yield),	ANY,		W | K | S | D | V | M | A },
+	{ SC(getppid),		ANY,		W | K | S | D | V | M | A },
+	{ SC(rt_sigaction),	ANY,		W | K | S | D | V | M | A },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | V | M | A },
+	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | V | M | A },
 #ifdef __NR_open
-	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | V | A },
+	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | V | M | A },
 #endif
 #ifdef __NR_getdents
-	{ SC(getdents),		ANY,		W | K | S | D | V | A },
+	{ SC(getdents),		ANY,		W | K | S | D | V | M | A },
 #endif
-	{ SC(getdents64),	ANY,		W | K | S | D | V | A },
-	{ SC(lseek),		ANY,		W | K | S | D | V | A },
-	{ SC(read),		ANY,		W | K | S | D | V | A },
-	{ SC(close),		ANY,		W | K | S | D | V | A },
+	{ SC(getdents64),	ANY,		W | K | S | D | V | M | A },
+	{ SC(lseek),		ANY,		W | K | S | D | V | M | A },
+	{ SC(read),		ANY,		W | K | S | D | V | M | A },
+	{ SC(close),		ANY,		W | K | S | D | V | M | A },
 	/* A leak report: symbolised in process (libbacktrace reads derpd). */
 #ifdef __NR_readlink
-	{ SC(readlink),		ANY,		W | K | S | D | V | A },
+	{ SC(readlink),		ANY,		W | K | S | D | V | M | A },
 #endif
-	{ SC(readlinkat),	ANY,		W | K | S | D | V | A },
-	{ SC(newfstatat),	ANY,		W | K | S | D | V | A },
-	{ SC(fstat),		ANY,		W | K | S | D | V | A },
-	{ SC(fcntl),		ANY,		W | K | S | D | V | A },
-	{ SC(ioctl),		ANY,		W | K | S | D | V | A },
+	{ SC(readlinkat),	ANY,		W | K | S | D | V | M | A },
+	{ SC(newfstatat),	ANY,		W | K | S | D | V | M | A },
+	{ SC(fstat),		ANY,		W | K | S | D | V | M | A },
+	{ SC(fcntl),		ANY,		W | K | S | D | V | M | A },
+	{ SC(ioctl),		ANY,		W | K | S | D | V | M | A },
 };
 #endif
 

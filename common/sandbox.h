@@ -11,6 +11,7 @@ enum sandbox_role {
 	SANDBOX_STUN,		/* the STUN process: datagrams in and out */
 	SANDBOX_DNS,		/* the bootstrap-DNS resolver: a stub resolver's calls */
 	SANDBOX_VERIFY,		/* the verifier: HTTP to tailscaled and a controller */
+	SANDBOX_DIALER,		/* the mesh dialer: a resolver's, and TCP connect */
 	SANDBOX_ACME,		/* the ACME client: HTTPS, a stub resolver, the certdir */
 	SANDBOX_NROLES,
 };

@@ -24,11 +24,12 @@ struct field {
 #define K	(1u << SETUP_CFG_KEY)
 #define S	(1u << SETUP_CFG_STUN)
 #define V	(1u << SETUP_CFG_VERIFY)
+#define M	(1u << SETUP_CFG_DIALER)
 #define A	(1u << SETUP_CFG_ACME)
 
 /* What each role may know of the configuration; nothing else crosses. */
 static const struct field fields[] = {
-	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S | V | A },
+	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S | V | M | A },
 	{ "no-seccomp",		FT_BOOL,	CF(no_seccomp),		W },
 	{ "tls",		FT_BOOL,	CF(tls),		W },
 	{ "hostname",		FT_STRING,	CF(hostname),		W | A },
@@ -50,6 +51,7 @@ static const struct field fields[] = {
 	{ "socket",		FT_STRING,	CF(socket_path),	V },
 	{ "verify-client-url",	FT_STRING,	CF(verify_client_url),	V },
 	{ "verify-client-url-fail-open", FT_BOOL, CF(verify_fail_open),	V },
+	{ "mesh-with",		FT_STRING,	CF(mesh_with),		W | M },
 	{ "bootstrap-dns-names", FT_STRING,	CF(bootstrap_dns_names), D },
 	{ "unpublished-bootstrap-dns-names", FT_STRING, CF(unpublished_dns_names), D },
 	{ "certmode",		FT_STRING,	CF(certmode),		A },
@@ -263,7 +265,8 @@ setup_get_shm(const json_t *o, struct shm *s, enum shm_role role, uint32_t id)
 		fatalx("set-up: no shared memory");
 	setup_hex(m, "hash_key", hash_key, sizeof(hash_key));
 	shm_import(s, (uint32_t)setup_int(m, "nworkers"),
-	    (uint32_t)setup_int(m, "max_conns"), (uint32_t)setup_int(m, "ring_data"),
+	    (uint32_t)setup_int(m, "max_conns"), (uint32_t)setup_int(m, "max_remote"),
+	    (uint32_t)setup_int(m, "ring_data"),
 	    hash_key);
 	json_array_foreach(regions, i, r) {
 		idx = setup_int(r, "region");

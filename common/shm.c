@@ -43,7 +43,7 @@ master_table_off(void)
 static size_t
 master_size(const struct shm *s)
 {
-	return master_table_off() + table_size(s->max_conns);
+	return master_table_off() + table_size(s->max_conns, s->max_remote);
 }
 
 static size_t
@@ -131,7 +131,7 @@ set_pointers(struct shm *s)
 	    (struct shm_tls *)(m + align_up(sizeof(struct shm_ctl), PAGE));
 	if (m != NULL)
 		table_attach(&s->table, m + master_table_off(), s->max_conns,
-		    s->nworkers, s->table_hash_key);
+		    s->max_remote, s->nworkers, s->table_hash_key);
 	s->stun = s->stun_region.base;
 	s->dns = s->dns_region.base;
 	for (i = 0; i < s->nworkers; i++) {
@@ -144,7 +144,7 @@ set_pointers(struct shm *s)
 
 void
 shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
-    uint32_t ring_data)
+    uint32_t max_remote, uint32_t ring_data)
 {
 	char name[32];
 	uint32_t i;
@@ -158,6 +158,7 @@ shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
 	s->nworkers = nworkers;
 	s->ring_data = ring_data;
 	s->max_conns = max_conns;
+	s->max_remote = max_remote;
 	randombytes_buf(s->table_hash_key, sizeof(s->table_hash_key));
 	region_create(&s->master, "derpd-master", region_size(s, 0));
 	region_create(&s->stun_region, "derpd-stun", region_size(s, 1));
@@ -242,17 +243,19 @@ shm_enter_role(struct shm *s, enum shm_role role, uint32_t id)
 
 void
 shm_import(struct shm *s, uint32_t nworkers, uint32_t max_conns,
-    uint32_t ring_data, const uint8_t hash_key[16])
+    uint32_t max_remote, uint32_t ring_data, const uint8_t hash_key[16])
 {
 	int i;
 
 	if (nworkers == 0 || nworkers > SHM_MAX_WORKERS || ring_data < RING_MIN_SIZE ||
-	    (ring_data & (ring_data - 1)) != 0 || max_conns == 0)
+	    (ring_data & (ring_data - 1)) != 0 || max_conns == 0 ||
+	    max_remote > max_conns)
 		fatalx("shm: bad layout in the set-up");
 	memset(s, 0, sizeof(*s));
 	s->nworkers = nworkers;
 	s->ring_data = ring_data;
 	s->max_conns = max_conns;
+	s->max_remote = max_remote;
 	memcpy(s->table_hash_key, hash_key, sizeof(s->table_hash_key));
 	for (i = 0; i < shm_nregions(s); i++) {
 		shm_region_at(s, i)->rw_fd = shm_region_at(s, i)->ro_fd = -1;

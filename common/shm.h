@@ -19,8 +19,9 @@
  *                                                checked (certshm.h)
  *  worker[i]  worker i    master, workers       counters: numbers for /metrics
  *    counters page,                              only (want_cert: an address,
- *                                                copied and checked); heads:
- *                                                clamped by the
+ *                                                copied and checked; mesh
+ *                                                links' states and keys for
+ *                                                /debug/); heads: clamped by the
  *    ring heads page,                            producer (ring.h); rings:
  *    rings i -> others                           every record checked (ring.h)
  *  stun       STUN        workers               counters: numbers only
@@ -37,6 +38,7 @@
 #include <stdint.h>
 
 #include "certshm.h"
+#include "meshpeers.h"
 #include "ring.h"
 #include "table.h"
 #include "verifyd_proto.h"
@@ -99,6 +101,14 @@ enum stat_id {
 	ST_CERT_EXPIRED,
 	ST_CERT_REVOKED,
 	ST_CERT_INVALID,
+	ST_PACKETS_FORWARDED_OUT,	/* sent on to a peer relay (derper's) */
+	ST_DROP_UNKNOWN_DEST_FWD,	/* forwarded to us for a key not here */
+	ST_DROP_BYTES_UNKNOWN_DEST_FWD,
+	ST_DROP_MESH_LOOP,		/* ...and that we would forward ourselves */
+	ST_DROP_BYTES_MESH_LOOP,
+	ST_DROP_MESH_QUEUE,		/* a mesh link's queue was full */
+	ST_DROP_BYTES_MESH_QUEUE,
+	ST_REMOTE_ROUTES_REFUSED,	/* PeerPresent with no room in the table */
 	ST_MAX,
 };
 
@@ -142,12 +152,40 @@ struct shm_want_cert {
 	uint8_t		ip[16];
 };
 
+/* A mesh link's state (worker/meshlink.c). */
+enum link_state {
+	LINK_WAIT,		/* not connected; trying again later */
+	LINK_DIALING,		/* the mesh dialer is connecting */
+	LINK_LOGIN,		/* TLS, the HTTP upgrade, the DERP login */
+	LINK_UP,		/* logged in and watching */
+	LINK_SELF,		/* the peer is this relay: not used */
+	LINK_NSTATES,
+};
+
+/*
+ * One -mesh-with peer as a worker sees it. The link's own fields are
+ * written by the worker that owns the link (dial_owner()); packets in are
+ * counted by whichever worker the peer's own connection to us landed on.
+ */
+struct shm_mesh_peer {
+	uint32_t	state;		/* enum link_state (owner) */
+	uint32_t	slot, gen;	/* the link's connection while up (owner) */
+	uint32_t	has_pub;
+	uint8_t		pub[KEY_LEN];	/* the peer's DERP key, once seen (owner) */
+	uint64_t	connects;	/* logins (owner) */
+	uint64_t	present;	/* PeerPresent received (owner) */
+	uint64_t	gone;		/* PeerGone received (owner) */
+	uint64_t	pkts_out, bytes_out;	/* ForwardPacket sent (owner) */
+	uint64_t	pkts_in, bytes_in;	/* ForwardPacket from the peer (any) */
+};
+
 struct shm_counters {
 	uint64_t	stats[ST_MAX];
 	uint64_t	frames[STAT_FRAME_TYPES];
 	uint32_t	watchers;	/* mesh clients watching connections */
 	uint32_t	ready;		/* 1 once in its event loop (READY=1 waits for it) */
 	struct shm_want_cert want_cert;
+	struct shm_mesh_peer mesh[MESH_MAX_PEERS];
 };
 
 /* Where this worker (the consumer) has read each producer's ring to. */
@@ -202,6 +240,7 @@ struct shm {
 	uint32_t	 nworkers;
 	uint32_t	 ring_data;	/* bytes per ring, power of two */
 	uint32_t	 max_conns;
+	uint32_t	 max_remote;	/* keys reachable only through mesh links */
 	uint8_t		 table_hash_key[16];
 	struct shm_region master, stun_region, dns_region;
 	struct shm_region worker[SHM_MAX_WORKERS];
@@ -220,7 +259,7 @@ struct shm {
  * read-write and the others read-only. Fatal on failure.
  */
 void	shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
-	    uint32_t ring_data);
+	    uint32_t max_remote, uint32_t ring_data);
 /*
  * Takes a role (id: the worker's index): unmaps whatever was mapped, maps
  * the role's own region read-write and what it reads read-only, and (but
@@ -229,7 +268,7 @@ void	shm_create(struct shm *s, uint32_t nworkers, uint32_t max_conns,
 void	shm_enter_role(struct shm *s, enum shm_role role, uint32_t id);
 /* A child: the layout from its set-up, no descriptors yet (shm_region_at). */
 void	shm_import(struct shm *s, uint32_t nworkers, uint32_t max_conns,
-	    uint32_t ring_data, const uint8_t hash_key[16]);
+	    uint32_t max_remote, uint32_t ring_data, const uint8_t hash_key[16]);
 /* Regions by number: 0 master, 1 STUN, 2 DNS, 3 + i worker i. */
 int	shm_nregions(const struct shm *s);
 struct shm_region *shm_region_at(struct shm *s, int idx);

@@ -24,22 +24,26 @@ index_cap(uint32_t max_conns)
 }
 
 size_t
-table_size(uint32_t max_conns)
+table_size(uint32_t max_conns, uint32_t max_remote)
 {
+	uint32_t ecap = max_conns + max_remote;
+
 	return sizeof(struct table_shared) +
-	    2 * (size_t)index_cap(max_conns) * sizeof(uint64_t) +
-	    (size_t)max_conns * sizeof(struct table_entry);
+	    2 * (size_t)index_cap(ecap) * sizeof(uint64_t) +
+	    (size_t)ecap * sizeof(struct table_entry);
 }
 
 void
-table_attach(struct table *t, void *mem, uint32_t max_conns, uint32_t nworkers,
-    const uint8_t hash_key[16])
+table_attach(struct table *t, void *mem, uint32_t max_conns, uint32_t max_remote,
+    uint32_t nworkers, const uint8_t hash_key[16])
 {
 	uint8_t *p = mem;
 
 	memset(t, 0, sizeof(*t));
-	t->icap = index_cap(max_conns);
-	t->ecap = max_conns;
+	t->ecap = max_conns + max_remote;
+	t->icap = index_cap(t->ecap);
+	t->max_conns = max_conns;
+	t->max_remote = max_remote;
 	t->nworkers = nworkers;
 	memcpy(t->hash_key, hash_key, sizeof(t->hash_key));
 	t->sh = mem;
@@ -84,11 +88,15 @@ snapshot(const struct table *t, uint32_t e, struct table_entry *out,
 	if (seq_read_tries(&t->entries[e].seq, out, &t->entries[e], len,
 	    TABLE_READ_TRIES) != 0)
 		return -1;
-	if (!out->live || out->nroutes == 0 || out->nroutes > TABLE_MAX_DUPS ||
-	    out->active >= out->nroutes)
+	if (!out->live || out->nroutes > TABLE_MAX_DUPS ||
+	    out->nremote > TABLE_MAX_REMOTE || out->nroutes + out->nremote == 0 ||
+	    (out->nroutes > 0 && out->active >= out->nroutes))
 		return 0;
 	for (i = 0; i < out->nroutes; i++)
 		if (out->routes[i].worker >= t->nworkers)
+			return 0;
+	for (i = 0; i < out->nremote; i++)
+		if (out->remote[i].worker >= t->nworkers)
 			return 0;
 	return 1;
 }
@@ -154,9 +162,35 @@ table_lookup(const struct table *t, const uint8_t key[KEY_LEN], struct route *ou
 	struct table_entry e;
 	int found = find(t, key, &e);
 
-	if (found == 1)
-		*out = e.routes[e.active];
-	return found;
+	if (found != 1)
+		return found;
+	if (e.nroutes == 0)
+		return 0;
+	*out = e.routes[e.active];
+	return 1;
+}
+
+int
+table_dest(const struct table *t, const uint8_t key[KEY_LEN], struct route *out,
+    int *remote)
+{
+	struct table_entry e;
+	int found = find(t, key, &e);
+
+	*remote = 0;
+	if (found != 1)
+		return found;
+	*remote = e.nroutes == 0;
+	*out = *remote ? e.remote[0] : e.routes[e.active];
+	return 1;
+}
+
+int
+table_present(const struct table *t, const uint8_t key[KEY_LEN])
+{
+	struct table_entry e;
+
+	return find(t, key, &e);
 }
 
 int
@@ -179,7 +213,7 @@ table_foreach(const struct table *t, void (*fn)(const uint8_t *key,
 	uint32_t i;
 
 	for (i = 0; i < t->ecap; i++)
-		if (snapshot(t, i, &e, 1) == 1)
+		if (snapshot(t, i, &e, 1) == 1 && e.nroutes > 0)
 			fn(e.key, &e.routes[e.active], &e.info[e.active], arg);
 }
 
@@ -192,6 +226,13 @@ table_counts(const struct table *t, uint32_t *dup_keys, uint32_t *dup_conns,
 	*conns = __atomic_load_n(&t->sh->live_conns, __ATOMIC_RELAXED);
 }
 
+void
+table_remote_counts(const struct table *t, uint32_t *keys, uint32_t *routes)
+{
+	*keys = __atomic_load_n(&t->sh->remote_keys, __ATOMIC_RELAXED);
+	*routes = __atomic_load_n(&t->sh->remote_routes, __ATOMIC_RELAXED);
+}
+
 /* --- the writer: the master, alone; its own data, but still careful ------ */
 
 int
@@ -199,13 +240,14 @@ table_init(struct table *t)
 {
 	uint32_t i;
 
-	memset(t->sh, 0, table_size(t->ecap));
+	memset(t->sh, 0, table_size(t->max_conns, t->max_remote));
 	if ((t->free_list = calloc(t->ecap, sizeof(*t->free_list))) == NULL)
 		return -1;
 	for (i = 0; i < t->ecap; i++)
 		t->free_list[i] = t->ecap - 1 - i;
 	t->nfree = t->ecap;
 	t->tombstones = 0;
+	t->remote_only = 0;
 	return 0;
 }
 
@@ -243,6 +285,12 @@ slot_of(struct table *t, const uint8_t key[KEY_LEN], int64_t *first_free)
 	return -1;
 }
 
+static struct table_entry *
+entry_at(struct table *t, int64_t slot)
+{
+	return &t->entries[(uint32_t)active_index(t)[slot] - 2];
+}
+
 static void
 entry_put(struct table_entry *dst, const struct table_entry *src)
 {
@@ -252,25 +300,27 @@ entry_put(struct table_entry *dst, const struct table_entry *src)
 }
 
 static void
-publish_counts(struct table *t, int dkeys, int dconns, int dlive_keys,
-    int dlive_conns)
+publish(uint32_t *p, int delta)
 {
-	struct table_shared *sh = t->sh;
-
-	__atomic_store_n(&sh->dup_keys, sh->dup_keys + dkeys, __ATOMIC_RELAXED);
-	__atomic_store_n(&sh->dup_conns, sh->dup_conns + dconns, __ATOMIC_RELAXED);
-	__atomic_store_n(&sh->live_keys, sh->live_keys + dlive_keys, __ATOMIC_RELAXED);
-	__atomic_store_n(&sh->live_conns, sh->live_conns + dlive_conns,
-	    __ATOMIC_RELAXED);
+	__atomic_store_n(p, *p + (uint32_t)delta, __ATOMIC_RELAXED);
 }
 
-/* Keeps the dup gauges right when a key goes from n0 to n1 connections. */
+/* Keeps the gauges right when an entry goes from old to ne (either may be empty). */
 static void
-count_change(struct table *t, uint32_t n0, uint32_t n1)
+count_change(struct table *t, const struct table_entry *old,
+    const struct table_entry *ne)
 {
-	publish_counts(t, (n1 > 1) - (n0 > 1),
-	    (int)(n1 > 1 ? n1 : 0) - (int)(n0 > 1 ? n0 : 0),
-	    (n1 > 0) - (n0 > 0), (int)n1 - (int)n0);
+	struct table_shared *sh = t->sh;
+	uint32_t n0 = old->nroutes, n1 = ne->nroutes;
+
+	publish(&sh->dup_keys, (n1 > 1) - (n0 > 1));
+	publish(&sh->dup_conns, (int)(n1 > 1 ? n1 : 0) - (int)(n0 > 1 ? n0 : 0));
+	publish(&sh->live_keys, (n1 > 0) - (n0 > 0));
+	publish(&sh->live_conns, (int)n1 - (int)n0);
+	publish(&sh->remote_keys, (ne->nremote > 0) - (old->nremote > 0));
+	publish(&sh->remote_routes, (int)ne->nremote - (int)old->nremote);
+	t->remote_only += (ne->nroutes == 0 && ne->nremote > 0) -
+	    (old->nroutes == 0 && old->nremote > 0);
 }
 
 /* Rewrites the idle index from the live entries, then makes it the active one. */
@@ -296,38 +346,73 @@ rebuild(struct table *t)
 	t->tombstones = 0;
 }
 
+/* A new entry ne for key, which has none. */
 static int
-insert_new(struct table *t, const uint8_t key[KEY_LEN], const struct route *r,
-    const struct peer_info *info, int64_t slot)
+insert_new(struct table *t, const uint8_t key[KEY_LEN], struct table_entry *ne)
 {
-	struct table_entry ne;
+	struct table_entry none;
+	int64_t slot, first_free;
 	uint32_t e;
 
-	if (t->nfree == 0 || slot < 0)
+	(void)slot_of(t, key, &first_free);
+	if (t->tombstones >= t->icap / 4 || first_free < 0) {
+		rebuild(t);
+		(void)slot_of(t, key, &first_free);
+	}
+	if (t->nfree == 0 || (slot = first_free) < 0)
 		return -1;
 	e = t->free_list[--t->nfree];
-	memset(&ne, 0, sizeof(ne));
-	memcpy(ne.key, key, KEY_LEN);
-	ne.live = 1;
-	ne.nroutes = 1;
-	ne.routes[0] = *r;
-	if (info != NULL)
-		ne.info[0] = *info;
-	entry_put(&t->entries[e], &ne);
+	memcpy(ne->key, key, KEY_LEN);
+	ne->live = 1;
+	entry_put(&t->entries[e], ne);
 	if (active_index(t)[slot] == SLOT_DEAD)
 		t->tombstones--;
 	__atomic_store_n(&active_index(t)[slot], slot_value(hash_of(t, key), e),
 	    __ATOMIC_RELEASE);
-	count_change(t, 0, 1);
+	memset(&none, 0, sizeof(none));
+	count_change(t, &none, ne);
 	return 0;
 }
 
+/* Frees entry e, whose index slot is slot; its key is gone. */
 static void
-join(struct table *t, struct table_entry *e, const struct route *r,
+kill_entry(struct table *t, uint32_t e, int64_t slot)
+{
+	struct table_entry dead;
+
+	memset(&dead, 0, sizeof(dead));
+	entry_put(&t->entries[e], &dead);
+	__atomic_store_n(&active_index(t)[slot], SLOT_DEAD, __ATOMIC_RELEASE);
+	t->tombstones++;
+	t->free_list[t->nfree++] = e;
+}
+
+/*
+ * Writes ne (key's entry at index slot, formerly old) back, or frees it if
+ * no route is left. An entry that loses its last local connection keeps
+ * its remote routes only while fewer than max_remote keys are remote-only,
+ * so that local connections always find a free entry.
+ */
+static void
+store_entry(struct table *t, int64_t slot, struct table_entry *ne)
+{
+	struct table_entry *cur = entry_at(t, slot), old = *cur;
+
+	if (old.nroutes > 0 && ne->nroutes == 0 && ne->nremote > 0 &&
+	    t->remote_only >= t->max_remote)
+		ne->nremote = 0;
+	count_change(t, &old, ne);
+	if (ne->nroutes == 0 && ne->nremote == 0)
+		kill_entry(t, (uint32_t)(cur - t->entries), slot);
+	else
+		entry_put(cur, ne);
+}
+
+static void
+join(struct table *t, int64_t slot, const struct route *r,
     const struct peer_info *info, struct table_join *j)
 {
-	struct table_entry ne = *e;
-	uint32_t n0 = ne.nroutes;
+	struct table_entry ne = *entry_at(t, slot);
 
 	j->nothers = ne.nroutes;
 	memcpy(j->others, ne.routes, sizeof(j->others));
@@ -346,28 +431,29 @@ join(struct table *t, struct table_entry *e, const struct route *r,
 	else
 		memset(&ne.info[ne.nroutes], 0, sizeof(ne.info[0]));
 	ne.active = ne.nroutes++;
-	entry_put(e, &ne);
-	count_change(t, n0, ne.nroutes);
+	store_entry(t, slot, &ne);
 }
 
 int
 table_register(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r, const struct peer_info *info, struct table_join *j)
 {
+	struct table_entry ne;
 	int64_t slot, first_free;
 
 	memset(j, 0, sizeof(*j));
-	if (t->sh->live_conns >= t->ecap)
+	if (t->sh->live_conns >= t->max_conns)
 		return -1;
 	if ((slot = slot_of(t, key, &first_free)) >= 0) {
-		join(t, &t->entries[(uint32_t)active_index(t)[slot] - 2], r, info, j);
+		join(t, slot, r, info, j);
 		return 0;
 	}
-	if (t->tombstones >= t->icap / 4 || first_free < 0) {
-		rebuild(t);
-		(void)slot_of(t, key, &first_free);
-	}
-	return insert_new(t, key, r, info, first_free);
+	memset(&ne, 0, sizeof(ne));
+	ne.nroutes = 1;
+	ne.routes[0] = *r;
+	if (info != NULL)
+		ne.info[0] = *info;
+	return insert_new(t, key, &ne);
 }
 
 static int
@@ -378,12 +464,12 @@ same_route(const struct route *a, const struct route *b)
 }
 
 static int
-route_index(const struct table_entry *e, const struct route *r)
+route_index(const struct route *rs, uint32_t n, const struct route *r)
 {
 	uint32_t i;
 
-	for (i = 0; i < e->nroutes && i < TABLE_MAX_DUPS; i++)
-		if (same_route(&e->routes[i], r))
+	for (i = 0; i < n; i++)
+		if (same_route(&rs[i], r))
 			return (int)i;
 	return -1;
 }
@@ -407,31 +493,25 @@ drop_route(struct table_entry *ne, uint32_t i)
 		ne->active = was_active - 1;
 }
 
-/* Frees entry e, whose index slot is slot; its key is gone. */
+/* Removes remote[i] of ne; the oldest left is preferred, as derper's multiForwarder. */
 static void
-kill_entry(struct table *t, uint32_t e, int64_t slot)
+drop_remote(struct table_entry *ne, uint32_t i)
 {
-	struct table_entry dead;
-
-	memset(&dead, 0, sizeof(dead));
-	entry_put(&t->entries[e], &dead);
-	__atomic_store_n(&active_index(t)[slot], SLOT_DEAD, __ATOMIC_RELEASE);
-	t->tombstones++;
-	t->free_list[t->nfree++] = e;
+	memmove(&ne->remote[i], &ne->remote[i + 1],
+	    (ne->nremote - i - 1) * sizeof(ne->remote[0]));
+	ne->nremote--;
+	memset(&ne->remote[ne->nremote], 0, sizeof(ne->remote[0]));
 }
 
-/* Writes ne (key's entry, at index slot) back, or frees it if no route is left. */
-static void
-store_entry(struct table *t, int64_t slot, const struct table_entry *ne,
-    uint32_t n0)
+/* What removing a route left of a key. */
+static enum table_leave
+left(const struct table_entry *ne, int local)
 {
-	uint32_t e = (uint32_t)active_index(t)[slot] - 2;
-
-	if (ne->nroutes == 0)
-		kill_entry(t, e, slot);
-	else
-		entry_put(&t->entries[e], ne);
-	count_change(t, n0, ne->nroutes);
+	if (ne->nroutes == 0 && ne->nremote == 0)
+		return TABLE_GONE;
+	if (local && ne->nroutes == 0)
+		return TABLE_LEFT;
+	return TABLE_STAYS;
 }
 
 enum table_leave
@@ -440,18 +520,16 @@ table_unregister(struct table *t, const uint8_t key[KEY_LEN],
 {
 	struct table_entry ne;
 	int64_t slot, first_free;
-	uint32_t n0;
 	int i;
 
 	if ((slot = slot_of(t, key, &first_free)) < 0)
 		return TABLE_NOT_FOUND;
-	ne = t->entries[(uint32_t)active_index(t)[slot] - 2];
-	if ((i = route_index(&ne, r)) < 0)
+	ne = *entry_at(t, slot);
+	if ((i = route_index(ne.routes, ne.nroutes, r)) < 0)
 		return TABLE_NOT_FOUND;
-	n0 = ne.nroutes;
 	drop_route(&ne, (uint32_t)i);
-	store_entry(t, slot, &ne, n0);
-	return ne.nroutes == 0 ? TABLE_GONE : TABLE_STAYS;
+	store_entry(t, slot, &ne);
+	return left(&ne, 1);
 }
 
 int
@@ -463,13 +541,13 @@ table_claim(struct table *t, const uint8_t key[KEY_LEN], const struct route *r)
 
 	if ((slot = slot_of(t, key, &first_free)) < 0)
 		return -1;
-	ne = t->entries[(uint32_t)active_index(t)[slot] - 2];
-	if ((i = route_index(&ne, r)) < 0)
+	ne = *entry_at(t, slot);
+	if ((i = route_index(ne.routes, ne.nroutes, r)) < 0)
 		return -1;
 	if (ne.active == (uint32_t)i)
 		return 0;
 	ne.active = (uint32_t)i;
-	entry_put(&t->entries[(uint32_t)active_index(t)[slot] - 2], &ne);
+	entry_put(entry_at(t, slot), &ne);
 	return 1;
 }
 
@@ -478,7 +556,7 @@ table_remove_worker(struct table *t, uint32_t w)
 {
 	struct table_entry ne;
 	int64_t slot, first_free;
-	uint32_t e, j, n0;
+	uint32_t e, j, n0, r0;
 	size_t n = 0;
 
 	for (e = 0; e < t->ecap; e++) {
@@ -486,14 +564,83 @@ table_remove_worker(struct table *t, uint32_t w)
 			continue;
 		ne = t->entries[e];
 		n0 = ne.nroutes;
+		r0 = ne.nremote;
 		for (j = ne.nroutes; j-- > 0; )
 			if (ne.routes[j].worker == w)
 				drop_route(&ne, j);
-		if (ne.nroutes == n0)
+		for (j = ne.nremote; j-- > 0; )
+			if (ne.remote[j].worker == w)
+				drop_remote(&ne, j);
+		if (ne.nroutes == n0 && ne.nremote == r0)
 			continue;
 		n += n0 - ne.nroutes;
 		if ((slot = slot_of(t, ne.key, &first_free)) >= 0)
-			store_entry(t, slot, &ne, n0);
+			store_entry(t, slot, &ne);
+	}
+	return n;
+}
+
+int
+table_remote_add(struct table *t, const uint8_t key[KEY_LEN],
+    const struct route *r)
+{
+	struct table_entry ne;
+	int64_t slot, first_free;
+
+	if ((slot = slot_of(t, key, &first_free)) < 0) {
+		if (t->remote_only >= t->max_remote)
+			return -1;
+		memset(&ne, 0, sizeof(ne));
+		ne.nremote = 1;
+		ne.remote[0] = *r;
+		return insert_new(t, key, &ne) == 0 ? 1 : -1;
+	}
+	ne = *entry_at(t, slot);
+	if (route_index(ne.remote, ne.nremote, r) >= 0)
+		return 0;
+	if (ne.nremote == TABLE_MAX_REMOTE)
+		return -1;
+	ne.remote[ne.nremote++] = *r;
+	store_entry(t, slot, &ne);
+	return 1;
+}
+
+enum table_leave
+table_remote_del(struct table *t, const uint8_t key[KEY_LEN],
+    const struct route *r)
+{
+	struct table_entry ne;
+	int64_t slot, first_free;
+	int i;
+
+	if ((slot = slot_of(t, key, &first_free)) < 0)
+		return TABLE_NOT_FOUND;
+	ne = *entry_at(t, slot);
+	if ((i = route_index(ne.remote, ne.nremote, r)) < 0)
+		return TABLE_NOT_FOUND;
+	drop_remote(&ne, (uint32_t)i);
+	store_entry(t, slot, &ne);
+	return left(&ne, 0);
+}
+
+size_t
+table_remote_clear(struct table *t, const struct route *r)
+{
+	struct table_entry ne;
+	int64_t slot, first_free;
+	uint32_t e;
+	size_t n = 0;
+	int i;
+
+	for (e = 0; e < t->ecap; e++) {
+		if (!t->entries[e].live || (i = route_index(t->entries[e].remote,
+		    t->entries[e].nremote, r)) < 0)
+			continue;
+		ne = t->entries[e];
+		drop_remote(&ne, (uint32_t)i);
+		n++;
+		if ((slot = slot_of(t, ne.key, &first_free)) >= 0)
+			store_entry(t, slot, &ne);
 	}
 	return n;
 }

@@ -18,6 +18,9 @@ enum table_op {
 	TOP_REGISTER = 1,	/* a client logged in on (slot, gen) */
 	TOP_UNREGISTER,		/* (slot, gen) closed */
 	TOP_CLAIM,		/* (slot, gen) spoke: make it the key's active one */
+	TOP_REMOTE_ADD,		/* key is reachable through mesh link (slot, gen) */
+	TOP_REMOTE_DEL,		/* ...no longer */
+	TOP_REMOTE_CLEAR,	/* mesh link (slot, gen) went down: all its routes */
 };
 
 struct table_req {
@@ -33,8 +36,9 @@ struct table_resp {
 	uint32_t	op;		/* echoed, with slot, gen and key */
 	uint32_t	slot;
 	uint32_t	gen;
-	int32_t		result;		/* register: 0, or -1 full; unregister:
-					 * enum table_leave; claim: 1, 0, -1 */
+	int32_t		result;		/* register: 0, or -1 full; unregister and
+					 * remote del: enum table_leave; claim and
+					 * remote add: 1, 0, -1; clear: how many */
 	uint8_t		key[KEY_LEN];
 	struct table_join join;		/* TOP_REGISTER */
 };

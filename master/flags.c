@@ -38,7 +38,7 @@ static const struct flag flags[] = {
 	{ "derp", F_BOOL, CF(run_derp), "run the DERP server" },
 	{ "home", F_STRING, CF(home), "what to serve at /: empty for the default page, \"blank\", or a URL to redirect to" },
 	{ "mesh-psk-file", F_STRING, CF(mesh_psk_file), "file with the mesh pre-shared key (64 hex digits)" },
-	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated hostnames to mesh with (not implemented yet)" },
+	{ "mesh-with", F_STRING, CF(mesh_with), "comma-separated peer relays to mesh with, each host[:port][/dialhost]; needs -mesh-psk-file" },
 	{ "bootstrap-dns-names", F_STRING, CF(bootstrap_dns_names), "comma-separated hostnames served at /bootstrap-dns" },
 	{ "unpublished-bootstrap-dns-names", F_STRING, CF(unpublished_dns_names), "hostnames served at /bootstrap-dns but not listed" },
 	{ "verify-clients", F_BOOL, CF(verify_clients), "admit only nodes that the local tailscaled knows (LocalAPI whois)" },
@@ -78,6 +78,7 @@ static const struct flag flags[] = {
 	{ "verify-interval", F_DURATION, CF(verify_interval_ms), "verify connected clients again this often (they are on every SIGHUP); 0: never" },
 	{ "client-ca", F_STRING, CF(client_ca), "PEM CA certificates: TLS clients must present a certificate from one" },
 	{ "client-crl", F_STRING, CF(client_crl), "PEM certificate revocation lists for -client-ca" },
+	{ "mesh-ca-file", F_STRING, CF(mesh_ca_file), "PEM certificates to verify -mesh-with peers against, instead of the system's roots" },
 };
 
 #define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
@@ -144,6 +145,7 @@ set_defaults(struct config *cfg)
 	cfg->allow_keys = "";
 	cfg->client_ca = "";
 	cfg->client_crl = "";
+	cfg->mesh_ca_file = "";
 }
 
 /* A duration as Go prints one: "10m0s", "15s", "1.5s", "250ms". */
@@ -606,8 +608,6 @@ refuse_unimplemented(const struct config *cfg)
 
 	if (*cfg->secrets_url != '\0')
 		what = "-secrets-url (use -mesh-psk-file)";
-	else if (*cfg->mesh_with != '\0')
-		what = "-mesh-with";
 	else if (cfg->ace)
 		what = "-ace";
 	if (what != NULL)

@@ -22,6 +22,7 @@
 
 #include "acme_child.h"
 #include "acmed.h"
+#include "dialer.h"
 #include "dnsd.h"
 #include "keyproc.h"
 #include "flags.h"
@@ -325,6 +326,8 @@ role_main(const char *role)
 		dnsd_main();
 	if (strcmp(role, "verify") == 0)
 		verifier_main();
+	if (strcmp(role, "mesh-dialer") == 0)
+		dialer_main();
 	if (strcmp(role, "acme") == 0)
 		acme_main();
 	fatalx("no such role: %s", role);
@@ -355,6 +358,7 @@ main(int argc, char **argv)
 	m.nworkers = (uint32_t)cfg.workers;
 	keyd_init(&m.keyd);
 	verifyd_init(&m.verifyd);
+	dialctl_init(&m.dial);
 	m.sigfd = make_signalfd();
 	if (cfg.no_seccomp)
 		log_warnx("-no-seccomp: workers run WITHOUT their syscall "
@@ -364,6 +368,7 @@ main(int argc, char **argv)
 	runas_resolve(&m.ra, cfg.user);
 	spawn_init();
 	load_mesh_key();
+	m.run_mesh = dialctl_configure(&m.dial, &cfg);
 	open_key_file();
 	start_keyd();
 	listen_open(&cfg, cfg.listen_port, m.listen_fds, m.nworkers);
@@ -375,7 +380,9 @@ main(int argc, char **argv)
 	m.run_dns = *cfg.bootstrap_dns_names != '\0' ||
 	    *cfg.unpublished_dns_names != '\0';
 	clientca_load(&m.clientca, &cfg);
+	/* A region's keys connected elsewhere: at most as many as here. */
 	shm_create(&m.shm, m.nworkers, (uint32_t)cfg.max_clients,
+	    m.run_mesh ? (uint32_t)cfg.max_clients : 0,
 	    (uint32_t)cfg.ring_kib * 1024);
 	if (cfg.tls && !cfg.acme && tlspub_cert(&m, cfg.hostname, m.certs.chain,
 	    strlen(m.certs.chain), m.certs.not_after) != 0)

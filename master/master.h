@@ -8,6 +8,7 @@
 #include "certs.h"
 #include "clientca.h"
 #include "config.h"
+#include "dialctl.h"
 #include "keyd.h"
 #include "privdrop.h"
 #include "shm.h"
@@ -57,6 +58,9 @@ struct master {
 	struct verifyd	 verifyd;	/* with -verify-clients, -verify-client-url, -allow-keys */
 	struct worker_proc verp;	/* the verifier (pid mirrors verifyd.pid) */
 	struct clientca	 clientca;	/* -client-ca, -client-crl */
+	int		 run_mesh;	/* -mesh-with given */
+	struct dialctl	 dial;		/* the mesh dialer's sockets, the links' CAs */
+	struct worker_proc dialer;
 	int		 sigfd;
 	int		 stopping;
 	int64_t		 stop_deadline_ms;

@@ -36,6 +36,7 @@ put_shm(struct spawn *sp, struct shm *s, enum shm_role role, uint32_t id)
 	if (json_object_set_new(m, "regions", regions) != 0 ||
 	    json_object_set_new(m, "nworkers", json_integer(s->nworkers)) != 0 ||
 	    json_object_set_new(m, "max_conns", json_integer(s->max_conns)) != 0 ||
+	    json_object_set_new(m, "max_remote", json_integer(s->max_remote)) != 0 ||
 	    json_object_set_new(m, "ring_data", json_integer(s->ring_data)) != 0)
 		fatalx("set-up: out of memory");
 	setup_put_hex(m, "hash_key", s->table_hash_key, sizeof(s->table_hash_key));
@@ -56,7 +57,7 @@ evfds(struct spawn *sp, const struct master *m)
 
 pid_t
 roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
-    int verify_fd)
+    int verify_fd, int dial_fd)
 {
 	struct spawn sp;
 	char title[32];
@@ -73,6 +74,8 @@ roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
 	set(&sp, "keyd", json_integer(spawn_fd(&sp, keyd_fd)));
 	set(&sp, "table", json_integer(spawn_fd(&sp, table_fd)));
 	set(&sp, "verify", json_integer(spawn_fd(&sp, verify_fd)));
+	set(&sp, "dialer", json_integer(spawn_fd(&sp, dial_fd)));
+	set(&sp, "mesh_ca", json_string(m->dial.ca_pem ? m->dial.ca_pem : ""));
 	set(&sp, "evfds", evfds(&sp, m));
 	setup_put_hex(sp.setup, "server_pub", m->keyd.pub, KEY_LEN);
 	set(&sp, "client_ca", json_string(m->clientca.ca ? m->clientca.ca : ""));
@@ -102,6 +105,19 @@ roles_spawn_dns(struct master *m)
 	setup_put_config(sp.setup, m->cfg, SETUP_CFG_DNS);
 	set(&sp, "master_pid", json_integer(getpid()));
 	put_shm(&sp, &m->shm, SHM_DNS, 0);
+	return spawn_run(&sp);
+}
+
+pid_t
+roles_spawn_dialer(struct master *m, int ctl_fd)
+{
+	struct spawn sp;
+
+	spawn_begin(&sp, "mesh-dialer", "derpd: mesh dialer");
+	setup_put_config(sp.setup, m->cfg, SETUP_CFG_DIALER);
+	set(&sp, "master_pid", json_integer(getpid()));
+	set(&sp, "nworkers", json_integer(m->nworkers));
+	set(&sp, "ctl", json_integer(spawn_fd(&sp, ctl_fd)));
 	return spawn_run(&sp);
 }
 

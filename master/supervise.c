@@ -140,6 +140,18 @@ verify_socket(const struct master *m, uint32_t i, int verify[2])
 	return -1;
 }
 
+/* With -mesh-with, a worker's socket to the mesh dialer; [0] is the worker's. */
+static int
+dial_socket(const struct master *m, uint32_t i, int dial[2])
+{
+	dial[0] = dial[1] = -1;
+	if (!m->run_mesh ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, dial) == 0)
+		return 0;
+	log_warn("socketpair for worker %u", i);
+	return -1;
+}
+
 static void
 close_pair(int p[2])
 {
@@ -153,7 +165,7 @@ static void
 spawn_worker(struct master *m, uint32_t i)
 {
 	struct shm_worker_state *ws = &m->shm.ctl->workers[i];
-	int keyd[2], table[2], verify[2];
+	int keyd[2], table[2], verify[2], dial[2];
 	pid_t pid;
 
 	if (worker_sockets(i, keyd, table) != 0) {
@@ -166,19 +178,30 @@ spawn_worker(struct master *m, uint32_t i)
 		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
+	if (dial_socket(m, i, dial) != 0) {
+		close_pair(keyd);
+		close_pair(table);
+		close_pair(verify);
+		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
 	__atomic_store_n(&ws->epoch, ws->epoch + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&ws->alive, 1, __ATOMIC_RELEASE);
-	pid = roles_spawn_worker(m, i, keyd[0], table[0], verify[0]);
+	pid = roles_spawn_worker(m, i, keyd[0], table[0], verify[0], dial[0]);
 	close(keyd[0]);
 	close(table[0]);
 	if (verify[0] >= 0)
 		close(verify[0]);
+	if (dial[0] >= 0)
+		close(dial[0]);
 	if (pid < 0) {
 		__atomic_store_n(&ws->alive, 0, __ATOMIC_RELEASE);
 		close(keyd[1]);
 		close(table[1]);
 		if (verify[1] >= 0)
 			close(verify[1]);
+		if (dial[1] >= 0)
+			close(dial[1]);
 		m->w[i].respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
 		return;
 	}
@@ -186,6 +209,8 @@ spawn_worker(struct master *m, uint32_t i)
 	tablesrv_attach(&m->tables, i, table[1]);
 	if (verify[1] >= 0)
 		verifyd_attach(&m->verifyd, i, verify[1]);
+	if (dial[1] >= 0)
+		dialctl_attach(&m->dial, i, dial[1]);
 	m->w[i].pid = pid;
 	m->w[i].started_ms = mono_ms();
 	__atomic_store_n(&ws->pid, pid, __ATOMIC_RELAXED);
@@ -220,6 +245,30 @@ spawn_dns(struct master *m)
 	m->dns.pid = pid;
 	m->dns.started_ms = mono_ms();
 	log_info("bootstrap DNS resolver started, pid %d", (int)pid);
+}
+
+static void
+spawn_dialer(struct master *m)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_warn("socketpair for the mesh dialer");
+		m->dialer.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
+	pid = roles_spawn_dialer(m, sv[1]);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		m->dialer.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
+	dialctl_started(&m->dial, sv[0]);
+	m->dialer.pid = pid;
+	m->dialer.started_ms = mono_ms();
+	log_info("mesh dialer started, pid %d", (int)pid);
 }
 
 static void
@@ -322,6 +371,7 @@ worker_died(struct master *m, uint32_t i, int status)
 	resteer(m);
 	keyd_detach(&m->keyd, i);
 	verifyd_detach(&m->verifyd, i);
+	dialctl_detach(&m->dial, i);
 	reclaim(m, i);
 	__atomic_add_fetch(&m->shm.ctl->workers[i].restarts, 1, __ATOMIC_RELAXED);
 	if (!m->stopping)
@@ -357,6 +407,16 @@ stun_died(struct master *m, int status)
 }
 
 /* Stopped for a reload, the verifier's successor starts at once. */
+static void
+dialer_died(struct master *m, int status)
+{
+	log_exit(m, "mesh dialer", m->dialer.pid, status);
+	m->dialer.pid = 0;
+	dialctl_gone(&m->dial);
+	if (!m->stopping)
+		schedule_restart(&m->dialer, "mesh dialer");
+}
+
 static void
 verifier_died(struct master *m, int status)
 {
@@ -446,6 +506,10 @@ reap(struct master *m)
 			dns_died(m, status);
 			continue;
 		}
+		if (pid == m->dialer.pid) {
+			dialer_died(m, status);
+			continue;
+		}
 		if (pid == m->acme.pid) {
 			acme_died(m, status);
 			continue;
@@ -469,7 +533,7 @@ running(const struct master *m)
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
 	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->verp.pid != 0) +
-	    (m->acme.pid != 0);
+	    (m->dialer.pid != 0) + (m->acme.pid != 0);
 }
 
 static void
@@ -486,6 +550,8 @@ signal_workers(struct master *m, int sig)
 		kill(m->dns.pid, sig);
 	if (m->verp.pid != 0)
 		kill(m->verp.pid, sig);
+	if (m->dialer.pid != 0)
+		kill(m->dialer.pid, sig);
 	if (m->acme.pid != 0)
 		kill(m->acme.pid, sig);
 }
@@ -593,6 +659,8 @@ respawn_due(struct master *m)
 		spawn_dns(m);
 	if (m->cfg->verify_on && due(&m->verp, now, &next))
 		spawn_verifier(m);
+	if (m->run_mesh && due(&m->dialer, now, &next))
+		spawn_dialer(m);
 	if (m->cfg->acme && due(&m->acme, now, &next))
 		spawn_acme(m);
 	return (int)next;

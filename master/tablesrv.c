@@ -92,6 +92,15 @@ apply(struct tablesrv *ts, uint32_t w, const struct table_req *req,
 	case TOP_CLAIM:
 		resp->result = table_claim(t, req->key, &r);
 		return 0;
+	case TOP_REMOTE_ADD:
+		resp->result = table_remote_add(t, req->key, &r);
+		return 0;
+	case TOP_REMOTE_DEL:
+		resp->result = (int32_t)table_remote_del(t, req->key, &r);
+		return 0;
+	case TOP_REMOTE_CLEAR:
+		resp->result = (int32_t)table_remote_clear(t, &r);
+		return 0;
 	default:
 		return -1;
 	}

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- syscall table: generated from common/sandbox.c by tests/check_policy_doc.py -->"
 END = "<!-- end of the syscall table -->"
 ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"), ("V", "verify"),
-         ("A", "acme"))
+         ("M", "mesh dialer"), ("A", "acme"))
 RULES = {
     "ANY": "yes",
     "NO_EXEC_PROT": "without `PROT_EXEC`",
@@ -37,7 +37,7 @@ def policy():
     body = body[:body.index("\n};")]
     body = re.sub(r"#ifdef __SANITIZE_ADDRESS__.*?#endif", "", body, flags=re.S)
     rows = {}
-    for name, rule, roles in re.findall(r"\{ SC\((\w+)\),\s*(\w+),\s*([WKSDVA |]+)\}", body):
+    for name, rule, roles in re.findall(r"\{ SC\((\w+)\),\s*(\w+),\s*([A-Z |]+)\}", body):
         row = rows.setdefault(name, {})
         for letter, role in ROLES:
             if letter in roles.replace(" ", "").split("|"):

@@ -176,6 +176,44 @@ accept_one(struct wk *w, int fd, const struct sockaddr_storage *ss, int port80)
 	wk_stat(w, ST_TCP_CURRENT, 1);
 }
 
+struct conn *
+conn_outbound(struct wk *w, int fd, SSL *ssl)
+{
+	struct epoll_event ev;
+	struct conn *c;
+	int one = 1;
+
+	/* Only a TCP socket takes this: whatever else came is refused. */
+	if (w->nfree == 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) != 0 || SSL_set_fd(ssl, fd) != 1 ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		ERR_clear_error();
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	c->fd = fd;
+	c->ssl = ssl;
+	c->outbound = 1;
+	c->slot = w->free_slots[--w->nfree];
+	c->gen = next_gen(w);
+	c->deadline_ms = w->now_ms + w->cfg->handshake_timeout_ms;
+	c->in_max = BUF_SIZE;
+	c->state = CS_TLS_HANDSHAKE;
+	SSL_set_connect_state(ssl);
+	tune_socket(w->cfg, fd);
+	w->slots[c->slot] = c;
+	list_add(w, c);
+	c->epoll_events = EPOLLIN;
+	ev.events = c->epoll_events;
+	ev.data.u64 = conn_tag(c);
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+		fatal("epoll_ctl add mesh link");
+	wk_stat(w, ST_TCP_CURRENT, 1);
+	conn_mark_ready(w, c);	/* the ClientHello goes out this turn */
+	return c;
+}
+
 /*
  * Like derper, a connection over -accept-connection-limit/-burst is accepted
  * and closed at once: the client learns something is up, and the kernel's
@@ -492,8 +530,11 @@ tls_handshake(struct wk *w, struct conn *c)
 	if (r == 1) {
 		c->state = CS_HTTP;
 		conn_mark_ready(w, c);	/* the request may already be buffered */
+		if (c->outbound)
+			w->up.established(w, c);
 	} else if (r < 0) {
-		wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
+		if (!c->outbound)
+			wk_stat(w, ST_HANDSHAKE_FAILURES, 1);
 		transport_tls_drain(c);
 		conn_close(w, c, "TLS handshake failed");
 	}

@@ -18,6 +18,12 @@ struct conn *conn_by_tag(struct wk *w, uint64_t tag);
 
 /* Accepts what the listening socket lfd has queued. */
 void	conn_accept(struct wk *w, int lfd, int port80);
+/*
+ * A connection we made (a mesh link): fd, connected, becomes the TLS
+ * client ssl (both now c's). The established upcall runs once TLS is up.
+ * NULL, with both freed, when no slot is free or fd is not TCP.
+ */
+struct conn *conn_outbound(struct wk *w, int fd, SSL *ssl);
 /* From the tick: accepting again after a pause, the login memory budget. */
 void	conn_tick(struct wk *w);
 /* c finished its login: off the login memory budget, onto pool buffers; -1 if closed. */

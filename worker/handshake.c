@@ -11,6 +11,7 @@
 #include "keyd_client.h"
 #include "keyfmt.h"
 #include "mesh.h"
+#include "meshlink.h"
 #include "presence.h"
 #include "tlskey.h"
 #include "verify.h"
@@ -186,7 +187,9 @@ answer(struct wk *w, struct keyd_resp *resp)
 {
 	struct conn *c = conn_at(w, resp->slot, resp->gen);
 
-	if (c != NULL && c->state == CS_WAIT_KEY) {
+	if (c != NULL && c->state == CS_WAIT_KEY && c->outbound)
+		meshlink_keyd(w, c, resp);	/* our own login to a peer relay */
+	else if (c != NULL && c->state == CS_WAIT_KEY) {
 		if (resp->ok)
 			check_client_info(w, c, resp->shared);
 		else

@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "conn.h"
+#include "dial_proto.h"
 #include "handshake.h"
 #include "keyfmt.h"
+#include "meshstat.h"
 #include "metrics.h"
 #include "seqlock.h"
 #include "tlsstore.h"
@@ -310,9 +312,30 @@ debug_allowed(const struct conn *c, const struct http_request *req)
 	return (v4 >> 24) == 127 || (v4 & 0xffc00000u) == 0x64400000u;
 }
 
+/* A key only a peer relay has: which one our route goes through. */
+static size_t
+remote_route_json(struct wk *w, const uint8_t key[KEY_LEN], char *out,
+    size_t cap, const char **status)
+{
+	char text[KEY_TEXT_MAX];
+	struct route r;
+	int remote, peer;
+
+	if (table_dest(&w->shm->table, key, &r, &remote) != 1 || !remote) {
+		*status = "404 Not Found";
+		return (size_t)snprintf(out, cap, "{\"error\":\"not connected\"}\n");
+	}
+	key_format_text(text, NODEKEY_PREFIX, key);
+	peer = meshstat_peer_of_route(w, &r);
+	*status = "200 OK";
+	return (size_t)snprintf(out, cap, "{\"key\":\"%s\",\"via\":\"%s\"}\n",
+	    text, peer >= 0 ? w->links.peers[peer].authority : "");
+}
+
 /*
- * /debug/route?key=nodekey:<hex>: which worker serves a key, for tests and
- * derpd-client's placement check. Loopback and Tailscale addresses only.
+ * /debug/route?key=nodekey:<hex>: which worker serves a key (or, for a key
+ * connected to a peer relay only, which peer), for tests and derpd-client's
+ * placement check. Loopback and Tailscale addresses only.
  */
 static size_t
 route_json(struct wk *w, const struct http_request *req, char *out, size_t cap,
@@ -328,15 +351,54 @@ route_json(struct wk *w, const struct http_request *req, char *out, size_t cap,
 		*status = "400 Bad Request";
 		return (size_t)snprintf(out, cap, "{\"error\":\"want ?key=nodekey:<64 hex digits>\"}\n");
 	}
-	if (table_lookup(&w->shm->table, key, &active) != 1) {
-		*status = "404 Not Found";
-		return (size_t)snprintf(out, cap, "{\"error\":\"not connected\"}\n");
-	}
+	if (table_lookup(&w->shm->table, key, &active) != 1)
+		return remote_route_json(w, key, out, cap, status);
 	n = table_routes(&w->shm->table, key, all);
 	key_format_text(text, NODEKEY_PREFIX, key);
 	*status = "200 OK";
 	return (size_t)snprintf(out, cap, "{\"key\":\"%s\",\"worker\":%u,"
 	    "\"connections\":%d}\n", text, active.worker, n);
+}
+
+/* /debug/mesh: our links to the -mesh-with peers, as JSON. */
+static size_t
+mesh_json(struct wk *w, char *out, size_t cap)
+{
+	const struct shm_mesh_peer *own;
+	char text[KEY_TEXT_MAX];
+	uint32_t keys, routes;
+	size_t n;
+	int i;
+
+	table_remote_counts(&w->shm->table, &keys, &routes);
+	n = (size_t)snprintf(out, cap, "{\"remote_keys\":%u,\"remote_routes\":%u,"
+	    "\"peers\":[", keys, routes);
+	for (i = 0; i < w->links.npeers && n < cap; i++) {
+		own = &w->shm->counters[dial_owner((uint32_t)i, w->nworkers)]->mesh[i];
+		if (__atomic_load_n(&own->has_pub, __ATOMIC_ACQUIRE))
+			key_format_text(text, NODEKEY_PREFIX, own->pub);
+		else
+			text[0] = '\0';
+		n += (size_t)snprintf(out + n, cap - n, "%s{\"peer\":\"%s\","
+		    "\"dial\":\"%s\",\"state\":\"%s\",\"key\":\"%s\","
+		    "\"connects\":%llu,\"present\":%llu,\"gone\":%llu,"
+		    "\"packets_out\":%llu,\"packets_in\":%llu}", i ? "," : "",
+		    w->links.peers[i].authority, w->links.peers[i].dial,
+		    meshstat_state_name(meshstat_state(w, i)), text,
+		    (unsigned long long)meshstat_sum(w, i,
+		    offsetof(struct shm_mesh_peer, connects)),
+		    (unsigned long long)meshstat_sum(w, i,
+		    offsetof(struct shm_mesh_peer, present)),
+		    (unsigned long long)meshstat_sum(w, i,
+		    offsetof(struct shm_mesh_peer, gone)),
+		    (unsigned long long)meshstat_sum(w, i,
+		    offsetof(struct shm_mesh_peer, pkts_out)),
+		    (unsigned long long)meshstat_sum(w, i,
+		    offsetof(struct shm_mesh_peer, pkts_in)));
+	}
+	if (n < cap)
+		n += (size_t)snprintf(out + n, cap - n, "]}\n");
+	return n < cap ? n : cap;
 }
 
 static void
@@ -362,6 +424,9 @@ serve_debug(struct wk *w, struct conn *c, const struct http_request *req,
 	} else if (http_str_eq(&req->path, "/debug/route")) {
 		r.type = "application/json";
 		r.body_len = route_json(w, req, body, BODY_MAX, &r.status);
+	} else if (http_str_eq(&req->path, "/debug/mesh")) {
+		r.type = "application/json";
+		r.body_len = mesh_json(w, body, BODY_MAX);
 	} else if (http_str_eq(&req->path, "/debug/")) {
 		r.type = "text/html; charset=utf-8";
 		r.body_len = (size_t)snprintf(body, BODY_MAX,
@@ -369,6 +434,7 @@ serve_debug(struct wk *w, struct conn *c, const struct http_request *req,
 		    "<li><a href=\"/debug/varz\">/debug/varz</a> (Prometheus)</li>"
 		    "<li><a href=\"/metrics\">/metrics</a> (same)</li>"
 		    "<li>/debug/route?key=nodekey:&lt;hex&gt; (which worker serves a key)</li>"
+		    "<li><a href=\"/debug/mesh\">/debug/mesh</a> (links to peer relays)</li>"
 		    "</ul></body></html>\n");
 	} else {
 		free(body);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "forward.h"
 #include "keyd_client.h"
 #include "log.h"
 #include "mesh.h"
@@ -149,6 +150,25 @@ handle_record(struct wk *w, const struct ring_rec *rec, const uint8_t *payload)
 		break;
 	case RING_PEER_PRESENT:
 		note_present(w, rec, payload);
+		break;
+	case RING_FORWARD:
+		if (rec->epoch == w->epoch && rec->payload_len >= KEY_LEN &&
+		    rec->payload_len - KEY_LEN <= DERP_MAX_PACKET)
+			forward_out(w, rec->slot, rec->gen, rec->key, payload,
+			    payload + KEY_LEN, rec->payload_len - KEY_LEN);
+		else {
+			wk_stat(w, ST_DROP_GONE, 1);
+			wk_stat(w, ST_DROP_BYTES_GONE, rec->payload_len);
+		}
+		break;
+	case RING_LOCAL_GONE:
+		mesh_note_gone(w, rec->key);
+		break;
+	case RING_REGION_GONE:
+		peergone_fire(w, rec->key);
+		break;
+	case RING_SWEEP:
+		peergone_sweep(w);
 		break;
 	}
 }

@@ -18,10 +18,12 @@
 #include <openssl/rand.h>
 
 #include "conn.h"
+#include "dial_proto.h"
 #include "handshake.h"
 #include "inbox.h"
 #include "keyd_client.h"
 #include "log.h"
+#include "meshlink.h"
 #include "role.h"
 #include "route.h"
 #include "sandbox.h"
@@ -30,6 +32,7 @@
 #include "table_client.h"
 #include "probe.h"
 #include "timers.h"
+#include "tlsclient.h"
 #include "tlsctx.h"
 #include "verify.h"
 #include "worker.h"
@@ -103,6 +106,7 @@ static void
 start_region(struct wk *w)
 {
 	struct shm_counters *mine = w->shm->counters[w->id];
+	uint32_t i;
 
 	mine->stats[ST_TCP_CURRENT] = 0;
 	mine->stats[ST_CLIENTS_CURRENT] = 0;
@@ -110,6 +114,11 @@ start_region(struct wk *w)
 	mine->stats[ST_LOGIN_MEM_BYTES] = 0;
 	mine->watchers = 0;
 	mine->ready = 0;
+	for (i = 0; i < MESH_MAX_PEERS; i++) {
+		mine->mesh[i].state = LINK_WAIT;
+		mine->mesh[i].slot = mine->mesh[i].gen = 0;
+		mine->mesh[i].has_pub = 0;
+	}
 	inbox_start(w);
 	w->verify_restarts = __atomic_load_n(&w->shm->ctl->verify_restarts,
 	    __ATOMIC_ACQUIRE);
@@ -134,6 +143,34 @@ evfds_from(const json_t *setup, uint32_t n)
 		fds[i] = (int)json_integer_value(v);
 	}
 	return fds;
+}
+
+/*
+ * -mesh-with: the whole list (for names in /metrics), the links that are
+ * ours, the TLS client with its trust anchors, the dialer's socket.
+ */
+static void
+mesh_from_setup(struct wk *w, const json_t *setup)
+{
+	struct mesh_links *ls = &w->links;
+	char err[512];
+	int i;
+
+	ls->dial_fd = setup_fd(setup, "dialer");
+	if (*w->cfg->mesh_with == '\0')
+		return;
+	if ((ls->peers = calloc(MESH_MAX_PEERS, sizeof(*ls->peers))) == NULL ||
+	    (ls->own = calloc(MESH_MAX_PEERS, sizeof(*ls->own))) == NULL)
+		fatal("mesh links");
+	if (mesh_peers_parse(w->cfg->mesh_with, ls->peers, &ls->npeers, err,
+	    sizeof(err)) != 0)
+		fatalx("set-up: -mesh-with: %s", err);
+	if (ls->dial_fd < 0)
+		fatalx("set-up: -mesh-with but no mesh dialer");
+	for (i = 0; i < ls->npeers; i++)
+		if (dial_owner((uint32_t)i, w->nworkers) == w->id)
+			ls->own[ls->nown++].peer = (uint32_t)i;
+	ls->ctx = tlsclient_new(setup_str(setup, "mesh_ca"));
 }
 
 /* What the master's set-up says (common/role.h); it lives as long as we do. */
@@ -166,6 +203,7 @@ from_setup(struct wk *w, const json_t *setup)
 	if (cfg->tls)
 		w->ssl_ctx = tlsctx_new(w, setup_str(setup, "client_ca"),
 		    setup_str(setup, "client_crl"));
+	mesh_from_setup(w, setup);
 }
 
 /* Everything that needs syscalls the sandbox forbids happens here. */
@@ -182,6 +220,7 @@ setup(struct wk *w, const json_t *setup)
 	w->verifyd.size = sizeof(struct verifyd_req);
 	w->up.input = session_input;
 	w->up.closing = session_closing;
+	w->up.established = meshlink_established;
 	w->nslots = (uint32_t)w->cfg->max_clients;
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	w->free_slots = calloc(w->nslots, sizeof(*w->free_slots));
@@ -205,6 +244,8 @@ setup(struct wk *w, const json_t *setup)
 	poll_fd(w, w->table_fd, TAG_TABLE);
 	if (w->verify_fd >= 0)
 		poll_fd(w, w->verify_fd, TAG_VERIFYD);
+	if (w->links.dial_fd >= 0)
+		poll_fd(w, w->links.dial_fd, TAG_DIAL);
 	poll_fd(w, w->sigfd, TAG_SIGNAL);
 	poll_fd(w, w->timerfd, TAG_TIMER);
 
@@ -219,6 +260,11 @@ setup(struct wk *w, const json_t *setup)
 		SSL_free(probe);
 	}
 	tzset();	/* checking a client certificate's dates reads the zone */
+	if (w->links.ctx != NULL) {
+		if ((probe = SSL_new(w->links.ctx)) == NULL)
+			fatalx("SSL_new failed");
+		SSL_free(probe);
+	}
 	ERR_clear_error();	/* kept empty from now on: see tls_error() */
 	sodium_memzero(warm, sizeof(warm));
 }
@@ -254,7 +300,7 @@ begin_stop(struct wk *w)
 	}
 	for (c = w->all; c != NULL; c = next) {
 		next = c->next;
-		if (c->state != CS_RELAY) {
+		if (c->state != CS_RELAY || c->outbound) {
 			conn_close(w, c, "server stopping");
 			continue;
 		}
@@ -334,6 +380,9 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 		if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			verify_readable(w);
 		break;
+	case TAG_DIAL:
+		meshlink_dial_readable(w);
+		break;
 	case TAG_SIGNAL:
 		handle_signal(w);
 		break;
@@ -341,6 +390,7 @@ dispatch(struct wk *w, const struct epoll_event *ev)
 		drain_fd(w->timerfd);
 		timers_tick(w);
 		verify_tick(w);
+		meshlink_tick(w);
 		break;
 	default:
 		if ((c = conn_by_tag(w, ev->data.u64)) != NULL)
@@ -395,6 +445,7 @@ worker_main(void)
 		sandbox_apply(SANDBOX_WORKER);
 	log_info("ready");
 	__atomic_store_n(&w.shm->counters[w.id]->ready, 1, __ATOMIC_RELEASE);
+	meshlink_start(&w);
 	run(&w);
 	exit(0);
 }

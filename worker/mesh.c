@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "dial_proto.h"
 #include "keyset.h"
 #include "log.h"
 #include "route.h"
@@ -211,6 +212,45 @@ close_peer(struct wk *w, const uint8_t *key)
 	}
 }
 
+/*
+ * Which -mesh-with peer a mesh client is (the key our link to that peer
+ * saw), for the per-peer counters: its index + 1, or 0 (a monitor, or a
+ * relay we do not dial).
+ */
+static int
+peer_of(struct wk *w, struct conn *c)
+{
+	const struct shm_mesh_peer *mp;
+	int i;
+
+	for (i = 0; c->mesh_peer == 0 && i < w->links.npeers; i++) {
+		mp = &w->shm->counters[dial_owner((uint32_t)i, w->nworkers)]->mesh[i];
+		if (__atomic_load_n(&mp->has_pub, __ATOMIC_ACQUIRE) &&
+		    memcmp(mp->pub, c->key, KEY_LEN) == 0)
+			c->mesh_peer = i + 1;
+	}
+	return c->mesh_peer;
+}
+
+static void
+forwarded_in(struct wk *w, struct conn *c, const uint8_t *payload, uint32_t len)
+{
+	struct shm_mesh_peer *mp;
+	uint64_t *p;
+	int peer;
+
+	wk_stat(w, ST_PACKETS_FORWARDED_IN, 1);
+	if ((peer = peer_of(w, c)) != 0) {
+		mp = &w->shm->counters[w->id]->mesh[peer - 1];
+		p = &mp->pkts_in;
+		__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
+		p = &mp->bytes_in;
+		__atomic_store_n(p, *p + len - 2 * KEY_LEN, __ATOMIC_RELAXED);
+	}
+	route_forwarded(w, c, payload, payload + KEY_LEN, payload + 2 * KEY_LEN,
+	    len - 2 * KEY_LEN);
+}
+
 int
 mesh_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
     uint32_t len)
@@ -227,9 +267,7 @@ mesh_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
 		close_peer(w, payload);
 		break;
 	case FRAME_FORWARD_PACKET:
-		wk_stat(w, ST_PACKETS_FORWARDED_IN, 1);
-		route_packet(w, c, payload, payload + KEY_LEN,
-		    payload + 2 * KEY_LEN, len - 2 * KEY_LEN);
+		forwarded_in(w, c, payload, len);
 		break;
 	}
 	return 0;

@@ -27,7 +27,10 @@ void	mesh_note_gone(struct wk *w, const uint8_t *key);
 void	mesh_sweep(struct wk *w);
 /* c is closing: it watches no more. */
 void	mesh_drop_watcher(struct wk *w, struct conn *c);
-/* WatchConns, ClosePeer, ForwardPacket from c; -1 (c closed) without the mesh key. */
+/*
+ * WatchConns, ClosePeer, ForwardPacket from c; -1 (c closed) without the
+ * mesh key. A forwarded packet goes to a local client only.
+ */
 int	mesh_frame(struct wk *w, struct conn *c, uint8_t type,
 	    const uint8_t *payload, uint32_t len);
 

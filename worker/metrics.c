@@ -9,6 +9,8 @@
  */
 #include "metrics.h"
 
+#include "meshstat.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +104,11 @@ static const struct {
 	    "Route switches by a duplicate that had sent before (fighting)" },
 	{ "derp_packets_forwarded_in", "counter", ST_PACKETS_FORWARDED_IN,
 	    "ForwardPacket frames received from mesh peers" },
+	{ "derp_packets_forwarded_out", "counter", ST_PACKETS_FORWARDED_OUT,
+	    "Packets for keys at a peer relay, sent on as ForwardPacket" },
+	{ "derpd_mesh_remote_routes_refused_total", "counter",
+	    ST_REMOTE_ROUTES_REFUSED,
+	    "PeerPresent from a peer relay that found no room in the table" },
 	{ "derpd_ring_resets_total", "counter", ST_RING_RESETS,
 	    "Cross-worker rings discarded as corrupt" },
 	{ "derpd_logins_refused_full_total", "counter", ST_TABLE_FULL,
@@ -126,6 +133,10 @@ static const struct {
 	{ "queue_tail", ST_DROP_QUEUE_FULL, ST_DROP_BYTES_QUEUE_FULL },
 	{ "ring_full", ST_DROP_RING_FULL, ST_DROP_BYTES_RING_FULL },
 	{ "write_error", ST_DROP_WRITE_ERROR, ST_MAX },
+	{ "unknown_dest_on_fwd", ST_DROP_UNKNOWN_DEST_FWD,
+	    ST_DROP_BYTES_UNKNOWN_DEST_FWD },
+	{ "mesh_loop", ST_DROP_MESH_LOOP, ST_DROP_BYTES_MESH_LOOP },
+	{ "mesh_queue_full", ST_DROP_MESH_QUEUE, ST_DROP_BYTES_MESH_QUEUE },
 };
 
 static const char *const frame_names[STAT_FRAME_TYPES] = {
@@ -318,6 +329,67 @@ emit_access(struct wk *w, struct out *o)
 }
 
 static void
+emit_peer_family(struct wk *w, struct out *o, const char *name,
+    const char *help, size_t off)
+{
+	int i;
+
+	family(o, name, "counter", help);
+	for (i = 0; i < w->links.npeers; i++)
+		emit(o, "%s{peer=\"%s\"} %llu\n", name, w->links.peers[i].authority,
+		    (unsigned long long)meshstat_sum(w, i, off));
+}
+
+static void
+emit_mesh(struct wk *w, struct out *o)
+{
+	uint32_t keys, routes, st, cur;
+	int i;
+
+	table_remote_counts(&w->shm->table, &keys, &routes);
+	family(o, "derpd_mesh_remote_keys", "gauge",
+	    "Keys reachable through a peer relay (and maybe here too)");
+	emit(o, "derpd_mesh_remote_keys %u\n", keys);
+	family(o, "derpd_mesh_remote_routes", "gauge",
+	    "Routes to keys through peer relays (a key may have several)");
+	emit(o, "derpd_mesh_remote_routes %u\n", routes);
+	if (w->links.npeers == 0)
+		return;
+	family(o, "derpd_mesh_peer_up", "gauge",
+	    "1 while our link to the peer relay is logged in and watching");
+	for (i = 0; i < w->links.npeers; i++)
+		emit(o, "derpd_mesh_peer_up{peer=\"%s\"} %d\n",
+		    w->links.peers[i].authority, meshstat_state(w, i) == LINK_UP);
+	family(o, "derpd_mesh_peer_state", "gauge",
+	    "Our link to the peer relay, by state (1 for the current one)");
+	for (i = 0; i < w->links.npeers; i++)
+		for (st = 0, cur = meshstat_state(w, i); st < LINK_NSTATES; st++)
+			emit(o, "derpd_mesh_peer_state{peer=\"%s\",state=\"%s\"} "
+			    "%d\n", w->links.peers[i].authority,
+			    meshstat_state_name(st), st == cur);
+	emit_peer_family(w, o, "derpd_mesh_peer_connects_total",
+	    "Logins to the peer relay", offsetof(struct shm_mesh_peer, connects));
+	emit_peer_family(w, o, "derpd_mesh_peer_present_total",
+	    "PeerPresent frames from the peer relay",
+	    offsetof(struct shm_mesh_peer, present));
+	emit_peer_family(w, o, "derpd_mesh_peer_gone_total",
+	    "PeerGone frames from the peer relay",
+	    offsetof(struct shm_mesh_peer, gone));
+	emit_peer_family(w, o, "derpd_mesh_forwarded_packets_out_total",
+	    "Packets forwarded to the peer relay",
+	    offsetof(struct shm_mesh_peer, pkts_out));
+	emit_peer_family(w, o, "derpd_mesh_forwarded_bytes_out_total",
+	    "Bytes of packets forwarded to the peer relay",
+	    offsetof(struct shm_mesh_peer, bytes_out));
+	emit_peer_family(w, o, "derpd_mesh_forwarded_packets_in_total",
+	    "Packets the peer relay forwarded to us",
+	    offsetof(struct shm_mesh_peer, pkts_in));
+	emit_peer_family(w, o, "derpd_mesh_forwarded_bytes_in_total",
+	    "Bytes of packets the peer relay forwarded to us",
+	    offsetof(struct shm_mesh_peer, bytes_in));
+}
+
+static void
 emit_accept_limit(struct wk *w, struct out *o)
 {
 	family(o, "tls_listener_accepted_connections", "counter",
@@ -442,5 +514,6 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 	emit_accept_limit(w, &o);
 	emit_tls(w, &o);
 	emit_access(w, &o);
+	emit_mesh(w, &o);
 	return o.len;
 }

@@ -202,7 +202,6 @@ peergone_sweep(struct wk *w)
 	struct heard_table *t = &w->heard;
 	uint8_t (*gone)[KEY_LEN];
 	struct heard_src *s;
-	struct route r;
 	uint32_t b, n = 0, i;
 
 	if (t->nsrcs == 0)
@@ -214,7 +213,7 @@ peergone_sweep(struct wk *w)
 	}
 	for (b = 0; b < t->nbuckets; b++)
 		for (s = t->buckets[b]; s != NULL && n < t->nsrcs; s = s->hnext)
-			if (table_lookup(&w->shm->table, s->key, &r) == 0)
+			if (table_present(&w->shm->table, s->key) == 0)
 				memcpy(gone[n++], s->key, KEY_LEN);
 	for (i = 0; i < n; i++)
 		peergone_fire(w, gone[i]);

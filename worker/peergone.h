@@ -13,7 +13,10 @@
 void	peergone_note_src(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN]);
 /* src left the server: tell every local connection that heard from it. */
 void	peergone_fire(struct wk *w, const uint8_t src[KEY_LEN]);
-/* A worker died: PeerGone for every source no longer in the table. */
+/*
+ * A worker died, or a mesh link went down: PeerGone for every source that
+ * is nowhere in the region now (neither here nor at a peer relay).
+ */
 void	peergone_sweep(struct wk *w);
 /* c is closing: forget what it heard. */
 void	peergone_drop_conn(struct wk *w, struct conn *c);

@@ -142,12 +142,31 @@ presence_unregister(struct wk *w, struct conn *c)
 	table_client_ask(w, TOP_UNREGISTER, c->slot, c->gen, c->key, NULL);
 }
 
+/* Tells watchers on every worker that key's last connection here left. */
+static void
+broadcast_left(struct wk *w, const uint8_t key[KEY_LEN])
+{
+	uint32_t i;
+
+	mesh_note_gone(w, key);
+	for (i = 0; i < w->nworkers; i++)
+		if (i != w->id)
+			route_push(w, i, RING_LOCAL_GONE, 0, 0, 0, key, NULL, 0);
+}
+
 void
 presence_unregistered(struct wk *w, const struct table_resp *resp)
 {
-	/* PeerGone only when the key's last connection leaves. */
+	/*
+	 * PeerGone only when the key's last connection leaves: to watchers
+	 * always (they hear of local clients only), to those who heard from
+	 * it only if it is nowhere in the region now (derper's
+	 * notePeerGoneFromRegionLocked).
+	 */
 	if (resp->result == TABLE_GONE)
 		broadcast_gone(w, resp->key);
+	else if (resp->result == TABLE_LEFT)
+		broadcast_left(w, resp->key);
 }
 
 /* Tells a fighting client, at most once a minute, via a Health frame. */

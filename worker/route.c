@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "forward.h"
 #include "peergone.h"
 
 void
@@ -74,6 +75,13 @@ route_deliver_local(struct wk *w, uint32_t slot, uint32_t gen,
 	queue_packet(w, d, src, pkt, len);
 }
 
+static void
+drop(struct wk *w, enum stat_id packets, enum stat_id bytes, uint32_t len)
+{
+	wk_stat(w, packets, 1);
+	wk_stat(w, bytes, len);
+}
+
 /* derper answers only disco packets with PeerGone(not here), 1/s, burst 3. */
 static void
 note_not_here(struct wk *w, struct conn *c, const uint8_t dst[KEY_LEN],
@@ -81,8 +89,6 @@ note_not_here(struct wk *w, struct conn *c, const uint8_t dst[KEY_LEN],
 {
 	uint8_t f[DERP_FRAME_HDR_LEN + KEY_LEN + 1];
 
-	wk_stat(w, ST_DROP_UNKNOWN_DEST, 1);
-	wk_stat(w, ST_DROP_BYTES_UNKNOWN_DEST, len);
 	if (!packet_looks_like_disco(pkt, len))
 		return;
 	c->peer_gone_tokens += (w->now_ms - c->peer_gone_last_ms) / 1000.0;
@@ -96,31 +102,80 @@ note_not_here(struct wk *w, struct conn *c, const uint8_t dst[KEY_LEN],
 	wk_stat(w, ST_PEER_GONE_NOT_HERE, 1);
 }
 
+/* To the worker route r names (a client, or a mesh link when forwarding). */
+static void
+route_to(struct wk *w, const struct route *r, int forward,
+    const uint8_t src[KEY_LEN], const uint8_t dst[KEY_LEN],
+    const uint8_t *pkt, uint32_t len)
+{
+	int wake;
+
+	if (r->worker == w->id && r->epoch == w->epoch) {
+		if (forward)
+			forward_out(w, r->slot, r->gen, src, dst, pkt, len);
+		else
+			route_deliver_local(w, r->slot, r->gen, src, pkt, len);
+	} else if (r->worker == w->id || !shm_route_live(w->shm, r))
+		/* its worker died; the master is removing its routes */
+		drop(w, ST_DROP_GONE, ST_DROP_BYTES_GONE, len);
+	else if (!forward)
+		route_push(w, r->worker, RING_PACKET, r->slot, r->gen, r->epoch,
+		    src, pkt, len);
+	else if (ring_push2(&w->rings.tx[r->worker], RING_FORWARD, r->slot,
+	    r->gen, r->epoch, src, dst, KEY_LEN, pkt, len, &wake) != 0)
+		drop(w, ST_DROP_RING_FULL, ST_DROP_BYTES_RING_FULL, len);
+	else if (wake)
+		w->wake_mask |= 1ULL << r->worker;
+}
+
 void
 route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
     const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len)
 {
 	struct route r;
-	int found;
+	int found, remote;
 
 	wk_stat(w, ST_PACKETS_RECV, 1);
 	wk_stat(w, ST_BYTES_RECV, len);
-	if ((found = table_lookup(&w->shm->table, dst, &r)) == 0) {
+	if ((found = table_dest(&w->shm->table, dst, &r, &remote)) == 0) {
+		drop(w, ST_DROP_UNKNOWN_DEST, ST_DROP_BYTES_UNKNOWN_DEST, len);
 		note_not_here(w, c, dst, pkt, len);
 		return;
 	}
 	if (found < 0) {	/* no clean read: drop it, claim nothing */
-		wk_stat(w, ST_DROP_GONE, 1);
-		wk_stat(w, ST_DROP_BYTES_GONE, len);
+		drop(w, ST_DROP_GONE, ST_DROP_BYTES_GONE, len);
 		return;
 	}
-	if (r.worker == w->id && r.epoch == w->epoch)
-		route_deliver_local(w, r.slot, r.gen, src, pkt, len);
-	else if (r.worker != w->id && shm_route_live(w->shm, &r))
-		route_push(w, r.worker, RING_PACKET, r.slot, r.gen, r.epoch, src,
-		    pkt, len);
-	else {		/* its worker died; the master is removing its routes */
-		wk_stat(w, ST_DROP_GONE, 1);
-		wk_stat(w, ST_DROP_BYTES_GONE, len);
+	if (remote)
+		wk_stat(w, ST_PACKETS_FORWARDED_OUT, 1);
+	route_to(w, &r, remote, src, dst, pkt, len);
+}
+
+/*
+ * derper's handleFrameForwardPacket: a packet a peer relay forwarded goes
+ * to a local client or nowhere, never on to another relay (no loops). A
+ * key that is remote here too (both relays think the other has it) is a
+ * loop, dropped and counted; a disco packet for a key not here gets
+ * PeerGone(not here) back, which makes the sender drop its stale route.
+ */
+void
+route_forwarded(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
+    const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len)
+{
+	struct route r;
+	int found, remote;
+
+	if ((found = table_dest(&w->shm->table, dst, &r, &remote)) < 0) {
+		drop(w, ST_DROP_GONE, ST_DROP_BYTES_GONE, len);
+		return;
 	}
+	if (found == 1 && !remote) {
+		route_to(w, &r, 0, src, dst, pkt, len);
+		return;
+	}
+	if (remote)
+		drop(w, ST_DROP_MESH_LOOP, ST_DROP_BYTES_MESH_LOOP, len);
+	else
+		drop(w, ST_DROP_UNKNOWN_DEST_FWD, ST_DROP_BYTES_UNKNOWN_DEST_FWD, len);
+	note_not_here(w, c, dst, pkt, len);
 }

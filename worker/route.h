@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Where a packet goes: to a connection on this worker, or into the ring of
- * the worker that serves its destination (which the shared table names).
+ * the worker that serves its destination (which the shared table names);
+ * for a key connected to a peer relay, out on the mesh link to it.
  */
 #ifndef DERPD_ROUTE_H
 #define DERPD_ROUTE_H
 
 #include "wk.h"
 
-/* Sends pkt from src to dst, wherever dst is connected; c sent it. */
+/*
+ * Sends pkt from src to dst, wherever dst is connected: here, or at a peer
+ * relay (forwarded on our mesh link to it); c sent it.
+ */
 void	route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
+	    const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len);
+/* The same for a packet peer relay c forwarded: to a local client only. */
+void	route_forwarded(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 	    const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len);
 /* Queues a packet to local connection (slot, gen), counting a drop if gone. */
 void	route_deliver_local(struct wk *w, uint32_t slot, uint32_t gen,

@@ -8,8 +8,10 @@
 #include "handshake.h"
 #include "http_serve.h"
 #include "mesh.h"
+#include "meshlink.h"
 #include "peergone.h"
 #include "presence.h"
+#include "remote.h"
 #include "table_client.h"
 
 #define TABLE_BATCH	64	/* answers per wake-up */
@@ -17,6 +19,10 @@
 void
 session_input(struct wk *w, struct conn *c)
 {
+	if (c->outbound) {	/* our mesh link to a peer relay */
+		meshlink_input(w, c);
+		return;
+	}
 	switch (c->state) {
 	case CS_HTTP:
 		if (serve_http(w, c) <= 0 || c->fd < 0)
@@ -44,6 +50,8 @@ session_closing(struct wk *w, struct conn *c)
 		if (c->preferred)
 			wk_stat(w, ST_HOME_CLIENTS, -1);
 	}
+	if (c->link != NULL)
+		meshlink_closed(w, c);
 	presence_unregister(w, c);
 	peergone_drop_conn(w, c);
 	mesh_drop_watcher(w, c);
@@ -84,6 +92,11 @@ answer(struct wk *w, const struct table_resp *resp)
 	case TOP_CLAIM:
 		if ((c = conn_at(w, resp->slot, resp->gen)) != NULL)
 			presence_claimed(w, c, resp);
+		break;
+	case TOP_REMOTE_ADD:
+	case TOP_REMOTE_DEL:
+	case TOP_REMOTE_CLEAR:
+		remote_answered(w, resp);
 		break;
 	}
 }

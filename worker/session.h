@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What a connection's bytes mean at each stage (an HTTP request, the
- * ClientInfo frame, DERP frames), what closing it must undo, and what the
+ * ClientInfo frame, DERP frames; or, on our own mesh links, a peer relay's
+ * answers), what closing it must undo, and what the
  * master's answers about the connection table mean for it. The first two
  * are the connection layer's upcalls (struct conn_upcalls).
  */

@@ -39,8 +39,10 @@ timers_tick(struct wk *w)
 
 	for (c = w->all; c != NULL; c = next) {
 		next = c->next;
-		/* derper gives mesh peers 30 s: they may be sent a long dump. */
-		wt = c->can_mesh ? MESH_WRITE_TIMEOUT_MS : w->cfg->tcp_write_timeout_ms;
+		/* derper gives mesh peers 30 s: they may be sent a long dump
+		 * (and our own links to peer relays as long). */
+		wt = c->can_mesh || c->outbound ? MESH_WRITE_TIMEOUT_MS :
+		    w->cfg->tcp_write_timeout_ms;
 		if (c->state != CS_RELAY) {
 			if (w->now_ms >= c->deadline_ms) {
 				if (c->state != CS_FLUSH_CLOSE)

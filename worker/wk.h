@@ -9,10 +9,14 @@
  *   websocket, clientcert           what it holds before it logs in, its
  *                                   TLS client certificate
  *   conn                            lifecycle, epoll, read/write loops, timers
+ *   forward, dial_client,           a packet out on a mesh link, the mesh
+ *   tlsclient, linkparse            dialer's answers, the links' TLS and bytes
  *   peergone, route, mesh,          what DERP means: who heard from whom,
- *   presence, inbox, derp_in,       where a packet goes, mesh watchers, the
- *   keyd_client, handshake,         table entries, records from other workers,
- *   verify, http_serve, metrics     frames, the login, who may log in, HTTP
+ *   presence, remote, inbox,        where a packet goes, mesh watchers, the
+ *   derp_in, keyd_client,           table entries (local and remote), records
+ *   handshake, verify, meshlink,    from other workers, frames, the login,
+ *   http_serve, metrics             who may log in, our own logins to peer
+ *                                   relays, HTTP
  *   session                         which of those a connection's bytes go to
  *   main                            set-up, sandbox, event loop
  *
@@ -32,6 +36,7 @@
 #include "config.h"
 #include "frame.h"
 #include "keyd_proto.h"
+#include "meshpeers.h"
 #include "ratelimit.h"
 #include "shm.h"
 #include "table_proto.h"
@@ -48,6 +53,7 @@ enum conn_state {
 };
 
 struct heard_src;
+struct mesh_link;
 struct tls_sign;
 struct tls_store;
 struct ws_conn;
@@ -74,6 +80,9 @@ struct conn {
 	int		 port80;	/* accepted on -http-port beside TLS */
 	uint32_t	 verify_id;	/* our request the verifier has not answered; 0: none */
 	int64_t		 verify_next_ms;	/* when to ask about it again; 0: never */
+	int		 outbound;	/* we connected: a mesh link (c->link) */
+	struct mesh_link *link;
+	int		 mesh_peer;	/* a peer relay's mesh client: its index + 1 */
 	int		 in_ready;	/* on the ready list */
 	struct conn	*ready_next;
 	int		 in_flush;	/* on the flush list */
@@ -129,6 +138,8 @@ struct wk;
 struct conn_upcalls {
 	void	(*input)(struct wk *, struct conn *);	/* c->in has new bytes */
 	void	(*closing)(struct wk *, struct conn *);	/* before c goes away */
+	/* An outbound c's TLS is up: it speaks first. */
+	void	(*established)(struct wk *, struct conn *);
 };
 
 /* peergone.c: per source key, the local connections that heard from it. */
@@ -151,6 +162,37 @@ struct watcher_list {
 	struct conn	**conns;
 	uint32_t	 n, cap;
 	struct keyset	 announced;
+};
+
+/* meshlink.c: this worker's link to one -mesh-with peer. */
+struct mesh_link {
+	uint32_t	 peer;		/* index into the -mesh-with list */
+	int		 state;		/* enum link_state */
+	int		 phase;		/* while LINK_LOGIN (meshlink.c) */
+	struct conn	*c;		/* while LINK_LOGIN or LINK_UP */
+	uint32_t	 dial_id;
+	int64_t		 due_ms;	/* WAIT: next attempt; DIALING: give up */
+	int64_t		 backoff_ms;
+	int64_t		 up_since_ms;
+	int64_t		 last_rx_ms;
+	uint32_t	 failures;	/* attempts failed in a row */
+	int		 learned;	/* routes were asked for: clear them on close */
+	int		 watching;	/* the peer's dump began: our mesh key is good */
+	int		 noted;		/* why it is closing was logged */
+	char		 last_why[96];	/* the last failure's, logged */
+	uint8_t		 peer_pub[KEY_LEN];
+	uint8_t		 shared[KEY_LEN];	/* the login's box key, until ServerInfo */
+};
+
+/* meshlink.c: the -mesh-with list, and the links this worker owns. */
+struct mesh_links {
+	struct mesh_peer *peers;	/* the whole list */
+	int		 npeers;
+	struct mesh_link *own;		/* peers with dial_owner() == us */
+	uint32_t	 nown;
+	int		 dial_fd;	/* SOCK_SEQPACKET to the mesh dialer, or -1 */
+	SSL_CTX		*ctx;		/* TLS client, the -mesh-ca-file or system roots */
+	uint32_t	 next_id;
 };
 
 /* loginmem.c: what connections that have not logged in hold. */
@@ -244,6 +286,7 @@ struct wk {
 	struct req_queue table;		/* to the master */
 	struct req_queue verifyd;	/* to the verifier */
 	struct rings	 rings;
+	struct mesh_links links;
 };
 
 /* Epoll tags for fds that are not connections. */
@@ -255,6 +298,7 @@ struct wk {
 #define TAG_HTTP	0xffffffff00000006ULL
 #define TAG_TABLE	0xffffffff00000007ULL
 #define TAG_VERIFYD	0xffffffff00000008ULL
+#define TAG_DIAL	0xffffffff00000009ULL
 
 /* Adds n to one of this worker's counters in shared memory. */
 static inline void

@@ -257,19 +257,21 @@ class DerpServer:
 @pytest.fixture
 def derp_server(derpd_bin, keyfile, tmp_path, request):
     """Factory: derp_server(workers=2, extra_args=(), keyfile=None, binary=None,
-    user="nobody", nofile=None, env=None) -> DerpServer; `binary` replaces
-    derpd_bin (e.g. the test build); as root, -user `user` unless that is None;
-    `nofile`: RLIMIT_NOFILE (soft and hard) to start it with; `env`: variables
-    added to its environment.
+    user="nobody", nofile=None, env=None, port=None) -> DerpServer; `binary`
+    replaces derpd_bin (e.g. the test build); as root, -user `user` unless that
+    is None; `nofile`: RLIMIT_NOFILE (soft and hard) to start it with; `env`:
+    variables added to its environment; `port`: the port to listen on
+    (default: a free one).
     Every server started is stopped (and checked for leftovers) at teardown."""
     servers = []
     request.node._derp_servers = servers     # for the failure report hook below
 
     def start(workers=2, extra_args=(), keyfile=keyfile, binary=None, user="nobody",
-              nofile=None, env=None):
+              nofile=None, env=None, port=None):
         log = tmp_path / f"derpd-{len(servers)}.log"
         srv = DerpServer(binary or derpd_bin, keyfile, log, workers=workers,
-                         extra_args=extra_args, user=user, nofile=nofile, env=env)
+                         extra_args=extra_args, user=user, nofile=nofile, env=env,
+                         port=port)
         servers.append(srv)
         return srv
 

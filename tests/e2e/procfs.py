@@ -12,6 +12,7 @@ ROLE_RES = {
     "stun": re.compile(r"STUN server started, pid (\d+)"),
     "dns": re.compile(r"bootstrap DNS resolver started, pid (\d+)"),
     "verify": re.compile(r"verifier started, pid (\d+)"),
+    "dialer": re.compile(r"mesh dialer started, pid (\d+)"),
     "acme": re.compile(r"ACME client started, pid (\d+)"),
 }
 WORKER_RE = re.compile(r"worker (\d+) started, pid (\d+)")

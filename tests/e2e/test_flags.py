@@ -62,6 +62,7 @@ DERPD_FLAGS = {
     "handshake-timeout": ("duration", "10s"), "verbose": ("bool", None),
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
     "acme-directory": ("string", None), "acme-ca-file": ("string", None),
+    "mesh-ca-file": ("string", None),
     "placement": ("string", '"hash"'),
     "allow-keys": ("string", None), "verify-interval": ("duration", None),
     "client-ca": ("string", None), "client-crl": ("string", None),
@@ -126,7 +127,6 @@ def test_version(derpd_bin):
 
 
 @pytest.mark.parametrize("args,names", [
-    (["-mesh-with", "derp1.example.com,derp2.example.com"], ["-mesh-with"]),
     (["-secrets-url", "https://setec.example/"], ["-secrets-url"]),
     (["-ace"], ["-ace"]),
     (["-bootstrap-dns-names", "a.example/txt.example"], ["rollout"]),

@@ -55,6 +55,7 @@ DERPER_NAMES = {
     "derp_got_ping", "derp_sent_pong", "derp_unknown_frames",
     "derp_total_dup_client_conns", "derp_current_dup_client_keys",
     "derp_current_dup_client_conns", "derp_packets_forwarded_in",
+    "derp_packets_forwarded_out",
     "derp_websocket_accepts", "bootstrap_dns_requests", "stun_requests",
     "stun_addrfamily", "tls_listener_accepted_connections",
     "tls_listener_rejected_connections",

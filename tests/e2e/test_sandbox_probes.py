@@ -2,17 +2,17 @@
 """Every sandboxed role against every class of call its policy forbids
 (SECURITY.md, "Syscall policy"): the test build's probes (tests/e2e/
 probes.py) make a worker, the key process, the STUN server, the
-bootstrap-DNS resolver, the verifier and the ACME client attempt one call
-each; a forbidden one kills the process by SIGSYS and the master starts a
-new one, an allowed one returns. Calls allowed only with restricted
-arguments are tried on both sides."""
+bootstrap-DNS resolver, the verifier, the mesh dialer and the ACME client
+attempt one call each; a forbidden one kills the process by SIGSYS and the
+master starts a new one, an allowed one returns. Calls allowed only with
+restricted arguments are tried on both sides."""
 import re
 
 import pytest
 from nacl.public import PrivateKey
 
 from conftest import free_port, free_udp_port
-from derp_helpers import exchange
+from derp_helpers import exchange, write_mesh_key
 from probes import probe
 from procfs import derpd_pids, wait_sandboxed
 from verify_standins import open_dir  # noqa: F401 (fixture)
@@ -48,6 +48,12 @@ EXPECT = {
                "process_vm_readv": KILLED, "kill": KILLED,
                "socket": ALLOWED, "connect": ALLOWED, "mprotect_rw": ALLOWED,
                "mmap_rw": ALLOWED},
+    # The mesh dialer resolves names as DNS does, and connects TCP sockets.
+    "dialer": {"execve": KILLED, "open_write": KILLED, "ptrace": KILLED,
+               "mprotect_exec": KILLED, "mmap_exec": KILLED,
+               "process_vm_readv": KILLED, "kill": KILLED,
+               "open": ALLOWED, "socket": ALLOWED, "connect": ALLOWED,
+               "mprotect_rw": ALLOWED, "mmap_rw": ALLOWED},
 }
 
 # The ACME client is an HTTPS client with a stub resolver: it may read
@@ -61,27 +67,33 @@ ACME_EXPECT = {"execve": KILLED, "open_write": KILLED, "ptrace": KILLED,
 
 TAGS = {"worker 0": r"derpd\[worker 0\]", "key": r"derpd\[key\]",
         "stun": r"derpd\[stun\]", "dns": r"derpd\[dns\]", "verify": r"derpd\[verify\]",
-        "acme": r"derpd\[acme\]"}
+        "dialer": r"derpd\[mesh dialer\]", "acme": r"derpd\[acme\]"}
 LOG_NAMES = {"worker 0": "worker 0", "key": "key process", "stun": "STUN server",
-             "dns": "bootstrap DNS resolver", "verify": "verifier", "acme": "ACME client"}
+             "dns": "bootstrap DNS resolver", "verify": "verifier",
+             "dialer": "mesh dialer", "acme": "ACME client"}
 STARTED = {"worker 0": r"worker 0 started, pid (\d+)",
            "key": r"key process started, pid (\d+)",
            "stun": r"STUN server started, pid (\d+)",
            "dns": r"bootstrap DNS resolver started, pid (\d+)",
            "verify": r"verifier started, pid (\d+)",
+           "dialer": r"mesh dialer started, pid (\d+)",
            "acme": r"ACME client started, pid (\d+)"}
 
 
 @pytest.fixture
-def srv(derp_server, derpd_test_bin, monkeypatch, open_dir):
+def srv(derp_server, derpd_test_bin, monkeypatch, open_dir, tls_certdir):
     # Each death restarts at once (no back-off), so one server sees them all.
     monkeypatch.setenv("DERPD_TEST_HEALTHY_RUN_MS", "0")
     keys = [PrivateKey.generate() for _ in range(2)]     # -allow-keys: a verifier
     (open_dir / "allow").write_text("".join(f"nodekey:{bytes(k.public_key).hex()}\n"
                                             for k in keys))
+    write_mesh_key(open_dir / "mesh.key")
     s = derp_server(workers=2, binary=derpd_test_bin, extra_args=[
         "-stun=true", "-stun-port", free_udp_port(),
-        "-bootstrap-dns-names", "localhost", "-allow-keys", open_dir / "allow"])
+        "-bootstrap-dns-names", "localhost", "-allow-keys", open_dir / "allow",
+        # a peer that refuses, to have a mesh dialer
+        "-mesh-psk-file", open_dir / "mesh.key", "-mesh-ca-file", tls_certdir[1],
+        "-mesh-with", f"derp.test:{free_port()}/127.0.0.1"])
     s.keys = keys
     return s
 

@@ -7,14 +7,20 @@
  * does not exist.
  *
  * The input picks the table's size (1..64 connections, so the fuzzer
- * reaches every byte) and the number of workers, then is a script. Each
+ * reaches every byte, and room for 0, 4, 8 or 12 keys reachable only
+ * through mesh links) and the number of workers, then is a script. Each
  * step is one of:
  *   - a writer operation through the table_* write API (register, with or
- *     without peer info, unregister, claim, remove_worker), checked against
- *     a model of derper's dup policy; only while nobody has scribbled, since
- *     the writer (the master) is trusted and reads its own data;
+ *     without peer info, unregister, claim, remove_worker; remote_add,
+ *     remote_del and remote_clear through a pool of four mesh links),
+ *     checked against a model of derper's dup policy and its packet
+ *     forwarders (a local connection wins, the oldest forwarder is
+ *     preferred, remote-only keys are bounded); only while nobody has
+ *     scribbled, since the writer (the master) is trusted and reads its own
+ *     data;
  *   - a reader operation on a separate handle (table_lookup, table_routes,
- *     table_foreach, table_counts), also for keys never registered;
+ *     table_foreach, table_counts, table_dest, table_present,
+ *     table_remote_counts), also for keys never registered;
  *   - a scribble anywhere in the shared part: raw bytes, or aimed at which,
  *     the index seqs, index words (including well-tagged ones that name any
  *     entry), entry seqs, counts, routes and keys, or a whole entry copied
@@ -25,13 +31,14 @@
  *     and after it matched an entry, and table_foreach calls back between
  *     entries; at those points the script scribbles;
  *   - a fresh table (table_init), after which the writer may act again.
- * The shared part is allocated at exactly table_size(max_conns) bytes and
+ * The shared part is allocated at exactly table_size(max_conns, max_remote) bytes and
  * the readers' output at exactly its size, so ASan sees any access past
  * either; libFuzzer's -timeout sees a reader that does not return.
  *
  * Invariants, always: every route a reader returns names a worker below
  * nworkers; table_routes returns 0..TABLE_MAX_DUPS routes; table_foreach
- * visits at most max_conns entries and hands its callback private copies;
+ * visits at most as many entries as the table has and hands its callback
+ * private copies;
  * and what a read returns, if the memory did not change under it, is
  * vouched for by an entry as memory holds it (even seq, live, that key,
  * sane counts and workers, the same routes and peer info): no torn or
@@ -62,6 +69,8 @@ struct script {
 struct model_key {
 	uint32_t	n, active;
 	struct route	r[TABLE_MAX_DUPS];	/* oldest first */
+	uint32_t	nr;
+	struct route	rr[TABLE_MAX_REMOTE];	/* mesh links, oldest first */
 };
 
 static const uint8_t hash_key[16] = "fuzz-table-hashk";
@@ -69,7 +78,7 @@ static const uint8_t hash_key[16] = "fuzz-table-hashk";
 static struct table w, rd;	/* the writer's and a reader's handles */
 static uint8_t *mem;
 static size_t memsize;
-static uint32_t max_conns, nworkers;
+static uint32_t max_conns, max_remote, nworkers, remote_only;
 static struct model_key model[NKEYS];
 static uint32_t conns, gen;
 static int clean;		/* nobody scribbled since table_init */
@@ -320,6 +329,18 @@ same_route(const struct route *a, const struct route *b)
 	    a->slot == b->slot && a->gen == b->gen;
 }
 
+/* Its last connection left: it keeps its links while there is room. */
+static void
+model_left(struct model_key *m)
+{
+	if (m->n > 0 || m->nr == 0)
+		return;
+	if (remote_only < max_remote)
+		remote_only++;
+	else
+		m->nr = 0;
+}
+
 static void
 model_drop(struct model_key *m, uint32_t i)
 {
@@ -330,6 +351,16 @@ model_drop(struct model_key *m, uint32_t i)
 	else if (m->active > i)
 		m->active--;
 	conns--;
+	model_left(m);
+}
+
+static void
+model_drop_remote(struct model_key *m, uint32_t i)
+{
+	memmove(&m->rr[i], &m->rr[i + 1], (m->nr - i - 1) * sizeof(m->rr[0]));
+	m->nr--;
+	if (m->n == 0 && m->nr == 0)
+		remote_only--;
 }
 
 /* Every fifth connection registers without peer info. */
@@ -369,8 +400,10 @@ do_register(struct script *s)
 	CHECK(j.evicted == (m->n == TABLE_MAX_DUPS));
 	if (j.evicted) {
 		CHECK(same_route(&j.evicted_route, &m->r[0]));
-		model_drop(m, 0);
+		model_drop(m, 0);	/* n stays above 0: nothing is left */
 	}
+	if (m->n == 0 && m->nr > 0)
+		remote_only--;
 	m->r[m->n] = r;
 	m->active = m->n++;
 	conns++;
@@ -402,8 +435,8 @@ do_unregister(struct script *s)
 		CHECK(rc == TABLE_NOT_FOUND);
 		return;
 	}
-	CHECK(rc == (m->n > 1 ? TABLE_STAYS : TABLE_GONE));
 	model_drop(m, i);
+	CHECK(rc == (m->n > 0 ? TABLE_STAYS : m->nr > 0 ? TABLE_LEFT : TABLE_GONE));
 }
 
 static void
@@ -428,16 +461,103 @@ do_claim(struct script *s)
 static void
 do_remove_worker(struct script *s)
 {
-	uint32_t wk = get8(s) % (nworkers + 1), k, i;
+	uint32_t wk = get8(s) % (nworkers + 1), k, i, n0, left = 0;
+	uint32_t before = remote_only;
 	size_t gone = 0;
 
-	for (k = 0; k < NKEYS; k++)
+	for (k = 0; k < NKEYS; k++) {
+		n0 = model[k].n;
+		for (i = model[k].nr; i-- > 0; )
+			if (model[k].rr[i].worker == wk)
+				model_drop_remote(&model[k], i);
 		for (i = model[k].n; i-- > 0; )
 			if (model[k].r[i].worker == wk) {
 				model_drop(&model[k], i);
 				gone++;
 			}
+		left += n0 > 0 && model[k].n == 0;
+	}
 	CHECK(table_remove_worker(&w, wk) == gone);
+	/* Which keys keep their links when room may run out goes by entry
+	 * order, which the model does not know: it stops checking. */
+	if (left > 0 && before + left > max_remote)
+		clean = 0;
+}
+
+/* One of four mesh links (they are shared between keys). */
+static struct route
+link_route(uint32_t i)
+{
+	struct route r = { i % nworkers, 7, 200 + i, 1000 + i };
+
+	return r;
+}
+
+static void
+do_remote_add(struct script *s)
+{
+	uint32_t k = get8(s) % NKEYS, i;
+	struct model_key *m = &model[k];
+	struct route r = link_route(get8(s) % 4);
+	uint8_t key[KEY_LEN];
+	int rc, want;
+
+	make_key(key, k);
+	rc = table_remote_add(&w, key, &r);
+	for (i = 0; i < m->nr && !same_route(&m->rr[i], &r); i++)
+		;
+	if (i < m->nr)
+		want = 0;
+	else if ((m->n == 0 && m->nr == 0 && remote_only >= max_remote) ||
+	    m->nr == TABLE_MAX_REMOTE)
+		want = -1;
+	else
+		want = 1;
+	CHECK(rc == want);
+	if (want != 1)
+		return;
+	if (m->n == 0 && m->nr == 0)
+		remote_only++;
+	m->rr[m->nr++] = r;
+}
+
+static void
+do_remote_del(struct script *s)
+{
+	uint32_t k = get8(s) % NKEYS, i;
+	struct model_key *m = &model[k];
+	struct route r;
+	uint8_t key[KEY_LEN];
+	enum table_leave rc;
+
+	i = get8(s) % (m->nr + 1);
+	r = i < m->nr ? m->rr[i] : link_route(get8(s) % 4);
+	make_key(key, k);
+	rc = table_remote_del(&w, key, &r);
+	for (i = 0; i < m->nr && !same_route(&m->rr[i], &r); i++)
+		;
+	if (i == m->nr) {
+		CHECK(rc == TABLE_NOT_FOUND);
+		return;
+	}
+	model_drop_remote(m, i);
+	CHECK(rc == (m->n + m->nr > 0 ? TABLE_STAYS : TABLE_GONE));
+}
+
+static void
+do_remote_clear(struct script *s)
+{
+	struct route r = link_route(get8(s) % 4);
+	uint32_t k, i;
+	size_t gone = 0;
+
+	for (k = 0; k < NKEYS; k++)
+		for (i = model[k].nr; i-- > 0; )
+			if (same_route(&model[k].rr[i], &r)) {
+				model_drop_remote(&model[k], i);
+				gone++;
+			}
+	CHECK(table_remote_clear(&w, &r) == gone);
 }
 
 static void
@@ -448,6 +568,7 @@ fresh_table(void)
 		abort();
 	memset(model, 0, sizeof(model));
 	conns = 0;
+	remote_only = 0;
 	clean = 1;
 }
 
@@ -559,7 +680,7 @@ foreach_cb(const uint8_t *key, const struct route *r,
 	/* Copies, which the table's writer cannot change under us. */
 	CHECK(!in_shared(key) && !in_shared(r) && !in_shared(info));
 	CHECK(r->worker < nworkers);
-	CHECK(++v->calls <= max_conns);
+	CHECK(++v->calls <= rd.ecap);
 	/* Nothing has changed since this copy was taken (this is the hook). */
 	CHECK(vouched(key, r, -1, info));
 	v->copies_clean &= clean;	/* copied after a scribble? */
@@ -607,6 +728,70 @@ reader_counts(void)
 	CHECK(dkeys == mk && dconns == mc && all == conns);
 }
 
+/* Whether a clean, sane entry of key has no local route and r as its preferred link. */
+static int
+vouched_remote(const uint8_t key[KEY_LEN], const struct route *r)
+{
+	const struct table_entry *e;
+	uint32_t i;
+
+	for (i = 0; i < rd.ecap; i++) {
+		e = &rd.entries[i];
+		if (!(e->seq & 1) && e->live && e->nroutes == 0 && e->nremote > 0 &&
+		    e->nremote <= TABLE_MAX_REMOTE &&
+		    memcmp(e->key, key, KEY_LEN) == 0 &&
+		    same_route(&e->remote[0], r))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+reader_dest(uint32_t k)
+{
+	uint64_t before = scribbles;
+	uint8_t key[KEY_LEN];
+	const struct model_key *m;
+	int rc, remote = -1, present;
+
+	make_key(key, k);
+	rc = table_dest(&rd, key, out1, &remote);
+	present = table_present(&rd, key);
+	CHECK(rc >= -1 && rc <= 1 && present >= -1 && present <= 1);
+	CHECK(rc != -1 || scribbles != 0);
+	if (rc == 1) {
+		CHECK(out1->worker < nworkers && (remote == 0 || remote == 1));
+		if (scribbles == before)
+			CHECK(remote ? vouched_remote(key, out1) :
+			    vouched(key, out1, -1, NULL));
+	}
+	if (!clean)
+		return;
+	CHECK(rc == present);
+	m = k < NKEYS ? &model[k] : NULL;
+	if (m == NULL || m->n + m->nr == 0) {
+		CHECK(rc == 0);
+		return;
+	}
+	CHECK(rc == 1 && remote == (m->n == 0));
+	CHECK(same_route(out1, m->n > 0 ? &m->r[m->active] : &m->rr[0]));
+}
+
+static void
+reader_remote_counts(void)
+{
+	uint32_t keys, routes, mk = 0, mr = 0, k;
+
+	table_remote_counts(&rd, &keys, &routes);
+	if (!clean)
+		return;
+	for (k = 0; k < NKEYS; k++) {
+		mk += model[k].nr > 0;
+		mr += model[k].nr;
+	}
+	CHECK(keys == mk && routes == mr);
+}
+
 static void
 reader_op(struct script *s, int race)
 {
@@ -617,7 +802,7 @@ reader_op(struct script *s, int race)
 		racing = s;
 		race_steps = 1 + get8(s) % 4;
 	}
-	switch (op % 4) {
+	switch (op % 6) {
 	case 0:
 		reader_lookup(k);
 		break;
@@ -627,8 +812,14 @@ reader_op(struct script *s, int race)
 	case 2:
 		reader_foreach();
 		break;
-	default:
+	case 3:
 		reader_counts();
+		break;
+	case 4:
+		reader_dest(k);
+		break;
+	default:
+		reader_remote_counts();
 		break;
 	}
 	racing = NULL;
@@ -654,19 +845,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	max_conns = 1 + get8(&s) % 64;
+	max_conns = 1 + s.p[0] % 64;
+	max_remote = (get8(&s) >> 6) * 4;	/* the size byte's spare bits */
 	nworkers = 1 + get8(&s) % 8;
-	memsize = table_size(max_conns);
+	memsize = table_size(max_conns, max_remote);
 	if ((mem = malloc(memsize)) == NULL)
 		abort();
 	memset(mem, 0xa5, memsize);		/* table_init must clear it */
-	table_attach(&w, mem, max_conns, nworkers, hash_key);
-	table_attach(&rd, mem, max_conns, nworkers, hash_key);
+	table_attach(&w, mem, max_conns, max_remote, nworkers, hash_key);
+	table_attach(&rd, mem, max_conns, max_remote, nworkers, hash_key);
 	fresh_table();
 	gen = 0;
 
 	while (s.n > 0) {
-		switch (get8(&s) % 12) {
+		switch (get8(&s) % 15) {
 		case 0:
 		case 1:
 			if (clean)
@@ -695,6 +887,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 9:
 		case 10:
 			reader_op(&s, 1);
+			break;
+		case 12:
+			if (clean)
+				do_remote_add(&s);
+			break;
+		case 13:
+			if (clean)
+				do_remote_del(&s);
+			break;
+		case 14:
+			if (clean)
+				do_remote_clear(&s);
 			break;
 		default:
 			fresh_table();

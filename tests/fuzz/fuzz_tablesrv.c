@@ -13,7 +13,11 @@
  * gets no answer, a worker's routes always carry that worker's number and
  * current incarnation (whatever it sent), a key has at most TABLE_MAX_DUPS
  * connections and the newest is active, and the readers (table_lookup,
- * table_routes, table_foreach, table_counts) see exactly the model.
+ * table_routes, table_foreach, table_counts) see exactly the model. Mesh
+ * links' requests (remote add, del and clear) go against a table without
+ * room for keys reachable only remotely, as derpd's without -mesh-with: a
+ * worker may add remote routes to keys with local connections, which go
+ * with their last one, and never make a key out of nothing.
  */
 #include <errno.h>
 #include <string.h>
@@ -33,6 +37,8 @@ struct mkey {
 	int		n;		/* connections; 0: a free model entry */
 	int		active;
 	struct route	r[DUPS];	/* oldest first */
+	int		nr;		/* remote routes, oldest first */
+	struct route	rr[TABLE_MAX_REMOTE];
 };
 
 struct script {
@@ -82,9 +88,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	shm.nworkers = NW;
 	shm.ctl = &ctl;
-	if ((mem = malloc(table_size(MAXC))) == NULL)
+	if ((mem = malloc(table_size(MAXC, 0))) == NULL)
 		abort();
-	table_attach(&shm.table, mem, MAXC, NW, hash_key);
+	table_attach(&shm.table, mem, MAXC, 0, NW, hash_key);
 	tablesrv_init(&ts, &shm, MAXC);
 	for (w = 0; w < NW; w++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
@@ -127,6 +133,7 @@ model_new(const uint8_t key[KEY_LEN])
 		CHECK(i + 1 < MAXC);
 	memcpy(model[i].key, key, KEY_LEN);
 	model[i].active = 0;
+	model[i].nr = 0;
 	return &model[i];
 }
 
@@ -140,11 +147,68 @@ model_drop(struct mkey *m, int i)
 	m->n--;
 	model_conns--;
 	if (m->n == 0)
+		m->nr = 0;	/* no room to be reachable only remotely */
+	if (m->n == 0)
 		m->active = 0;
 	else if (was == i)
 		m->active = m->n - 1;
 	else if (was > i)
 		m->active = was - 1;
+}
+
+static int
+model_remote(const struct mkey *m, const struct route *r)
+{
+	int i;
+
+	for (i = 0; m != NULL && i < m->nr; i++)
+		if (same(&m->rr[i], r))
+			return i;
+	return -1;
+}
+
+static void
+model_drop_remote(struct mkey *m, int i)
+{
+	memmove(&m->rr[i], &m->rr[i + 1], (size_t)(m->nr - i - 1) *
+	    sizeof(m->rr[0]));
+	m->nr--;
+}
+
+/* Mesh links' requests; the key's local connections are untouched. */
+static void
+model_apply_remote(const struct table_req *req, const struct route *r,
+    struct mkey *m, struct table_resp *want)
+{
+	int i, k;
+
+	switch (req->op) {
+	case TOP_REMOTE_ADD:
+		if (m != NULL && model_remote(m, r) >= 0)
+			want->result = 0;
+		else if (m == NULL || m->nr == TABLE_MAX_REMOTE)
+			want->result = -1;
+		else {
+			m->rr[m->nr++] = *r;
+			want->result = 1;
+		}
+		return;
+	case TOP_REMOTE_DEL:
+		if ((i = model_remote(m, r)) < 0) {
+			want->result = TABLE_NOT_FOUND;
+			return;
+		}
+		model_drop_remote(m, i);
+		want->result = TABLE_STAYS;
+		return;
+	default:	/* TOP_REMOTE_CLEAR */
+		for (k = 0; k < MAXC; k++)
+			if (model[k].n > 0 && (i = model_remote(&model[k], r)) >= 0) {
+				model_drop_remote(&model[k], i);
+				want->result++;
+			}
+		return;
+	}
 }
 
 static int
@@ -198,6 +262,11 @@ model_apply(const struct table_req *req, const struct route *r,
 		model_drop(m, i);
 		want->result = m->n == 0 ? TABLE_GONE : TABLE_STAYS;
 		return;
+	case TOP_REMOTE_ADD:
+	case TOP_REMOTE_DEL:
+	case TOP_REMOTE_CLEAR:
+		model_apply_remote(req, r, m, want);
+		return;
 	default:	/* TOP_CLAIM */
 		if ((i = model_route(m, r)) < 0) {
 			want->result = -1;
@@ -215,10 +284,14 @@ model_remove_worker(uint32_t w)
 {
 	int k, j;
 
-	for (k = 0; k < MAXC; k++)
+	for (k = 0; k < MAXC; k++) {
+		for (j = model[k].nr; j-- > 0; )
+			if (model[k].rr[j].worker == w)
+				model_drop_remote(&model[k], j);
 		for (j = model[k].n; j-- > 0; )
 			if (model[k].r[j].worker == w)
 				model_drop(&model[k], j);
+	}
 }
 
 /* --- the readers ------------------------------------------------------------- */
@@ -271,6 +344,12 @@ check_readers(void)
 	table_counts(&shm.table, &dkeys, &dconns, &conns);
 	CHECK(conns == (uint32_t)model_conns);
 	CHECK(dkeys == want_dkeys && dconns == want_dconns);
+	for (k = 0, n = 0, keys = 0; k < MAXC; k++) {
+		keys += model[k].n > 0 && model[k].nr > 0;
+		n += model[k].n > 0 ? model[k].nr : 0;
+	}
+	table_remote_counts(&shm.table, &dkeys, &dconns);
+	CHECK(dkeys == (uint32_t)keys && dconns == (uint32_t)n);
 }
 
 /* --- the master's side --------------------------------------------------------- */
@@ -307,11 +386,11 @@ send_request(uint32_t w, const void *msg, size_t len)
 		reconnect(w);
 		return;
 	}
-	/* SOCK_SEQPACKET cuts a longer datagram to the request's size. */
+	/* A datagram of another size than a request's is refused (MSG_TRUNC). */
 	memset(&req, 0, sizeof(req));
 	memcpy(&req, msg, len < sizeof(req) ? len : sizeof(req));
-	served = len >= sizeof(req) && req.slot < MAXC && req.gen != 0 &&
-	    req.op >= TOP_REGISTER && req.op <= TOP_CLAIM;
+	served = len == sizeof(req) && req.slot < MAXC && req.gen != 0 &&
+	    req.op >= TOP_REGISTER && req.op <= TOP_REMOTE_CLEAR;
 	n = recv(wfd[w], &got, sizeof(got), MSG_DONTWAIT);
 	if (!served) {
 		CHECK(n < 0 && errno == EAGAIN);
@@ -349,7 +428,7 @@ request(struct script *s, int raw)
 		return;
 	}
 	memset(&req, 0, sizeof(req));
-	req.op = get8(s) % 3 + TOP_REGISTER;
+	req.op = get8(s) % 6 + TOP_REGISTER;
 	memcpy(req.key, pool[get8(s) % NKEYS], KEY_LEN);
 	req.slot = get8(s) % (MAXC + 1);	/* now and then one too many */
 	req.gen = get8(s) % 4;			/* now and then 0 */

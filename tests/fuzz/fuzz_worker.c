@@ -76,7 +76,7 @@ setup_shm(void)
 {
 	void *base;
 
-	shm_create(&shm, 1, FW_MAX_CLIENTS, RING_MIN_SIZE);
+	shm_create(&shm, 1, FW_MAX_CLIENTS, 0, RING_MIN_SIZE);
 	base = mmap(NULL, shm.worker[0].size, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    shm.worker[0].rw_fd, 0);
 	CHECK(base != MAP_FAILED);

@@ -282,6 +282,76 @@ def table_seeds():
         keys + dups + all_reads)
 
 
+def t_radd(k, link):
+    return bytes([12, k, link])
+
+
+def t_rdel(k, i, link=0):
+    return bytes([13, k, i, link])
+
+
+def t_rclear(link):
+    return bytes([14, link])
+
+
+def table_remote_seeds():
+    """Mesh links (fuzz_table.c's four): room for 8 remote-only keys."""
+    reads = b"".join(t_read(op, k) for k in range(8) for op in (0, 1, 4)) + \
+        t_read(2) + t_read(3) + t_read(5)
+    keys = b"".join(t_reg(k, k % 4, 1, k) for k in range(4))
+    remote = b"".join(t_radd(k, k % 4) for k in range(2, 8)) + t_radd(3, 1) + \
+        t_radd(3, 2) + t_radd(3, 1)
+    size = bytes([(2 << 6) | 15, 3])
+    put("fuzz_table", "remote_routes", size + keys + remote + reads +
+        t_unreg(2, 0) + t_unreg(3, 0) + reads + t_rdel(3, 0) + t_rdel(3, 5, 2) +
+        t_rclear(1) + reads + t_reg(5, 1, 1, 55) + t_rclear(2) + reads)
+    put("fuzz_table", "remote_full", bytes([(1 << 6) | 7, 2]) +
+        b"".join(t_radd(k, k % 4) for k in range(8)) + keys +
+        b"".join(t_radd(k, 0) for k in range(4)) + t_unreg(0, 0) + t_unreg(1, 0) +
+        reads + bytes([4, 0]) + reads)
+    put("fuzz_table", "remote_scribbled", size + keys + remote +
+        t_scribble(sc_raw(300, b"\x04\x00\x00\x00\x09")) +
+        t_race(4, 3, 2, sc_entry(3, 0, 0, 0), sc_which_flip()) + reads)
+
+
+def meshpeers_seeds():
+    put("fuzz_meshpeers", "derper_tuple", "derp1.example.com,derp2.example.com/10.0.0.2")
+    put("fuzz_meshpeers", "ports", "derp1.test:8443/127.0.0.1,derp2.test:443")
+    put("fuzz_meshpeers", "v6", "[2001:db8::1]:8443/[::1],[fd7a::2]/fd7a::3")
+    put("fuzz_meshpeers", "v4", "192.0.2.1:443/192.0.2.2")
+    put("fuzz_meshpeers", "bad", "a/b/c,,:0,[::1,x y")
+
+
+def dial_seeds():
+    def msg(shape, w, nworkers, npeers, body):
+        return bytes([shape, w, nworkers, npeers, len(body)]) + body
+    req = struct.pack("<II", 2, 7)
+    put("fuzz_dial", "request", msg(0, 0, 2, 3, req) + msg(0, 1, 2, 3, req) +
+        msg(0, 0, 2, 3, req[:5]))
+    put("fuzz_dial", "answer", msg(1 | 1 << 2, 0, 2, 3, struct.pack("<IIiI", 2, 7, 0, 0)) +
+        msg(1, 0, 2, 3, struct.pack("<IIiI", 2, 7, 111, 0)) +
+        msg(1 | 2 << 2, 0, 2, 3, struct.pack("<IIiI", 2, 7, 0, 0)))
+    put("fuzz_dial", "attach", msg(2 | 1 << 2, 0, 4, 0, struct.pack("<II", 3, 0)) +
+        msg(2, 0, 4, 0, struct.pack("<II", 9, 0)))
+
+
+def linkparse_seeds():
+    head = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: DERP\r\n"
+            "Connection: Upgrade\r\nDerp-Version: 2\r\nDerp-Public-Key: " +
+            KEY_HEX + "\r\n\r\n").encode()
+    key = bytes.fromhex(KEY_HEX)
+    login = frame(1, b"DERP\xf0\x9f\x94\x91" + key) + frame(3, bytes(24 + 16 + 13))
+    present = frame(9, key + bytes(10) + b"\xff\xff\x7f\x00\x00\x01" +
+                    struct.pack(">H", 41641) + b"\x01")
+    put("fuzz_linkparse", "login", head + login + present + frame(9, key) +
+        frame(8, key + b"\x00") + frame(6, b"") + frame(0x12, b"12345678"))
+    put("fuzz_linkparse", "refused", b"HTTP/1.1 426 Upgrade Required\r\n"
+        b"Content-Length: 0\r\n\r\n")
+    put("fuzz_linkparse", "odd_frames", head + login + frame(0x7f, bytes(100)) +
+        frame(8, key[:5]) + frame(0x15, b"\x00\x00\x01\xf4\x00\x00\x13\x88") +
+        frame(5, key + bytes(1400)) + struct.pack(">BI", 5, 70000))
+
+
 def stun_request(attrs=b"", fingerprint=False, txid=b"tstxid012345"):
     """A binding request; FINGERPRINT is CRC-32 of what precedes it ^ "STUN"."""
     import zlib
@@ -785,3 +855,7 @@ if __name__ == "__main__":
     allowlist_seeds()
     verifyd_proto_seeds()
     verifier_answer_seeds()
+    table_remote_seeds()
+    meshpeers_seeds()
+    dial_seeds()
+    linkparse_seeds()

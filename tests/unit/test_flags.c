@@ -559,7 +559,7 @@ static void
 test_exit_1_unimplemented(void **state)
 {
 	(void)state;
-	expect_exit(ARGV("-dev", "-stun=false", "-mesh-with", "a,b"), 1,
+	expect_exit(ARGV("-dev", "-stun=false", "-ace"), 1,
 	    "not implemented");
 	expect_exit(ARGV("-dev", "-stun=false", "-secrets-url", "x"), 1,
 	    "not implemented");

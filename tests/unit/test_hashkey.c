@@ -55,9 +55,9 @@ table_with(struct table *t, void **mem, const uint8_t hk[16])
 	struct route r = { 0, 1, 0, 1 };
 	int i;
 
-	*mem = calloc(1, table_size(CAP));
+	*mem = calloc(1, table_size(CAP, 0));
 	assert_non_null(*mem);
-	table_attach(t, *mem, CAP, 1, hk);
+	table_attach(t, *mem, CAP, 0, 1, hk);
 	assert_int_equal(table_init(t), 0);
 	for (i = 0; i < NKEYS; i++) {
 		r.slot = (uint32_t)i;
@@ -121,8 +121,8 @@ test_every_start_draws_a_new_table_key(void **state)
 	struct shm a, b;
 
 	(void)state;
-	shm_create(&a, 1, 16, RING_MIN_SIZE);
-	shm_create(&b, 1, 16, RING_MIN_SIZE);
+	shm_create(&a, 1, 16, 0, RING_MIN_SIZE);
+	shm_create(&b, 1, 16, 0, RING_MIN_SIZE);
 	assert_false(sodium_is_zero(a.table_hash_key, 16));
 	assert_memory_not_equal(a.table_hash_key, b.table_hash_key, 16);
 }

@@ -140,9 +140,10 @@ test_absent_list_is_current(void **state)
 
 /*
  * No role may ever execute, trace, signal others, or open a new socket
- * except DNS, the verifier and the ACME client; and none may wait on a
- * futex (waking is allowed): no process can be made to wait on a lock
- * another holds. Only DNS and the ACME client may open files.
+ * except DNS, the verifier, the mesh dialer and the ACME client; and none
+ * may wait on a futex (waking is allowed): no process can be made to wait
+ * on a lock another holds. Only the resolvers (DNS, the mesh dialer) and
+ * the ACME client may open files.
  */
 static void
 test_forbidden_everywhere(void **state)
@@ -165,11 +166,12 @@ test_forbidden_everywhere(void **state)
 				fail_msg("role %d allows %s", role, never[i]);
 	for (role = 0; role < SANDBOX_NROLES; role++) {
 		if (role != SANDBOX_DNS && role != SANDBOX_VERIFY &&
-		    role != SANDBOX_ACME &&
+		    role != SANDBOX_DIALER && role != SANDBOX_ACME &&
 		    (in_role("socket", (unsigned int)role) ||
 		    in_role("connect", (unsigned int)role)))
 			fail_msg("role %d may create or connect sockets", role);
-		if (role != SANDBOX_DNS && role != SANDBOX_ACME &&
+		if (role != SANDBOX_DNS && role != SANDBOX_DIALER &&
+		    role != SANDBOX_ACME &&
 		    in_role("openat", (unsigned int)role))
 			fail_msg("role %d may open files", role);
 	}

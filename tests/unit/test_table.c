@@ -27,6 +27,7 @@
 
 #define NWORKERS	4
 #define CAP		64
+#define RCAP		8
 
 static const uint8_t hash_key[16] = "derpd-test-hashk";
 
@@ -46,12 +47,12 @@ group_setup(void **state)
 }
 
 static struct fixture *
-fixture_new(uint32_t cap, int shared)
+fixture_new(uint32_t cap, uint32_t rcap, int shared)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->size = table_size(cap);
+	f->size = table_size(cap, rcap);
 	if (shared) {
 		f->mem = mmap(NULL, f->size, PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -63,9 +64,9 @@ fixture_new(uint32_t cap, int shared)
 		assert_non_null(f->mem);
 		memset(f->mem, 0x5c, f->size);	/* table_init must zero it */
 	}
-	table_attach(&f->t, f->mem, cap, NWORKERS, hash_key);
+	table_attach(&f->t, f->mem, cap, rcap, NWORKERS, hash_key);
 	assert_int_equal(table_init(&f->t), 0);
-	table_attach(&f->rd, f->mem, cap, NWORKERS, hash_key);
+	table_attach(&f->rd, f->mem, cap, rcap, NWORKERS, hash_key);
 	return f;
 }
 
@@ -83,7 +84,15 @@ fixture_free(struct fixture *f)
 static int
 small_setup(void **state)
 {
-	*state = fixture_new(CAP, 0);
+	*state = fixture_new(CAP, 0, 0);
+	return 0;
+}
+
+/* As with -mesh-with: room for RCAP keys reachable only through peers. */
+static int
+mesh_setup(void **state)
+{
+	*state = fixture_new(CAP, RCAP, 0);
 	return 0;
 }
 
@@ -284,7 +293,7 @@ test_reader_handle_sees_writer(void **state)
 	struct route got, r1 = rte(3, 9, 4, 5), r2 = rte(1, 9, 6, 7);
 	uint8_t key[KEY_LEN];
 
-	table_attach(&rd2, f->mem, CAP, NWORKERS, hash_key);
+	table_attach(&rd2, f->mem, CAP, 0, NWORKERS, hash_key);
 	assert_null(rd2.free_list);
 	assert_int_equal(reg(&f->t, 77, r1, NULL), 0);
 	assert_int_equal(look(&rd2, 77, &got), 1);
@@ -594,6 +603,255 @@ test_route_of_unknown_worker_is_absent(void **state)
 		assert_true(all[n].worker < NWORKERS);
 }
 
+/* ---- remote routes (-mesh-with) ---- */
+
+static int
+radd(struct table *t, uint32_t n, struct route r)
+{
+	uint8_t key[KEY_LEN];
+
+	make_key(key, n);
+	return table_remote_add(t, key, &r);
+}
+
+static enum table_leave
+rdel(struct table *t, uint32_t n, struct route r)
+{
+	uint8_t key[KEY_LEN];
+
+	make_key(key, n);
+	return table_remote_del(t, key, &r);
+}
+
+/* table_dest: 1 and where, with *remote; 0; -1. */
+static int
+dest(const struct table *t, uint32_t n, struct route *out, int *remote)
+{
+	uint8_t key[KEY_LEN];
+
+	make_key(key, n);
+	return table_dest(t, key, out, remote);
+}
+
+static int
+present(const struct table *t, uint32_t n)
+{
+	uint8_t key[KEY_LEN];
+
+	make_key(key, n);
+	return table_present(t, key);
+}
+
+static void
+assert_remote_counts(const struct table *t, uint32_t keys, uint32_t routes_)
+{
+	uint32_t k, r;
+
+	table_remote_counts(t, &k, &r);
+	assert_int_equal(k, keys);
+	assert_int_equal(r, routes_);
+}
+
+static void
+count_visit(const uint8_t *key, const struct route *r,
+    const struct peer_info *info, void *arg)
+{
+	(void)key;
+	(void)r;
+	(void)info;
+	(*(uint32_t *)arg)++;
+}
+
+/* A key a peer relay has: no local connection, but somewhere to send to. */
+static void
+test_remote_route_is_a_destination_not_a_connection(void **state)
+{
+	struct fixture *f = *state;
+	struct route got, all[TABLE_MAX_DUPS], link = rt(2, 40, 7);
+	uint32_t visits = 0;
+	int remote;
+
+	assert_int_equal(radd(&f->t, 1, link), 1);
+	assert_int_equal(look(&f->rd, 1, &got), 0);
+	assert_int_equal(routes(&f->rd, 1, all), 0);
+	assert_int_equal(dest(&f->rd, 1, &got, &remote), 1);
+	assert_int_equal(remote, 1);
+	assert_route(&got, &link);
+	assert_int_equal(present(&f->rd, 1), 1);
+	assert_int_equal(present(&f->rd, 2), 0);
+	assert_int_equal(dest(&f->rd, 2, &got, &remote), 0);
+	table_foreach(&f->rd, count_visit, &visits);
+	assert_int_equal(visits, 0);	/* watchers hear of local clients only */
+	assert_counts(&f->rd, 0, 0, 0);
+	assert_remote_counts(&f->rd, 1, 1);
+}
+
+/* derper's lookupDest: a local client always wins over a forwarder. */
+static void
+test_local_client_wins_over_remote_route(void **state)
+{
+	struct fixture *f = *state;
+	struct route got, link = rt(1, 40, 7), mine = rt(3, 5, 9);
+	int remote;
+
+	assert_int_equal(radd(&f->t, 1, link), 1);
+	assert_int_equal(reg(&f->t, 1, mine, NULL), 0);
+	assert_int_equal(dest(&f->rd, 1, &got, &remote), 1);
+	assert_int_equal(remote, 0);
+	assert_route(&got, &mine);
+	assert_int_equal(look(&f->rd, 1, &got), 1);
+	/* Its last connection here leaves; the peer relay still has it. */
+	assert_int_equal(unreg(&f->t, 1, mine), TABLE_LEFT);
+	assert_int_equal(dest(&f->rd, 1, &got, &remote), 1);
+	assert_int_equal(remote, 1);
+	assert_route(&got, &link);
+	assert_int_equal(look(&f->rd, 1, &got), 0);
+	/* Local first, then remote: the same. */
+	assert_int_equal(reg(&f->t, 2, mine, NULL), 0);
+	assert_int_equal(radd(&f->t, 2, link), 1);
+	assert_int_equal(dest(&f->rd, 2, &got, &remote), 1);
+	assert_int_equal(remote, 0);
+	assert_int_equal(rdel(&f->t, 2, link), TABLE_STAYS);
+	assert_int_equal(unreg(&f->t, 2, mine), TABLE_GONE);
+	assert_int_equal(present(&f->rd, 2), 0);
+	assert_remote_counts(&f->rd, 1, 1);
+}
+
+/* derper's multiForwarder: once per link, the oldest preferred. */
+static void
+test_remote_routes_once_per_link_oldest_first(void **state)
+{
+	struct fixture *f = *state;
+	struct route got, a = rt(0, 10, 1), b = rt(1, 11, 2), c = rt(2, 12, 3);
+	int remote;
+
+	assert_int_equal(radd(&f->t, 1, a), 1);
+	assert_int_equal(radd(&f->t, 1, b), 1);
+	assert_int_equal(radd(&f->t, 1, a), 0);
+	assert_int_equal(radd(&f->t, 1, c), 1);
+	assert_remote_counts(&f->rd, 1, 3);
+	assert_int_equal(dest(&f->rd, 1, &got, &remote), 1);
+	assert_route(&got, &a);
+	assert_int_equal(rdel(&f->t, 1, a), TABLE_STAYS);
+	assert_int_equal(dest(&f->rd, 1, &got, &remote), 1);
+	assert_route(&got, &b);
+	assert_int_equal(rdel(&f->t, 1, a), TABLE_NOT_FOUND);
+	assert_int_equal(rdel(&f->t, 1, c), TABLE_STAYS);
+	assert_int_equal(rdel(&f->t, 1, b), TABLE_GONE);
+	assert_int_equal(present(&f->rd, 1), 0);
+	assert_int_equal(rdel(&f->t, 1, b), TABLE_NOT_FOUND);
+	assert_remote_counts(&f->rd, 0, 0);
+}
+
+static void
+test_remote_links_per_key_are_bounded(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t i;
+
+	for (i = 0; i < TABLE_MAX_REMOTE; i++)
+		assert_int_equal(radd(&f->t, 1, rt(i % NWORKERS, i, 1)), 1);
+	assert_int_equal(radd(&f->t, 1, rt(0, 99, 1)), -1);
+	assert_remote_counts(&f->rd, 1, TABLE_MAX_REMOTE);
+}
+
+/* A link that goes down takes every route it taught, and nothing else. */
+static void
+test_remote_clear_takes_every_route_of_a_link(void **state)
+{
+	struct fixture *f = *state;
+	struct route got, a = rt(0, 10, 1), b = rt(1, 11, 2), mine = rt(2, 3, 4);
+	uint32_t n;
+	int remote;
+
+	for (n = 0; n < 6; n++)
+		assert_int_equal(radd(&f->t, n, a), 1);
+	assert_int_equal(radd(&f->t, 2, b), 1);		/* also through b */
+	assert_int_equal(reg(&f->t, 3, mine, NULL), 0);	/* also here */
+	assert_int_equal(radd(&f->t, 7, b), 1);		/* through b only */
+	assert_int_equal(table_remote_clear(&f->t, &a), 6);
+	for (n = 0; n < 6; n++)
+		assert_int_equal(present(&f->rd, n), n == 2 || n == 3);
+	assert_int_equal(dest(&f->rd, 2, &got, &remote), 1);
+	assert_route(&got, &b);
+	assert_int_equal(dest(&f->rd, 3, &got, &remote), 1);
+	assert_int_equal(remote, 0);
+	assert_int_equal(present(&f->rd, 7), 1);
+	assert_int_equal(table_remote_clear(&f->t, &a), 0);
+	assert_remote_counts(&f->rd, 2, 2);
+}
+
+/*
+ * Keys only a peer relay has are bounded apart from local connections, so
+ * a region full of keys never locks out this relay's own clients.
+ */
+static void
+test_remote_only_keys_are_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct route got, link = rt(0, 10, 1);
+	uint32_t n;
+	int remote;
+
+	for (n = 0; n < RCAP; n++)
+		assert_int_equal(radd(&f->t, 1000 + n, link), 1);
+	assert_int_equal(radd(&f->t, 2000, link), -1);
+	for (n = 0; n < CAP; n++)
+		assert_int_equal(reg(&f->t, n, rt(1, n, 1), NULL), 0);
+	assert_int_equal(reg(&f->t, CAP, rt(1, CAP, 1), NULL), -1);
+	/* A key with a local connection may gain a remote route... */
+	assert_int_equal(radd(&f->t, 0, link), 1);
+	/* ...but when it leaves here there is no room to keep only that. */
+	assert_int_equal(unreg(&f->t, 0, rt(1, 0, 1)), TABLE_GONE);
+	assert_int_equal(dest(&f->rd, 0, &got, &remote), 0);
+	/* With room again, it may. */
+	assert_int_equal(rdel(&f->t, 1000, link), TABLE_GONE);
+	assert_int_equal(radd(&f->t, 1, link), 1);
+	assert_int_equal(unreg(&f->t, 1, rt(1, 1, 1)), TABLE_LEFT);
+	assert_int_equal(dest(&f->rd, 1, &got, &remote), 1);
+	assert_int_equal(remote, 1);
+	assert_remote_counts(&f->rd, RCAP, RCAP);
+}
+
+/* A dead worker's links die with it: their routes leave the table. */
+static void
+test_remove_worker_takes_its_links(void **state)
+{
+	struct fixture *f = *state;
+	struct route got, dead = rt(1, 10, 1), alive = rt(2, 11, 1);
+	int remote;
+
+	assert_int_equal(radd(&f->t, 1, dead), 1);
+	assert_int_equal(radd(&f->t, 2, dead), 1);
+	assert_int_equal(radd(&f->t, 2, alive), 1);
+	assert_int_equal(reg(&f->t, 3, rt(1, 4, 4), NULL), 0);
+	assert_int_equal(radd(&f->t, 3, alive), 1);
+	assert_int_equal(table_remove_worker(&f->t, 1), 1);
+	assert_int_equal(present(&f->rd, 1), 0);
+	assert_int_equal(dest(&f->rd, 2, &got, &remote), 1);
+	assert_route(&got, &alive);
+	assert_int_equal(dest(&f->rd, 3, &got, &remote), 1);
+	assert_int_equal(remote, 1);
+	assert_route(&got, &alive);
+	assert_remote_counts(&f->rd, 2, 2);
+}
+
+/* A remote route naming a worker that does not exist is never handed out. */
+static void
+test_remote_route_of_unknown_worker_is_absent(void **state)
+{
+	struct fixture *f = *state;
+	struct route got;
+	int remote;
+
+	assert_int_equal(radd(&f->t, 1, rt(NWORKERS, 1, 1)), 1);
+	assert_int_equal(dest(&f->rd, 1, &got, &remote), 0);
+	assert_int_equal(reg(&f->t, 2, rt(0, 2, 2), NULL), 0);
+	assert_int_equal(radd(&f->t, 2, rt(NWORKERS + 5, 1, 1)), 1);
+	assert_int_equal(look(&f->rd, 2, &got), 0);
+	assert_int_equal(dest(&f->rd, 2, &got, &remote), 0);
+}
+
 /* ---- churn against a model ---- */
 
 struct model_key {
@@ -732,7 +990,7 @@ static void
 test_churn_keeps_lookups_correct(void **state)
 {
 	enum { CHURN_CAP = 256, KEYS = 1024, OPS = 100000 };
-	struct fixture *f = fixture_new(CHURN_CAP, 0);
+	struct fixture *f = fixture_new(CHURN_CAP, 0, 0);
 	struct model m = { .nkeys = KEYS };
 	uint32_t n, i, flips = 0, which, op, x;
 
@@ -1191,7 +1449,7 @@ race_pin(struct fixture *f)
 static void
 test_reader_races_writer(void **state)
 {
-	struct fixture *f = fixture_new(RACE_CAP, 1);
+	struct fixture *f = fixture_new(RACE_CAP, 0, 1);
 	struct race_stats st;
 	cpu_set_t all, one;
 	struct race *rc;
@@ -1393,7 +1651,7 @@ pinned_all_found(struct fixture *f, char *err, size_t errlen)
 static void
 test_reader_inside_rebuild(void **state)
 {
-	struct fixture *f = fixture_new(RACE_CAP, 0);
+	struct fixture *f = fixture_new(RACE_CAP, 0, 0);
 	struct route got, want;
 	pthread_t writer;
 	char err[128] = "";
@@ -1439,6 +1697,7 @@ test_reader_inside_rebuild(void **state)
 }
 
 #define SMALL(fn)	cmocka_unit_test_setup_teardown(fn, small_setup, teardown)
+#define MESH(fn)	cmocka_unit_test_setup_teardown(fn, mesh_setup, teardown)
 
 int
 main(void)
@@ -1458,6 +1717,14 @@ main(void)
 		SMALL(test_full_table_refuses),
 		SMALL(test_full_table_of_dups_refuses),
 		SMALL(test_route_of_unknown_worker_is_absent),
+		MESH(test_remote_route_is_a_destination_not_a_connection),
+		MESH(test_local_client_wins_over_remote_route),
+		MESH(test_remote_routes_once_per_link_oldest_first),
+		MESH(test_remote_links_per_key_are_bounded),
+		MESH(test_remote_clear_takes_every_route_of_a_link),
+		MESH(test_remote_only_keys_are_bounded),
+		MESH(test_remove_worker_takes_its_links),
+		MESH(test_remote_route_of_unknown_worker_is_absent),
 		cmocka_unit_test(test_churn_keeps_lookups_correct),
 		SMALL(test_foreach_visits_each_live_key_once),
 		SMALL(test_foreach_reports_info_of_new_active),

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * TLS for our mesh links, as a client: peers are verified against the
+ * certificates the master read (-mesh-ca-file, or the system's roots),
+ * loaded here before the sandbox; nothing is read from disk afterwards.
+ */
+#ifndef DERPD_TLSCLIENT_H
+#define DERPD_TLSCLIENT_H
+
+#include <openssl/ssl.h>
+
+#include "meshpeers.h"
+
+/* The context, from PEM text; fatal if it holds no certificate. */
+SSL_CTX	*tlsclient_new(const char *ca_pem);
+/* A client for peer p: its name sent (SNI) and verified, or its address. */
+SSL	*tlsclient_ssl(SSL_CTX *ctx, const struct mesh_peer *p);
+
+#endif
