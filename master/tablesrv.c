@@ -2,6 +2,8 @@
 #include "tablesrv.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,6 +68,22 @@ refuse(struct tablesrv *ts, uint32_t w, const char *why)
 		    "such requests from it", w, why);
 }
 
+#ifdef DERPD_TEST_HOOKS
+/*
+ * Test build: DERPD_TEST_CLAIM_DELAY_MS holds every claim that long before
+ * the master makes it, so a test can see that a duplicate's frame waits
+ * for its claim (worker/presence.c) instead of racing it.
+ */
+static void
+claim_delay(void)
+{
+	const char *v = getenv("DERPD_TEST_CLAIM_DELAY_MS");
+
+	if (v != NULL && *v != '\0')
+		poll(NULL, 0, atoi(v));
+}
+#endif
+
 /* Applies req from worker w; 0 and *resp filled, or -1 for a bad request. */
 static int
 apply(struct tablesrv *ts, uint32_t w, const struct table_req *req,
@@ -90,6 +108,9 @@ apply(struct tablesrv *ts, uint32_t w, const struct table_req *req,
 		resp->result = (int32_t)table_unregister(t, req->key, &r);
 		return 0;
 	case TOP_CLAIM:
+#ifdef DERPD_TEST_HOOKS
+		claim_delay();
+#endif
 		resp->result = table_claim(t, req->key, &r);
 		return 0;
 	case TOP_REMOTE_ADD:

@@ -347,7 +347,7 @@ conn_update_events(struct wk *w, struct conn *c)
 		return;
 	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_VERIFY &&
 	    c->state != CS_WAIT_TABLE && c->state != CS_FLUSH_CLOSE &&
-	    c->paused_until_ms == 0)
+	    c->paused_until_ms == 0 && !c->claim_pending)
 		want |= EPOLLIN;
 	if (c->out_bytes > 0 || c->tls_read_wants_write)
 		want |= EPOLLOUT;
@@ -638,6 +638,7 @@ conn_read(struct wk *w, struct conn *c)
 	ssize_t r;
 
 	while (c->fd >= 0 && budget > 0 && c->paused_until_ms == 0 &&
+	    !c->claim_pending &&
 	    (c->state == CS_HTTP || c->state == CS_CLIENT_INFO ||
 	    c->state == CS_RELAY)) {
 		if (in_room(w, c) != 0)

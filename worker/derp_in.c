@@ -137,8 +137,9 @@ derp_in_process(struct wk *w, struct conn *c)
 		}
 		if (avail - DERP_FRAME_HDR_LEN < len)
 			break;
+		if (presence_note_activity(w, c))
+			break;	/* hdr_seen stays: this frame resumes here */
 		c->hdr_seen = 0;
-		presence_note_activity(w, c);
 		if (handle_frame(w, c, type, b->data + b->rd + DERP_FRAME_HDR_LEN,
 		    len) != 0 || c->fd < 0)
 			return;	/* closed: c->in went back to the pool */

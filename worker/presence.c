@@ -186,30 +186,43 @@ warn_fighting(struct wk *w, struct conn *c)
 }
 
 /*
- * A frame from a duplicate makes it the active connection. One that spoke
- * before, lost the route and now takes it back is fighting (derper's
- * sendHistory): two live connections are taking turns with one key.
+ * A frame from a duplicate makes it the active connection, before the
+ * frame itself is handled (as derper switches before it forwards): returns
+ * 1 while the master is making it so, and c's frames wait (conn.c stops
+ * reading it) until presence_claimed. One that spoke before, lost the
+ * route and now takes it back is fighting (derper's sendHistory): two live
+ * connections are taking turns with one key.
  */
-void
+int
 presence_note_activity(struct wk *w, struct conn *c)
 {
 	struct route r = own_route(w, c), cur;
 	int spoke = c->spoke_as_dup;
 
-	if (!c->is_dup || !c->registered || c->claim_pending)
-		return;
+	if (c->claim_pending)
+		return 1;
+	if (c->claim_done) {
+		c->claim_done = 0;
+		return 0;
+	}
+	if (!c->is_dup || !c->registered)
+		return 0;
 	c->spoke_as_dup = 1;
 	if (table_lookup(&w->shm->table, c->key, &cur) == 1 && same_route(&cur, &r))
-		return;
+		return 0;
 	c->claim_pending = 1;
 	c->claim_fights = spoke;
 	table_client_ask(w, TOP_CLAIM, c->slot, c->gen, c->key, NULL);
+	return 1;
 }
 
 void
 presence_claimed(struct wk *w, struct conn *c, const struct table_resp *resp)
 {
 	c->claim_pending = 0;
+	c->claim_done = 1;
+	conn_update_events(w, c);
+	conn_mark_ready(w, c);		/* the frame that waited */
 	if (resp->result != 1)
 		return;
 	wk_stat(w, ST_DUP_SWITCHES, 1);

@@ -21,8 +21,9 @@ void	presence_orphaned(struct wk *w, const struct table_resp *resp);
 void	presence_unregister(struct wk *w, struct conn *c);
 /* The master's answer: the key's last connection left, announce it. */
 void	presence_unregistered(struct wk *w, const struct table_resp *resp);
-/* A frame from c: a duplicate that speaks asks to take its key's route. */
-void	presence_note_activity(struct wk *w, struct conn *c);
+/* A frame from c: a duplicate that speaks asks to take its key's route;
+ * 1 while that frame must wait for the master's answer. */
+int	presence_note_activity(struct wk *w, struct conn *c);
 /* The master's answer to that. */
 void	presence_claimed(struct wk *w, struct conn *c,
 	    const struct table_resp *resp);

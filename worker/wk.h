@@ -74,7 +74,9 @@ struct conn {
 	int		 is_watcher;	/* sent WatchConns */
 	int		 is_dup;	/* its key has had another connection */
 	int		 spoke_as_dup;	/* sent a frame while its key was duplicated */
-	int		 claim_pending;	/* asked the master to make it active */
+	int		 claim_pending;	/* asked the master to make it active;
+					 * its frames wait for the answer */
+	int		 claim_done;	/* answered: the waiting frame goes on */
 	int		 claim_fights;	/* ...after having spoken and lost the route */
 	int		 not_ideal;	/* Ideal-Node header: not its ideal node */
 	int		 port80;	/* accepted on -http-port beside TLS */

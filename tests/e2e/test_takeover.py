@@ -53,6 +53,31 @@ def test_old_connection_stays_open_and_last_writer_receives(derp_server, connect
     assert_no_frame(second, within=1.0)
 
 
+@PLACEMENTS
+def test_a_speaker_is_active_before_its_packet_is_relayed(derp_server, connect,
+                                                          derpd_test_bin, w1, w2):
+    """As derper does, the duplicate that sends becomes the active one before
+    its packet is relayed: a reply sent the moment that packet arrives
+    reaches the speaker, every time, whichever of the two spoke last, even
+    with the master taking 50 ms over each switch (a test-build delay)."""
+    from derp_client import HEALTH, UnexpectedFrame
+    srv = derp_server(workers=2, binary=derpd_test_bin,
+                      env={"DERPD_TEST_CLAIM_DELAY_MS": "50"})
+    other, first, second = connect_twice(srv, connect, w1, w2)
+    for i in range(20):
+        speaker, silent = (first, second) if i % 2 == 0 else (second, first)
+        speaker.send_packet(other.pub, b"speaks %d" % i)
+        assert other.recv_packet() == (speaker.pub, b"speaks %d" % i)
+        other.send_packet(speaker.pub, b"reply %d" % i)
+        while True:             # taking turns this fast is a fight: Health frames
+            try:
+                assert speaker.recv_packet() == (other.pub, b"reply %d" % i)
+                break
+            except UnexpectedFrame as e:
+                assert e.ftype == HEALTH, e
+    assert_no_frame(other, within=0.2)
+
+
 def test_fighting_duplicates_get_health_frame(derp_server, connect):
     """Two live connections with one key that take turns sending are
     fighting: the one that takes the route back a second time is told so in a
