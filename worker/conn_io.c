@@ -15,6 +15,7 @@
 #include "conn_int.h"
 #include "loginmem.h"
 #include "outq.h"
+#include "tlsctx.h"
 #include "transport.h"
 #include "websocket.h"
 
@@ -118,6 +119,10 @@ tls_handshake(struct wk *w, struct conn *c)
 {
 	int r = transport_tls_handshake(w, c);
 
+	if (r == 1 && tlsctx_is_challenge(c->ssl)) {
+		conn_close(w, c, "TLS-ALPN-01 validation answered");
+		return;
+	}
 	if (r == 1 && clientcert_check(w, c) != 0) {
 		conn_close(w, c, "no client certificate (ACME validation only)");
 		return;

@@ -12,6 +12,7 @@
 #include "http_debug.h"
 #include "http_reply.h"
 #include "seqlock.h"
+#include "tlsstore.h"
 #include "websocket.h"
 
 
@@ -276,9 +277,30 @@ redirect_to_https(struct wk *w, struct conn *c, const struct http_request *req)
 	free(p);
 }
 
+#define ACME_CHALLENGE_PATH	"/.well-known/acme-challenge/"
+
+/* HTTP-01 (RFC 8555 section 8.3): the key authorization for a token being
+ * validated now, as text/plain; any other token is not found. */
+static void
+serve_acme_challenge(struct wk *w, struct conn *c, const struct http_request *req)
+{
+	size_t plen = sizeof(ACME_CHALLENGE_PATH) - 1;
+	const char *key_auth = w->tls == NULL ? NULL : tlsstore_http(w,
+	    req->path.p + plen, req->path.len - plen);
+	struct reply r = { "200 OK", "text/plain", NULL, key_auth,
+	    key_auth != NULL ? strlen(key_auth) : 0 };
+
+	if (key_auth == NULL) {
+		reply_error(w, c, req, "404 Not Found", "404 page not found\n");
+		return;
+	}
+	reply_send(w, c, req, &r);
+}
+
 /*
- * derper's port 80 beside TLS (tsweb.Port80Handler): captive-portal checks
- * and debug pages are served, GET and HEAD are redirected to https ("/" to
+ * derper's port 80 beside TLS (tsweb.Port80Handler): captive-portal checks,
+ * ACME HTTP-01 answers and debug pages are served, GET and HEAD are
+ * redirected to https ("/" to
  * the debug page for a client allowed to see it), anything else refused.
  */
 static void
@@ -288,6 +310,11 @@ serve_port80(struct wk *w, struct conn *c, const struct http_request *req)
 
 	if (http_str_eq(p, "/generate_204")) {
 		serve_no_content(w, c, req);
+		return;
+	}
+	if (p->len >= sizeof(ACME_CHALLENGE_PATH) - 1 &&
+	    memcmp(p->p, ACME_CHALLENGE_PATH, sizeof(ACME_CHALLENGE_PATH) - 1) == 0) {
+		serve_acme_challenge(w, c, req);
 		return;
 	}
 	if ((p->len >= 6 && memcmp(p->p, "/debug", 6) == 0) ||

@@ -8,14 +8,14 @@ MUTATIONS = [
     # --- the issue's: what an audit found the suite did not notice -----------
     dict(name="worker-socket", what="the worker's policy allows socket()",
          file="common/sandbox.c",
-         old="\t{ SC(socket),\t\tIP_SOCKET,\tD | V | M },",
-         new="\t{ SC(socket),\t\tIP_SOCKET,\tW | D | V | M },",
+         old="\t{ SC(socket),\t\tIP_SOCKET,\tD | V | M | A },",
+         new="\t{ SC(socket),\t\tIP_SOCKET,\tW | D | V | M | A },",
          tests=[("e2e", "test_sandbox_probes.py::test_each_forbidden_class_kills_each_role"
                  "[worker 0]")]),
     dict(name="mprotect-exec", what="mprotect() may add PROT_EXEC (worker, key, DNS)",
          file="common/sandbox.c",
-         old="\t{ SC(mprotect),\t\tNO_EXEC_PROT,\tW | K | D | V | M },",
-         new="\t{ SC(mprotect),\t\tANY,\tW | K | D | V | M },",
+         old="\t{ SC(mprotect),\t\tNO_EXEC_PROT,\tW | K | D | V | M | A },",
+         new="\t{ SC(mprotect),\t\tANY,\tW | K | D | V | M | A },",
          tests=[("e2e", "test_sandbox_probes.py::test_each_forbidden_class_kills_each_role"
                  "[worker 0]"),
                 ("e2e", "test_sandbox_probes.py::test_each_forbidden_class_kills_each_role"
@@ -52,8 +52,9 @@ MUTATIONS = [
          tests=[("e2e", "test_metrics.py::test_metrics_forbidden_to_proxied_requests")]),
     dict(name="any-sni", what="TLS for any server name",
          file="worker/tlsctx.c",
-         old="\tif (want == NULL || (name != NULL && strcasecmp(name, want) == 0))",
-         new="\tif (1 || want == NULL || (name != NULL && strcasecmp(name, want) == 0))",
+         old="\telse\n\t\trc = -1;\n\tif (rc == 0 || tlsstore_alpn(",
+         new="\telse\n\t\trc = use_slot(w, ssl, tlsstore_slot(w, host));\n"
+             "\tif (rc == 0 || tlsstore_alpn(",
          tests=[("e2e", "test_tls.py::test_other_name_or_none_is_refused")]),
     dict(name="tls-1.2", what="TLS 1.2 accepted",
          file="worker/tlsctx.c",
@@ -94,7 +95,7 @@ MUTATIONS = [
          tests=[("e2e", "test_key_memory.py::"
                  "test_key_page_is_locked_read_only_undumped_and_guarded")]),
     dict(name="key-kept-at-exit", what="the key process exits without freeing the key",
-         file="master/keyproc.c",
+         file="master/keyproc_ctl.c",
          old="\tsodium_free(kp->derp_priv);\n",
          new="",
          tests=[("e2e", "test_key_memory.py::"
@@ -113,9 +114,28 @@ MUTATIONS = [
     # --- what a compromised worker can send ------------------------------------
     dict(name="sign-anything", what="the key process signs any input with the TLS key",
          file="master/keyproc.c",
-         old="\tif (!is_cert_verify(kp, req, md, why))\n\t\treturn -1;",
-         new="\tif (!is_cert_verify(kp, req, md, why) && md == NULL)\n\t\treturn -1;",
+         old="\tif (!is_cert_verify(k, req, md, why))\n\t\treturn -1;",
+         new="\tif (!is_cert_verify(k, req, md, why) && md == NULL)\n\t\treturn -1;",
          tests=[("fuzz-regress", "fuzz_keyd")]),
+    dict(name="sign-any-key", what="a signature by a key not named (any served key)",
+         file="master/keyring.c",
+         old="\t\t    kp->tls[i].state == KEYPROC_RETIRING) &&\n"
+             "\t\t    memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) == 0)",
+         new="\t\t    kp->tls[i].state == KEYPROC_RETIRING) &&\n"
+             "\t\t    memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) != 512)",
+         tests=[("unit", "test_keyproc_tls"), ("fuzz-regress", "fuzz_keyd")]),
+    # --- what a compromised ACME client can do ----------------------------------
+    dict(name="acme-open-write", what="the ACME client may open any file to write",
+         file="common/sandbox.c",
+         old="\t{ SC(openat),\t\tCREATE_EXCL,\tA },",
+         new="\t{ SC(openat),\t\tANY,\tA },",
+         tests=[("e2e", "test_sandbox_probes.py::"
+                 "test_each_forbidden_class_kills_the_acme_client")]),
+    dict(name="aside-key-signs", what="a key made for an order signs before it is issued",
+         file="master/keyproc_acme.c",
+         old="\t} else if (keyring_add(kp, key, hash, KEYPROC_ASIDE, why) == 0) {",
+         new="\t} else if (keyring_add(kp, key, hash, KEYPROC_SERVED, why) == 0) {",
+         tests=[("unit", "test_keyproc_tls"), ("fuzz-regress", "fuzz_keyd_acme")]),
     dict(name="table-trusts-slot", what="the master takes a route's worker from the request",
          file="master/tablesrv.c",
          old="\tstruct route r = { w, ts->shm->ctl->workers[w].epoch, req->slot, req->gen };",
