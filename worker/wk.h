@@ -55,6 +55,7 @@ enum conn_state {
 struct heard_src;
 struct mesh_link;
 struct tls_sign;
+struct tls_store;
 struct ws_conn;
 
 struct conn {
@@ -249,7 +250,12 @@ struct wk {
 	int		 sigfd;
 	int		 timerfd;
 	const int	*evfds;
-	SSL_CTX		*ssl_ctx;
+	SSL_CTX		*ssl_ctx;	/* every handshake starts here (tlsctx.c) */
+	SSL_CTX		*ssl_slot[CERTSHM_CERTS];	/* one per chain served */
+	OSSL_PROVIDER	*tls_providers[2];	/* default, and our key's (tlskey.c) */
+	char		*client_ca;	/* -client-ca's PEM, or NULL (clientcert.c) */
+	char		*client_crl;	/* -client-crl's PEM ("": none) */
+	struct tls_store *tls;		/* what the master published (tlsstore.c) */
 	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
 	uint32_t	 next_sign_id;
 	uint64_t	 keyd_restarts;	/* the master's count, as last seen */
