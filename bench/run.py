@@ -348,6 +348,42 @@ def cpu_rounds(cur, base, lines, rounds=4):
             f"(target: -25 % or better)")
 
 
+def syscall_rows(cur, base, lines):
+    """Syscalls the workers make per relayed 1 KiB packet (perf's syscall
+    tracepoints; a count, which a shared machine does not blur as it does
+    CPU time). Skipped without perf or its permission."""
+    if base is None or shutil.which("perf") is None:
+        lines.append("syscalls per packet: not measured (no perf, or no baseline)")
+        return
+    events = ("raw_syscalls:sys_enter,syscalls:sys_enter_read,"
+              "syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait")
+    for pairs in (1, 32):
+        got = []
+        for name, srv in (("current", cur), ("baseline", base)):
+            pids = ",".join(re.findall(r"worker \d+ started, pid (\d+)", srv.log_text()))
+            perf = subprocess.Popen(["perf", "stat", "-x,", "-e", events, "-p", pids],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True)
+            time.sleep(0.3)
+            r = derpbench(srv, "-P", pairs, "-s", 1024, "-x", "same",
+                          "-n", 100000 // pairs, "-d", 60)
+            perf.send_signal(2)
+            out = perf.communicate(timeout=30)[1]
+            n = {}
+            for line in out.splitlines():
+                f = line.split(",")
+                if len(f) > 2 and f[0].isdigit():
+                    n[f[2].split(":")[-1].replace("sys_enter_", "")] = \
+                        int(f[0]) / r["received"]
+            if "sys_enter" not in n:
+                lines.append(f"syscalls per packet: perf could not count ({out.strip()[:200]})")
+                return
+            got.append(f"{name} {n['sys_enter']:.2f} (read {n.get('read', 0):.2f}, "
+                       f"write {n.get('write', 0):.2f}, epoll_wait {n.get('epoll_wait', 0):.2f})")
+        lines.append(f"syscalls per relayed 1 KiB packet, workers, {pairs} pair(s), "
+                     f"same worker: " + "; ".join(got))
+
+
 def matrix_summary(res, base, lines):
     lines.append("")
     for pairs in (1, 32):
@@ -536,6 +572,7 @@ def main():
             res = matrix(cur, base, lines)
             matrix_summary(res, base, lines)
             cpu_rounds(cur, base, lines)
+            syscall_rows(cur, base, lines)
             spread_rows(cur, base, lines)
             overload_row(cur, lines)
             login_rows(tmp, cur, base, base_bin, lines)
