@@ -12,8 +12,8 @@
  * Read-ahead once logged in: one read(2) takes whatever records have
  * arrived, up to this much, where OpenSSL would otherwise read each
  * record's header and body apart (two syscalls a packet). Logins read
- * without it, so that what OpenSSL holds for one is a
- * part of a record, as the login memory budget charges it.
+ * without it, so that what OpenSSL holds for one is at most a part of a
+ * record, as the login memory budget charges it.
  */
 #define TLS_READ_BUF	(32 * 1024)
 
