@@ -251,6 +251,8 @@ conn_read(struct wk *w, struct conn *c)
 	int calls = READ_CALLS;
 	ssize_t r;
 
+	c->read_turn = w->read_turn;
+
 	while (c->fd >= 0 && budget > 0 && calls > 0 && c->paused_until_ms == 0 &&
 	    !c->claim_pending &&
 	    (c->state == CS_HTTP || c->state == CS_CLIENT_INFO ||
@@ -331,6 +333,12 @@ conn_run_ready(struct wk *w)
 		c->in_ready = 0;
 		if (c->fd < 0)
 			continue;
+		/* One read turn a connection per turn of the loop: one that
+		 * epoll woke and that spent its budget waits for the next. */
+		if (c->read_turn == w->read_turn) {
+			conn_mark_ready(w, c);
+			continue;
+		}
 		if (c->state == CS_TLS_HANDSHAKE)
 			conn_io(w, c, EPOLLIN);
 		else {
@@ -341,4 +349,5 @@ conn_run_ready(struct wk *w)
 			conn_update_events(w, c);
 		}
 	}
+	w->read_turn++;
 }

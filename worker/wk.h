@@ -87,6 +87,7 @@ struct conn {
 	struct mesh_link *link;
 	int		 mesh_peer;	/* a peer relay's mesh client: its index + 1 */
 	int		 in_ready;	/* on the ready list */
+	uint64_t	 read_turn;	/* the turn it last read in (wk's read_turn) */
 	struct conn	*ready_next;
 	int		 in_flush;	/* on the flush list */
 	struct conn	*flush_next;
@@ -275,6 +276,7 @@ struct wk {
 	struct login_mem login_mem;
 	struct conn	*all;		/* list of live connections */
 	struct conn	*ready;		/* connections with buffered input */
+	uint64_t	 read_turn;	/* turns of the event loop (conn_run_ready) */
 	struct conn	*flush;		/* connections with output to write */
 	struct conn	*graveyard;	/* closed, freed at the end of a turn */
 	uint64_t	 wake_mask;	/* workers to signal at the end of a turn */
