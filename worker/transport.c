@@ -150,8 +150,10 @@ transport_tls_logged_in(struct conn *c)
 void
 transport_tls_rest(struct conn *c)
 {
-	/* Fails, keeping them, while they hold part of a record. */
-	if (c->ssl != NULL && c->sign == NULL)
+	/* Not while they hold a record, or part of one, or its unread
+	 * plaintext (OpenSSL before 3.0.14 freed that: CVE-2024-4741). */
+	if (c->ssl != NULL && c->sign == NULL && !SSL_has_pending(c->ssl) &&
+	    SSL_pending(c->ssl) == 0)
 		(void)SSL_free_buffers(c->ssl);
 }
 
