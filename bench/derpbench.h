@@ -134,7 +134,8 @@ struct pair {
 	uint64_t	 next_seq;	/* sent so far */
 	uint64_t	 expect;	/* next in-order sequence number */
 	uint64_t	 rcvd;
-	uint64_t	 reordered;	/* arrived below expect: late or duplicate */
+	uint64_t	 top;		/* highest sequence number received */
+	uint64_t	 reordered;	/* arrived at or below top: out of order */
 	uint64_t	 gaps;		/* sequence numbers skipped over */
 	uint64_t	 foreign;	/* bad source key or pair id */
 	uint64_t	 gaps_sched;	/* rate mode: due but not sent (our backlog) */

@@ -159,14 +159,19 @@ loop_on_packet(struct client *c, const uint8_t *src, const uint8_t *pkt,
 		return;
 	}
 	now = mono_ns();
+	/* Order is the relay's: what the wire brought, not what the window
+	 * gave up for lost (tick), which may still arrive late. */
+	if (p->rcvd > 0 && h.seq <= p->top)
+		p->reordered++;
+	else
+		p->top = h.seq;
 	p->rcvd++;
 	if (h.seq == p->expect)
 		p->expect++;
 	else if (h.seq > p->expect) {
 		p->gaps += h.seq - p->expect;
 		p->expect = h.seq + 1;
-	} else
-		p->reordered++;
+	}
 	p->last_rx_ns = now;
 	if (lp->first_rx_ns == 0)
 		lp->first_rx_ns = now;
