@@ -51,7 +51,7 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/clientcert.c \
 	     worker/forward.c worker/dial_client.c worker/tlsclient.c \
 	     worker/linkparse.c worker/remote.c worker/meshlink.c \
-	     worker/meshstat.c
+	     worker/meshstat.c worker/pktq.c worker/sendq.c worker/pushback.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
@@ -92,7 +92,7 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
-	     test_hashkey test_steer test_procstat test_verify
+	     test_hashkey test_steer test_procstat test_verify test_pktq
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean

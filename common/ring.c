@@ -42,6 +42,12 @@ believe_head(struct ring_tx *tx)
 	return tx->head_seen;
 }
 
+uint64_t
+ring_tx_consumed(struct ring_tx *tx)
+{
+	return believe_head(tx);
+}
+
 int
 ring_push(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
     uint32_t epoch, const uint8_t key[KEY_LEN], const void *payload,

@@ -86,6 +86,8 @@ size_t	ring_size(uint32_t data_size);
  */
 void	ring_tx_start(struct ring_tx *tx, struct ring *r, const uint64_t *head,
 	    uint32_t size);
+/* The consumer's read position, as far as it is believable. */
+uint64_t ring_tx_consumed(struct ring_tx *tx);
 /*
  * Copies one record in. Returns 0, or -1 (counted in drops) when it does not
  * fit. Sets *wake when the consumer may be asleep and must be signalled.

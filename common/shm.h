@@ -103,6 +103,10 @@ enum stat_id {
 	ST_DROP_MESH_QUEUE,		/* a mesh link's queue was full */
 	ST_DROP_BYTES_MESH_QUEUE,
 	ST_REMOTE_ROUTES_REFUSED,	/* PeerPresent with no room in the table */
+	ST_DROP_QUEUE_HEAD,		/* a client's queue was full: its oldest went */
+	ST_DROP_BYTES_QUEUE_HEAD,
+	ST_PUSHBACKS,			/* a client not read while a ring was full */
+	ST_SENDQ_BYTES,			/* gauge: packets queued to clients */
 	ST_MAX,
 };
 

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loginmem.h"
 #include "outq.h"
+#include "sendq.h"
 #include "transport.h"
 #include "websocket.h"
 
@@ -346,7 +347,7 @@ conn_update_events(struct wk *w, struct conn *c)
 		return;
 	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_VERIFY &&
 	    c->state != CS_WAIT_TABLE && c->state != CS_FLUSH_CLOSE &&
-	    c->paused_until_ms == 0 && !c->claim_pending)
+	    c->paused_until_ms == 0 && !c->claim_pending && !c->pushed_back)
 		want |= EPOLLIN;
 	if (c->out_bytes > 0 || c->tls_read_wants_write)
 		want |= EPOLLOUT;
@@ -381,6 +382,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	w->up.closing(w, c);
 	loginmem_remove(w, c);
 	outq_free(w, c);
+	sendq_free(w, c);
 	buf_put(&w->bufs, c->in);
 	c->in = NULL;
 	if (c->ssl != NULL) {
@@ -476,6 +478,10 @@ conn_write(struct wk *w, struct conn *c)
 			break;
 		outq_consume(w, c, (size_t)r);
 		c->stalled_since_ms = w->now_ms;
+		if (sendq_refill(w, c) != 0) {	/* packets waiting behind it */
+			conn_close(w, c, "out of memory");
+			return;
+		}
 	}
 	if (c->out_bytes == 0 && c->state == CS_FLUSH_CLOSE) {
 		transport_tls_shutdown(c);
@@ -633,7 +639,7 @@ conn_read(struct wk *w, struct conn *c)
 	ssize_t r;
 
 	while (c->fd >= 0 && budget > 0 && c->paused_until_ms == 0 &&
-	    !c->claim_pending &&
+	    !c->claim_pending && !c->pushed_back &&
 	    (c->state == CS_HTTP || c->state == CS_CLIENT_INFO ||
 	    c->state == CS_RELAY)) {
 		if (in_room(w, c) != 0)

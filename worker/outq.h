@@ -18,7 +18,7 @@ void	outq_consume(struct wk *w, struct conn *c, size_t n);
 void	outq_free(struct wk *w, struct conn *c);
 /* Puts c on the flush list, once. */
 void	outq_schedule(struct wk *w, struct conn *c);
-/* Whether c's queue is over the -queue-kib limit plus slack bytes. */
+/* Whether c's stream is over the -queue-kib limit plus slack bytes. */
 int	outq_over(const struct wk *w, const struct conn *c, uint64_t extra);
 
 #endif

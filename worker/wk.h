@@ -36,6 +36,7 @@
 #include "config.h"
 #include "frame.h"
 #include "keyd_proto.h"
+#include "pktq.h"
 #include "meshpeers.h"
 #include "ratelimit.h"
 #include "shm.h"
@@ -98,8 +99,16 @@ struct conn {
 	uint32_t	 in_max;	/* before login: the most c->in may grow to */
 	uint32_t	 skip;		/* payload bytes of a skipped frame left */
 	int		 hdr_seen;	/* next frame counted and charged */
-	struct buf	*out_head, *out_tail;
+	struct buf	*out_head, *out_tail;	/* the stream: frames started or next */
 	uint32_t	 out_bytes;
+	struct pktq	 sendq[2];	/* packets before the stream (sendq.c) */
+
+	/* A SendPacket held back while its ring was full (pushback.c). */
+	int		 pushed_back;
+	uint32_t	 pb_to;		/* the worker it is for */
+	uint64_t	 pb_head;	/* that worker's read position, last seen */
+	int64_t		 pb_since_ms, pb_progress_ms;
+	struct conn	*pb_next;	/* on w->pushed_back */
 
 	int64_t		 deadline_ms;	/* handshake / last flush */
 	int64_t		 next_keepalive_ms;
@@ -229,6 +238,9 @@ struct rings {
 	uint32_t	 epoch[SHM_MAX_WORKERS];	/* producer incarnations seen */
 	uint32_t	 alive[SHM_MAX_WORKERS];
 	uint8_t		 reset_logged[SHM_MAX_WORKERS];	/* once per incarnation */
+	/* pushback.c: a consumer that made no progress during a pushback. */
+	uint8_t		 stuck[SHM_MAX_WORKERS];
+	uint64_t	 stuck_head[SHM_MAX_WORKERS];
 	uint64_t	 epochs_seen;	/* shm ctl->epochs_changed */
 };
 
@@ -276,6 +288,8 @@ struct wk {
 	int		 rings_pending;	/* records left for the next turn */
 
 	struct bufpool	 bufs;
+	struct pktq_budget sendq_budget;	/* -queue-budget-mib */
+	struct conn	*pushed_back;	/* clients held back for a full ring */
 	struct heard_table heard;
 	struct watcher_list watchers;
 	struct req_queue keyd;		/* to the key process */

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "sendq.h"
+
+#include <string.h>
+
+#include "outq.h"
+#include "websocket.h"
+
+enum { Q_BULK, Q_DISCO };
+
+/* One frame onto c's stream: one message over WebSocket. */
+static int
+stream_append(struct wk *w, struct conn *c, const void *head, size_t hlen,
+    const void *body, size_t blen)
+{
+	if (c->ws != NULL)
+		return ws_queue_frame(w, c, head, hlen, body, blen);
+	if (outq_append(w, c, head, hlen) != 0 ||
+	    (blen > 0 && outq_append(w, c, body, blen) != 0))
+		return -1;
+	return 0;
+}
+
+static void
+count_sent(struct wk *w, uint32_t len)
+{
+	wk_stat(w, ST_PACKETS_SENT, 1);
+	wk_stat(w, ST_BYTES_SENT, len);
+}
+
+static void
+count_drop(struct wk *w, enum stat_id packets, enum stat_id bytes, uint32_t len)
+{
+	wk_stat(w, packets, 1);
+	wk_stat(w, bytes, len);
+}
+
+static void
+release(struct wk *w, struct pktq_pkt *p)
+{
+	wk_stat(w, ST_SENDQ_BYTES, -(int64_t)pktq_charge(p->len));
+	pktq_release(&w->sendq_budget, p);
+}
+
+static int
+queues_empty(const struct conn *c)
+{
+	return c->sendq[Q_BULK].n == 0 && c->sendq[Q_DISCO].n == 0;
+}
+
+int
+sendq_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
+    const uint8_t *pkt, uint32_t len)
+{
+	struct pktq *q = &c->sendq[packet_looks_like_disco(pkt, len) ?
+	    Q_DISCO : Q_BULK];
+	uint8_t hdr[DERP_RECV_HDR_LEN];
+	struct pktq_pkt *p, *old;
+
+	frame_recv_packet_header(hdr, src, len);
+	/* Nothing waiting and the stream is short: straight onto it. */
+	if (queues_empty(c) && c->out_bytes < SENDQ_STREAM_LOW) {
+		if (stream_append(w, c, hdr, sizeof(hdr), pkt, len) != 0)
+			return -1;
+		count_sent(w, len);
+		return 0;
+	}
+	if (pktq_full(q)) {
+		old = pktq_pop(q);
+		count_drop(w, ST_DROP_QUEUE_HEAD, ST_DROP_BYTES_QUEUE_HEAD,
+		    old->payload_len);
+		release(w, old);
+	}
+	if ((p = pktq_alloc(&w->sendq_budget, sizeof(hdr) + len, len)) == NULL) {
+		/* The worker's budget is spent: the new one goes. */
+		count_drop(w, ST_DROP_QUEUE_FULL, ST_DROP_BYTES_QUEUE_FULL, len);
+		return 0;
+	}
+	wk_stat(w, ST_SENDQ_BYTES, (int64_t)pktq_charge(p->len));
+	memcpy(p->data, hdr, sizeof(hdr));
+	memcpy(p->data + sizeof(hdr), pkt, len);
+	pktq_push(q, p);
+	outq_schedule(w, c);
+	return 0;
+}
+
+int
+sendq_refill(struct wk *w, struct conn *c)
+{
+	struct pktq_pkt *p;
+	int i, rc = 0;
+
+	while (rc == 0 && c->fd >= 0 && c->out_bytes < SENDQ_STREAM_LOW &&
+	    !queues_empty(c)) {
+		i = c->sendq[Q_DISCO].n > 0 ? Q_DISCO : Q_BULK;
+		p = pktq_pop(&c->sendq[i]);
+		if ((rc = stream_append(w, c, p->data, p->len, NULL, 0)) == 0)
+			count_sent(w, p->payload_len);
+		release(w, p);
+	}
+	return rc;
+}
+
+void
+sendq_free(struct wk *w, struct conn *c)
+{
+	struct pktq_pkt *p;
+	int i;
+
+	for (i = Q_BULK; i <= Q_DISCO; i++)
+		while ((p = pktq_pop(&c->sendq[i])) != NULL)
+			release(w, p);
+}
