@@ -30,15 +30,13 @@ ring_tx_start(struct ring_tx *tx, struct ring *r, const uint64_t *head,
  * The consumer's head if it is believable: not behind what it said before,
  * not ahead of what was published. Modular: positions may pass 2^64.
  */
-static int
+static void
 believe_head(struct ring_tx *tx)
 {
 	uint64_t head = ACQ(tx->head);
 
-	if (head == tx->head_seen || head - tx->head_seen > tx->tail - tx->head_seen)
-		return 0;
-	tx->head_seen = head;
-	return 1;
+	if (head - tx->head_seen <= tx->tail - tx->head_seen)
+		tx->head_seen = head;
 }
 
 /* Whether every record in chunk c has been read: its end is at or behind
@@ -49,13 +47,14 @@ chunk_read(const struct ring_tx *tx, uint32_t c)
 	return tx->tail - tx->pool->end[c] >= tx->tail - tx->head_seen;
 }
 
-int
-ring_tx_reclaim(struct ring_tx *tx)
+/* Frees the chunks whose records the consumer has read. */
+static void
+reclaim(struct ring_tx *tx)
 {
 	struct pool *p = tx->pool;
-	int moved = believe_head(tx);
 	uint32_t c;
 
+	believe_head(tx);
 	while ((c = tx->first) != POOL_NONE && chunk_read(tx, c)) {
 		tx->first = p->next[c];
 		if (tx->first == POOL_NONE)
@@ -63,7 +62,6 @@ ring_tx_reclaim(struct ring_tx *tx)
 		tx->held--;
 		pool_put(p, c);
 	}
-	return moved;
 }
 
 /* Room for len bytes at the end of the last chunk, or a new chunk. */
@@ -90,7 +88,8 @@ make_room(struct ring_tx *tx, uint32_t len)
 uint64_t
 ring_tx_consumed(struct ring_tx *tx)
 {
-	return believe_head(tx);
+	reclaim(tx);
+	return tx->head_seen;
 }
 
 int
@@ -113,7 +112,7 @@ ring_push2(struct ring_tx *tx, uint16_t kind, uint32_t slot, uint32_t gen,
 	struct ring_desc *d;
 
 	*wake = 0;
-	ring_tx_reclaim(tx);
+	reclaim(tx);
 	/* Checked before any arithmetic that could wrap. */
 	len = len1 <= RING_PAYLOAD_MAX && len2 <= RING_PAYLOAD_MAX - len1 ?
 	    round8(sizeof(*rec) + len1 + len2) : UINT32_MAX;

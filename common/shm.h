@@ -18,7 +18,8 @@
  *    counters page,                              and /debug/ only (mesh links'
  *                                                states and keys too); heads: clamped by the
  *    ring heads page,                            producer (ring.h); rings:
- *    rings i -> others                           every record checked (ring.h)
+ *    rings i -> others (descriptors),            every descriptor and record
+ *    packet pool (the records)                   checked (ring.h, pool.h)
  *  stun       STUN        workers               counters: numbers only
  *  dns        DNS         workers               seqlock; lengths clamped to
  *                                                the buffer before use
@@ -225,7 +226,7 @@ struct shm_region {
 /* Each process's private handle: layout, descriptors, typed pointers. */
 struct shm {
 	uint32_t	 nworkers;
-	uint32_t	 ring_data;	/* bytes per ring, power of two */
+	uint32_t	 ring_data;	/* pool bytes one consumer may hold (-ring-kib) */
 	uint32_t	 max_conns;
 	uint32_t	 max_remote;	/* keys reachable only through mesh links */
 	uint8_t		 table_hash_key[16];
@@ -264,6 +265,13 @@ int	shm_role_maps(const struct shm *s, enum shm_role role, uint32_t id,
 
 /* Producer p's ring to consumer c (p != c), in p's region. */
 struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
+/*
+ * Producer p's packet pool, in p's region: shm_pool_chunks chunks, of
+ * which one consumer may hold shm_pool_quota (ring_data rounded up).
+ */
+uint8_t	*shm_pool(const struct shm *s, uint32_t p);
+uint32_t shm_pool_chunks(const struct shm *s);
+uint32_t shm_pool_quota(const struct shm *s);
 /* Sum of one counter over all workers. */
 uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
 /* Sum of a gauge over the workers running now (a dead one's is stale). */

@@ -65,7 +65,7 @@ static const struct flag flags[] = {
 	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
 	{ "verbose", F_BOOL, CF(verbose), "log connection-level events" },
 	{ "max-clients", F_INT, CF(max_clients), "most clients connected at once, over all workers" },
-	{ "ring-kib", F_INT, CF(ring_kib), "KiB per cross-worker ring (power of two, >= 256)" },
+	{ "ring-kib", F_INT, CF(ring_kib), "KiB of a worker's packet pool its records for one other worker may fill (power of two, >= 256); the pool holds up to four such shares" },
 	{ "queue-kib", F_INT, CF(queue_kib), "KiB of replies (Pong, PeerGone) queued to a client that does not read before they are dropped; a mesh link queues four times this" },
 	{ "queue-budget-mib", F_INT, CF(queue_budget_mib), "MiB per worker for packets queued to clients (32 per client, and 32 disco, as derper); past it new packets are dropped" },
 	{ "keepalive", F_DURATION, CF(keepalive_ms), "interval between KeepAlive frames" },

@@ -233,6 +233,7 @@ struct req_queue {
 
 /* inbox.c and route.c: this worker's ends of the rings. */
 struct rings {
+	struct pool	 pool;		/* our records to the others (pool.h) */
 	struct ring_tx	 tx[SHM_MAX_WORKERS];	/* to each other worker */
 	struct ring_rx	 rx[SHM_MAX_WORKERS];	/* from each other worker */
 	uint32_t	 epoch[SHM_MAX_WORKERS];	/* producer incarnations seen */

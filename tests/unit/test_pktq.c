@@ -115,6 +115,7 @@ pb_setup(void)
 	f.w.shm = &f.shm;
 	f.w.rings.tx[1].head = &f.head;
 	f.w.rings.tx[1].tail = 1000;
+	f.w.rings.tx[1].first = f.w.rings.tx[1].last = POOL_NONE;	/* no chunks */
 	f.c.fd = f.c2.fd = -1;	/* never on the ready list */
 	return &f;
 }
