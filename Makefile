@@ -15,7 +15,7 @@ PYTHON	 = /usr/bin/python3
 APT_PKGS = build-essential pkg-config libssl-dev libsodium-dev libcap-ng-dev \
 	   libseccomp-dev libjansson-dev zlib1g-dev libwslay-dev libcmocka-dev openssl \
 	   python3-pytest python3-nacl python3-websockets python3-aioice scdoc \
-	   python3-openssl python3-cryptography libcurl4-openssl-dev pebble
+	   python3-openssl python3-cryptography libcurl4-openssl-dev pebble ca-certificates
 
 HARDEN	 = -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIE
 # Development and CI builds fail on any warning; the Debian package build
@@ -38,16 +38,18 @@ build-asan/%:	  VARIANT_LDFLAGS = -fsanitize=address,undefined
 COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common/setup.c \
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
-	     common/stopsig.c common/verifyd_proto.c common/allowlist.c \
-	     common/meshpeers.c common/dial_proto.c common/pool.c
+	     common/stopsig.c common/certshm.c common/acme_proto.c common/verifyd_proto.c \
+	     common/allowlist.c common/meshpeers.c common/dial_proto.c common/pool.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
+	     worker/conn_io.c worker/accept.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
 	     worker/presence.c worker/inbox.c worker/derp_in.c \
 	     worker/reqq.c worker/keyd_client.c worker/table_client.c \
 	     worker/keyset.c worker/handshake.c worker/http_serve.c \
+	     worker/http_reply.c worker/http_debug.c \
 	     worker/metrics.c worker/session.c \
-	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/verify.c \
+	     worker/tlskey.c worker/tlskey_mgmt.c worker/tlsctx.c worker/tlsstore.c worker/verify.c \
 	     worker/clientcert.c \
 	     worker/forward.c worker/dial_client.c worker/tlsclient.c \
 	     worker/linkparse.c worker/remote.c worker/meshlink.c \
@@ -55,13 +57,18 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
-	     master/notify.c master/spawn.c master/roles.c master/verifyd.c \
+	     master/notify.c master/spawn.c master/roles.c master/keyring.c \
+	     master/keyproc_acme.c master/keyproc_ctl.c master/selfsign.c \
+	     master/acmed.c master/tlspub.c master/certreload.c master/verifyd.c \
 	     master/allowkeys.c master/clientca.c master/verifier.c \
 	     master/verifier_serve.c master/verifier_http.c master/verifier_cache.c \
 	     master/verifier_answer.c master/dialer.c master/dialctl.c
-# The ACME engine (acme/): not linked into derpd yet; its test driver runs it.
+# The ACME engine (acme/), which the ACME child (acme/child*.c) runs; its
+# test driver runs it alone.
 ACME_SRC   = acme/engine.c acme/account.c acme/order.c acme/net.c acme/jws.c \
-	     acme/parse.c acme/x509.c acme/store.c acme/renew.c common/b64url.c
+	     acme/parse.c acme/x509.c acme/store.c acme/renew.c acme/resolve.c \
+	     common/b64url.c
+ACME_CHILD_SRC = acme/child.c acme/child_master.c acme/child_keyd.c
 ACME_LIBS  = $(shell pkg-config --libs libcurl openssl jansson 2>/dev/null) -lpthread
 ACME_DRIVER_OBJ = tests/acme/driver.o tests/acme/csr_local.o \
 	     tests/acme/responder.o common/log.o
@@ -80,7 +87,8 @@ HEADERS	   = $(wildcard common/*.h worker/*.h master/*.h tests/unit/*.h bench/*.
 # Manual pages: man/NAME.SECTION.scd -> build/man/NAME.SECTION (scdoc).
 MAN	   = $(patsubst man/%.scd,build/man/%,$(wildcard man/*.scd))
 
-DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o)
+DERPD_OBJ  = $(COMMON_SRC:.c=.o) $(WORKER_SRC:.c=.o) $(MASTER_SRC:.c=.o) \
+	     $(ACME_SRC:.c=.o) $(ACME_CHILD_SRC:.c=.o)
 KEYGEN_OBJ = common/log.o common/keyfmt.o common/keyfile.o keygen/keygen.o
 KEYGEN_LIBS = $(shell pkg-config --libs libsodium jansson 2>/dev/null)
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
@@ -92,7 +100,8 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
-	     test_hashkey test_steer test_procstat test_verify test_pktq
+	     test_hashkey test_steer test_procstat test_certshm test_keyproc_tls test_verify \
+	     test_pktq
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean
@@ -175,6 +184,7 @@ check: all
 	$(PYTHON) tests/check_layers.py build
 	$(PYTHON) tests/check_policy_doc.py
 	$(PYTHON) tests/check_security_refs.py
+	$(PYTHON) tests/mutate/mutate.py --check
 
 test-unit: $(addprefix build/tests/,$(UNIT_TESTS))
 	@for t in $^; do echo "== $$t"; ./$$t || exit 1; done
@@ -183,7 +193,9 @@ test-e2e: all build-test/derpd build/derpbench build/acme-test-driver
 	DERPD_BIN=$(CURDIR)/build/derpd DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build/derpd-client DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	$(PYTHON) -m pytest -q tests/e2e
-	ACME_DRIVER=$(CURDIR)/build/acme-test-driver $(PYTHON) -m pytest -q tests/acme
+	ACME_DRIVER=$(CURDIR)/build/acme-test-driver DERPD_BIN=$(CURDIR)/build/derpd \
+	DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	$(PYTHON) -m pytest -q tests/acme
 
 # The privilege-separation and sandbox tests alone (run as root, or most skip).
 test-sandbox: all build-test/derpd
@@ -193,7 +205,8 @@ test-sandbox: all build-test/derpd
 		tests/e2e/test_key_isolation.py tests/e2e/test_worker_death.py
 
 test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client build/derpbench \
-	   build-asan/acme-test-driver $(addprefix build-asan/tests/,$(UNIT_TESTS))
+	   build-asan/acme-test-driver build-test/derpd \
+	   $(addprefix build-asan/tests/,$(UNIT_TESTS))
 	@for t in $(addprefix build-asan/tests/,$(UNIT_TESTS)); do echo "== $$t"; ./$$t || exit 1; done
 	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
 	DERPD_CLIENT=$(CURDIR)/build-asan/derpd-client \
@@ -201,13 +214,18 @@ test-asan: build-asan/derpd build-asan/derpd-keygen build-asan/derpd-client buil
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/e2e
 	ACME_DRIVER=$(CURDIR)/build-asan/acme-test-driver DERPD_ASAN=1 \
+	DERPD_BIN=$(CURDIR)/build-asan/derpd DERPD_KEYGEN=$(CURDIR)/build-asan/derpd-keygen \
+	DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(PYTHON) -m pytest -q tests/acme
 
-# The ACME engine's tests alone (Pebble on loopback; see tests/acme/).
-test-acme: build/acme-test-driver
-	ACME_DRIVER=$(CURDIR)/build/acme-test-driver $(PYTHON) -m pytest -q tests/acme
+# The ACME tests alone: the engine, and derpd's ACME client (Pebble and a
+# stub CA on loopback; see tests/acme/).
+test-acme: all build/acme-test-driver build-test/derpd
+	ACME_DRIVER=$(CURDIR)/build/acme-test-driver DERPD_BIN=$(CURDIR)/build/derpd \
+	DERPD_KEYGEN=$(CURDIR)/build/derpd-keygen DERPD_TEST_BIN=$(CURDIR)/build-test/derpd \
+	$(PYTHON) -m pytest -q tests/acme
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -228,7 +246,7 @@ DEB_APT_PKGS = debhelper dpkg-dev fakeroot scdoc
 # and a Debian 12 container booted with systemd-nspawn (see tests/package).
 PKG_TEST_APT_PKGS = lintian man-db groff-base debootstrap systemd-container \
 	   debian-archive-keyring openssl
-DEB_SRC	 = Makefile README.md SECURITY.md common worker master keygen client man \
+DEB_SRC	 = Makefile README.md SECURITY.md common worker master acme keygen client man \
 	   tests/fuzz/fuzz.mk packaging/derpd.conf
 DEB_VERSION = $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/debian/changelog)
 DEB_ARCH = $(shell dpkg --print-architecture)

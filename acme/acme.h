@@ -91,6 +91,8 @@ struct acme_stats {
 	unsigned	badnonce_retries;	/* requests resent after badNonce */
 	unsigned	requests;		/* HTTP requests made */
 	int		account_created;	/* 201 (new) rather than 200 */
+	int		failed_challenge;	/* ACME_CHALL_* the CA did not
+						 * validate, or 0 */
 	char		account_url[1024];	/* == ACME_URL_MAX */
 };
 

@@ -34,6 +34,7 @@ struct acme {
 	CURL			*curl;
 	struct curl_slist	*hdr_jose;
 	struct curl_slist	*hdr_pem;
+	struct curl_slist	*resolve;	/* resolve.c: the URL's host */
 	EVP_PKEY		*account_key;
 	char			 kid[ACME_URL_MAX];	/* account URL */
 	char			 nonce[ACME_NONCE_MAX];
@@ -63,6 +64,9 @@ int	net_post(struct acme *, const char *what, const char *url,
 void	net_resp_free(struct acme_resp *);
 /* Sleeps secs (clamped to [1, 30]); -1 if that would pass the deadline. */
 int	net_wait(struct acme *, long secs, const char *what);
+
+/* resolve.c: looks up url's host for the next request; 0 or -1 (a->err). */
+int	resolve_url(struct acme *, const char *what, const char *url);
 
 /* account.c */
 int	account_register(struct acme *);

@@ -35,6 +35,9 @@ int	x509_check_chain(const char *pem, size_t len,
 	    const struct acme_identifier *ids, size_t nids, const uint8_t *spki,
 	    size_t spkilen, time_t now, struct acme_cert *out, char *err,
 	    size_t errlen);
+/* The SHA-256 of the leaf's DER SubjectPublicKeyInfo: how derpd's key
+ * process names that certificate's key. 0 or -1. */
+int	x509_leaf_key_hash(const char *pem, size_t len, uint8_t out[32]);
 /* The DER SubjectPublicKeyInfo of a DER CSR (malloc'd). 0 or -1. */
 int	x509_csr_spki(const uint8_t *der, size_t len, uint8_t **spki,
 	    size_t *spkilen);

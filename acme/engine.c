@@ -179,6 +179,7 @@ acme_obtain(struct acme *a, struct acme_cert *out)
 {
 	memset(out, 0, sizeof(*out));
 	a->err[0] = '\0';
+	a->stats.failed_challenge = 0;
 	a->deadline = time(NULL) + (time_t)a->cfg.timeout;
 	if (load_directory(a) == -1 || account_register(a) == -1)
 		return -1;

@@ -153,6 +153,7 @@ net_free(struct acme *a)
 {
 	curl_slist_free_all(a->hdr_jose);
 	curl_slist_free_all(a->hdr_pem);
+	curl_slist_free_all(a->resolve);
 	if (a->curl != NULL)
 		curl_easy_cleanup(a->curl);
 }
@@ -177,6 +178,8 @@ perform(struct acme *a, const char *what, const char *url,
 	r->retry_after = -1;
 	if (left <= 0)
 		return acme_fail(a, "%s: gave up after %u s", what, a->cfg.timeout);
+	if (resolve_url(a, what, url) == -1)
+		return -1;
 	/* No request outlives the deadline of the whole acme_obtain. */
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, left < 60 ? left : 60L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, left < 15 ? left : 15L);

@@ -211,6 +211,8 @@ challenge_failed(struct acme *a, const struct acme_authz *az,
 {
 	size_t i;
 
+	a->stats.failed_challenge = c->type == ACME_CH_HTTP01 ?
+	    ACME_CHALL_HTTP01 : ACME_CHALL_TLSALPN01;
 	for (i = 0; i < az->nchallenges; i++)
 		if (strcmp(az->challenges[i].url, c->url) == 0 &&
 		    az->challenges[i].has_error)

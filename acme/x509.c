@@ -389,3 +389,22 @@ x509_check_chain(const char *pem, size_t len,
 		X509_free(certs[--n]);
 	return rc;
 }
+
+int
+x509_leaf_key_hash(const char *pem, size_t len, uint8_t out[32])
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	X509 *leaf = b == NULL ? NULL : PEM_read_bio_X509(b, NULL, NULL, NULL);
+	unsigned char *der = NULL;
+	unsigned int n = 0;
+	int dlen = leaf == NULL ? -1 :
+	    i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der), ok;
+
+	ok = dlen > 0 && EVP_Digest(der, (size_t)dlen, out, &n, EVP_sha256(),
+	    NULL) == 1 && n == 32;
+	OPENSSL_free(der);
+	X509_free(leaf);
+	BIO_free(b);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}

@@ -38,6 +38,8 @@ struct config {
 	const char	*acme_eab_key;
 	const char	*acme_email;		/* only with Let's Encrypt/gcp */
 	int		acme_ip_certs;
+	const char	*acme_directory;	/* derpd: the CA's directory URL */
+	const char	*acme_ca_file;		/* derpd: trust store for it (PEM) */
 	int		ace;
 	int64_t		tcp_keepalive_ms;
 	int64_t		tcp_user_timeout_ms;
@@ -68,6 +70,7 @@ struct config {
 	int		has_mesh_key;
 	uint8_t		mesh_key[KEY_LEN];
 	int		tls;		/* serve TLS on addr */
+	int		acme;		/* tls with -certmode letsencrypt or gcp */
 	char		listen_host[256];
 	int		listen_port;
 	int		verify_on;	/* a verifier decides who logs in */

@@ -8,8 +8,15 @@
  *               per-client shared key of a DERP login;
  *  KEYD_SIGN    the signature of a TLS 1.3 server CertificateVerify input
  *               (64 spaces, "TLS 1.3, server CertificateVerify", 0, and a
- *               transcript hash) with the TLS private key; anything else
- *               is refused.
+ *               transcript hash) with the TLS private key whose public key
+ *               is in the certificate the worker served (named by the
+ *               SHA-256 of its SubjectPublicKeyInfo); anything else, or a
+ *               key the key process does not hold, is refused.
+ *
+ * When a certificate is replaced (ACME renewal, a reload), the key process
+ * keeps the old key for handshakes still under way with the old chain, so
+ * a handshake is never signed by a key that does not match the chain the
+ * worker sent. Only the ACME child may ask for new keys (keyd_acme_proto.h).
  *
  * The key process side is master/keyproc.c, the worker side
  * worker/keyd_client.c (and worker/tlskey.c, which asks for signatures).
@@ -38,6 +45,7 @@ enum keyd_pad {
 };
 
 #define KEYD_TBS_MAX	256	/* a CertificateVerify input is at most 146 */
+#define KEYD_HASH_LEN	32	/* SHA-256 of a DER SubjectPublicKeyInfo */
 #define KEYD_SIG_MAX	512	/* RSA-4096 */
 
 /* The fixed CertificateVerify prefix: 64 spaces, the context string, a zero. */
@@ -54,6 +62,7 @@ struct keyd_req {
 	uint32_t	pad;		/* KEYD_SIGN: enum keyd_pad */
 	uint32_t	tbs_len;
 	uint8_t		tbs[KEYD_TBS_MAX];
+	uint8_t		key_hash[KEYD_HASH_LEN];	/* KEYD_SIGN: whose key */
 };
 
 struct keyd_resp {

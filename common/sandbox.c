@@ -7,8 +7,11 @@
  * (SECCOMP_RET_KILL_PROCESS); the master logs the SIGSYS and starts a fresh
  * one. No execve, no ptrace, no executable memory anywhere; no open except
  * in the bootstrap-DNS process and the mesh dialer, which must be
- * resolvers; no socket or connect except there and in the verifier, an
- * HTTP client (the dialer connects TCP sockets for the workers' mesh links).
+ * resolvers, and the ACME client, an HTTPS client that stores what it gets
+ * in the certdir (seccomp cannot see paths: it may create files, never open
+ * one for writing); no socket or connect except there and in the verifier,
+ * an HTTP client (the dialer connects TCP sockets for the workers' mesh
+ * links).
  */
 #include "sandbox.h"
 
@@ -33,26 +36,27 @@
 #define D	(1 << SANDBOX_DNS)
 #define V	(1 << SANDBOX_VERIFY)
 #define M	(1 << SANDBOX_DIALER)
+#define A	(1 << SANDBOX_ACME)
 
 /* The syscall by name: a misspelt one does not compile. */
 #define SC(name)	SCMP_SYS(name), #name
 
 static const struct sandbox_rule policy[] = {
 	/* Bytes on descriptors already open (sockets, eventfds, signalfd). */
-	{ SC(read),		ANY,		W | K | D | V | M },
-	{ SC(write),		ANY,		W | K | S | D | V | M },
+	{ SC(read),		ANY,		W | K | D | V | M | A },
+	{ SC(write),		ANY,		W | K | S | D | V | M | A },
 	{ SC(readv),		ANY,		W },
 	{ SC(writev),		ANY,		W },
-	{ SC(recvfrom),		ANY,		W | K | D | V | M },
-	{ SC(sendto),		ANY,		W | K | D | V | M },
-	{ SC(recvmsg),		ANY,		W | K | D | V | M },
-	{ SC(sendmsg),		ANY,		W | K | D | V | M },
-	{ SC(close),		ANY,		W | K | D | V | M },
+	{ SC(recvfrom),		ANY,		W | K | D | V | M | A },
+	{ SC(sendto),		ANY,		W | K | D | V | M | A },
+	{ SC(recvmsg),		ANY,		W | K | D | V | M | A },
+	{ SC(sendmsg),		ANY,		W | K | D | V | M | A },
+	{ SC(close),		ANY,		W | K | D | V | M | A },
 	/* STUN: a batch of requests in, a batch of answers out; waiting in
 	 * ppoll, where SIGTERM ends it (common/stopsig.c). */
 	{ SC(recvmmsg),		ANY,		S },
 	{ SC(ppoll),		ANY,		S },
-	{ SC(sendmmsg),		ANY,		S | D | M },
+	{ SC(sendmmsg),		ANY,		S | D | M | A },
 	/* New client connections, tuned, then shut. */
 	{ SC(accept4),		ANY,		W },
 	{ SC(setsockopt),	TCP_SOCKOPT,	W | V },
@@ -61,59 +65,73 @@ static const struct sandbox_rule policy[] = {
 	{ SC(epoll_wait),	ANY,		W | K | V },
 	{ SC(epoll_pwait),	ANY,		W | K | V },
 	{ SC(epoll_ctl),	ANY,		W | K | V },
-	{ SC(clock_gettime),	ANY,		W | K | S | D | V | M },
-	{ SC(gettimeofday),	ANY,		W | K | S | D | V | M },
-	{ SC(restart_syscall),	ANY,		W | K | S | D | V | M },
+	{ SC(clock_gettime),	ANY,		W | K | S | D | V | M | A },
+	{ SC(gettimeofday),	ANY,		W | K | S | D | V | M | A },
+	{ SC(restart_syscall),	ANY,		W | K | S | D | V | M | A },
 	/* Memory, never executable. */
-	{ SC(brk),		ANY,		W | K | S | D | V | M },
-	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | V | M },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | V | M },
-	{ SC(munmap),		ANY,		W | K | S | D | V | M },
-	{ SC(mremap),		ANY,		W | K | V },
-	{ SC(madvise),		ANY,		W | K | D | V | M },
+	{ SC(brk),		ANY,		W | K | S | D | V | M | A },
+	{ SC(mmap),		NO_EXEC_PROT,	W | K | S | D | V | M | A },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | D | V | M | A },
+	{ SC(munmap),		ANY,		W | K | S | D | V | M | A },
+	{ SC(mremap),		ANY,		W | K | V | A },
+	{ SC(madvise),		ANY,		W | K | D | V | M | A },
+	{ SC(mlock),		ANY,		K },	/* sodium_malloc(): a reloaded key file */
 	{ SC(munlock),		ANY,		K },	/* sodium_free() */
+	/* Key files the key process is handed: a reload, the ACME keys. */
+	{ SC(pread64),		ANY,		K },
+	{ SC(pwrite64),		ANY,		K },
+	{ SC(ftruncate),	ANY,		K },
+	{ SC(fdatasync),	ANY,		K },
 	/*
 	 * Waking only: glibc's pthread_once wakes waiters after OpenSSL's lazy
 	 * initialisations. Nothing here can wait on a futex, so no process
 	 * can be made to wait on a lock another holds.
 	 */
-	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | V },
+	{ SC(futex),		FUTEX_WAKE_ONLY, W | K | V | A },
 	/* Nonces and TLS. */
-	{ SC(getrandom),	ANY,		W | K | D | V | M },
+	{ SC(getrandom),	ANY,		W | K | D | V | M | A },
 	/*
-	 * Stub resolvers (the bootstrap-DNS process, and the mesh dialer,
-	 * which connects TCP sockets for the workers and checks them with
-	 * getsockopt), and the verifier's HTTP clients (tailscaled's unix
-	 * socket, the admission controller): they make connections. The
-	 * verifier opens no file and resolves no name (both done before its
-	 * sandbox).
+	 * Stub resolvers (the bootstrap-DNS process; the mesh dialer, which
+	 * connects TCP sockets for the workers and checks them with
+	 * getsockopt; the ACME client), and the verifier's and the ACME
+	 * client's HTTP clients (tailscaled's unix socket, the admission
+	 * controller, the ACME CA): they make connections. The verifier opens
+	 * no file and resolves no name (both done before its sandbox).
 	 */
-	{ SC(openat),		READ_ONLY_OPEN,	D | M },
-	{ SC(fstat),		ANY,		D | M },
-	{ SC(newfstatat),	ANY,		D | M },
-	{ SC(lseek),		ANY,		D | M },
-	{ SC(socket),		IP_SOCKET,	D | V | M },
-	{ SC(connect),		ANY,		D | V | M },
+	{ SC(openat),		READ_ONLY_OPEN,	D | M | A },
+	{ SC(fstat),		ANY,		D | M | A },
+	{ SC(newfstatat),	ANY,		D | M | A },
+	{ SC(lseek),		ANY,		D | M | A },
+	{ SC(socket),		IP_SOCKET,	D | V | M | A },
+	{ SC(connect),		ANY,		D | V | M | A },
 	{ SC(bind),		ANY,		D | M },
-	{ SC(getsockname),	ANY,		D | V | M },
-	{ SC(getpeername),	ANY,		V },
-	{ SC(getsockopt),	ANY,		V | M },
-	{ SC(setsockopt),	ANY,		D | M },
-	{ SC(poll),		ANY,		D | V | M },
-	{ SC(ppoll),		ANY,		D | V | M },
-	{ SC(ioctl),		FIONREAD_ONLY,	D | M },
-	{ SC(fcntl),		FILE_FLAGS_ONLY, D | V | M },
-	{ SC(clock_nanosleep),	ANY,		D },
-	{ SC(nanosleep),	ANY,		D },
-	{ SC(uname),		ANY,		D | M },
+	{ SC(getsockname),	ANY,		W | D | V | M | A },	/* W: -acme-ip-certs */
+	{ SC(getpeername),	ANY,		V | A },
+	{ SC(getsockopt),	ANY,		V | M | A },
+	{ SC(setsockopt),	ANY,		D | M | A },
+	{ SC(poll),		ANY,		D | V | M | A },
+	{ SC(ppoll),		ANY,		D | V | M | A },
+	{ SC(ioctl),		FIONREAD_ONLY,	D | M | A },
+	{ SC(fcntl),		FILE_FLAGS_ONLY, D | V | M | A },
+	{ SC(clock_nanosleep),	ANY,		D | A },
+	{ SC(nanosleep),	ANY,		D | A },
+	{ SC(uname),		ANY,		D | M | A },
+	/* libcurl's wake-up pair (the ACME client). */
+	{ SC(socketpair),	UNIX_PAIR,	A },
+	/* The ACME client's certdir: new files, renamed into place. */
+	{ SC(openat),		CREATE_EXCL,	A },
+	{ SC(fsync),		ANY,		A },
+	{ SC(renameat),		ANY,		A },
+	{ SC(renameat2),	ANY,		A },
+	{ SC(unlinkat),		ANY,		A },
 	/* Leaving, and dying loudly. */
-	{ SC(exit),		ANY,		W | K | S | D | V | M },
-	{ SC(exit_group),	ANY,		W | K | S | D | V | M },
-	{ SC(rt_sigreturn),	ANY,		W | K | S | D | V | M },
-	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | V | M },
-	{ SC(getpid),		ANY,		W | K | S | D | V | M },
-	{ SC(gettid),		ANY,		W | K | S | D | V | M },
-	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | V | M },
+	{ SC(exit),		ANY,		W | K | S | D | V | M | A },
+	{ SC(exit_group),	ANY,		W | K | S | D | V | M | A },
+	{ SC(rt_sigreturn),	ANY,		W | K | S | D | V | M | A },
+	{ SC(rt_sigprocmask),	ANY,		W | K | S | D | V | M | A },
+	{ SC(getpid),		ANY,		W | K | S | D | V | M | A },
+	{ SC(gettid),		ANY,		W | K | S | D | V | M | A },
+	{ SC(tgkill),		SELF_SIGNAL,	W | K | S | D | V | M | A },
 };
 
 #ifdef __SANITIZE_ADDRESS__
@@ -127,36 +145,36 @@ static const struct sandbox_rule policy[] = {
  * production build's (tests/e2e/test_sandbox_probes.py runs against it).
  */
 static const struct sandbox_rule asan_policy[] = {
-	{ SC(sigaltstack),	ANY,		W | K | S | D | V | M },
-	{ SC(prctl),		ANY,		W | K | S | D | V | M },
-	{ SC(clone),		ANY,		W | K | S | D | V | M },
-	{ SC(ptrace),		ANY,		W | K | S | D | V | M },
-	{ SC(wait4),		ANY,		W | K | S | D | V | M },
-	{ SC(futex),		ANY,		W | K | S | D | V | M },
-	{ SC(sched_yield),	ANY,		W | K | S | D | V | M },
-	{ SC(getppid),		ANY,		W | K | S | D | V | M },
-	{ SC(rt_sigaction),	ANY,		W | K | S | D | V | M },
-	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | V | M },
-	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | V | M },
+	{ SC(sigaltstack),	ANY,		W | K | S | D | V | M | A },
+	{ SC(prctl),		ANY,		W | K | S | D | V | M | A },
+	{ SC(clone),		ANY,		W | K | S | D | V | M | A },
+	{ SC(ptrace),		ANY,		W | K | S | D | V | M | A },
+	{ SC(wait4),		ANY,		W | K | S | D | V | M | A },
+	{ SC(futex),		ANY,		W | K | S | D | V | M | A },
+	{ SC(sched_yield),	ANY,		W | K | S | D | V | M | A },
+	{ SC(getppid),		ANY,		W | K | S | D | V | M | A },
+	{ SC(rt_sigaction),	ANY,		W | K | S | D | V | M | A },
+	{ SC(mprotect),		NO_EXEC_PROT,	W | K | S | D | V | M | A },
+	{ SC(openat),		READ_ONLY_OPEN,	W | K | S | D | V | M | A },
 #ifdef __NR_open
-	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | V | M },
+	{ SC(open),		READ_ONLY_OPEN,	W | K | S | D | V | M | A },
 #endif
 #ifdef __NR_getdents
-	{ SC(getdents),		ANY,		W | K | S | D | V | M },
+	{ SC(getdents),		ANY,		W | K | S | D | V | M | A },
 #endif
-	{ SC(getdents64),	ANY,		W | K | S | D | V | M },
-	{ SC(lseek),		ANY,		W | K | S | D | V | M },
-	{ SC(read),		ANY,		W | K | S | D | V | M },
-	{ SC(close),		ANY,		W | K | S | D | V | M },
+	{ SC(getdents64),	ANY,		W | K | S | D | V | M | A },
+	{ SC(lseek),		ANY,		W | K | S | D | V | M | A },
+	{ SC(read),		ANY,		W | K | S | D | V | M | A },
+	{ SC(close),		ANY,		W | K | S | D | V | M | A },
 	/* A leak report: symbolised in process (libbacktrace reads derpd). */
 #ifdef __NR_readlink
-	{ SC(readlink),		ANY,		W | K | S | D | V | M },
+	{ SC(readlink),		ANY,		W | K | S | D | V | M | A },
 #endif
-	{ SC(readlinkat),	ANY,		W | K | S | D | V | M },
-	{ SC(newfstatat),	ANY,		W | K | S | D | V | M },
-	{ SC(fstat),		ANY,		W | K | S | D | V | M },
-	{ SC(fcntl),		ANY,		W | K | S | D | V | M },
-	{ SC(ioctl),		ANY,		W | K | S | D | V | M },
+	{ SC(readlinkat),	ANY,		W | K | S | D | V | M | A },
+	{ SC(newfstatat),	ANY,		W | K | S | D | V | M | A },
+	{ SC(fstat),		ANY,		W | K | S | D | V | M | A },
+	{ SC(fcntl),		ANY,		W | K | S | D | V | M | A },
+	{ SC(ioctl),		ANY,		W | K | S | D | V | M | A },
 };
 #endif
 
@@ -218,6 +236,15 @@ add_rule(scmp_filter_ctx ctx, int nr, enum arg_rule rule, int *rc)
 		a = nr == SCMP_SYS(openat) ?
 		    SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY) :
 		    SCMP_A1(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case CREATE_EXCL:
+		a = SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_EXCL | O_TRUNC,
+		    O_CREAT | O_EXCL);
+		allow(ctx, nr, 1, &a, rc);
+		break;
+	case UNIX_PAIR:
+		a = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
 		allow(ctx, nr, 1, &a, rc);
 		break;
 	case IP_SOCKET:

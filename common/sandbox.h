@@ -12,6 +12,7 @@ enum sandbox_role {
 	SANDBOX_DNS,		/* the bootstrap-DNS resolver: a stub resolver's calls */
 	SANDBOX_VERIFY,		/* the verifier: HTTP to tailscaled and a controller */
 	SANDBOX_DIALER,		/* the mesh dialer: a resolver's, and TCP connect */
+	SANDBOX_ACME,		/* the ACME client: HTTPS, a stub resolver, the certdir */
 	SANDBOX_NROLES,
 };
 
@@ -19,6 +20,8 @@ enum sandbox_role {
 enum arg_rule {
 	ANY = 0,		/* no argument checks */
 	READ_ONLY_OPEN,		/* openat for reading (resolv.conf, hosts) */
+	CREATE_EXCL,		/* openat creating a new file, never opening one */
+	UNIX_PAIR,		/* socketpair(AF_UNIX): libcurl's wake-up pair */
 	IP_SOCKET,		/* socket(AF_INET, AF_INET6 or AF_UNIX (nscd, tailscaled)) */
 	FIONREAD_ONLY,		/* ioctl(fd, FIONREAD) */
 	NO_EXEC_PROT,		/* arg 2 (prot) without PROT_EXEC */

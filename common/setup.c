@@ -25,13 +25,14 @@ struct field {
 #define S	(1u << SETUP_CFG_STUN)
 #define V	(1u << SETUP_CFG_VERIFY)
 #define M	(1u << SETUP_CFG_DIALER)
+#define A	(1u << SETUP_CFG_ACME)
 
 /* What each role may know of the configuration; nothing else crosses. */
 static const struct field fields[] = {
-	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S | V | M },
+	{ "verbose",		FT_BOOL,	CF(verbose),		W | D | K | S | V | M | A },
 	{ "no-seccomp",		FT_BOOL,	CF(no_seccomp),		W },
 	{ "tls",		FT_BOOL,	CF(tls),		W },
-	{ "hostname",		FT_STRING,	CF(hostname),		W },
+	{ "hostname",		FT_STRING,	CF(hostname),		W | A },
 	{ "home",		FT_STRING,	CF(home),		W },
 	{ "derp",		FT_BOOL,	CF(run_derp),		W },
 	{ "max-clients",	FT_INT,		CF(max_clients),	W },
@@ -54,6 +55,13 @@ static const struct field fields[] = {
 	{ "mesh-with",		FT_STRING,	CF(mesh_with),		W | M },
 	{ "bootstrap-dns-names", FT_STRING,	CF(bootstrap_dns_names), D },
 	{ "unpublished-bootstrap-dns-names", FT_STRING, CF(unpublished_dns_names), D },
+	{ "certmode",		FT_STRING,	CF(certmode),		A },
+	{ "http-port",		FT_INT,		CF(http_port),		A },
+	{ "acme-directory",	FT_STRING,	CF(acme_directory),	A },
+	{ "acme-email",		FT_STRING,	CF(acme_email),		A },
+	{ "acme-eab-kid",	FT_STRING,	CF(acme_eab_kid),	A },
+	{ "acme-eab-key",	FT_STRING,	CF(acme_eab_key),	A },
+	{ "acme-ip-certs",	FT_BOOL,	CF(acme_ip_certs),	W | A },
 };
 
 static json_t *

@@ -23,6 +23,7 @@ enum setup_cfg {
 	SETUP_CFG_STUN,
 	SETUP_CFG_VERIFY,
 	SETUP_CFG_DIALER,
+	SETUP_CFG_ACME,
 };
 
 /* The master: adds the configuration role needs, as "config". */

@@ -35,9 +35,16 @@ worker_rings_off(void)
 }
 
 static size_t
+master_table_off(void)
+{
+	return align_up(sizeof(struct shm_ctl), PAGE) +
+	    align_up(sizeof(struct shm_tls), PAGE);
+}
+
+static size_t
 master_size(const struct shm *s)
 {
-	return align_up(sizeof(struct shm_ctl), PAGE) + table_size(s->max_conns, s->max_remote);
+	return master_table_off() + table_size(s->max_conns, s->max_remote);
 }
 
 static size_t
@@ -148,9 +155,11 @@ set_pointers(struct shm *s)
 	uint32_t i;
 
 	s->ctl = (struct shm_ctl *)m;
+	s->tls = m == NULL ? NULL :
+	    (struct shm_tls *)(m + align_up(sizeof(struct shm_ctl), PAGE));
 	if (m != NULL)
-		table_attach(&s->table, m + align_up(sizeof(struct shm_ctl), PAGE),
-		    s->max_conns, s->max_remote, s->nworkers, s->table_hash_key);
+		table_attach(&s->table, m + master_table_off(), s->max_conns,
+		    s->max_remote, s->nworkers, s->table_hash_key);
 	s->stun = s->stun_region.base;
 	s->dns = s->dns_region.base;
 	for (i = 0; i < s->nworkers; i++) {

@@ -10,13 +10,18 @@
  *  region     writer      mapped read-only by   what readers trust, and how
  *  ---------  ----------  --------------------  -----------------------------
  *  master     master      workers               ctl: worker epochs (compared,
- *    ctl page, then                              never indexed by), rate limit
- *    the connection table                        (seqlock, seq_read); table:
- *                                                entries copied under their
- *                                                seqlock and checked (table.h)
+ *    ctl page, the                               never indexed by), rate limit
+ *    certificates, then                          (seqlock, seq_read); table:
+ *    the connection table                        entries copied under their
+ *                                                seqlock and checked (table.h);
+ *                                                certificates: each entry
+ *                                                copied under its seqlock and
+ *                                                checked (certshm.h)
  *  worker[i]  worker i    master, workers       counters: numbers for /metrics
- *    counters page,                              and /debug/ only (mesh links'
- *                                                states and keys too); heads: clamped by the
+ *    counters page,                              only (want_cert: an address,
+ *                                                copied and checked; mesh
+ *                                                links' states and keys for
+ *                                                /debug/); heads: clamped by the
  *    ring heads page,                            producer (ring.h); rings:
  *    rings i -> others (descriptors),            every descriptor and record
  *    packet pool (the records)                   checked (ring.h, pool.h)
@@ -33,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "certshm.h"
 #include "meshpeers.h"
 #include "ring.h"
 #include "table.h"
@@ -141,6 +147,16 @@ struct shm_ctl {
 
 /* --- a worker's region --- */
 
+/*
+ * -acme-ip-certs: the last address a client reached this worker at for
+ * which it had no certificate (IPv4 as ::ffff:a.b.c.d), under a seqlock.
+ * The master reads it every second and asks the ACME child for one.
+ */
+struct shm_want_cert {
+	uint64_t	seq;
+	uint8_t		ip[16];
+};
+
 /* A mesh link's state (worker/meshlink.c). */
 enum link_state {
 	LINK_WAIT,		/* not connected; trying again later */
@@ -173,6 +189,7 @@ struct shm_counters {
 	uint64_t	frames[STAT_FRAME_TYPES];
 	uint32_t	watchers;	/* mesh clients watching connections */
 	uint32_t	ready;		/* 1 once in its event loop (READY=1 waits for it) */
+	struct shm_want_cert want_cert;
 	struct shm_mesh_peer mesh[MESH_MAX_PEERS];
 };
 
@@ -234,6 +251,7 @@ struct shm {
 	struct shm_region worker[SHM_MAX_WORKERS];
 
 	struct shm_ctl	*ctl;
+	struct shm_tls	*tls;		/* in the master's region */
 	struct table	 table;
 	struct shm_stun	*stun;
 	struct shm_dns	*dns;

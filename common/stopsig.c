@@ -6,15 +6,18 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, busy;
 
 static void
 on_stop(int sig)
 {
 	(void)sig;
+	if (busy)
+		_exit(0);
 	stop = 1;
 }
 
@@ -50,4 +53,16 @@ stopsig_wait(int fd, int timeout_ms)
 	if (r < 0 && errno != EINTR)
 		log_warn("ppoll");
 	return r > 0;
+}
+
+void
+stopsig_busy(int on)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	busy = on;
+	if (sigprocmask(on ? SIG_UNBLOCK : SIG_BLOCK, &term, NULL) != 0)
+		log_warn("sigprocmask");
 }

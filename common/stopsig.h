@@ -12,6 +12,12 @@
 
 void	stopsig_init(void);
 /*
+ * While on, SIGTERM is let in and ends the process at once (_exit(0)):
+ * for long work with nothing to lose if cut short (an ACME order, whose
+ * results are written by rename), which would otherwise hold the stop up.
+ */
+void	stopsig_busy(int on);
+/*
  * Waits until fd (if >= 0) is readable or timeout_ms pass (-1: forever):
  * 1 readable, 0 not (timeout or another signal), -1 SIGTERM came.
  */

@@ -5,10 +5,12 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -31,21 +33,8 @@ fatal_tls(const char *what)
 	fatalx("%s: %s", what, buf);
 }
 
-/* A missing or unreadable file gets the system's reason, not OpenSSL's. */
-static void
-check_readable(const char *path, const char *what)
-{
-	FILE *f = fopen(path, "r");
-
-	if (f == NULL)
-		fatal("cannot read the %s %s (with -certmode manual it is "
-		    "<certdir>/<hostname>%s)", what, path,
-		    strcmp(what, "certificate") == 0 ? ".crt" : ".key");
-	fclose(f);
-}
-
-static int
-is_ip(const char *s)
+int
+certs_is_ip(const char *s)
 {
 	unsigned char buf[16];
 
@@ -64,15 +53,11 @@ safe_name(char *out, size_t cap, const char *host)
 	out[n] = '\0';
 }
 
-static void
-check_cert_name(X509 *cert, const char *host)
+static int
+cert_names(X509 *cert, const char *host)
 {
-	int ok;
-
-	ok = is_ip(host) ? X509_check_ip_asc(cert, host, 0) :
-	    X509_check_host(cert, host, 0, 0, NULL);
-	if (ok != 1)
-		fatalx("certificate is not valid for hostname \"%s\"", host);
+	return (certs_is_ip(host) ? X509_check_ip_asc(cert, host, 0) :
+	    X509_check_host(cert, host, 0, 0, NULL)) == 1;
 }
 
 /*
@@ -108,12 +93,6 @@ meta_fill(X509 *x, EVP_PKEY *pkey, const uint8_t pub[KEY_LEN])
 	return ok == 1 ? 0 : -1;
 }
 
-/*
- * derper's meta certificate (derp_server.go initMetacert), appended to the
- * chain: Tailscale clients on TLS 1.3 read the DERP key from it and skip
- * the HTTP upgrade's round trip (Derp-Fast-Start). Self-signed by a fresh
- * Ed25519 key that is freed as soon as the certificate is signed.
- */
 /* Appends PEM of x to *buf (of *len bytes); fatal when out of memory. */
 static void
 append_pem(char **buf, size_t *len, X509 *x)
@@ -133,69 +112,257 @@ append_pem(char **buf, size_t *len, X509 *x)
 	BIO_free(b);
 }
 
-char *
-certs_served_chain(const struct certs *c, const uint8_t pub[KEY_LEN])
+/*
+ * derper's meta certificate (derp_server.go initMetacert), appended to
+ * every chain served: Tailscale clients on TLS 1.3 read the DERP key from
+ * it and skip the HTTP upgrade's round trip (Derp-Fast-Start). Self-signed
+ * by a fresh Ed25519 key that is freed as soon as the certificate is signed.
+ */
+void
+certs_make_meta(struct certs *c, const uint8_t pub[KEY_LEN])
 {
-	size_t len = strlen(c->chain);
-	char *chain = strdup(c->chain);
 	EVP_PKEY *pkey;
+	size_t len = 0;
 	X509 *x;
 
-	if (chain == NULL)
-		fatalx("out of memory for the certificate chain");
 	if ((pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL)
 		fatal_tls("meta certificate key");
 	if ((x = X509_new()) == NULL || meta_fill(x, pkey, pub) != 0 ||
 	    X509_sign(x, pkey, NULL) == 0)
 		fatal_tls("meta certificate");
 	EVP_PKEY_free(pkey);
-	append_pem(&chain, &len, x);
+	c->meta = NULL;
+	append_pem(&c->meta, &len, x);
 	X509_free(x);
-	return chain;
 }
 
-/* The chain file, each certificate checked as it is read. */
-static char *
-read_chain(const char *path, const char *host)
+char *
+certs_with_meta(const struct certs *c, const char *chain, size_t len)
+{
+	size_t mlen = strlen(c->meta);
+	char *out;
+
+	if ((out = malloc(len + mlen + 2)) == NULL)
+		return NULL;
+	memcpy(out, chain, len);
+	if (len > 0 && chain[len - 1] != '\n')
+		out[len++] = '\n';
+	memcpy(out + len, c->meta, mlen + 1);
+	return out;
+}
+
+X509 *
+certs_leaf(const char *chain, time_t *not_after)
+{
+	BIO *b = BIO_new_mem_buf(chain, -1);
+	X509 *x = b == NULL ? NULL : PEM_read_bio_X509(b, NULL, NULL, NULL);
+	struct tm tm;
+
+	BIO_free(b);
+	ERR_clear_error();
+	*not_after = 0;
+	if (x != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		*not_after = timegm(&tm);
+	return x;
+}
+
+char *
+certs_read_chain(const char *path, const char *host, char *err, size_t errlen)
 {
 	BIO *in = BIO_new_file(path, "r");
 	char *chain = NULL;
 	size_t len = 0;
 	X509 *x;
 
-	if (in == NULL)
-		fatal_tls(path);
+	if (in == NULL) {
+		snprintf(err, errlen, "cannot read the certificate %s: %s", path,
+		    strerror(errno));
+		ERR_clear_error();
+		return NULL;
+	}
 	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
-		if (len == 0)
-			check_cert_name(x, host);
+		if (len == 0 && !cert_names(x, host)) {
+			snprintf(err, errlen, "certificate %s is not valid for "
+			    "hostname \"%s\"", path, host);
+			X509_free(x);
+			free(chain);
+			BIO_free(in);
+			return NULL;
+		}
 		append_pem(&chain, &len, x);
 		X509_free(x);
 	}
 	BIO_free(in);
 	ERR_clear_error();	/* the end of the file is an "error" */
 	if (len == 0)
-		fatalx("%s holds no certificate", path);
+		snprintf(err, errlen, "%s holds no certificate", path);
 	return chain;
 }
 
 void
-certs_open(struct certs *c, const struct config *cfg)
+certs_file_sig(const char *path, struct file_sig *sig)
 {
-	char name[256], crt[4096], key[4096];
+	struct stat st;
 
+	memset(sig, 0, sizeof(*sig));
+	if (stat(path, &st) != 0)
+		return;
+	sig->exists = 1;
+	sig->dev = st.st_dev;
+	sig->ino = st.st_ino;
+	sig->size = st.st_size;
+	sig->mtime = st.st_mtim;
+}
+
+int
+certs_file_sig_eq(const struct file_sig *a, const struct file_sig *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	    a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* Whether ra's user may do what mask (S_IRUSR, S_IXUSR) says on path. */
+static int
+user_may(const char *path, const struct run_as *ra, mode_t mask)
+{
+	struct stat st;
+
+	if (!ra->switch_user)
+		return access(path, mask == S_IRUSR ? R_OK : X_OK) == 0;
+	if (stat(path, &st) != 0)
+		return 0;
+	if (st.st_uid == ra->uid)
+		return (st.st_mode & mask) != 0;
+	if (st.st_gid == ra->gid)
+		return (st.st_mode & (mask >> 3)) != 0;
+	return (st.st_mode & (mask >> 6)) != 0;
+}
+
+/* ...read path, searching every directory on the way to it. */
+static int
+user_may_read(const char *path, const struct run_as *ra)
+{
+	char dir[4096], *p;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return 0;
+	for (p = dir; (p = strchr(p + 1, '/')) != NULL; ) {
+		*p = '\0';
+		if (!user_may(dir, ra, S_IXUSR))
+			return 0;
+		*p = '/';
+	}
+	return user_may(path, ra, S_IRUSR);
+}
+
+/* derper: with neither file and an IP -hostname, a self-signed certificate
+ * is made; the files are created here, the key process fills them. */
+static int
+prepare_selfsign(struct certs *c, const struct config *cfg,
+    const struct run_as *ra)
+{
+	int flags = O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+
+	if (!certs_is_ip(cfg->hostname) || access(c->crt_path, F_OK) == 0 ||
+	    access(c->key_path, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	if (mkdir(cfg->certdir, 0700) != 0 && errno != EEXIST)
+		fatal("cannot create -certdir %s", cfg->certdir);
+	if ((c->key_fd = open(c->key_path, flags | O_RDWR, 0600)) < 0 ||
+	    (c->crt_fd = open(c->crt_path, flags | O_WRONLY, 0644)) < 0)
+		fatal("cannot create a self-signed certificate in %s",
+		    cfg->certdir);
+	/* Like derper's files, the run user's: reloads can read them. */
+	if (ra->switch_user && (fchown(c->key_fd, ra->uid, ra->gid) != 0 ||
+	    fchown(c->crt_fd, ra->uid, ra->gid) != 0))
+		fatal("chown in %s", cfg->certdir);
+	log_info("no certificate for IP address %s in %s: making a "
+	    "self-signed one", cfg->hostname, cfg->certdir);
+	return 1;
+}
+
+void
+certs_open(struct certs *c, const struct config *cfg, const struct run_as *ra)
+{
+	char name[256], err[512];
+
+	memset(c, 0, sizeof(*c));
+	c->key_fd = c->crt_fd = -1;
 	safe_name(name, sizeof(name), cfg->hostname);
-	if ((size_t)snprintf(crt, sizeof(crt), "%s/%s.crt", cfg->certdir, name) >=
-	    sizeof(crt) || (size_t)snprintf(key, sizeof(key), "%s/%s.key",
-	    cfg->certdir, name) >= sizeof(key))
+	if ((size_t)snprintf(c->crt_path, sizeof(c->crt_path), "%s/%s.crt",
+	    cfg->certdir, name) >= sizeof(c->crt_path) ||
+	    (size_t)snprintf(c->key_path, sizeof(c->key_path), "%s/%s.key",
+	    cfg->certdir, name) >= sizeof(c->key_path))
 		fatalx("-certdir path too long");
-	check_readable(crt, "certificate");
-	check_readable(key, "TLS key");
-	c->chain = read_chain(crt, cfg->hostname);
-	if ((c->key_fd = open(key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		fatal("cannot open the TLS key %s", key);
-	/* Like derper: unless the hostname is an IP, clients must send it. */
-	c->sni[0] = '\0';
-	if (!is_ip(cfg->hostname))
-		snprintf(c->sni, sizeof(c->sni), "%s", cfg->hostname);
-	log_info("TLS certificate %s loaded for %s", crt, cfg->hostname);
+	if (prepare_selfsign(c, cfg, ra))
+		return;
+	if ((c->chain = certs_read_chain(c->crt_path, cfg->hostname, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s (with -certmode manual it is <certdir>/<hostname>.crt)",
+		    err);
+	if ((c->key_fd = open(c->key_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		fatal("cannot open the TLS key %s (with -certmode manual it is "
+		    "<certdir>/<hostname>.key)", c->key_path);
+	log_info("TLS certificate %s loaded for %s", c->crt_path, cfg->hostname);
+}
+
+/* derper's hint for an IP -hostname: the DERP map node that pins the leaf. */
+void
+certs_log_node(const struct certs *c, const struct config *cfg)
+{
+	uint8_t md[32];
+	unsigned int n = 0;
+	char hex[65], port[32] = "";
+	unsigned char *der = NULL;
+	time_t na;
+	X509 *leaf = certs_leaf(c->chain, &na);
+	int len, i;
+
+	if (leaf == NULL || (len = i2d_X509(leaf, &der)) <= 0 ||
+	    EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), NULL) != 1)
+		fatal_tls("the certificate's SHA-256");
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (cfg->listen_port != 443)
+		snprintf(port, sizeof(port), ",\"DERPPort\":%d", cfg->listen_port);
+	log_info("using a certificate for IP address \"%s\"; configure it in "
+	    "the DERP map with (https://tailscale.com/s/custom-derp): "
+	    "{\"Name\":\"custom\",\"RegionID\":900,\"HostName\":\"%s\","
+	    "\"CertName\":\"sha256-raw:%s\"%s}", cfg->hostname, cfg->hostname,
+	    hex, port);
+	OPENSSL_free(der);
+	X509_free(leaf);
+}
+
+void
+certs_loaded(struct certs *c, const struct config *cfg, const struct run_as *ra)
+{
+	char err[512];
+	X509 *leaf;
+
+	if (c->crt_fd >= 0) {
+		close(c->crt_fd);
+		c->crt_fd = -1;
+		if ((c->chain = certs_read_chain(c->crt_path, cfg->hostname, err,
+		    sizeof(err))) == NULL)
+			fatalx("%s", err);
+	}
+	if ((leaf = certs_leaf(c->chain, &c->not_after)) == NULL)
+		fatalx("%s holds no certificate", c->crt_path);
+	X509_free(leaf);
+	if (certs_is_ip(cfg->hostname))
+		certs_log_node(c, cfg);
+	certs_file_sig(c->crt_path, &c->seen_crt);
+	certs_file_sig(c->key_path, &c->seen_key);
+	c->reloadable = user_may_read(c->crt_path, ra) &&
+	    user_may_read(c->key_path, ra);
+	if (c->reloadable)
+		log_info("certificates are reloaded on SIGHUP and when %s or %s "
+		    "change", c->crt_path, c->key_path);
+	else
+		log_warnx("user %s cannot read %s and %s: replacing them needs "
+		    "a restart (to reload them on SIGHUP, let %s read them, e.g. "
+		    "chgrp %s and chmod g+r)", ra->name, c->crt_path, c->key_path,
+		    ra->name, ra->name);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "flags.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acme.h"
 #include "log.h"
 
 enum flag_type { F_BOOL, F_STRING, F_INT, F_FLOAT, F_DURATION };
@@ -27,9 +29,9 @@ static const struct flag flags[] = {
 	{ "c", F_STRING, CF(config_path), "key file path (derper's config file)" },
 	{ "dev", F_BOOL, CF(dev), "development mode: listen on 127.0.0.1:3340 unless -a is given, plain HTTP" },
 	{ "version", F_BOOL, CF(version), "print version and exit" },
-	{ "hostname", F_STRING, CF(hostname), "TLS host name; with -certmode manual, the certificate is <certdir>/<hostname>.crt and .key" },
-	{ "certmode", F_STRING, CF(certmode), "how to get a certificate: manual (letsencrypt and gcp: not implemented yet)" },
-	{ "certdir", F_STRING, CF(certdir), "directory holding certificates" },
+	{ "hostname", F_STRING, CF(hostname), "TLS host name; with -certmode manual, the certificate is <certdir>/<hostname>.crt and .key (for an IP address, a self-signed one is made if missing)" },
+	{ "certmode", F_STRING, CF(certmode), "how to get a certificate: manual, letsencrypt or gcp (ACME, renewed automatically)" },
+	{ "certdir", F_STRING, CF(certdir), "directory holding certificates (manual) or the ACME account, keys and certificates (letsencrypt, gcp)" },
 	{ "http-port", F_INT, CF(http_port), "port for plain HTTP next to TLS; -1 disables" },
 	{ "stun-port", F_INT, CF(stun_port), "UDP port for STUN" },
 	{ "stun", F_BOOL, CF(run_stun), "run a STUN server" },
@@ -52,12 +54,14 @@ static const struct flag flags[] = {
 	{ "acme-eab-kid", F_STRING, CF(acme_eab_kid), "ACME External Account Binding key ID (-certmode gcp)" },
 	{ "acme-eab-key", F_STRING, CF(acme_eab_key), "ACME External Account Binding HMAC key, base64 (-certmode gcp)" },
 	{ "acme-email", F_STRING, CF(acme_email), "ACME account contact email (-certmode letsencrypt or gcp)" },
-	{ "acme-ip-certs", F_BOOL, CF(acme_ip_certs), "serve Let's Encrypt certificates for IP addresses (not implemented yet)" },
+	{ "acme-ip-certs", F_BOOL, CF(acme_ip_certs), "get and serve a short-lived Let's Encrypt certificate for the IP address a client connects to without a DNS name (HTTP-01 on -http-port; -certmode letsencrypt)" },
 	{ "ace", F_BOOL, CF(ace), "embedded ACE server (not implemented yet)" },
 	{ "tcp-keepalive-time", F_DURATION, CF(tcp_keepalive_ms), "TCP keepalive time" },
 	{ "tcp-user-timeout", F_DURATION, CF(tcp_user_timeout_ms), "TCP user timeout" },
 	{ "tcp-write-timeout", F_DURATION, CF(tcp_write_timeout_ms), "close a client whose writes make no progress for this long; 0 disables" },
 	/* derpd's own */
+	{ "acme-directory", F_STRING, CF(acme_directory), "ACME directory URL (default: Let's Encrypt's, Google's with -certmode gcp); given, TLS is served on any -a port" },
+	{ "acme-ca-file", F_STRING, CF(acme_ca_file), "PEM file of the CAs trusted for -acme-directory's HTTPS (default: " ACME_SYSTEM_CA ")" },
 	{ "config", F_STRING, CF(config_file), "file of flag = value lines, read before the command line (which wins)" },
 	{ "workers", F_INT, CF(workers), "worker processes (default: number of CPUs)" },
 	{ "placement", F_STRING, CF(placement), "how connections are spread over workers: hash (of the client's address and port) or source-port (TCP source port % workers: predictable, for tests and benchmarks; Linux clients pick even ports); dead workers get none" },
@@ -79,6 +83,7 @@ static const struct flag flags[] = {
 };
 
 #define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
+#define DERPER_DEFAULT_HOSTNAME	"derp.tailscale.com"
 
 static char default_certdir[4096], default_secrets_cache[4096];
 
@@ -90,7 +95,7 @@ set_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->addr = ":443";
 	cfg->config_path = "";
-	cfg->hostname = "derp.tailscale.com";
+	cfg->hostname = DERPER_DEFAULT_HOSTNAME;
 	cfg->certmode = "letsencrypt";
 	/* derper: os.UserCacheDir()/tailscale/derper-certs */
 	if (cache != NULL && *cache != '\0')
@@ -124,6 +129,8 @@ set_defaults(struct config *cfg)
 	cfg->acme_eab_kid = "";
 	cfg->acme_eab_key = "";
 	cfg->acme_email = "";
+	cfg->acme_directory = "";
+	cfg->acme_ca_file = "";
 	cfg->tcp_keepalive_ms = 10 * 60 * 1000;
 	cfg->tcp_user_timeout_ms = 15 * 1000;
 	cfg->tcp_write_timeout_ms = 2 * 1000;
@@ -601,14 +608,101 @@ refuse_unimplemented(const struct config *cfg)
 {
 	const char *what = NULL;
 
-	if (cfg->tls && strcmp(cfg->certmode, "manual") != 0)
-		what = "-certmode letsencrypt/gcp (use -certmode manual)";
-	else if (*cfg->secrets_url != '\0')
+	if (*cfg->secrets_url != '\0')
 		what = "-secrets-url (use -mesh-psk-file)";
-	else if (cfg->acme_ip_certs || cfg->ace)
-		what = "-acme-ip-certs/-ace";
+	else if (cfg->ace)
+		what = "-ace";
 	if (what != NULL)
 		fatalx("not implemented yet in derpd: %s", what);
+}
+
+static int
+is_ip_literal(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/*
+ * derper takes the EAB key as base64url or, as gcloud prints it, standard
+ * base64 with padding; the engine wants base64url.
+ */
+static const char *
+eab_key_base64url(const char *key)
+{
+	char *k, *p;
+
+	if (strpbrk(key, "+/=") == NULL)
+		return key;
+	if ((k = strdup(key)) == NULL)
+		fatal("strdup");
+	for (p = k; *p != '\0'; p++)
+		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+	while (p > k && p[-1] == '=')
+		*--p = '\0';
+	return k;
+}
+
+/* derper's rules for ACME (cmd/derper/cert.go), and derpd's own refusal of
+ * derper's default hostname, which is Tailscale's and never this relay's. */
+static void
+check_acme(struct config *cfg)
+{
+	int ip = is_ip_literal(cfg->hostname), gcp = strcmp(cfg->certmode, "gcp") == 0;
+
+	if (*cfg->certdir == '\0')
+		fatalx("missing required -certdir flag");
+	if (gcp && ip)
+		fatalx("-certmode gcp requires -hostname to be a DNS name, not an IP address");
+	if (gcp && (*cfg->acme_email == '\0' || *cfg->acme_eab_kid == '\0' ||
+	    *cfg->acme_eab_key == '\0'))
+		fatalx("-certmode gcp requires -acme-email, -acme-eab-kid and "
+		    "-acme-eab-key (from \"gcloud publicca external-account-keys "
+		    "create\")");
+	if ((*cfg->acme_eab_kid == '\0') != (*cfg->acme_eab_key == '\0'))
+		fatalx("-acme-eab-kid and -acme-eab-key go together");
+	cfg->acme_eab_key = eab_key_base64url(cfg->acme_eab_key);
+	if (cfg->acme_ip_certs && cfg->http_port < 0)
+		fatalx("-acme-ip-certs needs -http-port: IP address certificates "
+		    "are validated by HTTP-01");
+	if (ip && !cfg->acme_ip_certs)
+		fatalx("-hostname is an IP address; use -certmode manual for a "
+		    "self-signed certificate, or -acme-ip-certs to get Let's Encrypt "
+		    "IP address certificates");
+	if (strcmp(cfg->hostname, DERPER_DEFAULT_HOSTNAME) == 0 &&
+	    !cfg->acme_ip_certs)
+		fatalx("-certmode %s needs -hostname set to this relay's DNS name "
+		    "(\"%s\" is derper's default, Tailscale's own relays' name); "
+		    "or use -acme-ip-certs for IP address certificates, or "
+		    "-certmode manual", cfg->certmode, DERPER_DEFAULT_HOSTNAME);
+	if (*cfg->acme_directory == '\0')
+		cfg->acme_directory = gcp ? ACME_DIR_GCP : ACME_DIR_LETSENCRYPT;
+	if (*cfg->acme_ca_file == '\0')
+		cfg->acme_ca_file = ACME_SYSTEM_CA;
+}
+
+/*
+ * derper serves TLS on :443 or with -certmode manual; derpd also with an
+ * -acme-directory, which names a CA to use (tests, private CAs on another
+ * port). With TLS, letsencrypt and gcp run the ACME client.
+ */
+static void
+choose_tls(struct config *cfg)
+{
+	int manual = strcmp(cfg->certmode, "manual") == 0;
+
+	if (!manual && strcmp(cfg->certmode, "letsencrypt") != 0 &&
+	    strcmp(cfg->certmode, "gcp") != 0)
+		fatalx("unsupported -certmode \"%s\": manual, letsencrypt or gcp",
+		    cfg->certmode);
+	cfg->tls = cfg->listen_port == 443 || manual ||
+	    *cfg->acme_directory != '\0';
+	cfg->acme = cfg->tls && !manual;
+	if (cfg->tls && cfg->acme_ip_certs && strcmp(cfg->certmode, "letsencrypt") != 0)
+		fatalx("-acme-ip-certs requires -certmode letsencrypt");
+	if (cfg->acme)
+		check_acme(cfg);
 }
 
 /* A port in an address is decimal, leading zeros and all, as in Go. */
@@ -678,7 +772,8 @@ check_access(const struct config *cfg)
 	if (*cfg->client_crl != '\0' && *cfg->client_ca == '\0')
 		fatalx("-client-crl needs -client-ca");
 	if (*cfg->client_ca != '\0' && !cfg->tls)
-		fatalx("-client-ca needs TLS (port 443 in -a, or -certmode manual)");
+		fatalx("-client-ca needs TLS (port 443 in -a, -certmode manual or "
+		    "-acme-directory)");
 	/* mTLS keeps unauthenticated bytes away from the HTTP parser: all of them. */
 	if (*cfg->client_ca != '\0' && cfg->http_port >= 0)
 		fatalx("-client-ca: the plain-HTTP port (-http-port) would parse "
@@ -750,7 +845,7 @@ flags_parse(struct config *cfg, int argc, char **argv)
 		cfg->workers = ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu;
 	}
 	split_addr(cfg);
-	cfg->tls = cfg->listen_port == 443 || strcmp(cfg->certmode, "manual") == 0;
+	choose_tls(cfg);
 	cfg->verify_on = cfg->verify_clients || *cfg->verify_client_url != '\0' ||
 	    *cfg->allow_keys != '\0';
 	check_ranges(cfg);

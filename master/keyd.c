@@ -22,17 +22,18 @@ keyd_init(struct keyd *k)
 	uint32_t w;
 
 	memset(k, 0, sizeof(*k));
-	k->ctl = k->key_fd = k->tls_key_fd = -1;
+	k->ctl = k->key_fd = k->tls_key_fd = k->tls_crt_fd = k->keyring_fd = -1;
+	k->acme_end = -1;
 	for (w = 0; w < SHM_MAX_WORKERS; w++)
 		k->worker_end[w] = -1;
 }
 
-static void
-send_attach(struct keyd *k, uint32_t w)
+/* msg with descriptor fd on the key process's socket; 0 or -1. */
+static int
+send_ctl(struct keyd *k, const struct keyd_ctl *msg, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct keyd_attach msg = { w };
-	struct iovec iov = { &msg, sizeof(msg) };
+	struct iovec iov = { (void *)msg, sizeof(*msg) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
@@ -41,9 +42,28 @@ send_attach(struct keyd *k, uint32_t w)
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &k->worker_end[w], sizeof(int));
-	if (sendmsg(k->ctl, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(k->ctl, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -1;
+}
+
+static void
+send_attach(struct keyd *k, uint32_t w)
+{
+	static struct keyd_ctl msg;
+
+	msg.op = KEYD_CTL_WORKER;
+	msg.worker = w;
+	if (send_ctl(k, &msg, k->worker_end[w]) != 0)
 		log_warn("cannot hand worker %u's socket to the key process", w);
+}
+
+static void
+send_acme(struct keyd *k)
+{
+	static struct keyd_ctl msg = { .op = KEYD_CTL_ACME };
+
+	if (send_ctl(k, &msg, k->acme_end) != 0)
+		log_warn("cannot hand the ACME client's socket to the key process");
 }
 
 void
@@ -53,6 +73,52 @@ keyd_attach(struct keyd *k, uint32_t w, int fd)
 	k->worker_end[w] = fd;
 	if (k->ready)
 		send_attach(k, w);
+}
+
+void
+keyd_attach_acme(struct keyd *k, int fd)
+{
+	if (k->acme_end >= 0)
+		close(k->acme_end);
+	k->acme_end = fd;
+	if (k->ready && fd >= 0)
+		send_acme(k);
+}
+
+/* The key process's answer to a reload, skipping nothing else (it sends
+ * nothing unasked after its hello). 1 took it, 0 refused, -1 no answer. */
+static int
+reload_answer(struct keyd *k)
+{
+	struct pollfd pfd = { .fd = k->ctl, .events = POLLIN };
+	struct keyd_hello reply;
+
+	if (poll(&pfd, 1, START_TIMEOUT_MS) != 1 ||
+	    recv(k->ctl, &reply, sizeof(reply), MSG_DONTWAIT) !=
+	    (ssize_t)sizeof(reply) || reply.op != KEYD_CTL_TLS_KEY)
+		return -1;
+	return reply.ok ? 1 : 0;
+}
+
+int
+keyd_reload_tls_key(struct keyd *k, int fd, const uint8_t *leaf_der,
+    size_t len)
+{
+	static struct keyd_ctl msg;
+
+	if (!k->ready || len > sizeof(msg.der)) {
+		log_warnx("TLS key reload: the key process is not ready");
+		return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	msg.op = KEYD_CTL_TLS_KEY;
+	msg.der_len = (uint32_t)len;
+	memcpy(msg.der, leaf_der, len);
+	if (send_ctl(k, &msg, fd) != 0) {
+		log_warn("TLS key reload: cannot reach the key process");
+		return -1;
+	}
+	return reload_answer(k) == 1 ? 0 : -1;
 }
 
 void
@@ -90,6 +156,12 @@ keyd_spawn(struct keyd *k, const struct config *cfg)
 	    k->key_path : "")) ||
 	    json_object_set_new(sp.setup, "tls_key",
 	    json_integer(spawn_fd(&sp, k->tls_key_fd))) ||
+	    json_object_set_new(sp.setup, "tls_crt",
+	    json_integer(spawn_fd(&sp, k->tls_crt_fd))) ||
+	    json_object_set_new(sp.setup, "selfsign", json_string(k->selfsign ?
+	    k->selfsign : "")) ||
+	    json_object_set_new(sp.setup, "keyring",
+	    json_integer(spawn_fd(&sp, k->keyring_fd))) ||
 	    json_object_set_new(sp.setup, "tls_chain", json_string(k->tls_chain ?
 	    k->tls_chain : "")) ||
 	    json_object_set_new(sp.setup, "run_as", run_as_json(&k->ra)))
@@ -117,7 +189,7 @@ keyd_hello(struct keyd *k)
 	r = recv(k->ctl, &hello, sizeof(hello), MSG_DONTWAIT);
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (r != (ssize_t)sizeof(hello))
+	if (r != (ssize_t)sizeof(hello) || hello.op != KEYD_CTL_HELLO)
 		return -1;
 	if (k->have_pub && memcmp(hello.pub, k->pub, KEY_LEN) != 0)
 		fatalx("the key file changed on disk; restart derpd to use the new key");
@@ -127,6 +199,8 @@ keyd_hello(struct keyd *k)
 	for (w = 0; w < SHM_MAX_WORKERS; w++)
 		if (k->worker_end[w] >= 0)
 			send_attach(k, w);
+	if (k->acme_end >= 0)
+		send_acme(k);
 	return 1;
 }
 

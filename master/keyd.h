@@ -23,8 +23,12 @@ struct keyd {
 	int		 ready;		/* its hello arrived */
 	int		 key_fd;	/* the DERP key file; -1 for an ephemeral key */
 	const char	*key_path;
-	int		 tls_key_fd;	/* the TLS key file; -1 without TLS */
+	int		 tls_key_fd;	/* the TLS key file (manual); -1 without */
 	const char	*tls_chain;	/* the certificate chain, leaf first (PEM) */
+	int		 tls_crt_fd;	/* at first start only: self-sign into it */
+	const char	*selfsign;	/* ...for this IP -hostname */
+	int		 keyring_fd;	/* ACME: the certdir's acme-keys.pem; -1 */
+	int		 acme_end;	/* the key process's end of the ACME child's socket */
 	struct run_as	 ra;
 	int		 worker_end[SHM_MAX_WORKERS];	/* key process's ends */
 	uint8_t		 pub[KEY_LEN];	/* the DERP public key, once known */
@@ -46,6 +50,16 @@ int	keyd_hello(struct keyd *k);
 void	keyd_gone(struct keyd *k);
 /* Gives the key process its end of worker w's socket (replacing any old one). */
 void	keyd_attach(struct keyd *k, uint32_t w, int fd);
+/* Likewise for the ACME child's socket (-1: none now). */
+void	keyd_attach_acme(struct keyd *k, int fd);
+/*
+ * -certmode manual reload: the key process serves the key in fd if it
+ * matches the leaf certificate (DER), and keeps the old one for handshakes
+ * under way. Waits for its answer: 0 taken, -1 refused or no answer
+ * (logged, here or by the key process).
+ */
+int	keyd_reload_tls_key(struct keyd *k, int fd, const uint8_t *leaf_der,
+	    size_t len);
 void	keyd_detach(struct keyd *k, uint32_t w);
 
 #endif

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acme.h"
 #include "keyfile.h"
 #include "log.h"
 #include "privdrop.h"
@@ -24,9 +25,7 @@
 #include "setup.h"
 
 #define KEYD_BATCH	64	/* requests per worker per turn, for fairness */
-#define TAG_CTL		0xffffffffu
-#define TLS_KEY_MAX	(64 * 1024)	/* a PEM private key is a few KiB */
-#define SECURE_HEAP	(64 * 1024)
+#define SECURE_HEAP	(256 * 1024)
 
 static void
 load_derp_key(struct keyproc *kp, int fd, const char *path)
@@ -50,29 +49,6 @@ load_derp_key(struct keyproc *kp, int fd, const char *path)
 	sodium_mprotect_readonly(kp->derp_priv);
 }
 
-/*
- * The whole file behind fd, from its start (the master's descriptor is
- * shared with every earlier key process), in locked memory the caller
- * wipes and frees.
- */
-static char *
-read_locked(int fd, size_t *len)
-{
-	char *buf = sodium_malloc(TLS_KEY_MAX);
-	ssize_t r;
-
-	*len = 0;
-	if (buf == NULL)
-		fatalx("out of memory for the TLS key");
-	while ((r = pread(fd, buf + *len, TLS_KEY_MAX - *len, (off_t)*len)) > 0)
-		*len += (size_t)r;
-	if (r < 0 || *len == TLS_KEY_MAX)
-		fatalx("cannot read the TLS key (%s)", r < 0 ? strerror(errno) :
-		    "larger than 64 KiB");
-	close(fd);
-	return buf;
-}
-
 static X509 *
 leaf_of(const char *chain)
 {
@@ -80,57 +56,58 @@ leaf_of(const char *chain)
 	X509 *x = b == NULL ? NULL : PEM_read_bio_X509(b, NULL, NULL, NULL);
 
 	BIO_free(b);
-	if (x == NULL)
-		fatalx("set-up: no certificate to check the TLS key against");
 	return x;
 }
 
-/* Only what TLS 1.3 certificates use: ECDSA, or RSA of 2048 bits or more. */
-static void
-check_tls_key(struct keyproc *kp, const char *chain)
+/*
+ * The private key in the file behind fd (read from its start: the
+ * master's descriptor is shared with every earlier key process), which
+ * must match leaf; served under the hash of leaf's public key. 0, or -1
+ * with *why.
+ */
+int
+keyproc_add_key_file(struct keyproc *kp, int fd, X509 *leaf, const char **why)
 {
-	X509 *leaf = leaf_of(chain);
-
-	if (EVP_PKEY_is_a(kp->tls_key, "RSA"))
-		kp->tls_rsa = 1;
-	else if (!EVP_PKEY_is_a(kp->tls_key, "EC"))
-		fatalx("the TLS key is neither ECDSA nor RSA");
-	if (kp->tls_rsa && EVP_PKEY_get_bits(kp->tls_key) < 2048)
-		fatalx("the TLS key is RSA of %d bits; 2048 or more, please",
-		    EVP_PKEY_get_bits(kp->tls_key));
-	if (X509_check_private_key(leaf, kp->tls_key) != 1)
-		fatalx("the TLS key does not match the certificate");
-	X509_free(leaf);
-	ERR_clear_error();
-}
-
-static void
-load_tls_key(struct keyproc *kp, int fd, const char *chain)
-{
+	uint8_t hash[KEYD_HASH_LEN];
+	EVP_PKEY *key = NULL;
 	size_t len;
 	char *pem;
 	BIO *b;
 
-	if (fd < 0)
-		return;
-	switch (CRYPTO_secure_malloc_init(SECURE_HEAP, 32)) {
-	case 1:
-		break;
-	case 2:		/* made, but one of guard pages, mlock, no-dump failed */
-		log_warnx("the TLS key's secure heap is only partly protected "
-		    "(most likely it could not be locked in memory, so the key "
-		    "may be written to swap)");
-		break;
-	default:
-		fatalx("cannot set up OpenSSL's secure heap for the TLS key");
-	}
-	pem = read_locked(fd, &len);
-	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL ||
-	    (kp->tls_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL)
-		fatalx("the TLS key is not a PEM private key");
+	if ((pem = keyring_read_locked(fd, &len)) == NULL)
+		return (*why = "cannot read the TLS key file", -1);
+	if ((b = BIO_new_mem_buf(pem, (int)len)) != NULL)
+		key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
 	BIO_free(b);
 	sodium_free(pem);	/* wipes it */
-	check_tls_key(kp, chain);
+	ERR_clear_error();
+	if (key == NULL)
+		return (*why = "the TLS key is not a PEM private key", -1);
+	if (X509_check_private_key(leaf, key) != 1 ||
+	    keyring_hash_cert(leaf, hash) != 0) {
+		EVP_PKEY_free(key);
+		ERR_clear_error();
+		return (*why = "the TLS key does not match the certificate", -1);
+	}
+	keyring_retire_all(kp);
+	return keyring_add(kp, key, hash, KEYPROC_SERVED, why);
+}
+
+/* -certmode manual at start: the key file the master opened, as root. */
+static void
+load_tls_key(struct keyproc *kp, int fd, const char *chain)
+{
+	const char *why;
+	X509 *leaf;
+
+	if (fd < 0)
+		return;
+	if ((leaf = leaf_of(chain)) == NULL)
+		fatalx("set-up: no certificate to check the TLS key against");
+	if (keyproc_add_key_file(kp, fd, leaf, &why) != 0)
+		fatalx("%s", why);
+	X509_free(leaf);
+	close(fd);
 }
 
 static const EVP_MD *
@@ -147,20 +124,19 @@ digest_of(uint32_t md)
 	return NULL;
 }
 
-/* A TLS 1.3 server CertificateVerify input, and nothing else, is signed. */
+/*
+ * A TLS 1.3 server CertificateVerify input, and nothing else, is signed,
+ * and only by a key this process holds (k).
+ */
 static int
-is_cert_verify(const struct keyproc *kp, const struct keyd_req *req,
+is_cert_verify(const struct keyproc_tlskey *k, const struct keyd_req *req,
     const EVP_MD *md, const char **why)
 {
 	static const char context[] = KEYD_CV_CONTEXT;
 	uint32_t i;
 
-	if (kp->tls_key == NULL)
-		return (*why = "no TLS key here", 0);
 	if (md == NULL)
 		return (*why = "unknown digest", 0);
-	if (req->pad != (kp->tls_rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE))
-		return (*why = "padding does not fit the key", 0);
 	/* The transcript hash: SHA-256 or SHA-384, whatever the signature's digest. */
 	if (req->tbs_len != KEYD_CV_PREFIX + 32 && req->tbs_len != KEYD_CV_PREFIX + 48)
 		return (*why = "not a CertificateVerify input (length)", 0);
@@ -169,6 +145,10 @@ is_cert_verify(const struct keyproc *kp, const struct keyd_req *req,
 			return (*why = "not a CertificateVerify input (padding)", 0);
 	if (memcmp(req->tbs + 64, context, sizeof(context)) != 0)
 		return (*why = "not a server CertificateVerify input", 0);
+	if (k == NULL)
+		return (*why = "no such TLS key here", 0);
+	if (req->pad != (k->rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE))
+		return (*why = "padding does not fit the key", 0);
 	return 1;
 }
 
@@ -176,18 +156,19 @@ static int
 sign(const struct keyproc *kp, const struct keyd_req *req, struct keyd_resp *resp,
     const char **why)
 {
+	const struct keyproc_tlskey *k = keyring_find(kp, req->key_hash);
 	const EVP_MD *md = digest_of(req->md);
 	EVP_MD_CTX *mctx;
 	EVP_PKEY_CTX *pctx;
 	size_t siglen = sizeof(resp->sig);
 	int ok;
 
-	if (!is_cert_verify(kp, req, md, why))
+	if (!is_cert_verify(k, req, md, why))
 		return -1;
 	if ((mctx = EVP_MD_CTX_new()) == NULL)
 		return (*why = "out of memory", -1);
-	ok = EVP_DigestSignInit(mctx, &pctx, md, NULL, kp->tls_key) == 1 &&
-	    (!kp->tls_rsa || (EVP_PKEY_CTX_set_rsa_padding(pctx,
+	ok = EVP_DigestSignInit(mctx, &pctx, md, NULL, k->key) == 1 &&
+	    (!k->rsa || (EVP_PKEY_CTX_set_rsa_padding(pctx,
 	    RSA_PKCS1_PSS_PADDING) == 1 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
 	    RSA_PSS_SALTLEN_DIGEST) == 1)) &&
 	    EVP_DigestSign(mctx, resp->sig, &siglen, req->tbs, req->tbs_len) == 1;
@@ -309,91 +290,58 @@ serve_worker(struct keyproc *kp, uint32_t w)
 }
 
 /*
- * EPOLL_CTL_DEL before close: the master holds a duplicate of the same open
- * file description, so close() alone would leave it registered.
+ * One signature with each served key, and a throwaway key with its CSR,
+ * before the sandbox: OpenSSL initialises lazily (methods, the random
+ * generator, encoders), and that must not happen under the filter.
  */
 static void
-drop_worker_fd(struct keyproc *kp, uint32_t w)
-{
-	if (kp->worker_fd[w] < 0)
-		return;
-	epoll_ctl(kp->epfd, EPOLL_CTL_DEL, kp->worker_fd[w], NULL);
-	close(kp->worker_fd[w]);
-	kp->worker_fd[w] = -1;
-	sodium_memzero(&kp->pending[w], sizeof(kp->pending[w]));
-	kp->blocked[w] = 0;
-	kp->refused[w] = 0;
-}
-
-/* Wipes the keys; the master closing our socket means stop. */
-static void __attribute__((noreturn))
-wipe_and_exit(struct keyproc *kp)
-{
-	sodium_free(kp->derp_priv);
-	EVP_PKEY_free(kp->tls_key);	/* secure heap: cleared on free */
-	exit(0);
-}
-
-static void
-take_worker_fd(struct keyproc *kp)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct keyd_attach msg;
-	struct iovec iov = { &msg, sizeof(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct cmsghdr *cm;
-	ssize_t r;
-	int fd;
-
-	r = recvmsg(kp->ctl, &mh, MSG_CMSG_CLOEXEC);
-	if (r == 0)
-		wipe_and_exit(kp);
-	if (r != (ssize_t)sizeof(msg) || (cm = CMSG_FIRSTHDR(&mh)) == NULL ||
-	    cm->cmsg_type != SCM_RIGHTS || msg.worker >= SHM_MAX_WORKERS)
-		fatalx("bad message from the master");
-	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-	drop_worker_fd(kp, msg.worker);
-	kp->worker_fd[msg.worker] = fd;
-	ev.data.u32 = msg.worker;
-	if (epoll_ctl(kp->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
-		fatal("epoll_ctl");
-}
-
-/*
- * One signature before the sandbox: OpenSSL initialises lazily (methods,
- * random generator), and that must not happen under the filter.
- */
-static void
-warm_up(const struct keyproc *kp)
+warm_up(struct keyproc *kp)
 {
 	static const char context[] = KEYD_CV_CONTEXT;
+	static const char *names[] = { "warm-up.invalid" };
 	struct keyd_req req;
 	struct keyd_resp resp;
 	const char *why;
+	uint8_t *der = NULL;
+	size_t len;
+	EVP_PKEY *key;
+	BIO *b;
+	int i;
 
-	if (kp->tls_key == NULL)
+	for (i = 0; i < KEYPROC_TLS_KEYS; i++) {
+		if (kp->tls[i].state != KEYPROC_SERVED)
+			continue;
+		memset(&req, 0, sizeof(req));
+		req.op = KEYD_SIGN;
+		req.md = KEYD_SHA256;
+		req.pad = kp->tls[i].rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE;
+		memset(req.tbs, 0x20, 64);
+		memcpy(req.tbs + 64, context, sizeof(context));
+		req.tbs_len = KEYD_CV_PREFIX + 32;
+		memcpy(req.key_hash, kp->tls[i].hash, KEYD_HASH_LEN);
+		if (keyproc_answer(kp, &req, &resp, &why) != 0 || !resp.ok)
+			fatalx("the TLS key cannot sign: %s", why ? why : "unknown error");
+	}
+	if (kp->keyring_fd < 0)
 		return;
-	memset(&req, 0, sizeof(req));
-	req.op = KEYD_SIGN;
-	req.md = KEYD_SHA256;
-	req.pad = kp->tls_rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE;
-	memset(req.tbs, 0x20, 64);
-	memcpy(req.tbs + 64, context, sizeof(context));
-	req.tbs_len = KEYD_CV_PREFIX + 32;
-	if (keyproc_answer(kp, &req, &resp, &why) != 0 || !resp.ok)
-		fatalx("the TLS key cannot sign: %s", why ? why : "unknown error");
+	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL ||
+	    acme_csr_build(key, names, 1, &der, &len) != 0 ||
+	    (b = BIO_new(BIO_s_secmem())) == NULL ||
+	    PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) != 1)
+		fatalx("cannot make TLS keys for ACME");
+	BIO_free(b);
+	free(der);
+	EVP_PKEY_free(key);
 }
 
 static void __attribute__((noreturn))
 serve(struct keyproc *kp)
 {
-	struct epoll_event evs[SHM_MAX_WORKERS + 1], ev = { .events = EPOLLIN };
+	struct epoll_event evs[SHM_MAX_WORKERS + 2], ev = { .events = EPOLLIN };
 	uint32_t w;
 	int n, i;
 
-	ev.data.u32 = TAG_CTL;
+	ev.data.u32 = KEYPROC_TAG_CTL;
 	if ((kp->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    epoll_ctl(kp->epfd, EPOLL_CTL_ADD, kp->ctl, &ev) != 0)
 		fatal("epoll");
@@ -408,15 +356,17 @@ serve(struct keyproc *kp)
 #endif
 	sandbox_apply(SANDBOX_KEY);
 	for (;;) {
-		n = epoll_wait(kp->epfd, evs, SHM_MAX_WORKERS + 1, -1);
+		n = epoll_wait(kp->epfd, evs, SHM_MAX_WORKERS + 2, -1);
 		for (i = 0; i < n; i++) {
 			w = evs[i].data.u32;
-			if (w == TAG_CTL)
-				take_worker_fd(kp);
+			if (w == KEYPROC_TAG_CTL)
+				keyproc_ctl(kp);
+			else if (w == KEYPROC_TAG_ACME)
+				keyproc_serve_acme(kp);
 			else if (w >= SHM_MAX_WORKERS || kp->worker_fd[w] < 0)
 				continue;
 			else if (serve_worker(kp, w) != 0)
-				drop_worker_fd(kp, w);	/* its successor brings a new fd */
+				keyproc_drop_fd(kp, w);	/* its successor brings a new fd */
 		}
 	}
 }
@@ -435,11 +385,46 @@ run_as_from(const json_t *o, struct run_as *ra)
 	snprintf(ra->name, sizeof(ra->name), "%s", setup_str(r, "name"));
 }
 
+/* OpenSSL's secure heap for the TLS keys. */
+static void
+secure_heap(void)
+{
+	switch (CRYPTO_secure_malloc_init(SECURE_HEAP, 32)) {
+	case 1:
+		break;
+	case 2:		/* made, but one of guard pages, mlock, no-dump failed */
+		log_warnx("the TLS key's secure heap is only partly protected "
+		    "(most likely it could not be locked in memory, so the key "
+		    "may be written to swap)");
+		break;
+	default:
+		fatalx("cannot set up OpenSSL's secure heap for the TLS key");
+	}
+}
+
+/* The TLS keys the set-up names: a manual key file, a self-signed
+ * certificate to make, or the ACME keys stored in the certdir. */
+static void
+load_tls_keys(struct keyproc *kp, const json_t *setup)
+{
+	int key = setup_fd(setup, "tls_key"), crt = setup_fd(setup, "tls_crt");
+
+	kp->keyring_fd = setup_fd(setup, "keyring");
+	if (key >= 0 || kp->keyring_fd >= 0)
+		secure_heap();
+	if (crt >= 0)
+		selfsign_make(kp, setup_str(setup, "selfsign"), key, crt);
+	else
+		load_tls_key(kp, key, setup_str(setup, "tls_chain"));
+	if (kp->keyring_fd >= 0)
+		keyring_load(kp, kp->keyring_fd);
+}
+
 void
 keyproc_main(void)
 {
 	struct keyproc kp;
-	struct keyd_hello hello;
+	struct keyd_hello hello = { .op = KEYD_CTL_HELLO, .ok = 1 };
 	struct config cfg;
 	struct run_as ra;
 	json_t *setup;
@@ -459,9 +444,10 @@ keyproc_main(void)
 	memset(&kp, 0, sizeof(kp));
 	for (i = 0; i < SHM_MAX_WORKERS; i++)
 		kp.worker_fd[i] = -1;
+	kp.acme_fd = -1;
 	kp.ctl = setup_fd(setup, "ctl");
 	load_derp_key(&kp, setup_fd(setup, "derp_key"), setup_str(setup, "key_path"));
-	load_tls_key(&kp, setup_fd(setup, "tls_key"), setup_str(setup, "tls_chain"));
+	load_tls_keys(&kp, setup);
 	run_as_from(setup, &ra);
 	json_decref(setup);
 	key_public(hello.pub, kp.derp_priv);

@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "acme_child.h"
+#include "acmed.h"
 #include "dialer.h"
 #include "dnsd.h"
 #include "keyproc.h"
@@ -35,6 +37,7 @@
 #include "certs.h"
 #include "role.h"
 #include "spawn.h"
+#include "tlspub.h"
 #include "verifier.h"
 #include "worker.h"
 
@@ -129,16 +132,27 @@ open_key_file(void)
 static void
 start_keyd(void)
 {
-	if (cfg.tls) {
-		certs_open(&m.certs, &cfg);
+	if (cfg.tls && !cfg.acme) {
+		certs_open(&m.certs, &cfg, &m.ra);
 		m.keyd.tls_key_fd = m.certs.key_fd;
 		m.keyd.tls_chain = m.certs.chain;
-	}
+		m.keyd.tls_crt_fd = m.certs.crt_fd;
+		m.keyd.selfsign = m.certs.crt_fd >= 0 ? cfg.hostname : NULL;
+	} else if (cfg.acme)
+		acmed_prepare(&m);
 	m.keyd.ra = m.ra;
 	if (keyd_spawn(&m.keyd, &cfg) != 0)
 		fatalx("cannot start the key process");
 	m.keyp.pid = m.keyd.pid;
 	keyd_wait_ready(&m.keyd);
+	if (cfg.tls && !cfg.acme) {
+		certs_loaded(&m.certs, &cfg, &m.ra);
+		m.keyd.tls_chain = m.certs.chain;
+		m.keyd.tls_crt_fd = -1;		/* made: a restart loads it */
+		m.keyd.selfsign = NULL;
+	}
+	if (cfg.tls)
+		certs_make_meta(&m.certs, m.keyd.pub);
 }
 
 /* derper's default: the first of these that exists. */
@@ -314,6 +328,8 @@ role_main(const char *role)
 		verifier_main();
 	if (strcmp(role, "mesh-dialer") == 0)
 		dialer_main();
+	if (strcmp(role, "acme") == 0)
+		acme_main();
 	fatalx("no such role: %s", role);
 }
 
@@ -338,6 +354,7 @@ main(int argc, char **argv)
 	umask(077);
 	memset(&m, 0, sizeof(m));
 	m.cfg = &cfg;
+	m.acme_fd = m.acme_certdir = -1;
 	m.nworkers = (uint32_t)cfg.workers;
 	keyd_init(&m.keyd);
 	verifyd_init(&m.verifyd);
@@ -362,13 +379,14 @@ main(int argc, char **argv)
 	m.stun_fd = cfg.run_stun ? listen_udp(&cfg, (int)cfg.stun_port) : -1;
 	m.run_dns = *cfg.bootstrap_dns_names != '\0' ||
 	    *cfg.unpublished_dns_names != '\0';
-	if (cfg.tls)
-		m.tls_chain = certs_served_chain(&m.certs, m.keyd.pub);
 	clientca_load(&m.clientca, &cfg);
 	/* A region's keys connected elsewhere: at most as many as here. */
 	shm_create(&m.shm, m.nworkers, (uint32_t)cfg.max_clients,
 	    m.run_mesh ? (uint32_t)cfg.max_clients : 0,
 	    (uint32_t)cfg.ring_kib * 1024);
+	if (cfg.tls && !cfg.acme && tlspub_cert(&m, cfg.hostname, m.certs.chain,
+	    strlen(m.certs.chain), m.certs.not_after) != 0)
+		fatalx("cannot serve the certificate");
 	tablesrv_init(&m.tables, &m.shm, (uint32_t)cfg.max_clients);
 	make_eventfds();
 	if (*cfg.rate_config != '\0' && rateconf_load(cfg.rate_config, &m.shm) != 0)

@@ -15,6 +15,14 @@
 #include "tablesrv.h"
 #include "verifyd.h"
 
+/* What the master has published to the workers for TLS (tlspub.c). */
+struct tlspub_state {
+	char			name[CERTSHM_CERTS][CERTSHM_NAME_MAX];	/* "": free */
+	struct certshm_status	status[CERTSHM_CERTS];
+	char			alpn[CERTSHM_ALPN][CERTSHM_NAME_MAX];	/* SNI */
+	char			http[CERTSHM_HTTP][CERTSHM_NAME_MAX];	/* token */
+};
+
 struct worker_proc {
 	pid_t		pid;		/* 0 when not running */
 	int64_t		started_ms;
@@ -29,7 +37,7 @@ struct master {
 	struct certs	 certs;		/* -certmode manual: the chain and the key's descriptor */
 	struct tablesrv	 tables;		/* the connection table's writer */
 	struct run_as	 ra;
-	char		*tls_chain;	/* PEM served (meta certificate included), or NULL */
+	struct tlspub_state tlspub;
 	uint32_t	 nworkers;
 	int		 listen_fds[SHM_MAX_WORKERS];
 	int		 http_fds[SHM_MAX_WORKERS];	/* -http-port beside TLS, or -1 */
@@ -40,6 +48,13 @@ struct master {
 	struct worker_proc stun;
 	int		 run_dns;	/* bootstrap DNS names configured */
 	struct worker_proc dns;
+	struct worker_proc acme;	/* the ACME client, with -certmode letsencrypt/gcp */
+	int		 acme_fd;	/* our end of its socket; -1 */
+	int		 acme_certdir;	/* the certdir, opened as root; -1 */
+	char		*acme_ca;	/* -acme-ca-file's PEM, read as root */
+	int64_t		 acme_poll_ms;	/* next look at workers' want_cert */
+	uint64_t	 want_seq[SHM_MAX_WORKERS];	/* want_cert seen */
+	int64_t		 cert_poll_ms;	/* next look at manual certificate files */
 	struct verifyd	 verifyd;	/* with -verify-clients, -verify-client-url, -allow-keys */
 	struct worker_proc verp;	/* the verifier (pid mirrors verifyd.pid) */
 	struct clientca	 clientca;	/* -client-ca, -client-crl */

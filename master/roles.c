@@ -78,8 +78,6 @@ roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
 	set(&sp, "mesh_ca", json_string(m->dial.ca_pem ? m->dial.ca_pem : ""));
 	set(&sp, "evfds", evfds(&sp, m));
 	setup_put_hex(sp.setup, "server_pub", m->keyd.pub, KEY_LEN);
-	set(&sp, "tls_chain", json_string(m->tls_chain ? m->tls_chain : ""));
-	set(&sp, "sni", json_string(m->certs.sni));
 	set(&sp, "client_ca", json_string(m->clientca.ca ? m->clientca.ca : ""));
 	set(&sp, "client_crl", json_string(m->clientca.crl ? m->clientca.crl : ""));
 	return spawn_run(&sp);
@@ -120,5 +118,20 @@ roles_spawn_dialer(struct master *m, int ctl_fd)
 	set(&sp, "master_pid", json_integer(getpid()));
 	set(&sp, "nworkers", json_integer(m->nworkers));
 	set(&sp, "ctl", json_integer(spawn_fd(&sp, ctl_fd)));
+	return spawn_run(&sp);
+}
+
+pid_t
+roles_spawn_acme(struct master *m, int master_fd, int keyd_fd)
+{
+	struct spawn sp;
+
+	spawn_begin(&sp, "acme", "derpd: acme");
+	setup_put_config(sp.setup, m->cfg, SETUP_CFG_ACME);
+	set(&sp, "master_pid", json_integer(getpid()));
+	set(&sp, "master", json_integer(spawn_fd(&sp, master_fd)));
+	set(&sp, "keyd", json_integer(spawn_fd(&sp, keyd_fd)));
+	set(&sp, "certdir", json_integer(spawn_fd(&sp, m->acme_certdir)));
+	set(&sp, "ca_pem", json_string(m->acme_ca));
 	return spawn_run(&sp);
 }

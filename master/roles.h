@@ -21,5 +21,7 @@ pid_t	roles_spawn_stun(struct master *m);
 pid_t	roles_spawn_dns(struct master *m);
 /* The mesh dialer, with its end of its control socket. */
 pid_t	roles_spawn_dialer(struct master *m, int ctl_fd);
+/* The ACME client, with its ends of our socket and the key process's. */
+pid_t	roles_spawn_acme(struct master *m, int master_fd, int keyd_fd);
 
 #endif

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acmed.h"
+#include "certreload.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -270,6 +272,20 @@ spawn_dialer(struct master *m)
 }
 
 static void
+spawn_acme(struct master *m)
+{
+	pid_t pid = acmed_spawn(m);
+
+	if (pid < 0) {
+		m->acme.respawn_at_ms = mono_ms() + wait_ms(MIN_BACKOFF_MS);
+		return;
+	}
+	m->acme.pid = pid;
+	m->acme.started_ms = mono_ms();
+	log_info("ACME client started, pid %d", (int)pid);
+}
+
+static void
 spawn_verifier(struct master *m)
 {
 	if (verifyd_spawn(&m->verifyd, m->cfg) != 0) {
@@ -369,6 +385,16 @@ dns_died(struct master *m, int status)
 	m->dns.pid = 0;
 	if (!m->stopping)
 		schedule_restart(&m->dns, "bootstrap DNS resolver");
+}
+
+static void
+acme_died(struct master *m, int status)
+{
+	log_exit(m, "ACME client", m->acme.pid, status);
+	m->acme.pid = 0;
+	acmed_gone(m);
+	if (!m->stopping)
+		schedule_restart(&m->acme, "ACME client");
 }
 
 static void
@@ -484,6 +510,10 @@ reap(struct master *m)
 			dialer_died(m, status);
 			continue;
 		}
+		if (pid == m->acme.pid) {
+			acme_died(m, status);
+			continue;
+		}
 		if (pid == m->verp.pid) {
 			verifier_died(m, status);
 			continue;
@@ -503,7 +533,7 @@ running(const struct master *m)
 	for (i = 0; i < m->nworkers; i++)
 		n += m->w[i].pid != 0;
 	return n + (m->stun.pid != 0) + (m->dns.pid != 0) + (m->verp.pid != 0) +
-	    (m->dialer.pid != 0);
+	    (m->dialer.pid != 0) + (m->acme.pid != 0);
 }
 
 static void
@@ -522,6 +552,8 @@ signal_workers(struct master *m, int sig)
 		kill(m->verp.pid, sig);
 	if (m->dialer.pid != 0)
 		kill(m->dialer.pid, sig);
+	if (m->acme.pid != 0)
+		kill(m->acme.pid, sig);
 }
 
 static void
@@ -578,9 +610,12 @@ handle_signals(struct master *m)
 			notify_reloading();
 			if (*m->cfg->rate_config != '\0')
 				rateconf_load(m->cfg->rate_config, &m->shm);
+			if (m->cfg->tls && !m->cfg->acme)
+				certreload_hup(m);
 			if (m->cfg->verify_on)
 				reload_verifier(m);
-			if (*m->cfg->rate_config == '\0' && !m->cfg->verify_on)
+			if (*m->cfg->rate_config == '\0' && !m->cfg->verify_on &&
+			    !(m->cfg->tls && !m->cfg->acme))
 				log_info("SIGHUP: nothing to reload");
 			notify_reloaded();
 			break;
@@ -626,6 +661,8 @@ respawn_due(struct master *m)
 		spawn_verifier(m);
 	if (m->run_mesh && due(&m->dialer, now, &next))
 		spawn_dialer(m);
+	if (m->cfg->acme && due(&m->acme, now, &next))
+		spawn_acme(m);
 	return (int)next;
 }
 
@@ -649,11 +686,15 @@ stop_keyd(struct master *m)
 	waitpid(m->keyd.pid, NULL, 0);
 }
 
+/* Polled before the workers' table sockets: signals, the key process's and
+ * the verifier's control sockets before they are ready, the ACME child. */
+#define NFIXED	4
+
 /* Waits for signals and table requests, at most timeout ms. */
 static void
 wait_events(struct master *m, int timeout)
 {
-	struct pollfd pfd[SHM_MAX_WORKERS + 3];
+	struct pollfd pfd[SHM_MAX_WORKERS + NFIXED];
 	uint32_t who[SHM_MAX_WORKERS];
 	int n, k;
 
@@ -663,15 +704,19 @@ wait_events(struct master *m, int timeout)
 	pfd[1].events = POLLIN;
 	pfd[2].fd = m->verifyd.pid != 0 && !m->verifyd.ready ? m->verifyd.ctl : -1;
 	pfd[2].events = POLLIN;
-	n = tablesrv_pollfds(&m->tables, pfd + 3, who, SHM_MAX_WORKERS);
-	if (poll(pfd, (nfds_t)n + 3, timeout) < 0) {
+	pfd[3].fd = m->acme_fd;
+	pfd[3].events = POLLIN;
+	n = tablesrv_pollfds(&m->tables, pfd + NFIXED, who, SHM_MAX_WORKERS);
+	if (poll(pfd, (nfds_t)n + NFIXED, timeout) < 0) {
 		if (errno != EINTR)
 			fatal("poll");
 		return;
 	}
 	for (k = 0; k < n; k++)
-		if (pfd[k + 3].revents != 0)
-			tablesrv_serve(&m->tables, who[k], pfd[k + 3].revents);
+		if (pfd[k + NFIXED].revents != 0)
+			tablesrv_serve(&m->tables, who[k], pfd[k + NFIXED].revents);
+	if (pfd[3].revents != 0 && m->acme_fd >= 0)
+		acmed_readable(m);
 	if (pfd[1].revents != 0)
 		keyd_readable(m);
 	if (pfd[2].revents != 0)
@@ -708,6 +753,10 @@ master_run(struct master *m)
 			}
 		}
 		timeout = sooner(timeout, notify_tick(m));
+		if (!m->stopping) {
+			timeout = sooner(timeout, acmed_tick(m));
+			timeout = sooner(timeout, certreload_tick(m));
+		}
 		wait_events(m, timeout);
 	}
 	stop_keyd(m);

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- syscall table: generated from common/sandbox.c by tests/check_policy_doc.py -->"
 END = "<!-- end of the syscall table -->"
 ROLES = (("W", "worker"), ("K", "key"), ("S", "stun"), ("D", "dns"), ("V", "verify"),
-         ("M", "mesh dialer"))
+         ("M", "mesh dialer"), ("A", "acme"))
 RULES = {
     "ANY": "yes",
     "NO_EXEC_PROT": "without `PROT_EXEC`",
@@ -25,6 +25,8 @@ RULES = {
     "SELF_SIGNAL": "itself only",
     "FUTEX_WAKE_ONLY": "`FUTEX_WAKE` only",
     "FILE_FLAGS_ONLY": "`F_GETFL`, `F_SETFL` only",
+    "UNIX_PAIR": "`AF_UNIX` only",
+    "CREATE_EXCL": "new files only (`O_CREAT\\|O_EXCL`)",
 }
 
 
@@ -38,8 +40,9 @@ def policy():
     for name, rule, roles in re.findall(r"\{ SC\((\w+)\),\s*(\w+),\s*([A-Z |]+)\}", body):
         row = rows.setdefault(name, {})
         for letter, role in ROLES:
-            if letter in roles.split("|") or letter in roles.replace(" ", "").split("|"):
-                row[role] = RULES[rule]
+            if letter in roles.replace(" ", "").split("|"):
+                # a syscall allowed under two rules (openat) shows both
+                row[role] = row[role] + " or " + RULES[rule] if role in row else RULES[rule]
     return list(rows.items())
 
 

@@ -167,3 +167,28 @@ http_list_has(const struct http_str *s, const char *token)
 	}
 	return 0;
 }
+
+/* The value of query parameter name, or an empty string. */
+struct http_str
+http_query_param(const struct http_request *req, const char *name)
+{
+	size_t nl = strlen(name);
+	struct http_str q = { NULL, 0 };
+	const char *p = req->target.p + req->path.len, *end = req->target.p +
+	    req->target.len, *amp;
+
+	if (p >= end)
+		return q;
+	for (p++; p < end; p = amp + 1) {
+		amp = memchr(p, '&', end - p);
+		if (amp == NULL)
+			amp = end;
+		if ((size_t)(amp - p) > nl && memcmp(p, name, nl) == 0 &&
+		    p[nl] == '=') {
+			q.p = p + nl + 1;
+			q.len = amp - p - nl - 1;
+			return q;
+		}
+	}
+	return q;
+}

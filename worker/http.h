@@ -43,6 +43,9 @@ int	http_parse_request(const char *buf, size_t len, struct http_request *req);
 const struct http_str *http_header(const struct http_request *req,
 	    const char *name);
 int	http_str_eq(const struct http_str *s, const char *lit);
+/* The value of query parameter name in req's target, or an empty string. */
+struct http_str http_query_param(const struct http_request *req,
+	    const char *name);
 int	http_str_caseeq(const struct http_str *s, const char *lit);
 /* Whether a comma-separated header value lists token (case-insensitive). */
 int	http_list_has(const struct http_str *s, const char *token);

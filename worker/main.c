@@ -17,7 +17,6 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "clientcert.h"
 #include "conn.h"
 #include "dial_proto.h"
 #include "handshake.h"
@@ -182,7 +181,6 @@ from_setup(struct wk *w, const json_t *setup)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct shm *shm = calloc(1, sizeof(*shm));
-	const char *chain;
 
 	if (cfg == NULL || shm == NULL)
 		fatalx("out of memory");
@@ -205,13 +203,9 @@ from_setup(struct wk *w, const json_t *setup)
 	w->evfds = evfds_from(setup, w->nworkers);
 	w->evfd = w->evfds[w->id];
 	setup_hex(setup, "server_pub", w->server_pub, KEY_LEN);
-	if (cfg->tls) {
-		chain = setup_str(setup, "tls_chain");
-		w->ssl_ctx = tlsctx_new(w, chain, setup_str(setup, "sni")[0] != '\0' ?
-		    setup_str(setup, "sni") : NULL);
-		clientcert_setup(w, w->ssl_ctx, setup_str(setup, "client_ca"),
+	if (cfg->tls)
+		w->ssl_ctx = tlsctx_new(w, setup_str(setup, "client_ca"),
 		    setup_str(setup, "client_crl"));
-	}
 	mesh_from_setup(w, setup);
 }
 
@@ -263,6 +257,7 @@ setup(struct wk *w, const json_t *setup)
 	if (RAND_bytes(warm, sizeof(warm)) != 1)
 		fatalx("OpenSSL RNG unavailable");
 	if (w->ssl_ctx != NULL) {
+		tlsctx_refresh(w);	/* the chains published so far */
 		if ((probe = SSL_new(w->ssl_ctx)) == NULL)
 			fatalx("SSL_new failed");
 		SSL_free(probe);
@@ -419,6 +414,8 @@ run(struct wk *w)
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
 		w->now_ms = now_ms();
+		if (w->ssl_ctx != NULL)
+			tlsctx_refresh(w);	/* before any handshake this turn */
 		for (i = 0; i < n; i++)
 			dispatch(w, &evs[i]);
 		inbox_drain(w);

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct out {
 	char	*p;
@@ -408,6 +409,95 @@ emit_accept_limit(struct wk *w, struct out *o)
 	    (unsigned long long)shm_stat_total(w->shm, ST_ACCEPT_LIMIT_REJECTED));
 }
 
+/* A label value: backslash, quote and newline escaped (Prometheus text). */
+static void
+emit_label(struct out *o, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			emit(o, "\\%c", *s);
+		else if (*s == '\n')
+			emit(o, "\\n");
+		else
+			emit(o, "%c", *s);
+	}
+}
+
+static void
+emit_named(struct out *o, const char *metric, const char *name)
+{
+	emit(o, "%s{name=\"", metric);
+	emit_label(o, name);
+	emit(o, "\"");
+}
+
+/* Which slots have a sample of each TLS family (families come with samples). */
+struct tls_rows {
+	struct certshm_status st[CERTSHM_CERTS];
+	int	expiry[CERTSHM_CERTS], orders[CERTSHM_CERTS], error[CERTSHM_CERTS];
+	int	nexpiry, norders, nerror;
+};
+
+static void
+tls_rows(struct wk *w, struct tls_rows *r)
+{
+	struct certshm_status *st;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < CERTSHM_CERTS; i++) {
+		st = &r->st[i];
+		if (certshm_read_status(w->shm->tls, i, st) != 0 || st->name[0] == '\0')
+			continue;
+		r->nexpiry += r->expiry[i] = st->not_after != 0;
+		r->norders += r->orders[i] = st->orders_issued + st->orders_failed > 0;
+		r->nerror += r->error[i] = st->last_error_at != 0;
+	}
+}
+
+/* Certificates served, and the ACME client's orders (certshm.h). */
+static void
+emit_tls(struct wk *w, struct out *o)
+{
+	struct tls_rows r;
+	int64_t now = (int64_t)time(NULL);
+	int i;
+
+	tls_rows(w, &r);
+	if (r.nexpiry > 0)
+		family(o, "derpd_tls_cert_expiry_seconds", "gauge",
+		    "Seconds until the certificate served for a name expires");
+	for (i = 0; i < CERTSHM_CERTS; i++)
+		if (r.expiry[i]) {
+			emit_named(o, "derpd_tls_cert_expiry_seconds", r.st[i].name);
+			emit(o, "} %lld\n", (long long)(r.st[i].not_after - now));
+		}
+	if (r.norders > 0)
+		family(o, "derpd_acme_orders_total", "counter",
+		    "ACME orders placed for a name, by outcome");
+	for (i = 0; i < CERTSHM_CERTS; i++)
+		if (r.orders[i]) {
+			emit_named(o, "derpd_acme_orders_total", r.st[i].name);
+			emit(o, ",outcome=\"issued\"} %llu\n",
+			    (unsigned long long)r.st[i].orders_issued);
+			emit_named(o, "derpd_acme_orders_total", r.st[i].name);
+			emit(o, ",outcome=\"failed\"} %llu\n",
+			    (unsigned long long)r.st[i].orders_failed);
+		}
+	if (r.nerror > 0)
+		family(o, "derpd_acme_last_error_timestamp_seconds", "gauge",
+		    "When the last ACME order for a name failed, and why; gone "
+		    "once one succeeds");
+	for (i = 0; i < CERTSHM_CERTS; i++)
+		if (r.error[i]) {
+			emit_named(o, "derpd_acme_last_error_timestamp_seconds",
+			    r.st[i].name);
+			emit(o, ",error=\"");
+			emit_label(o, r.st[i].last_error);
+			emit(o, "\"} %lld\n", (long long)r.st[i].last_error_at);
+		}
+}
+
 size_t
 metrics_render(struct wk *w, char *buf, size_t cap)
 {
@@ -429,6 +519,7 @@ metrics_render(struct wk *w, char *buf, size_t cap)
 	emit_stun(w, &o);
 	emit_rate(w, &o);
 	emit_accept_limit(w, &o);
+	emit_tls(w, &o);
 	emit_access(w, &o);
 	emit_mesh(w, &o);
 	return o.len;

@@ -171,6 +171,7 @@ remote_sign(struct tlssig *s, unsigned char *sig, size_t *siglen, size_t sigsize
 	ts->req.pad = s->key->rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE;
 	ts->req.tbs_len = (uint32_t)s->tbs_len;
 	memcpy(ts->req.tbs, s->tbs, s->tbs_len);
+	memcpy(ts->req.key_hash, s->key->hash, KEYD_HASH_LEN);
 	c->sign = ts;
 	keyd_client_send(w, &ts->req);
 	while (!ts->done)
@@ -289,20 +290,21 @@ provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 }
 
 void
-tlskey_init(void)
+tlskey_init(struct wk *w)
 {
 	/* Our EC and RSA key managers answer to OpenSSL's names; everything
 	 * that is not our key (ECDHE, certificates) must keep using the
-	 * default provider's, so default is preferred whenever it has one. */
+	 * default provider's, so default is preferred whenever it has one.
+	 * The handles are kept: they are loaded for the process's life. */
 	if (OSSL_PROVIDER_add_builtin(NULL, PROVIDER, provider_init) != 1 ||
-	    OSSL_PROVIDER_load(NULL, "default") == NULL ||
-	    OSSL_PROVIDER_load(NULL, PROVIDER) == NULL ||
+	    (w->tls_providers[0] = OSSL_PROVIDER_load(NULL, "default")) == NULL ||
+	    (w->tls_providers[1] = OSSL_PROVIDER_load(NULL, PROVIDER)) == NULL ||
 	    EVP_set_default_properties(NULL, "?provider=default") != 1)
 		fatalx("cannot load the TLS key provider");
 }
 
 EVP_PKEY *
-tlskey_new(struct wk *w, EVP_PKEY *cert_pub)
+tlskey_new(struct wk *w, EVP_PKEY *cert_pub, const uint8_t hash[KEYD_HASH_LEN])
 {
 	OSSL_PARAM *pub = NULL, *all = NULL;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -314,6 +316,8 @@ tlskey_new(struct wk *w, EVP_PKEY *cert_pub)
 	if (bld != NULL && ctx != NULL &&
 	    EVP_PKEY_todata(cert_pub, EVP_PKEY_PUBLIC_KEY, &pub) == 1 &&
 	    OSSL_PARAM_BLD_push_octet_string(bld, TLSKEY_PARAM_WORKER, &w, sizeof(w)) == 1 &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, TLSKEY_PARAM_HASH, hash,
+	    KEYD_HASH_LEN) == 1 &&
 	    (all = OSSL_PARAM_BLD_to_param(bld)) != NULL) {
 		OSSL_PARAM *merged = OSSL_PARAM_merge(pub, all);
 

@@ -68,6 +68,9 @@ key_import(void *kd, int selection, const OSSL_PARAM params[])
 	(void)selection;
 	if (p != NULL && p->data_size == sizeof(k->w))
 		memcpy(&k->w, p->data, sizeof(k->w));
+	p = OSSL_PARAM_locate_const(params, TLSKEY_PARAM_HASH);
+	if (p != NULL && p->data_size == sizeof(k->hash))
+		memcpy(k->hash, p->data, sizeof(k->hash));
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, k->rsa ? "RSA" : "EC",
 	    "provider=default");
 	EVP_PKEY_free(k->pub);

@@ -15,11 +15,15 @@
 
 /* The worker's address, an octet string among the key's import params. */
 #define TLSKEY_PARAM_WORKER	"derpd-worker"
+/* Which key the key process signs with: the SHA-256 of the certificate's
+ * SubjectPublicKeyInfo, another octet string among them. */
+#define TLSKEY_PARAM_HASH	"derpd-key-hash"
 
 struct tlskey {
 	EVP_PKEY	*pub;		/* the certificate's key (default provider) */
 	struct wk	*w;		/* NULL: a key only compared, never used */
 	int		 rsa;
+	uint8_t		 hash[KEYD_HASH_LEN];
 };
 
 extern const OSSL_DISPATCH tlskey_ec_keymgmt[];

@@ -4,15 +4,16 @@
  * and one struct conn per client connection. Types only; each file's
  * functions are declared in that file's own header. The layers, bottom up:
  *
- *   bufpool, http, clientinfo       no worker state
+ *   bufpool, http, clientinfo,      no worker state
+ *   pktq
  *   transport, loginmem, outq,      bytes in and out of one connection,
- *   websocket, clientcert           what it holds before it logs in, its
- *                                   TLS client certificate
+ *   websocket, clientcert, sendq    what it holds before it logs in, its
+ *                                   TLS client certificate, its packets
  *   conn                            lifecycle, epoll, read/write loops, timers
  *   forward, dial_client,           a packet out on a mesh link, the mesh
  *   tlsclient, linkparse            dialer's answers, the links' TLS and bytes
- *   peergone, route, mesh,          what DERP means: who heard from whom,
- *   presence, remote, inbox,        where a packet goes, mesh watchers, the
+ *   peergone, route, pushback,      what DERP means: who heard from whom,
+ *   mesh, presence, remote, inbox,  where a packet goes, mesh watchers, the
  *   derp_in, keyd_client,           table entries (local and remote), records
  *   handshake, verify, meshlink,    from other workers, frames, the login,
  *   http_serve, metrics             who may log in, our own logins to peer
@@ -56,6 +57,7 @@ enum conn_state {
 struct heard_src;
 struct mesh_link;
 struct tls_sign;
+struct tls_store;
 struct ws_conn;
 
 struct conn {
@@ -261,7 +263,12 @@ struct wk {
 	int		 sigfd;
 	int		 timerfd;
 	const int	*evfds;
-	SSL_CTX		*ssl_ctx;
+	SSL_CTX		*ssl_ctx;	/* every handshake starts here (tlsctx.c) */
+	SSL_CTX		*ssl_slot[CERTSHM_CERTS];	/* one per chain served */
+	OSSL_PROVIDER	*tls_providers[2];	/* default, and our key's (tlskey.c) */
+	char		*client_ca;	/* -client-ca's PEM, or NULL (clientcert.c) */
+	char		*client_crl;	/* -client-crl's PEM ("": none) */
+	struct tls_store *tls;		/* what the master published (tlsstore.c) */
 	struct conn	*tls_current;	/* whose handshake is running (worker/tlskey.c) */
 	uint32_t	 next_sign_id;
 	uint64_t	 keyd_restarts;	/* the master's count, as last seen */

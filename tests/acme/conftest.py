@@ -266,3 +266,95 @@ def stub_run(run_driver, tmp_path, test_ca):
                           *flags, timeout=20)
 
     return run
+
+
+# --- derpd with its ACME client (test_derpd_*.py) ------------------------------
+# derpd's own end-to-end fixtures (tests/e2e/conftest.py) are loaded under
+# another module name, with tests/e2e on the path for its helpers.
+
+E2E = REPO / "tests" / "e2e"
+
+
+def _e2e():
+    import importlib.util
+    import sys
+    if str(E2E) not in sys.path:
+        sys.path.insert(0, str(E2E))
+    mod = sys.modules.get("e2e_conftest")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("e2e_conftest", E2E / "conftest.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["e2e_conftest"] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
+
+def _bin(env, default):
+    path = Path(os.environ.get(env) or default)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{env}: {path} is not an executable file (build derpd first)")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def derpd_bin():
+    return _bin("DERPD_BIN", REPO / "build" / "derpd")
+
+
+@pytest.fixture(scope="session")
+def derpd_test_bin():
+    """The test build: its ACME client honours DERPD_TEST_ACME_CLOCK_OFFSET
+    (seconds ahead) and DERPD_TEST_ACME_BACKOFF_DIV (back-off divided)."""
+    return _bin("DERPD_TEST_BIN", REPO / "build-test" / "derpd")
+
+
+@pytest.fixture
+def derpd_keyfile(tmp_path):
+    path = tmp_path / "derpd.key"
+    keygen = _bin("DERPD_KEYGEN", REPO / "build" / "derpd-keygen")
+    subprocess.run([keygen, str(path)], check=True, capture_output=True, timeout=10)
+    return path
+
+
+@pytest.fixture
+def acme_derpd(derpd_bin, derpd_keyfile, tmp_path, request):
+    """acme_derpd(ca_pem, directory, tls_port=None, http_port=-1, args=(),
+    certdir=None, binary=None, env=None, hostname="derp.test") -> a running
+    derpd (e2e DerpServer) with -certmode letsencrypt against `directory`,
+    serving TLS on tls_port (free if None). Stopped and checked at teardown."""
+    e2e = _e2e()
+    servers = []
+    request.node._derp_servers = servers
+
+    def start(ca_pem, directory, tls_port=None, http_port=-1, args=(), certdir=None,
+              binary=None, env=None, hostname="derp.test", certmode="letsencrypt"):
+        extra = ["-certmode", certmode, "-certdir", certdir or tmp_path / "certs",
+                 "-acme-directory", directory, "-acme-ca-file", ca_pem,
+                 "-http-port", http_port, *args]
+        if hostname is not None:
+            extra += ["-hostname", hostname]
+        srv = e2e.DerpServer(binary or derpd_bin, derpd_keyfile,
+                             tmp_path / f"derpd-{len(servers)}.log", workers=2,
+                             extra_args=extra, port=tls_port, env=env)
+        servers.append(srv)
+        return srv
+
+    yield start
+    errors = []
+    for srv in servers:
+        try:
+            srv.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach the tail of each derpd log to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for srv in getattr(item, "_derp_servers", []):
+            report.sections.append((f"derpd log (port {srv.port}, {report.when})",
+                                    srv.tail()))

@@ -13,6 +13,7 @@ ROLE_RES = {
     "dns": re.compile(r"bootstrap DNS resolver started, pid (\d+)"),
     "verify": re.compile(r"verifier started, pid (\d+)"),
     "dialer": re.compile(r"mesh dialer started, pid (\d+)"),
+    "acme": re.compile(r"ACME client started, pid (\d+)"),
 }
 WORKER_RE = re.compile(r"worker (\d+) started, pid (\d+)")
 
@@ -24,7 +25,8 @@ CHUNK = 1 << 20
 
 
 def derpd_pids(srv):
-    """{"master": pid, "key": pid, "worker 0": pid, ..., "stun"/"dns" if run}."""
+    """{"master": pid, "key": pid, "worker 0": pid, ..., "stun"/"dns"/"acme"
+    if run}."""
     text = srv.log_text()
     pids = {"master": srv.pid}
     for role, rx in ROLE_RES.items():

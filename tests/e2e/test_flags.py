@@ -62,6 +62,7 @@ DERPD_FLAGS = {
     "ring-kib": ("int", "1024"), "keepalive": ("duration", "1m0s"),
     "handshake-timeout": ("duration", "10s"), "verbose": ("bool", None),
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
+    "acme-directory": ("string", None), "acme-ca-file": ("string", None),
     "mesh-ca-file": ("string", None),
     "placement": ("string", '"hash"'),
     "allow-keys": ("string", None), "verify-interval": ("duration", None),
@@ -127,10 +128,7 @@ def test_version(derpd_bin):
 
 
 @pytest.mark.parametrize("args,names", [
-    (["-a", "127.0.0.1:443"], ["-certmode", "letsencrypt"]),
-    (["-a", "127.0.0.1:443", "-certmode", "gcp"], ["-certmode"]),
     (["-secrets-url", "https://setec.example/"], ["-secrets-url"]),
-    (["-acme-ip-certs"], ["-acme-ip-certs"]),
     (["-ace"], ["-ace"]),
     (["-bootstrap-dns-names", "a.example/txt.example"], ["rollout"]),
     (["-unpublished-bootstrap-dns-names", "b.example/pct.example"], ["rollout"]),
@@ -146,6 +144,30 @@ def test_unimplemented_flags_refused(derpd_bin, keyfile, args, names):
     for name in names:
         assert name in text, text
     assert "serving on" not in text and "started, pid" not in text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-a", "127.0.0.1:443"],
+     '-certmode letsencrypt needs -hostname set to this relay\'s DNS name ("derp.tailscale.com" '
+     "is derper's default"),
+    (["-a", "127.0.0.1:443", "-certmode", "gcp", "-hostname", "derp.example.com"],
+     "-certmode gcp requires -acme-email, -acme-eab-kid and -acme-eab-key"),
+    (["-a", "127.0.0.1:443", "-hostname", "192.0.2.1"],
+     "-hostname is an IP address; use -certmode manual for a self-signed certificate, "
+     "or -acme-ip-certs"),
+    (["-certmode", "manual", "-acme-ip-certs"], "-acme-ip-certs requires -certmode letsencrypt"),
+    (["-a", "127.0.0.1:443", "-hostname", "derp.example.com",
+      "-acme-ca-file", "/nonexistent/ca.pem"], "cannot read the CA file /nonexistent/ca.pem"),
+], ids=["default-hostname", "gcp-without-eab", "ip-hostname", "ip-certs-manual",
+        "ca-file"])
+def test_acme_configurations_refused(derpd_bin, keyfile, tmp_path, args, message):
+    """What cannot work is refused at start, saying what to set, before any
+    child runs (as derper refuses the same in cmd/derper/cert.go)."""
+    out = run(derpd_bin, "-c", keyfile, "-workers", "1", "-stun=false",
+              "-certdir", tmp_path / "certs", *args)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert message in out.stderr, out.stderr
+    assert "started, pid" not in out.stderr
 
 
 def test_bad_home_refused(derpd_bin, keyfile):

@@ -17,15 +17,19 @@ pytestmark = pytest.mark.skipif(os.environ.get("DERPD_ASAN") != "1",
                                 reason="the ASan build's LeakSanitizer (make test-asan)")
 
 ROLE_LOG = {"worker": r"worker 0", "key": r"key process", "stun": r"STUN server",
-            "dns": r"bootstrap DNS resolver", "verify": r"verifier"}
+            "dns": r"bootstrap DNS resolver", "verify": r"verifier", "acme": r"ACME client"}
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_LOG))
-def test_leak_in_each_role_is_reported(derp_server, role, open_dir):
+def test_leak_in_each_role_is_reported(derp_server, tls_certdir, open_dir, role):
+    certdir, crt = tls_certdir
+    acme = ["-certmode", "letsencrypt", "-hostname", "derp.test", "-certdir",
+            certdir / "acme", "-acme-ca-file", crt,
+            "-acme-directory", f"https://127.0.0.1:{free_port()}/dir"] if role == "acme" else []
     (open_dir / "allow").write_text("")      # -allow-keys: a verifier too
     srv = derp_server(workers=1, env={"DERPD_TEST_LEAK": role}, extra_args=[
         "-stun=true", "-stun-port", str(free_port()), "-bootstrap-dns-names", "localhost",
-        "-allow-keys", open_dir / "allow"])
+        "-allow-keys", open_dir / "allow", *acme])
     srv.expect_sanitizer = True
     pid = int(srv.wait_log(rf"{ROLE_LOG[role]} started, pid (\d+)").group(1))
     from procfs import wait_sandboxed

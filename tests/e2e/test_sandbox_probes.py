@@ -2,9 +2,10 @@
 """Every sandboxed role against every class of call its policy forbids
 (SECURITY.md, "Syscall policy"): the test build's probes (tests/e2e/
 probes.py) make a worker, the key process, the STUN server, the
-bootstrap-DNS resolver, the verifier and the mesh dialer attempt one call each; a forbidden one kills the
-process by SIGSYS and the master starts a new one, an allowed one returns.
-Calls allowed only with restricted arguments are tried on both sides."""
+bootstrap-DNS resolver, the verifier, the mesh dialer and the ACME client
+attempt one call each; a forbidden one kills the process by SIGSYS and the
+master starts a new one, an allowed one returns. Calls allowed only with
+restricted arguments are tried on both sides."""
 import re
 
 import pytest
@@ -55,18 +56,28 @@ EXPECT = {
                "mprotect_rw": ALLOWED, "mmap_rw": ALLOWED},
 }
 
+# The ACME client is an HTTPS client with a stub resolver: it may read
+# files, create and connect sockets; it may create files in its certdir but
+# never open one for writing (the probe opens without O_EXCL).
+ACME_EXPECT = {"execve": KILLED, "open_write": KILLED, "ptrace": KILLED,
+               "mprotect_exec": KILLED, "mmap_exec": KILLED,
+               "process_vm_readv": KILLED, "kill": KILLED,
+               "open": ALLOWED, "socket": ALLOWED, "connect": ALLOWED,
+               "mprotect_rw": ALLOWED, "mmap_rw": ALLOWED}
+
 TAGS = {"worker 0": r"derpd\[worker 0\]", "key": r"derpd\[key\]",
         "stun": r"derpd\[stun\]", "dns": r"derpd\[dns\]", "verify": r"derpd\[verify\]",
-        "dialer": r"derpd\[mesh dialer\]"}
+        "dialer": r"derpd\[mesh dialer\]", "acme": r"derpd\[acme\]"}
 LOG_NAMES = {"worker 0": "worker 0", "key": "key process", "stun": "STUN server",
              "dns": "bootstrap DNS resolver", "verify": "verifier",
-             "dialer": "mesh dialer"}
+             "dialer": "mesh dialer", "acme": "ACME client"}
 STARTED = {"worker 0": r"worker 0 started, pid (\d+)",
            "key": r"key process started, pid (\d+)",
            "stun": r"STUN server started, pid (\d+)",
            "dns": r"bootstrap DNS resolver started, pid (\d+)",
            "verify": r"verifier started, pid (\d+)",
-           "dialer": r"mesh dialer started, pid (\d+)"}
+           "dialer": r"mesh dialer started, pid (\d+)",
+           "acme": r"ACME client started, pid (\d+)"}
 
 
 @pytest.fixture
@@ -115,3 +126,18 @@ def test_each_forbidden_class_kills_each_role(srv, connect, role):
     # The relay still serves, through the replacements.
     exchange(connect(srv, worker=0, private_key=srv.keys[0]),
              connect(srv, worker=1, private_key=srv.keys[1]))
+
+
+def test_each_forbidden_class_kills_the_acme_client(derp_server, derpd_test_bin,
+                                                    tls_certdir, monkeypatch):
+    """-certmode letsencrypt against a CA that is not there: the ACME client
+    waits to try again, and meanwhile takes each probe."""
+    monkeypatch.setenv("DERPD_TEST_HEALTHY_RUN_MS", "0")
+    certdir, crt = tls_certdir
+    srv = derp_server(workers=2, binary=derpd_test_bin, extra_args=[
+        "-certmode", "letsencrypt", "-hostname", "derp.test",
+        "-certdir", certdir / "acme", "-acme-ca-file", crt,
+        "-acme-directory", f"https://127.0.0.1:{free_port()}/dir"])
+    srv.wait_log(r"acme: ordering a certificate for derp\.test failed")
+    got = {name: attempt(srv, "acme", name) for name in ACME_EXPECT}
+    assert got == ACME_EXPECT

@@ -33,8 +33,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_DIR      = build-fuzz
 FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_table fuzz_stun fuzz_client_derp fuzz_client_http fuzz_client_stun \
-		fuzz_client_msg fuzz_acme fuzz_rateconf fuzz_flags fuzz_keyd \
-		fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws \
+		fuzz_client_msg fuzz_acme fuzz_certmsg fuzz_keyd_acme fuzz_rateconf \
+		fuzz_flags fuzz_keyd fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws \
 		fuzz_allowlist fuzz_verifyd_proto fuzz_verifier_answer \
 		fuzz_meshpeers fuzz_dial fuzz_linkparse
 
@@ -59,14 +59,21 @@ FUZZ_SRC_fuzz_client_http = client/httpparse.c
 FUZZ_SRC_fuzz_client_stun = client/stunc.c common/stun.c
 FUZZ_SRC_fuzz_client_msg  = client/streamfmt.c client/chatmsg.c
 FUZZ_SRC_fuzz_acme	 = acme/parse.c common/b64url.c
+FUZZ_SRC_fuzz_certmsg	 = common/acme_proto.c common/certshm.c
+FUZZ_SRC_fuzz_keyd_acme	 = master/keyproc_acme.c master/keyring.c acme/x509.c \
+			   acme/parse.c common/b64url.c tests/fuzz/fuzz_log.c
 # Daemon code logs through tests/fuzz/fuzz_log.c: quiet, and fatal() returns
 # to the harness.
 FUZZ_SHM_SRC		 = common/shm.c common/table.c common/ring.c common/pool.c \
 			   tests/fuzz/fuzz_log.c
 FUZZ_SRC_fuzz_rateconf	 = master/rateconf.c $(FUZZ_SHM_SRC)
 FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c
-# The key process (its answers only: keyproc_answer).
-FUZZ_KEYPROC_SRC	 = master/keyproc.c common/keyfile.c common/keyfmt.c \
+# The key process (its answers only: keyproc_answer), and what its file
+# pulls in: its other sockets, its TLS keys, the CSRs it makes.
+FUZZ_KEYPROC_DEPS	 = master/keyproc.c master/keyproc_ctl.c master/keyproc_acme.c \
+			   master/keyring.c master/selfsign.c acme/x509.c acme/parse.c \
+			   common/b64url.c
+FUZZ_KEYPROC_SRC	 = $(FUZZ_KEYPROC_DEPS) common/keyfile.c common/keyfmt.c \
 			   common/privdrop.c common/probe.c common/sandbox.c \
 			   common/setup.c
 FUZZ_SRC_fuzz_keyd	 = $(FUZZ_KEYPROC_SRC) $(FUZZ_SHM_SRC)
@@ -75,7 +82,7 @@ FUZZ_SRC_fuzz_dns	 = master/dnsd_json.c tests/fuzz/fuzz_log.c
 # The worker's surfaces: a whole worker in the harness's process.
 FUZZ_WORKER_SRC	 = $(filter-out worker/main.c,$(WORKER_SRC)) \
 			   $(filter-out common/log.c,$(COMMON_SRC)) master/flags.c \
-			   master/tablesrv.c master/keyproc.c tests/fuzz/fuzz_log.c \
+			   master/tablesrv.c $(FUZZ_KEYPROC_DEPS) tests/fuzz/fuzz_log.c \
 			   tests/fuzz/fuzz_worker.c
 FUZZ_SRC_fuzz_serve	 = $(FUZZ_WORKER_SRC)
 FUZZ_SRC_fuzz_login	 = $(FUZZ_WORKER_SRC)
@@ -104,6 +111,8 @@ FUZZ_OPTS_fuzz_client_http = -max_len=16500 -dict=tests/fuzz/dict/fuzz_http.dict
 FUZZ_OPTS_fuzz_client_stun = -max_len=600
 FUZZ_OPTS_fuzz_client_msg  = -max_len=17000
 FUZZ_OPTS_fuzz_acme	  = -max_len=4096 -dict=tests/fuzz/dict/fuzz_acme.dict
+FUZZ_OPTS_fuzz_certmsg	  = -max_len=34000
+FUZZ_OPTS_fuzz_keyd_acme  = -max_len=512
 FUZZ_OPTS_fuzz_rateconf	  = -max_len=1024 -dict=tests/fuzz/dict/fuzz_rateconf.dict
 FUZZ_OPTS_fuzz_keyd	  = -max_len=4096
 FUZZ_OPTS_fuzz_tablesrv	  = -max_len=2048
@@ -135,6 +144,7 @@ FUZZ_RUNS_fuzz_dns	  = 80000
 FUZZ_RUNS_fuzz_serve	  = 70000
 FUZZ_RUNS_fuzz_login	  = 15000
 FUZZ_RUNS_fuzz_ws	  = 20000
+FUZZ_RUNS_fuzz_keyd_acme  = 4000
 FUZZ_RUNS_fuzz_allowlist  = 150000
 FUZZ_RUNS_fuzz_verifier_answer = 30000
 FUZZ_RUNS_fuzz_linkparse  = 60000

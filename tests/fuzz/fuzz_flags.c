@@ -132,19 +132,29 @@ check_config(const struct config *c)
 	CHECK(!c->run_stun || (c->stun_port >= 1 && c->stun_port <= 65535));
 	CHECK(c->listen_port >= 0 && c->listen_port <= 65535);
 	CHECK(memchr(c->listen_host, '\0', sizeof(c->listen_host)) != NULL);
-	CHECK(c->tls == (c->listen_port == 443 ||
-	    strcmp(c->certmode, "manual") == 0));
+	CHECK(strcmp(c->certmode, "manual") == 0 ||
+	    strcmp(c->certmode, "letsencrypt") == 0 ||
+	    strcmp(c->certmode, "gcp") == 0);
+	CHECK(c->tls || (c->listen_port != 443 &&
+	    strcmp(c->certmode, "manual") != 0));
+	CHECK(c->acme == (c->tls && strcmp(c->certmode, "manual") != 0));
 	CHECK(!c->tls || c->http_port < 0 || (c->http_port >= 1 &&
 	    c->http_port <= 65535 && c->http_port != c->listen_port));
 	CHECK(*c->home == '\0' || strcmp(c->home, "blank") == 0 ||
 	    strncmp(c->home, "http://", 7) == 0 ||
 	    strncmp(c->home, "https://", 8) == 0);
 	CHECK(strlen(c->home) <= 1024 && strpbrk(c->home, "\r\n") == NULL);
+	if (c->acme) {	/* what the ACME child counts on */
+		CHECK(*c->certdir != '\0' && *c->acme_directory != '\0' &&
+		    *c->acme_ca_file != '\0');
+		CHECK(!c->acme_ip_certs || (c->http_port >= 1 &&
+		    strcmp(c->certmode, "letsencrypt") == 0));
+		CHECK(c->acme_ip_certs ||
+		    strcmp(c->hostname, DERPER_DEFAULT_HOSTNAME) != 0);
+		CHECK((*c->acme_eab_kid == '\0') == (*c->acme_eab_key == '\0'));
+	}
 	/* Refused as not implemented yet, never silently ignored. */
-	CHECK(!c->tls || strcmp(c->certmode, "manual") == 0);
-	CHECK(*c->secrets_url == '\0' && *c->mesh_with == '\0');
-	CHECK(!c->verify_clients && *c->verify_client_url == '\0');
-	CHECK(!c->acme_ip_certs && !c->ace);
+	CHECK(*c->secrets_url == '\0' && !c->ace);
 	check_duration(c->tcp_keepalive_ms);
 	check_duration(c->tcp_user_timeout_ms);
 	check_duration(c->tcp_write_timeout_ms);

@@ -7,13 +7,14 @@
  * process holds (none, ECDSA P-256 or RSA-2048), then requests: each a
  * kind byte and then either a whole struct keyd_req of raw bytes, or the
  * parts of a well-formed KEYD_SHARED (a client key) or KEYD_SIGN (a
- * digest, a padding and a TLS 1.3 server CertificateVerify input around a
- * transcript hash) request.
+ * digest, a padding, whether it names the key held, and a TLS 1.3 server
+ * CertificateVerify input around a transcript hash) request.
  *
  * Checks: every answer echoes op, slot, gen and id; a shared key is
  * X25519 + HSalsa20 as computed here, ok = 0 and no key bytes for a
  * low-order point; a signature is made exactly for a CertificateVerify
- * input with the key's padding and a known digest, and verifies under the
+ * input with the key's padding and a known digest, by the key it names
+ * (the SHA-256 of its SubjectPublicKeyInfo), and verifies under the
  * certificate's public key; anything else is refused with ok = 0 and no
  * signature bytes.
  */
@@ -27,6 +28,7 @@
 #include "fuzz.h"
 
 static EVP_PKEY *ec_key, *rsa_key;
+static uint8_t ec_hash[KEYD_HASH_LEN], rsa_hash[KEYD_HASH_LEN];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -35,7 +37,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	ec_key = EVP_EC_gen("P-256");
 	rsa_key = EVP_RSA_gen(2048);
-	if (ec_key == NULL || rsa_key == NULL)
+	if (ec_key == NULL || rsa_key == NULL ||
+	    keyring_hash_key(ec_key, ec_hash) != 0 ||
+	    keyring_hash_key(rsa_key, rsa_hash) != 0)
 		abort();
 	return 0;
 }
@@ -69,6 +73,8 @@ signable(const struct keyd_req *req, EVP_PKEY *key)
 	uint32_t i;
 
 	if (key == NULL || md_of(req->md) == NULL ||
+	    memcmp(req->key_hash, key == rsa_key ? rsa_hash : ec_hash,
+	    KEYD_HASH_LEN) != 0 ||
 	    req->pad != (key == rsa_key ? KEYD_PAD_PSS : KEYD_PAD_NONE) ||
 	    (req->tbs_len != 64 + sizeof(context) + 32 &&
 	    req->tbs_len != 64 + sizeof(context) + 48))
@@ -162,8 +168,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	key = data[KEY_LEN] % 3 == 1 ? ec_key : data[KEY_LEN] % 3 == 2 ? rsa_key : NULL;
 	memset(&kp, 0, sizeof(kp));
 	kp.derp_priv = priv;
-	kp.tls_key = key;
-	kp.tls_rsa = key == rsa_key;
+	if (key != NULL) {		/* served, named by its hash */
+		kp.tls[0].key = key;
+		kp.tls[0].rsa = key == rsa_key;
+		kp.tls[0].state = KEYPROC_SERVED;
+		memcpy(kp.tls[0].hash, key == rsa_key ? rsa_hash : ec_hash,
+		    KEYD_HASH_LEN);
+	}
 	data += KEY_LEN + 1;
 	size -= KEY_LEN + 1;
 	while (size > 0) {
@@ -179,9 +190,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {			/* a CertificateVerify input */
 			memset(&req, 0, sizeof(req));
 			req.op = KEYD_SIGN;
-			take(&data, &size, b, 3);
+			take(&data, &size, b, 4);
 			req.md = b[0] % 4;
 			req.pad = b[1] % 2;
+			if (b[3] % 4 != 0)	/* mostly the key held */
+				memcpy(req.key_hash, b[3] % 2 ? rsa_hash :
+				    ec_hash, KEYD_HASH_LEN);
 			memset(req.tbs, ' ', 64);
 			memcpy(req.tbs + 64, context, sizeof(context));
 			req.tbs_len = 64 + sizeof(context) + (b[2] & 1 ? 48 : 32);

@@ -541,6 +541,67 @@ def acme_seeds():
     put_acme(5, "problem_garbage", "<html>502 Bad Gateway</html>")
 
 
+def certmsg_seeds():
+    """The first byte picks the check: 0-3 a worker's copy of a certificates
+    region entry (certshm.h: cert, alpn, http, status), 4 the ACME child's
+    message to the master (acme_proto.h). Structs little-endian, as on
+    x86_64 and aarch64."""
+    leaf = ("-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIUZm9v\n"
+            "-----END CERTIFICATE-----\n")
+    key = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n"
+    tok = "6JhZ4G0vUtE1NQkcbFQz7t3tJ3rVdAeGQ1PIFLo6ymk"
+    thumb = "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"
+
+    def fixed(text, n):
+        return text.encode().ljust(n, b"\0")
+
+    def msg(op, name="", text="", data="", len2=0, issued=0, failed=0):
+        body = data.encode()
+        return bytes([4]) + struct.pack("<IIIIqqQQ", op, 0, len(body) - len2, len2,
+                                        1900000000, 0, issued, failed) + \
+            fixed(name, 256) + fixed(text, 512) + body
+    put("fuzz_certmsg", "msg_cert", msg(1, "derp.example.com", data=leaf))
+    put("fuzz_certmsg", "msg_withdraw", msg(1, "192.0.2.1"))
+    put("fuzz_certmsg", "msg_status", msg(2, "derp.example.com",
+                                          "directory: HTTP 500", issued=3, failed=1))
+    put("fuzz_certmsg", "msg_alpn", msg(3, "derp.example.com", data=leaf + key,
+                                        len2=len(key)))
+    put("fuzz_certmsg", "msg_http", msg(5, tok, f"{tok}.{thumb}"))
+    put("fuzz_certmsg", "msg_ack", msg(7))
+    put("fuzz_certmsg", "shm_cert", bytes([0]) + struct.pack("<QQII", 2, 1, len(leaf), 0) +
+        fixed("derp.example.com", 256) + leaf.encode() + b"\0")
+    put("fuzz_certmsg", "shm_alpn", bytes([1]) + struct.pack("<QQII", 2, 1, len(leaf),
+                                                             len(key)) +
+        fixed("1.2.0.192.in-addr.arpa", 256) + fixed(leaf, 4096) + key.encode())
+    put("fuzz_certmsg", "shm_http", bytes([2]) + struct.pack("<QQ", 2, 1) +
+        fixed(tok, 256) + f"{tok}.{thumb}".encode())
+    put("fuzz_certmsg", "shm_status", bytes([3]) + struct.pack("<Q", 2) +
+        fixed("derp.example.com", 256) + struct.pack("<qQQq", 1900000000, 1, 2, 1800000000) +
+        b"newAccount: urn:ietf:params:acme:error:unauthorized")
+
+
+def keyd_acme_seeds():
+    """Scripts of the ACME child's requests (fuzz_keyd_acme.c): per step an
+    op byte (1 HAS, 2 CSR, 3 INSTALL), a name count and names (length byte,
+    bytes), a hash selector (even: the key set aside, if any; odd: four hash
+    bytes follow) and two bytes of the old hash."""
+    def step(op, names=(), aside=True):
+        out = bytes([op, len(names)])
+        for n in names:
+            out += bytes([len(n)]) + n.encode()
+        return out + (b"\0" if aside else b"\1\xaa\xbb\xcc\xdd") + b"\0\0"
+    put("fuzz_keyd_acme", "csr_install_has",
+        step(2, ["derp.test"], aside=False) + step(3) + step(1, aside=False))
+    put("fuzz_keyd_acme", "renewal",
+        step(2, ["derp.test"], aside=False) + step(3) + step(2, ["derp.test"], aside=False) +
+        step(3))
+    put("fuzz_keyd_acme", "ip_and_two_names",
+        step(2, ["127.0.0.1"], aside=False) + step(2, ["a.test", "2001:db8::1"],
+                                                    aside=False) + step(3))
+    put("fuzz_keyd_acme", "bad_names", step(2, ["not a name!"], aside=False) +
+        step(3, aside=False) + step(9))
+
+
 def rateconf_seeds():
     """-rate-config files: derper's own, and the edges of Go's decoding."""
     put("fuzz_rateconf", "derper", json.dumps(
@@ -582,20 +643,23 @@ def keyd_seeds():
     """For tests/fuzz/fuzz_keyd.c: the DERP private key, the TLS key kind
     (0 none, 1 ECDSA P-256, 2 RSA-2048), then requests, each a kind byte:
     1 a login (4-byte slot, client key), 2 a CertificateVerify input (digest
-    1-3, padding 0 none / 1 PSS, odd: a 48-byte hash, then the hash), 0 a
-    raw struct keyd_req (316 bytes)."""
+    1-3, padding 0 none / 1 PSS, odd: a 48-byte hash, which key it names
+    (0 none, 1 mod 4 the RSA key's, 2 mod 4 the ECDSA key's), then the
+    hash), 0 a raw struct keyd_req (348 bytes)."""
     priv = bytes.fromhex(KEY_HEX)
     pub = bytes.fromhex(MESH_HEX)
 
     def login(slot, key):
         return bytes([1]) + struct.pack("<I", slot) + key
 
-    def sign(md, pad, long_hash, h):
-        return bytes([2, md, pad, long_hash]) + h
+    def sign(md, pad, long_hash, h, names=None):
+        if names is None:
+            names = 1 if pad else 2     # the key held, as a worker would
+        return bytes([2, md, pad, long_hash, names]) + h
 
     def raw(op, tbs):
         req = struct.pack("<IIII", op, 3, 4, 5) + pub + struct.pack(
-            "<III", 1, 0, len(tbs)) + tbs.ljust(256, b"\0")
+            "<III", 1, 0, len(tbs)) + tbs.ljust(256, b"\0") + bytes(32)
         return bytes([0]) + req
 
     put("fuzz_keyd", "logins", priv + b"\0" + login(0, pub) + login(7, pub[::-1]) +
@@ -605,6 +669,8 @@ def keyd_seeds():
         sign(1, 1, 0, bytes(32)))
     put("fuzz_keyd", "sign_rsa", priv + b"\2" + sign(1, 1, 0, bytes(range(32))) +
         sign(2, 1, 1, bytes(48)) + sign(1, 0, 0, bytes(32)))
+    put("fuzz_keyd", "sign_another_key", priv + b"\1" +
+        sign(1, 0, 0, bytes(range(32)), names=0) + sign(1, 0, 0, bytes(32), names=1))
     put("fuzz_keyd", "not_a_handshake", priv + b"\1" + raw(2, b"GET / HTTP/1.1") +
         raw(2, b" " * 64 + b"TLS 1.3, client CertificateVerify\0" + bytes(32)) +
         raw(9, b"") + raw(1, b""))
@@ -780,6 +846,8 @@ if __name__ == "__main__":
     client_stun_seeds()
     client_msg_seeds()
     acme_seeds()
+    certmsg_seeds()
+    keyd_acme_seeds()
     rateconf_seeds()
     flags_seeds()
     keyd_seeds()

@@ -88,7 +88,18 @@ def apply(m):
     return text
 
 
+def check_applies():
+    """Every mutation still finds its one spot in the tree (for make check)."""
+    stale = [m["name"] for m in MUTATIONS
+             if (REPO / m["file"]).read_text().count(m["old"]) != 1]
+    for name in stale:
+        print(f"mutation {name}: its code is not in the tree exactly once")
+    return 1 if stale else 0
+
+
 def main():
+    if sys.argv[1:] == ["--check"]:
+        return check_applies()
     only = set(filter(None, os.environ.get("MUTATE", "").split(",")))
     chosen = [m for m in MUTATIONS if not only or m["name"] in only]
     if only - {m["name"] for m in chosen}:

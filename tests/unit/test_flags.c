@@ -125,6 +125,9 @@ struct result {
 	char		addr[256];
 	char		certmode[64];
 	char		config_file[256];
+	char		acme_directory[256];
+	char		acme_ca_file[256];
+	char		acme_eab_key[256];
 	char		out[8192];	/* the child's stdout and stderr */
 };
 
@@ -191,6 +194,12 @@ run2(char **twice, char **argv)
 		copy_str(res->certmode, sizeof(res->certmode), res->cfg.certmode);
 		copy_str(res->config_file, sizeof(res->config_file),
 		    res->cfg.config_file);
+		copy_str(res->acme_directory, sizeof(res->acme_directory),
+		    res->cfg.acme_directory);
+		copy_str(res->acme_ca_file, sizeof(res->acme_ca_file),
+		    res->cfg.acme_ca_file);
+		copy_str(res->acme_eab_key, sizeof(res->acme_eab_key),
+		    res->cfg.acme_eab_key);
 		fflush(stdout);
 		_exit(0);
 	}
@@ -360,10 +369,23 @@ test_tls_derived_from_port_and_certmode(void **state)
 	expect_ok(ARGV("-a", "127.0.0.1:80", "-stun=false"));
 	assert_int_equal(res->cfg.tls, 0);
 
-	/* Port 443 means TLS even without -certmode manual: then the
-	 * letsencrypt default is refused as not implemented. */
-	expect_exit(ARGV("-a", ":443", "-stun=false"), 1, "certmode");
-	expect_exit(ARGV("-stun=false"), 1, "certmode");
+	/* Port 443 means TLS even without -certmode manual: then ACME
+	 * (letsencrypt, the default) needs a -hostname of our own. */
+	expect_exit(ARGV("-a", ":443", "-stun=false"), 1, "derp.tailscale.com");
+	expect_exit(ARGV("-stun=false"), 1, "-hostname");
+	expect_ok(ARGV("-a", ":443", "-hostname", "derp.example.com",
+	    "-stun=false"));
+	assert_int_equal(res->cfg.tls, 1);
+	assert_int_equal(res->cfg.acme, 1);
+	assert_string_equal(res->acme_directory,
+	    "https://acme-v02.api.letsencrypt.org/directory");
+	assert_string_equal(res->acme_ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	/* An -acme-directory serves TLS with ACME on any port. */
+	expect_ok(ARGV("-a", ":8443", "-hostname", "derp.example.com",
+	    "-acme-directory", "https://ca.test/dir", "-stun=false"));
+	assert_int_equal(res->cfg.tls, 1);
+	assert_int_equal(res->cfg.acme, 1);
+	assert_string_equal(res->acme_directory, "https://ca.test/dir");
 	/* TLS with -http-port equal to -a's port is refused. */
 	expect_exit(ARGV("-a", ":8443", "-certmode=manual", "-http-port=8443",
 	    "-stun=false"), 1, "-http-port");
@@ -496,6 +518,41 @@ test_exit_1_other_ranges(void **state)
 	expect_exit(ARGV("-dev", "-stun=false", "-home", "ftp://x"), 1, "-home");
 	expect_ok(ARGV("-dev", "-stun=false", "-home", "blank"));
 	expect_ok(ARGV("-dev", "-stun=false", "-home", "https://example.com/"));
+}
+
+/* derper's ACME rules (cmd/derper/cert.go), and derpd's default-hostname one. */
+static void
+test_acme_flags(void **state)
+{
+	(void)state;
+	expect_exit(ARGV("-a", ":443", "-certmode", "gcp", "-hostname",
+	    "derp.example.com", "-stun=false"), 1, "-acme-email, -acme-eab-kid");
+	expect_ok(ARGV("-a", ":443", "-certmode", "gcp", "-hostname",
+	    "derp.example.com", "-acme-email", "ops@example.com", "-acme-eab-kid",
+	    "kid", "-acme-eab-key", "ab+/cd==", "-stun=false"));
+	assert_string_equal(res->acme_directory,
+	    "https://dv.acme-v02.api.pki.goog/directory");
+	assert_string_equal(res->acme_eab_key, "ab-_cd");	/* base64url */
+	expect_exit(ARGV("-a", ":443", "-certmode", "gcp", "-hostname",
+	    "192.0.2.1", "-stun=false"), 1, "DNS name");
+	expect_exit(ARGV("-a", ":443", "-hostname", "192.0.2.1", "-stun=false"),
+	    1, "-acme-ip-certs");
+	expect_ok(ARGV("-a", ":443", "-hostname", "192.0.2.1", "-acme-ip-certs",
+	    "-stun=false"));
+	expect_ok(ARGV("-a", ":443", "-acme-ip-certs", "-stun=false"));
+	expect_exit(ARGV("-a", ":443", "-acme-ip-certs", "-http-port=-1",
+	    "-stun=false"), 1, "HTTP-01");
+	expect_exit(ARGV("-a", ":443", "-certmode", "manual", "-acme-ip-certs",
+	    "-stun=false"), 1, "requires -certmode letsencrypt");
+	expect_exit(ARGV("-a", ":443", "-hostname", "derp.example.com",
+	    "-acme-eab-kid", "kid", "-stun=false"), 1, "go together");
+	expect_exit(ARGV("-a", ":443", "-hostname", "derp.example.com",
+	    "-certdir", "", "-stun=false"), 1, "-certdir");
+	expect_exit(ARGV("-a", ":443", "-certmode", "self", "-stun=false"), 1,
+	    "unsupported -certmode");
+	/* Plain HTTP: no ACME, whatever -certmode says (as derper). */
+	expect_ok(ARGV("-a", ":8080", "-certmode", "letsencrypt", "-stun=false"));
+	assert_int_equal(res->cfg.acme, 0);
 }
 
 static void
@@ -702,6 +759,7 @@ main(void)
 		cmocka_unit_test(test_duration_flags),
 		cmocka_unit_test(test_listen_address_forms),
 		cmocka_unit_test(test_tls_derived_from_port_and_certmode),
+		cmocka_unit_test(test_acme_flags),
 		cmocka_unit_test(test_dev_without_a_listens_on_3340),
 		cmocka_unit_test(test_workers_default_is_online_cpus),
 		cmocka_unit_test(test_version_flag_returns_early),

@@ -125,6 +125,8 @@ test_every_start_draws_a_new_table_key(void **state)
 	shm_create(&b, 1, 16, 0, RING_MIN_SIZE);
 	assert_false(sodium_is_zero(a.table_hash_key, 16));
 	assert_memory_not_equal(a.table_hash_key, b.table_hash_key, 16);
+	free(a.table.free_list);	/* the master's own list (table_init) */
+	free(b.table.free_list);
 }
 
 static void

@@ -342,6 +342,26 @@ test_corrupt_descriptors(void **state)
 	pop_expect(f, 1, 100);
 }
 
+/* A well-formed record at the pool's end, its descriptor running past it. */
+static void
+test_record_past_pool_end(void **state)
+{
+	struct fix *f = *state;
+	struct ring_rec *rec;
+	struct ring_desc *d;
+
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	d = next_desc(f, 0);
+	rec = (struct ring_rec *)(f->base + d->off);
+	memmove(f->base + CHUNKS * POOL_CHUNK - 64, rec, 64);
+	rec = (struct ring_rec *)(f->base + CHUNKS * POOL_CHUNK - 64);
+	rec->len = 128;
+	rec->payload_len = 128 - HDR;
+	d->off = CHUNKS * POOL_CHUNK - 64;
+	d->len = 128;
+	assert_discarded(f, 0);
+}
+
 static void
 test_corrupt_records(void **state)
 {
@@ -504,6 +524,7 @@ main(void)
 		T(test_oversize_refused_not_wrapped),
 		T(test_wake_only_when_consumer_drained),
 		T(test_corrupt_descriptors),
+		T(test_record_past_pool_end),
 		T(test_corrupt_records),
 		T(test_header_changed_after_front_is_not_seen),
 		T(test_corrupt_tail_jumps),

@@ -140,9 +140,10 @@ test_absent_list_is_current(void **state)
 
 /*
  * No role may ever execute, trace, signal others, or open a new socket
- * except DNS, the verifier and the mesh dialer; and none may wait on a
- * futex (waking is allowed): no process can be made to wait on a lock
- * another holds. Only the resolvers (DNS, the mesh dialer) may open files.
+ * except DNS, the verifier, the mesh dialer and the ACME client; and none
+ * may wait on a futex (waking is allowed): no process can be made to wait
+ * on a lock another holds. Only the resolvers (DNS, the mesh dialer) and
+ * the ACME client may open files.
  */
 static void
 test_forbidden_everywhere(void **state)
@@ -165,14 +166,38 @@ test_forbidden_everywhere(void **state)
 				fail_msg("role %d allows %s", role, never[i]);
 	for (role = 0; role < SANDBOX_NROLES; role++) {
 		if (role != SANDBOX_DNS && role != SANDBOX_VERIFY &&
-		    role != SANDBOX_DIALER &&
+		    role != SANDBOX_DIALER && role != SANDBOX_ACME &&
 		    (in_role("socket", (unsigned int)role) ||
 		    in_role("connect", (unsigned int)role)))
 			fail_msg("role %d may create or connect sockets", role);
 		if (role != SANDBOX_DNS && role != SANDBOX_DIALER &&
+		    role != SANDBOX_ACME &&
 		    in_role("openat", (unsigned int)role))
 			fail_msg("role %d may open files", role);
 	}
+}
+
+/* The ACME client may create files in its certdir, never open one to
+ * write (O_CREAT|O_EXCL only), and nobody else may create any. */
+static void
+test_file_creation_only_in_acme(void **state)
+{
+	const struct sandbox_rule *p;
+	size_t i, n;
+
+	(void)state;
+	p = sandbox_policy(&n);
+	for (i = 0; i < n; i++) {
+		if (p[i].rule == CREATE_EXCL)
+			assert_int_equal(p[i].roles, 1u << SANDBOX_ACME);
+		if (strcmp(p[i].name, "openat") == 0)
+			assert_true(p[i].rule == READ_ONLY_OPEN ||
+			    p[i].rule == CREATE_EXCL);
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(p[i].name, "renameat2") == 0 ||
+		    strcmp(p[i].name, "unlinkat") == 0)
+			assert_int_equal(p[i].roles, 1u << SANDBOX_ACME);
 }
 
 int
@@ -182,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_policies_resolve_on_every_arch),
 		cmocka_unit_test(test_absent_list_is_current),
 		cmocka_unit_test(test_forbidden_everywhere),
+		cmocka_unit_test(test_file_creation_only_in_acme),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
