@@ -129,7 +129,8 @@ def test_slow_receiver_does_not_cost_another(derp_server, connect):
 
 def test_disco_not_starved_by_full_bulk_queue(derp_server, connect):
     """With a receiver's bulk queue full (and dropping its oldest), disco
-    packets to it wait in their own queue and all arrive."""
+    packets to it wait in their own queue and all arrive, however much bulk
+    data is sent after them."""
     srv = derp_server(workers=2)
     a = connect(srv, worker=0)
     clients = []
@@ -144,6 +145,8 @@ def test_disco_not_starved_by_full_bulk_queue(derp_server, connect):
         discos = [disco_packet(200, bytes([i])) for i in range(8)]
         for d in discos:
             a.send_packet(b.pub, d)
+        for i in range(200, 264):       # more bulk than a queue holds, after them
+            a.send_packet(b.pub, packet(i, 60000))
         assert a.ping(b"discosnt") == b"discosnt"
         got = []
         while True:
