@@ -64,7 +64,7 @@ struct ring_desc {
 	uint32_t	len;
 };
 
-#define RING_DESCS	512	/* records in flight from one worker to another */
+#define RING_DESCS	1024	/* records in flight from one worker to another */
 #define RING_MIN_SIZE	(256 * 1024)	/* least pool bytes for one consumer */
 #define RING_PAYLOAD_MAX (POOL_CHUNK - sizeof(struct ring_rec))
 
