@@ -71,7 +71,7 @@ static const struct flag flags[] = {
 	{ "max-clients", F_INT, CF(max_clients), "most clients connected at once, over all workers" },
 	{ "ring-kib", F_INT, CF(ring_kib), "KiB of a worker's packet pool its records for one other worker may fill (power of two, >= 256); the pool holds up to four such shares" },
 	{ "queue-kib", F_INT, CF(queue_kib), "KiB of replies (Pong, PeerGone) queued to a client that does not read before they are dropped; a mesh link queues four times this" },
-	{ "queue-budget-mib", F_INT, CF(queue_budget_mib), "MiB per worker for packets queued to clients (32 per client, and 32 disco, as derper); past it new packets are dropped" },
+	{ "queue-budget-mib", F_INT, CF(queue_budget_mib), "MiB per worker for packets queued to clients (32 per client, and 32 disco, as derper); past it a client's new packet takes the room of its own oldest, or is dropped if it has none" },
 	{ "keepalive", F_DURATION, CF(keepalive_ms), "interval between KeepAlive frames" },
 	{ "handshake-timeout", F_DURATION, CF(handshake_timeout_ms), "time allowed from accept to a completed DERP handshake" },
 	{ "login-memory-mib", F_INT, CF(login_memory_mib), "MiB per worker for connections that have not finished the DERP login; past it the oldest are closed" },

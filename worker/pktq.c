@@ -8,8 +8,7 @@ pktq_alloc(struct pktq_budget *b, uint32_t len, uint32_t payload_len)
 {
 	struct pktq_pkt *p;
 
-	if (b->used > b->max || pktq_charge(len) > b->max - b->used ||
-	    (p = malloc(sizeof(*p) + len)) == NULL)
+	if (!pktq_fits(b, len) || (p = malloc(sizeof(*p) + len)) == NULL)
 		return NULL;
 	b->used += pktq_charge(len);
 	p->next = NULL;

@@ -39,6 +39,13 @@ pktq_charge(uint32_t len)
 	return sizeof(struct pktq_pkt) + (uint64_t)len;
 }
 
+/* Whether b has room for a frame of len bytes. */
+static inline int
+pktq_fits(const struct pktq_budget *b, uint32_t len)
+{
+	return b->used <= b->max && pktq_charge(len) <= b->max - b->used;
+}
+
 /* A frame of len bytes charged to b; NULL when b is spent or out of memory. */
 struct pktq_pkt *pktq_alloc(struct pktq_budget *b, uint32_t len,
 	    uint32_t payload_len);

@@ -42,6 +42,17 @@ release(struct wk *w, struct pktq_pkt *p)
 	pktq_release(&w->sendq_budget, p);
 }
 
+/* derper's queue_head drop. */
+static void
+drop_oldest(struct wk *w, struct pktq *q)
+{
+	struct pktq_pkt *old = pktq_pop(q);
+
+	count_drop(w, ST_DROP_QUEUE_HEAD, ST_DROP_BYTES_QUEUE_HEAD,
+	    old->payload_len);
+	release(w, old);
+}
+
 static int
 queues_empty(const struct conn *c)
 {
@@ -55,7 +66,7 @@ sendq_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 	struct pktq *q = &c->sendq[packet_looks_like_disco(pkt, len) ?
 	    Q_DISCO : Q_BULK];
 	uint8_t hdr[DERP_RECV_HDR_LEN];
-	struct pktq_pkt *p, *old;
+	struct pktq_pkt *p;
 
 	frame_recv_packet_header(hdr, src, len);
 	/* Nothing waiting and the stream is short: straight onto it. */
@@ -65,14 +76,12 @@ sendq_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 		count_sent(w, len);
 		return 0;
 	}
-	if (pktq_full(q)) {
-		old = pktq_pop(q);
-		count_drop(w, ST_DROP_QUEUE_HEAD, ST_DROP_BYTES_QUEUE_HEAD,
-		    old->payload_len);
-		release(w, old);
-	}
+	if (pktq_full(q))
+		drop_oldest(w, q);
+	/* The worker's budget spent: this queue's oldest give way, if any. */
+	while (!pktq_fits(&w->sendq_budget, sizeof(hdr) + len) && q->n > 0)
+		drop_oldest(w, q);
 	if ((p = pktq_alloc(&w->sendq_budget, sizeof(hdr) + len, len)) == NULL) {
-		/* The worker's budget is spent: the new one goes. */
 		count_drop(w, ST_DROP_QUEUE_FULL, ST_DROP_BYTES_QUEUE_FULL, len);
 		return 0;
 	}

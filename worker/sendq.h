@@ -6,7 +6,9 @@
  * move onto the connection's stream (outq.h) only while it holds less than
  * SENDQ_STREAM_LOW bytes, so the frames that are dropped when a queue is
  * full (its oldest) are whole and not yet started; a frame on the stream
- * is sent. Every queued byte is charged to the worker's -queue-budget-mib.
+ * is sent. Every queued byte is charged to the worker's -queue-budget-mib;
+ * past it a client's own oldest packets give way to its new one, so no
+ * client loses its newest packets to another's backlog.
  */
 #ifndef DERPD_SENDQ_H
 #define DERPD_SENDQ_H

@@ -162,6 +162,51 @@ def test_disco_not_starved_by_full_bulk_queue(derp_server, connect):
             c.close()
 
 
+def test_worker_budget_caps_all_queues(derp_server, connect):
+    """-queue-budget-mib bounds what all of a worker's clients have queued:
+    five receivers that do not read would each hold 32 packets of 60 KB
+    (9.6 MB in all). With 8 MiB the worker holds no more than that: a
+    client's own oldest packets give way to its new ones (queue_head), so
+    each still gets the newest, in order; a sixth, whose queue is empty
+    once the budget is spent, has its new packets dropped (queue_tail)."""
+    budget = 8 << 20
+    srv = derp_server(workers=1, extra_args=["-queue-budget-mib", "8",
+                                             "-tcp-write-timeout", "0"])
+    a = connect(srv)
+    clients = []
+    try:
+        slow = [slow_client(srv, 0, clients) for _ in range(6)]
+        for i in range(200):
+            for s in slow[:5]:
+                a.send_packet(s.pub, packet(i, 60000))
+        assert a.ping(b"allsent!") == b"allsent!"
+        m = metrics(srv)
+        assert budget * 3 // 4 < m("derpd_send_queue_bytes") <= budget
+        assert m("derp_packets_dropped", reason="queue_tail") == 0
+        for i in range(200):
+            a.send_packet(slow[5].pub, packet(i, 60000))
+        assert a.ping(b"sixthsnt") == b"sixthsnt"
+        assert metrics(srv)("derp_packets_dropped", reason="queue_tail") > 0
+        for s in slow[:5]:
+            seqs = []
+            while not seqs or seqs[-1] != 199:
+                _, data = s.recv_packet(timeout=10)
+                seqs.append(seq_of(data))
+            assert seqs == sorted(seqs), "out of order"
+        got = []
+        while True:
+            try:
+                _, data = slow[5].recv_packet(timeout=1)
+            except TimeoutError:
+                break
+            got.append(seq_of(data))
+        assert got and got[0] == 0 and got == sorted(got) and len(got) < 200
+        assert metrics(srv)("derpd_send_queue_bytes") == 0
+    finally:
+        for c in clients:
+            c.close()
+
+
 def test_full_queue_drops_oldest(derp_server, connect):
     """A receiver that does not read: its queue keeps the newest 32 packets
     and drops the oldest (derper's queue_head), counting packets and bytes;

@@ -150,8 +150,8 @@ MUTATIONS = [
     # --- queues (issue #14) ---------------------------------------------------
     dict(name="queue-drops-newest", what="a full client queue drops the new packet",
          file="worker/sendq.c",
-         old="\tif (pktq_full(q)) {\n\t\told = pktq_pop(q);",
-         new="\tif (pktq_full(q))\n\t\treturn 0;\n\tif (0) {\n\t\told = pktq_pop(q);",
+         old="\tif (pktq_full(q))\n\t\tdrop_oldest(w, q);",
+         new="\tif (pktq_full(q))\n\t\treturn 0;",
          tests=[("e2e", "test_queues.py::test_full_queue_drops_oldest")]),
     dict(name="disco-in-bulk-queue", what="disco packets wait behind bulk data",
          file="worker/sendq.c",
