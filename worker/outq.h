@@ -12,6 +12,8 @@
 
 /* Copies bytes to the end of c's queue; -1 (nothing queued) when out of memory. */
 int	outq_append(struct wk *w, struct conn *c, const void *p, size_t len);
+/* Puts b, filled, at the end of c's queue as it is (c takes it). */
+void	outq_splice(struct wk *w, struct conn *c, struct buf *b);
 /* Drops n written bytes from the front. */
 void	outq_consume(struct wk *w, struct conn *c, size_t n);
 /* Frees everything queued. */

@@ -1,33 +1,46 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "pktq.h"
 
-#include <stdlib.h>
+#include <stddef.h>
 
-struct pktq_pkt *
-pktq_alloc(struct pktq_budget *b, uint32_t len, uint32_t payload_len)
+struct buf *
+pktq_alloc(struct pktq_budget *b, struct bufpool *pool, uint32_t len)
 {
-	struct pktq_pkt *p;
+	struct buf *p;
 
-	if (!pktq_fits(b, len) || (p = malloc(sizeof(*p) + len)) == NULL)
+	if (!pktq_fits(b, len))
 		return NULL;
-	b->used += pktq_charge(len);
-	p->next = NULL;
-	p->len = len;
-	p->payload_len = payload_len;
+	p = pktq_cap(len) == BUF_SIZE ? buf_get(pool) : buf_new(len);
+	if (p == NULL)
+		return NULL;
+	b->used += pktq_held(p);
+	p->wr = len;
 	return p;
 }
 
-void
-pktq_release(struct pktq_budget *b, struct pktq_pkt *p)
+uint64_t
+pktq_held(const struct buf *p)
 {
-	if (p == NULL)
-		return;
-	b->used -= pktq_charge(p->len);
-	free(p);
+	return sizeof(struct buf) + (uint64_t)p->cap;
 }
 
 void
-pktq_push(struct pktq *q, struct pktq_pkt *p)
+pktq_uncharge(struct pktq_budget *b, const struct buf *p)
+{
+	b->used -= pktq_held(p);
+}
+
+void
+pktq_release(struct pktq_budget *b, struct bufpool *pool, struct buf *p)
+{
+	if (p == NULL)
+		return;
+	pktq_uncharge(b, p);
+	buf_put(pool, p);
+}
+
+void
+pktq_push(struct pktq *q, struct buf *p)
 {
 	p->next = NULL;
 	if (q->tail != NULL)
@@ -38,10 +51,10 @@ pktq_push(struct pktq *q, struct pktq_pkt *p)
 	q->n++;
 }
 
-struct pktq_pkt *
+struct buf *
 pktq_pop(struct pktq *q)
 {
-	struct pktq_pkt *p = q->head;
+	struct buf *p = q->head;
 
 	if (p == NULL)
 		return NULL;
@@ -51,13 +64,4 @@ pktq_pop(struct pktq *q)
 	q->n--;
 	p->next = NULL;
 	return p;
-}
-
-void
-pktq_clear(struct pktq *q, struct pktq_budget *b)
-{
-	struct pktq_pkt *p;
-
-	while ((p = pktq_pop(q)) != NULL)
-		pktq_release(b, p);
 }

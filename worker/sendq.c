@@ -35,21 +35,36 @@ count_drop(struct wk *w, enum stat_id packets, enum stat_id bytes, uint32_t len)
 	wk_stat(w, bytes, len);
 }
 
-static void
-release(struct wk *w, struct pktq_pkt *p)
+/* A queued frame's packet bytes, for the counters. */
+static uint32_t
+payload_len(const struct buf *p)
 {
-	wk_stat(w, ST_SENDQ_BYTES, -(int64_t)pktq_charge(p->len));
-	pktq_release(&w->sendq_budget, p);
+	return p->wr - DERP_RECV_HDR_LEN;
+}
+
+/* Off the budget: freed, or on the stream now. */
+static void
+uncharge(struct wk *w, const struct buf *p)
+{
+	wk_stat(w, ST_SENDQ_BYTES, -(int64_t)pktq_held(p));
+	pktq_uncharge(&w->sendq_budget, p);
+}
+
+static void
+release(struct wk *w, struct buf *p)
+{
+	uncharge(w, p);
+	buf_put(&w->bufs, p);
 }
 
 /* derper's queue_head drop. */
 static void
 drop_oldest(struct wk *w, struct pktq *q)
 {
-	struct pktq_pkt *old = pktq_pop(q);
+	struct buf *old = pktq_pop(q);
 
 	count_drop(w, ST_DROP_QUEUE_HEAD, ST_DROP_BYTES_QUEUE_HEAD,
-	    old->payload_len);
+	    payload_len(old));
 	release(w, old);
 }
 
@@ -66,7 +81,7 @@ sendq_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 	struct pktq *q = &c->sendq[packet_looks_like_disco(pkt, len) ?
 	    Q_DISCO : Q_BULK];
 	uint8_t hdr[DERP_RECV_HDR_LEN];
-	struct pktq_pkt *p;
+	struct buf *p;
 
 	frame_recv_packet_header(hdr, src, len);
 	/* Nothing waiting and the stream is short: straight onto it. */
@@ -81,11 +96,12 @@ sendq_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 	/* The worker's budget spent: this queue's oldest give way, if any. */
 	while (!pktq_fits(&w->sendq_budget, sizeof(hdr) + len) && q->n > 0)
 		drop_oldest(w, q);
-	if ((p = pktq_alloc(&w->sendq_budget, sizeof(hdr) + len, len)) == NULL) {
+	if ((p = pktq_alloc(&w->sendq_budget, &w->bufs, sizeof(hdr) + len)) ==
+	    NULL) {
 		count_drop(w, ST_DROP_QUEUE_FULL, ST_DROP_BYTES_QUEUE_FULL, len);
 		return 0;
 	}
-	wk_stat(w, ST_SENDQ_BYTES, (int64_t)pktq_charge(p->len));
+	wk_stat(w, ST_SENDQ_BYTES, (int64_t)pktq_held(p));
 	memcpy(p->data, hdr, sizeof(hdr));
 	memcpy(p->data + sizeof(hdr), pkt, len);
 	pktq_push(q, p);
@@ -93,19 +109,34 @@ sendq_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 	return 0;
 }
 
+/* One frame onto the stream: as it is, or as a WebSocket message. */
+static int
+start(struct wk *w, struct conn *c, struct buf *p)
+{
+	uint32_t n = payload_len(p);
+	int rc = 0;
+
+	if (c->ws == NULL) {
+		uncharge(w, p);
+		outq_splice(w, c, p);
+	} else {
+		rc = ws_queue_frame(w, c, p->data, p->wr, NULL, 0);
+		release(w, p);
+	}
+	if (rc == 0)
+		count_sent(w, n);
+	return rc;
+}
+
 int
 sendq_refill(struct wk *w, struct conn *c)
 {
-	struct pktq_pkt *p;
 	int i, rc = 0;
 
 	while (rc == 0 && c->fd >= 0 && c->out_bytes < SENDQ_STREAM_LOW &&
 	    !queues_empty(c)) {
 		i = c->sendq[Q_DISCO].n > 0 ? Q_DISCO : Q_BULK;
-		p = pktq_pop(&c->sendq[i]);
-		if ((rc = stream_append(w, c, p->data, p->len, NULL, 0)) == 0)
-			count_sent(w, p->payload_len);
-		release(w, p);
+		rc = start(w, c, pktq_pop(&c->sendq[i]));
 	}
 	return rc;
 }
@@ -113,7 +144,7 @@ sendq_refill(struct wk *w, struct conn *c)
 void
 sendq_free(struct wk *w, struct conn *c)
 {
-	struct pktq_pkt *p;
+	struct buf *p;
 	int i;
 
 	for (i = Q_BULK; i <= Q_DISCO; i++)

@@ -12,29 +12,45 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pktq.h"
 #include "pushback.h"
 
-static struct pktq_pkt *
+static struct bufpool pool;	/* zeroed: empty */
+
+static struct buf *
 tagged(struct pktq_budget *b, uint32_t seq, uint32_t len)
 {
-	struct pktq_pkt *p = pktq_alloc(b, len, len);
+	struct buf *p = pktq_alloc(b, &pool, len);
 
 	assert_non_null(p);
+	assert_int_equal(p->cap, pktq_cap(len));
+	assert_true(p->cap >= len);
+	assert_int_equal(p->wr, len);
+	assert_int_equal(p->rd, 0);
 	memset(p->data, 0, len);
 	memcpy(p->data, &seq, sizeof(seq));
 	return p;
 }
 
 static uint32_t
-seq_of(const struct pktq_pkt *p)
+seq_of(const struct buf *p)
 {
 	uint32_t seq;
 
 	memcpy(&seq, p->data, sizeof(seq));
 	return seq;
+}
+
+static void
+clear(struct pktq *q, struct pktq_budget *b)
+{
+	struct buf *p;
+
+	while ((p = pktq_pop(q)) != NULL)
+		pktq_release(b, &pool, p);
 }
 
 /* As sendq.c does: full, the oldest goes; the newest 32 stay, in order. */
@@ -43,7 +59,7 @@ test_drop_oldest(void **state)
 {
 	struct pktq_budget b = { .max = 64 << 20 };
 	struct pktq q = { 0 };
-	struct pktq_pkt *p;
+	struct buf *p;
 	uint32_t i, dropped = 0;
 
 	(void)state;
@@ -52,9 +68,9 @@ test_drop_oldest(void **state)
 			p = pktq_pop(&q);
 			assert_int_equal(seq_of(p), dropped);
 			dropped++;
-			pktq_release(&b, p);
+			pktq_release(&b, &pool, p);
 		}
-		pktq_push(&q, tagged(&b, i, i % 2 ? 65536 : 100));
+		pktq_push(&q, tagged(&b, i, i % 2 ? 65573 : 100));
 	}
 	assert_int_equal(q.n, PKTQ_DEPTH);
 	assert_int_equal(dropped, 100 - PKTQ_DEPTH);
@@ -62,38 +78,52 @@ test_drop_oldest(void **state)
 		p = pktq_pop(&q);
 		assert_non_null(p);
 		assert_int_equal(seq_of(p), i);
-		pktq_release(&b, p);
+		pktq_release(&b, &pool, p);
 	}
 	assert_null(pktq_pop(&q));
 	assert_null(q.head);
 	assert_null(q.tail);
 	assert_int_equal(b.used, 0);
+	assert_true(pool.len > 0);	/* large frames' buffers are reused */
 }
 
-/* 32 frames of any size fit one queue; the budget is the worker's limit. */
+/*
+ * 32 frames of any size fit one queue; the budget is the worker's limit,
+ * charged what each buffer holds: a pool buffer for a large frame, its own
+ * size for a small one.
+ */
 static void
 test_budget(void **state)
 {
-	struct pktq_budget b = { .max = 3 * (sizeof(struct pktq_pkt) + 65573) };
+	struct pktq_budget b = { .max = 3 * (sizeof(struct buf) + BUF_SIZE) };
 	struct pktq q = { 0 };
-	struct pktq_pkt *p;
+	struct buf *p;
 
 	(void)state;
+	assert_int_equal(pktq_cap(100), 100);
+	assert_int_equal(pktq_cap(BUF_SIZE / 2 + 1), BUF_SIZE);
+	assert_int_equal(pktq_cap(65573), BUF_SIZE);
 	pktq_push(&q, tagged(&b, 0, 65573));
-	pktq_push(&q, tagged(&b, 1, 65573));
+	pktq_push(&q, tagged(&b, 1, 40000));
 	pktq_push(&q, tagged(&b, 2, 65573));
 	assert_int_equal(b.used, b.max);
-	assert_null(pktq_alloc(&b, 1, 1));
-	p = pktq_pop(&q);
-	pktq_release(&b, p);
-	assert_null(pktq_alloc(&b, 65574, 65574));
-	p = pktq_alloc(&b, 65573, 65573);
+	assert_false(pktq_fits(&b, 1));
+	assert_null(pktq_alloc(&b, &pool, 1));
+	pktq_release(&b, &pool, pktq_pop(&q));
+	assert_true(pktq_fits(&b, 65573));
+	p = pktq_alloc(&b, &pool, 100);
 	assert_non_null(p);
+	assert_false(pktq_fits(&b, 65573));	/* the small one took some room */
 	pktq_push(&q, p);
-	pktq_clear(&q, &b);
-	assert_int_equal(q.n, 0);
+	/* handed on (to a stream): off the budget, not freed */
+	p = pktq_pop(&q);
+	pktq_uncharge(&b, p);
+	assert_int_equal(b.used, sizeof(struct buf) + BUF_SIZE +
+	    sizeof(struct buf) + 100);
+	buf_put(&pool, p);
+	clear(&q, &b);
 	assert_int_equal(b.used, 0);
-	pktq_release(&b, NULL);
+	pktq_release(&b, &pool, NULL);
 }
 
 /* A worker with one consumer ring whose read position we move by hand. */
