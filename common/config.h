@@ -65,6 +65,8 @@ struct config {
 	const char	*client_ca;		/* -client-ca: TLS client certificates required */
 	const char	*client_crl;
 	const char	*mesh_ca_file;		/* -mesh-with: trust these, not the system's */
+	const char	*mesh_client_cert;	/* -mesh-with: present this chain... */
+	const char	*mesh_client_key;	/* ...signing with this key (key process) */
 
 	/* derived */
 	int		has_mesh_key;

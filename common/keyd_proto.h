@@ -50,6 +50,7 @@ enum keyd_pad {
 
 /* The fixed CertificateVerify prefix: 64 spaces, the context string, a zero. */
 #define KEYD_CV_CONTEXT	"TLS 1.3, server CertificateVerify"
+#define KEYD_CV_CLIENT	"TLS 1.3, client CertificateVerify"	/* same length */
 #define KEYD_CV_PREFIX	(64 + sizeof(KEYD_CV_CONTEXT))
 
 struct keyd_req {

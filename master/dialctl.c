@@ -24,14 +24,14 @@ dialctl_init(struct dialctl *d)
 	uint32_t w;
 
 	memset(d, 0, sizeof(*d));
-	d->ctl = -1;
+	d->ctl = d->client_key_fd = -1;
 	for (w = 0; w < SHM_MAX_WORKERS; w++)
 		d->worker_end[w] = -1;
 }
 
 /* The whole of a regular file, NUL-terminated. */
 static char *
-read_file(const char *path)
+read_file(const char *what, const char *path)
 {
 	struct stat st;
 	size_t len = 0;
@@ -40,11 +40,11 @@ read_file(const char *path)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0)
-		fatal("mesh CA file %s", path);
+		fatal("%s %s", what, path);
 	if (!S_ISREG(st.st_mode) || st.st_size > CA_MAX)
-		fatalx("mesh CA file %s: not a regular file of at most 4 MiB", path);
+		fatalx("%s %s: not a regular file of at most 4 MiB", what, path);
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		fatal("mesh CA file %s", path);
+		fatal("%s %s", what, path);
 	while (len < (size_t)st.st_size &&
 	    (r = read(fd, buf + len, (size_t)st.st_size - len)) > 0)
 		len += (size_t)r;
@@ -70,6 +70,23 @@ count_certs(const char *pem)
 	return n;
 }
 
+/* The chain the links present when a peer asks for one; its key's descriptor. */
+static void
+open_client_cert(struct dialctl *d, const struct config *cfg)
+{
+	d->client_chain = read_file("-mesh-client-cert",
+	    cfg->mesh_client_cert);
+	if (count_certs(d->client_chain) == 0)
+		fatalx("-mesh-client-cert %s holds no certificate",
+		    cfg->mesh_client_cert);
+	d->client_key_fd = open(cfg->mesh_client_key, O_RDONLY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (d->client_key_fd < 0)
+		fatal("cannot open -mesh-client-key %s", cfg->mesh_client_key);
+	log_info("mesh links present the certificate in %s",
+	    cfg->mesh_client_cert);
+}
+
 int
 dialctl_configure(struct dialctl *d, const struct config *cfg)
 {
@@ -89,11 +106,13 @@ dialctl_configure(struct dialctl *d, const struct config *cfg)
 		ca = getenv(X509_get_default_cert_file_env());
 	if (ca == NULL || *ca == '\0')
 		ca = X509_get_default_cert_file();
-	d->ca_pem = read_file(ca);
+	d->ca_pem = read_file("mesh CA file", ca);
 	if ((n = count_certs(d->ca_pem)) == 0)
 		fatalx("%s holds no certificate to verify mesh peers with", ca);
 	log_info("meshing with %s; trusting %d certificates from %s",
 	    cfg->mesh_with, n, ca);
+	if (*cfg->mesh_client_cert != '\0')
+		open_client_cert(d, cfg);
 	return 1;
 }
 

@@ -18,13 +18,17 @@ struct dialctl {
 	int		 ctl;		/* master <-> dialer; -1: none */
 	int		 worker_end[SHM_MAX_WORKERS];	/* the dialer's ends */
 	char		*ca_pem;	/* the links' trust anchors (PEM) */
+	char		*client_chain;	/* -mesh-client-cert (PEM), or NULL */
+	int		 client_key_fd;	/* -mesh-client-key, for the key process; -1 */
 };
 
 void	dialctl_init(struct dialctl *d);
 /*
  * As root, at start: refuses a bad -mesh-with (or one without a mesh key),
- * and reads -mesh-ca-file, or the system's roots, into memory. Fatal on
- * failure. Returns whether there is a mesh to run.
+ * and reads -mesh-ca-file, or the system's roots, into memory; with
+ * -mesh-client-cert, reads that chain and opens -mesh-client-key (which
+ * only the key process reads). Fatal on failure. Returns whether there is
+ * a mesh to run.
  */
 int	dialctl_configure(struct dialctl *d, const struct config *cfg);
 /* A dialer started with the other end of ctl: hands it every worker's socket. */

@@ -80,6 +80,8 @@ static const struct flag flags[] = {
 	{ "client-ca", F_STRING, CF(client_ca), "PEM CA certificates: TLS clients must present a certificate from one" },
 	{ "client-crl", F_STRING, CF(client_crl), "PEM certificate revocation lists for -client-ca" },
 	{ "mesh-ca-file", F_STRING, CF(mesh_ca_file), "PEM certificates to verify -mesh-with peers against, instead of the system's roots" },
+	{ "mesh-client-cert", F_STRING, CF(mesh_client_cert), "PEM certificate chain the mesh links present to peers that ask (-client-ca there); with -mesh-client-key" },
+	{ "mesh-client-key", F_STRING, CF(mesh_client_key), "PEM private key of -mesh-client-cert; read as root, held by the key process only" },
 };
 
 #define NFLAGS	(sizeof(flags) / sizeof(flags[0]))
@@ -148,6 +150,8 @@ set_defaults(struct config *cfg)
 	cfg->client_ca = "";
 	cfg->client_crl = "";
 	cfg->mesh_ca_file = "";
+	cfg->mesh_client_cert = "";
+	cfg->mesh_client_key = "";
 }
 
 /* A duration as Go prints one: "10m0s", "15s", "1.5s", "250ms". */
@@ -778,6 +782,10 @@ check_access(const struct config *cfg)
 	if (*cfg->client_ca != '\0' && cfg->http_port >= 0)
 		fatalx("-client-ca: the plain-HTTP port (-http-port) would parse "
 		    "requests from anyone; pass -http-port=-1");
+	if ((*cfg->mesh_client_cert == '\0') != (*cfg->mesh_client_key == '\0'))
+		fatalx("-mesh-client-cert and -mesh-client-key go together");
+	if (*cfg->mesh_client_cert != '\0' && *cfg->mesh_with == '\0')
+		fatalx("-mesh-client-cert needs -mesh-with");
 }
 
 static void

@@ -23,6 +23,7 @@ keyd_init(struct keyd *k)
 
 	memset(k, 0, sizeof(*k));
 	k->ctl = k->key_fd = k->tls_key_fd = k->tls_crt_fd = k->keyring_fd = -1;
+	k->mesh_key_fd = -1;
 	k->acme_end = -1;
 	for (w = 0; w < SHM_MAX_WORKERS; w++)
 		k->worker_end[w] = -1;
@@ -164,6 +165,10 @@ keyd_spawn(struct keyd *k, const struct config *cfg)
 	    json_integer(spawn_fd(&sp, k->keyring_fd))) ||
 	    json_object_set_new(sp.setup, "tls_chain", json_string(k->tls_chain ?
 	    k->tls_chain : "")) ||
+	    json_object_set_new(sp.setup, "mesh_key",
+	    json_integer(spawn_fd(&sp, k->mesh_key_fd))) ||
+	    json_object_set_new(sp.setup, "mesh_chain", json_string(k->mesh_chain ?
+	    k->mesh_chain : "")) ||
 	    json_object_set_new(sp.setup, "run_as", run_as_json(&k->ra)))
 		fatalx("set-up: out of memory");
 	k->pid = spawn_run(&sp);

@@ -28,6 +28,8 @@ struct keyd {
 	int		 tls_crt_fd;	/* at first start only: self-sign into it */
 	const char	*selfsign;	/* ...for this IP -hostname */
 	int		 keyring_fd;	/* ACME: the certdir's acme-keys.pem; -1 */
+	int		 mesh_key_fd;	/* -mesh-client-key; -1 without */
+	const char	*mesh_chain;	/* -mesh-client-cert (PEM), or NULL */
 	int		 acme_end;	/* the key process's end of the ACME child's socket */
 	struct run_as	 ra;
 	int		 worker_end[SHM_MAX_WORKERS];	/* key process's ends */

@@ -62,11 +62,11 @@ leaf_of(const char *chain)
 /*
  * The private key in the file behind fd (read from its start: the
  * master's descriptor is shared with every earlier key process), which
- * must match leaf; served under the hash of leaf's public key. 0, or -1
- * with *why.
+ * must match leaf; kept in state under the hash of leaf's public key. 0,
+ * or -1 with *why.
  */
-int
-keyproc_add_key_file(struct keyproc *kp, int fd, X509 *leaf, const char **why)
+static int
+add_key_file(struct keyproc *kp, int fd, X509 *leaf, int state, const char **why)
 {
 	uint8_t hash[KEYD_HASH_LEN];
 	EVP_PKEY *key = NULL;
@@ -89,8 +89,33 @@ keyproc_add_key_file(struct keyproc *kp, int fd, X509 *leaf, const char **why)
 		ERR_clear_error();
 		return (*why = "the TLS key does not match the certificate", -1);
 	}
-	keyring_retire_all(kp);
-	return keyring_add(kp, key, hash, KEYPROC_SERVED, why);
+	if (state == KEYPROC_SERVED)
+		keyring_retire_all(kp);
+	return keyring_add(kp, key, hash, state, why);
+}
+
+/* A manual key file to serve from now on, in place of the current key. */
+int
+keyproc_add_key_file(struct keyproc *kp, int fd, X509 *leaf, const char **why)
+{
+	return add_key_file(kp, fd, leaf, KEYPROC_SERVED, why);
+}
+
+/* -mesh-client-key, for the certificate the mesh links present. */
+static void
+load_mesh_key(struct keyproc *kp, int fd, const char *chain)
+{
+	const char *why;
+	X509 *leaf;
+
+	if (fd < 0)
+		return;
+	if ((leaf = leaf_of(chain)) == NULL)
+		fatalx("set-up: no certificate to check -mesh-client-key against");
+	if (add_key_file(kp, fd, leaf, KEYPROC_CLIENT, &why) != 0)
+		fatalx("-mesh-client-key: %s", why);
+	X509_free(leaf);
+	close(fd);
 }
 
 /* -certmode manual at start: the key file the master opened, as root. */
@@ -128,11 +153,16 @@ digest_of(uint32_t md)
  * A TLS 1.3 server CertificateVerify input, and nothing else, is signed,
  * and only by a key this process holds (k).
  */
+_Static_assert(sizeof(KEYD_CV_CLIENT) == sizeof(KEYD_CV_CONTEXT),
+    "both CertificateVerify contexts make a prefix of KEYD_CV_PREFIX bytes");
+
 static int
 is_cert_verify(const struct keyproc_tlskey *k, const struct keyd_req *req,
     const EVP_MD *md, const char **why)
 {
-	static const char context[] = KEYD_CV_CONTEXT;
+	static const char server[] = KEYD_CV_CONTEXT, client[] = KEYD_CV_CLIENT;
+	const char *context = k != NULL && k->state == KEYPROC_CLIENT ? client :
+	    server;
 	uint32_t i;
 
 	if (md == NULL)
@@ -143,8 +173,9 @@ is_cert_verify(const struct keyproc_tlskey *k, const struct keyd_req *req,
 	for (i = 0; i < 64; i++)
 		if (req->tbs[i] != 0x20)
 			return (*why = "not a CertificateVerify input (padding)", 0);
-	if (memcmp(req->tbs + 64, context, sizeof(context)) != 0)
-		return (*why = "not a server CertificateVerify input", 0);
+	if (memcmp(req->tbs + 64, context, sizeof(server)) != 0)
+		return (*why = context == client ? "not a client CertificateVerify "
+		    "input" : "not a server CertificateVerify input", 0);
 	if (k == NULL)
 		return (*why = "no such TLS key here", 0);
 	if (req->pad != (k->rsa ? KEYD_PAD_PSS : KEYD_PAD_NONE))
@@ -408,10 +439,12 @@ static void
 load_tls_keys(struct keyproc *kp, const json_t *setup)
 {
 	int key = setup_fd(setup, "tls_key"), crt = setup_fd(setup, "tls_crt");
+	int mesh = setup_fd(setup, "mesh_key");
 
 	kp->keyring_fd = setup_fd(setup, "keyring");
-	if (key >= 0 || kp->keyring_fd >= 0)
+	if (key >= 0 || kp->keyring_fd >= 0 || mesh >= 0)
 		secure_heap();
+	load_mesh_key(kp, mesh, setup_str(setup, "mesh_chain"));
 	if (crt >= 0)
 		selfsign_make(kp, setup_str(setup, "selfsign"), key, crt);
 	else

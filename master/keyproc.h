@@ -58,6 +58,7 @@ enum keyproc_key_state {
 	KEYPROC_SERVED,		/* a certificate being served carries it */
 	KEYPROC_RETIRING,	/* replaced: for handshakes under way only */
 	KEYPROC_ASIDE,		/* made for an ACME order, not yet issued */
+	KEYPROC_CLIENT,		/* -mesh-client-key: signs client CertificateVerify */
 };
 
 struct keyproc_tlskey {

@@ -58,7 +58,8 @@ keyring_find(const struct keyproc *kp, const uint8_t hash[KEYD_HASH_LEN])
 
 	for (i = 0; i < KEYPROC_TLS_KEYS; i++)
 		if ((kp->tls[i].state == KEYPROC_SERVED ||
-		    kp->tls[i].state == KEYPROC_RETIRING) &&
+		    kp->tls[i].state == KEYPROC_RETIRING ||
+		    kp->tls[i].state == KEYPROC_CLIENT) &&
 		    memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) == 0)
 			return &kp->tls[i];
 	return NULL;

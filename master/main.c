@@ -140,6 +140,8 @@ start_keyd(void)
 		m.keyd.selfsign = m.certs.crt_fd >= 0 ? cfg.hostname : NULL;
 	} else if (cfg.acme)
 		acmed_prepare(&m);
+	m.keyd.mesh_key_fd = m.dial.client_key_fd;
+	m.keyd.mesh_chain = m.dial.client_chain;
 	m.keyd.ra = m.ra;
 	if (keyd_spawn(&m.keyd, &cfg) != 0)
 		fatalx("cannot start the key process");

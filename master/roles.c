@@ -76,6 +76,8 @@ roles_spawn_worker(struct master *m, uint32_t i, int keyd_fd, int table_fd,
 	set(&sp, "verify", json_integer(spawn_fd(&sp, verify_fd)));
 	set(&sp, "dialer", json_integer(spawn_fd(&sp, dial_fd)));
 	set(&sp, "mesh_ca", json_string(m->dial.ca_pem ? m->dial.ca_pem : ""));
+	set(&sp, "mesh_chain", json_string(m->dial.client_chain ?
+	    m->dial.client_chain : ""));
 	set(&sp, "evfds", evfds(&sp, m));
 	setup_put_hex(sp.setup, "server_pub", m->keyd.pub, KEY_LEN);
 	set(&sp, "client_ca", json_string(m->clientca.ca ? m->clientca.ca : ""));

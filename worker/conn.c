@@ -193,6 +193,7 @@ conn_outbound(struct wk *w, int fd, SSL *ssl)
 	c->in_max = BUF_SIZE;
 	c->state = CS_TLS_HANDSHAKE;
 	SSL_set_connect_state(ssl);
+	SSL_set_mode(ssl, SSL_MODE_ASYNC);	/* a client certificate's signature */
 	tune_socket(w->cfg, fd);
 	w->slots[c->slot] = c;
 	list_add(w, c);

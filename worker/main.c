@@ -173,6 +173,8 @@ mesh_from_setup(struct wk *w, const json_t *setup)
 		if (dial_owner((uint32_t)i, w->nworkers) == w->id)
 			ls->own[ls->nown++].peer = (uint32_t)i;
 	ls->ctx = tlsclient_new(setup_str(setup, "mesh_ca"));
+	if (*setup_str(setup, "mesh_chain") != '\0')
+		tlsclient_present(w, ls->ctx, setup_str(setup, "mesh_chain"));
 }
 
 /* What the master's set-up says (common/role.h); it lives as long as we do. */

@@ -6,6 +6,8 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "tlsctx.h"
+#include "tlskey.h"
 
 /* Every certificate in the PEM text into the context's store. */
 static int
@@ -47,6 +49,17 @@ tlsclient_new(const char *ca_pem)
 	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	return ctx;
+}
+
+void
+tlsclient_present(struct wk *w, SSL_CTX *ctx, const char *chain)
+{
+	if (w->tls_providers[0] == NULL)	/* not loaded for a server context */
+		tlskey_init(w);
+	if (tlsctx_use_chain(w, ctx, chain, NULL) != 0)
+		fatalx("set-up: -mesh-client-cert is not a usable certificate chain");
+	/* The key process signs TLS 1.3 CertificateVerify inputs only. */
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
 }
 
 SSL *

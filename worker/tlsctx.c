@@ -196,25 +196,10 @@ leaf_names(X509 *leaf, const char *name)
 	    X509_check_host(leaf, name, 0, 0, NULL)) == 1;
 }
 
-static int
-spki_hash(X509 *leaf, uint8_t out[KEYD_HASH_LEN])
-{
-	uint8_t *der = NULL;
-	unsigned int n = 0;
-	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der), ok;
-
-	ok = len > 0 && EVP_Digest(der, (size_t)len, out, &n, EVP_sha256(),
-	    NULL) == 1 && n == KEYD_HASH_LEN;
-	OPENSSL_free(der);
-	return ok ? 0 : -1;
-}
-
-/* The leaf, with a key that signs through the key process, then the rest. */
-static int
-use_chain(struct wk *w, SSL_CTX *ctx, const char *chain, const char *name)
+int
+tlsctx_use_chain(struct wk *w, SSL_CTX *ctx, const char *chain, const char *name)
 {
 	BIO *b = BIO_new_mem_buf(chain, -1);
-	uint8_t hash[KEYD_HASH_LEN];
 	EVP_PKEY *key = NULL;
 	X509 *leaf, *x;
 	int ok;
@@ -223,8 +208,8 @@ use_chain(struct wk *w, SSL_CTX *ctx, const char *chain, const char *name)
 		BIO_free(b);
 		return -1;
 	}
-	ok = leaf_names(leaf, name) && spki_hash(leaf, hash) == 0 &&
-	    (key = tlskey_new(w, X509_get0_pubkey(leaf), hash)) != NULL &&
+	ok = (name == NULL || leaf_names(leaf, name)) &&
+	    (key = tlskey_new(w, leaf)) != NULL &&
 	    SSL_CTX_use_certificate(ctx, leaf) == 1 &&
 	    SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
 	    SSL_CTX_check_private_key(ctx) == 1;
@@ -248,7 +233,7 @@ rebuild(struct wk *w, int i)
 	SSL_CTX *ctx = NULL;
 
 	if (chain != NULL && ((ctx = ctx_new(w)) == NULL ||
-	    use_chain(w, ctx, chain, name) != 0)) {
+	    tlsctx_use_chain(w, ctx, chain, name) != 0)) {
 		log_warnx("the certificate for %s is unusable; not serving it", name);
 		SSL_CTX_free(ctx);
 		ctx = NULL;

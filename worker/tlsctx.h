@@ -21,5 +21,12 @@ SSL_CTX	*tlsctx_new(struct wk *w, const char *client_ca, const char *client_crl)
 void	tlsctx_refresh(struct wk *w);
 /* The handshake answered a TLS-ALPN-01 validation: close, nothing more. */
 int	tlsctx_is_challenge(SSL *ssl);
+/*
+ * ctx presents chain (PEM, leaf first): the leaf with a key that signs
+ * through the key process, then the rest. With name, the leaf must be
+ * valid for it. 0, or -1.
+ */
+int	tlsctx_use_chain(struct wk *w, SSL_CTX *ctx, const char *chain,
+	    const char *name);
 
 #endif

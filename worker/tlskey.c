@@ -303,14 +303,34 @@ tlskey_init(struct wk *w)
 		fatalx("cannot load the TLS key provider");
 }
 
-EVP_PKEY *
-tlskey_new(struct wk *w, EVP_PKEY *cert_pub, const uint8_t hash[KEYD_HASH_LEN])
+/* The key process's name for leaf's key: the SHA-256 of its DER SPKI. */
+static int
+spki_hash(X509 *leaf, uint8_t out[KEYD_HASH_LEN])
 {
+	uint8_t *der = NULL;
+	unsigned int n = 0;
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der), ok;
+
+	ok = len > 0 && EVP_Digest(der, (size_t)len, out, &n, EVP_sha256(),
+	    NULL) == 1 && n == KEYD_HASH_LEN;
+	OPENSSL_free(der);
+	return ok ? 0 : -1;
+}
+
+EVP_PKEY *
+tlskey_new(struct wk *w, X509 *leaf)
+{
+	EVP_PKEY *cert_pub = X509_get0_pubkey(leaf);
 	OSSL_PARAM *pub = NULL, *all = NULL;
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *key = NULL;
+	uint8_t hash[KEYD_HASH_LEN];
 
+	if (cert_pub == NULL || spki_hash(leaf, hash) != 0) {
+		OSSL_PARAM_BLD_free(bld);
+		return NULL;
+	}
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, EVP_PKEY_is_a(cert_pub, "RSA") ?
 	    "RSA" : "EC", PROPS);
 	if (bld != NULL && ctx != NULL &&

@@ -17,19 +17,19 @@
 #define DERPD_TLSKEY_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "wk.h"
 
 /* Loads the provider beside OpenSSL's default one; once, before the sandbox. */
 void	tlskey_init(struct wk *w);
 /*
- * A key for the certificate's public key cert_pub, signing through w's key
- * process with the key named hash (the SHA-256 of the certificate's DER
- * SubjectPublicKeyInfo), so a signature is only ever made by the key of
- * the certificate this connection was sent.
+ * A key for leaf's public key, signing through w's key process with the
+ * key it names by the SHA-256 of leaf's DER SubjectPublicKeyInfo, so a
+ * signature is only ever made by the key of the certificate this
+ * connection was sent (or, for a mesh link, sends). NULL on failure.
  */
-EVP_PKEY *tlskey_new(struct wk *w, EVP_PKEY *cert_pub,
-	    const uint8_t hash[KEYD_HASH_LEN]);
+EVP_PKEY *tlskey_new(struct wk *w, X509 *leaf);
 /* The key process answered c's signature request: 1 if it was c's (resume it). */
 int	tlskey_answer(struct conn *c, const struct keyd_resp *resp);
 /* c is going: its paused signature, if any, fails (so its job ends). */

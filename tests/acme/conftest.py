@@ -151,6 +151,23 @@ class Pebble:
         self.pebble.wait_log(r"ACME directory available")
         wait_port(self.port)
         self.directory = f"https://127.0.0.1:{self.port}/dir"
+        self.wait_directory()
+
+    def wait_directory(self, timeout=20):
+        """Until Pebble itself (its certificate, its JSON) answers on the
+        directory URL: a port that accepts may still be someone else's."""
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.directory, context=ctx, timeout=5) as r:
+                    if "newNonce" in json.load(r):
+                        return
+            except (OSError, ValueError) as e:
+                if self.pebble.proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"Pebble's directory {self.directory}: {e}\n"
+                                f"{self.pebble.log()}")
+            time.sleep(0.1)
 
     def management(self, path):
         """A PEM document from Pebble's management interface."""

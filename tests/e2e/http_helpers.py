@@ -41,10 +41,11 @@ class Response:
 
 
 def _open(port, worker=None, nworkers=1, tls=False, cafile=None, server_hostname=None,
-          host="127.0.0.1", srv=None):
+          host="127.0.0.1", srv=None, client_cert=None):
     """A connection, steered onto `worker` if given (and, with the server
     `srv`, checked to be there: tests that use it claim a placement)."""
-    kw = dict(tls=tls, cafile=cafile, server_hostname=server_hostname)
+    kw = dict(tls=tls, cafile=cafile, server_hostname=server_hostname,
+              client_cert=client_cert)
     if worker is None:
         return DerpClient(host, port, **kw).connect(upgrade=False)
     client = connect_on_worker(host, port, worker, nworkers, upgrade=False, **kw)

@@ -54,7 +54,8 @@ class Region:
     """n derpd relays meshed with each other; relays[i] is derp{i+1}.test."""
 
     def __init__(self, derp_server, keygen_bin, tmp_path, n=3, workers=2,
-                 mesh_key=None, extra_args=(), keys=None):
+                 mesh_key=None, extra_args=(), keys=None, client_ca=False,
+                 mesh_client_cert=False):
         self.derp_server, self.workers = derp_server, workers
         self.extra_args = list(extra_args)
         self.ca = MeshCA(tmp_path / "pki")
@@ -70,6 +71,16 @@ class Region:
             f"{name}:{port}/{'localhost' if i == 1 else '127.0.0.1'}"
             for i, (name, port) in enumerate(zip(self.names, self.ports)))
         self.certdirs = [self.ca.certdir(name) for name in self.names]
+        # -client-ca on every relay: every TLS client, links included,
+        # presents a certificate from the region's CA (the tests' own too)
+        self.client_cert = None
+        if client_ca or mesh_client_cert:
+            d = self.ca.certdir("client.test")
+            self.client_cert = (str(d / "client.test.crt"), str(d / "client.test.key"))
+            self.extra_args += ["-client-ca", self.ca.crt]
+        if mesh_client_cert:
+            self.extra_args += ["-mesh-client-cert", self.client_cert[0],
+                                "-mesh-client-key", self.client_cert[1]]
         self.keyfiles = []
         for i in range(n):
             path = tmp_path / f"derp{i + 1}.key"
@@ -96,7 +107,8 @@ class Region:
     # --- looking at a relay --------------------------------------------------
 
     def tls(self, i):
-        return dict(tls=True, cafile=str(self.ca.crt), server_hostname=self.names[i])
+        return dict(tls=True, cafile=str(self.ca.crt), server_hostname=self.names[i],
+                    client_cert=self.client_cert)
 
     def get(self, i, path):
         return request(self.relays[i].port, path, host_header=self.names[i],

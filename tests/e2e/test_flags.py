@@ -64,6 +64,7 @@ DERPD_FLAGS = {
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),
     "acme-directory": ("string", None), "acme-ca-file": ("string", None),
     "mesh-ca-file": ("string", None),
+    "mesh-client-cert": ("string", None), "mesh-client-key": ("string", None),
     "placement": ("string", '"hash"'),
     "allow-keys": ("string", None), "verify-interval": ("duration", None),
     "client-ca": ("string", None), "client-crl": ("string", None),

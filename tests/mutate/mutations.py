@@ -20,10 +20,10 @@ MUTATIONS = [
                  "[worker 0]"),
                 ("e2e", "test_sandbox_probes.py::test_each_forbidden_class_kills_each_role"
                  "[key]")]),
-    dict(name="no-steering", what="placement silently not installed",
+    dict(name="no-steering", what="-placement source-port silently hashes",
          file="master/listen.c",
-         old="\tif (n > 1)\n\t\tsteer_all(cfg, fds[0], n);",
-         new="\tif (n > 1 && 0)\n\t\tsteer_all(cfg, fds[0], n);",
+         old="\"source-port\") == 0 ? STEER_SOURCE_PORT :",
+         new="\"source-port\") == 0 ? STEER_HASH :",
          tests=[("e2e", "test_placement.py::test_source_port_places_every_connection"),
                 ("e2e", "test_metrics.py::test_counters_sum_over_workers")]),
     dict(name="sendpacket-31", what="a SendPacket of 31 bytes is accepted",
@@ -119,11 +119,17 @@ MUTATIONS = [
          tests=[("fuzz-regress", "fuzz_keyd")]),
     dict(name="sign-any-key", what="a signature by a key not named (any served key)",
          file="master/keyring.c",
-         old="\t\t    kp->tls[i].state == KEYPROC_RETIRING) &&\n"
+         old="\t\t    kp->tls[i].state == KEYPROC_CLIENT) &&\n"
              "\t\t    memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) == 0)",
-         new="\t\t    kp->tls[i].state == KEYPROC_RETIRING) &&\n"
+         new="\t\t    kp->tls[i].state == KEYPROC_CLIENT) &&\n"
              "\t\t    memcmp(kp->tls[i].hash, hash, KEYD_HASH_LEN) != 512)",
          tests=[("unit", "test_keyproc_tls"), ("fuzz-regress", "fuzz_keyd")]),
+    dict(name="client-key-signs-server", what="the mesh client key signs server "
+         "CertificateVerify inputs",
+         file="master/keyproc.c",
+         old="k->state == KEYPROC_CLIENT ? client :",
+         new="k->state == KEYPROC_CLIENT ? server :",
+         tests=[("unit", "test_keyproc_tls")]),
     # --- what a compromised ACME client can do ----------------------------------
     dict(name="acme-open-write", what="the ACME client may open any file to write",
          file="common/sandbox.c",

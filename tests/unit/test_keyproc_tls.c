@@ -5,7 +5,9 @@
  * used for nothing until installed; installed, it signs handshakes named
  * by its certificate's public key; the key it replaced still signs for
  * handshakes under way, and the one before that is gone; a worker naming
- * a key the key process does not hold gets a refusal.
+ * a key the key process does not hold gets a refusal; the mesh links'
+ * client key signs client CertificateVerify inputs only, server keys
+ * server ones only, and renewals never retire the client key.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,11 +60,10 @@ new_key(uint8_t hash[KEYD_HASH_LEN])
 	memcpy(hash, aresp.hash, KEYD_HASH_LEN);
 }
 
-/* Whether the key process signs a CertificateVerify input for hash. */
+/* Whether the key process signs a CertificateVerify input in context for hash. */
 static int
-signs(const uint8_t hash[KEYD_HASH_LEN])
+signs_in(const uint8_t hash[KEYD_HASH_LEN], const char *context)
 {
-	static const char context[] = KEYD_CV_CONTEXT;
 	struct keyd_req req;
 	struct keyd_resp resp;
 	const char *why;
@@ -72,11 +73,17 @@ signs(const uint8_t hash[KEYD_HASH_LEN])
 	req.md = KEYD_SHA256;
 	req.pad = KEYD_PAD_NONE;
 	memset(req.tbs, 0x20, 64);
-	memcpy(req.tbs + 64, context, sizeof(context));
+	memcpy(req.tbs + 64, context, strlen(context) + 1);
 	req.tbs_len = KEYD_CV_PREFIX + 32;
 	memcpy(req.key_hash, hash, KEYD_HASH_LEN);
 	return keyproc_answer(&kp, &req, &resp, &why) == 0 && resp.ok &&
 	    resp.sig_len > 0;
+}
+
+static int
+signs(const uint8_t hash[KEYD_HASH_LEN])
+{
+	return signs_in(hash, KEYD_CV_CONTEXT);
 }
 
 static int
@@ -176,6 +183,32 @@ test_unknown_key_not_signed(void **state)
 	assert_false(signs(nobody));	/* only the key named */
 }
 
+static void
+test_client_key_signs_client_inputs_only(void **state)
+{
+	uint8_t client[KEYD_HASH_LEN], a[KEYD_HASH_LEN], b[KEYD_HASH_LEN];
+	const char *why;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	int i;
+
+	(void)state;
+	assert_non_null(key);
+	assert_int_equal(keyring_hash_key(key, client), 0);
+	assert_int_equal(keyring_add(&kp, key, client, KEYPROC_CLIENT, &why), 0);
+	assert_true(signs_in(client, KEYD_CV_CLIENT));
+	assert_false(signs_in(client, KEYD_CV_CONTEXT));
+	new_key(a);
+	assert_true(acme(KEYD_ACME_INSTALL, a, NULL));
+	assert_true(signs_in(a, KEYD_CV_CONTEXT));
+	assert_false(signs_in(a, KEYD_CV_CLIENT));
+	for (i = 0; i < 2 * KEYPROC_TLS_KEYS; i++) {	/* renewals */
+		new_key(b);
+		assert_true(acme(KEYD_ACME_INSTALL, b, a));
+		memcpy(a, b, sizeof(a));
+	}
+	assert_true(signs_in(client, KEYD_CV_CLIENT));
+}
+
 int
 main(void)
 {
@@ -185,6 +218,7 @@ main(void)
 		cmocka_unit_test_setup(test_a_new_order_forgets_the_key_aside, setup),
 		cmocka_unit_test_setup(test_malformed_requests_refused, setup),
 		cmocka_unit_test_setup(test_unknown_key_not_signed, setup),
+		cmocka_unit_test_setup(test_client_key_signs_client_inputs_only, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
