@@ -39,7 +39,7 @@ COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
 	     common/stopsig.c common/certshm.c common/acme_proto.c common/verifyd_proto.c \
-	     common/allowlist.c common/meshpeers.c common/dial_proto.c
+	     common/allowlist.c common/meshpeers.c common/dial_proto.c common/pool.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/conn_io.c worker/accept.c \
@@ -53,7 +53,7 @@ WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/clientcert.c \
 	     worker/forward.c worker/dial_client.c worker/tlsclient.c \
 	     worker/linkparse.c worker/remote.c worker/meshlink.c \
-	     worker/meshstat.c
+	     worker/meshstat.c worker/pktq.c worker/sendq.c worker/pushback.c
 MASTER_SRC = master/main.c master/flags.c master/keyd.c master/keyproc.c \
 	     master/listen.c master/steer.c master/certs.c master/supervise.c master/tablesrv.c \
 	     master/stund.c master/dnsd.c master/dnsd_json.c master/rateconf.c \
@@ -103,7 +103,8 @@ CLIENT_LIBS = $(shell pkg-config --libs openssl libsodium jansson zlib 2>/dev/nu
 UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
-	     test_hashkey test_steer test_procstat test_certshm test_keyproc_tls test_verify
+	     test_hashkey test_steer test_procstat test_certshm test_keyproc_tls test_verify \
+	     test_pktq
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean

@@ -56,6 +56,7 @@ struct config {
 	int64_t		max_clients;
 	int64_t		ring_kib;
 	int64_t		queue_kib;
+	int64_t		queue_budget_mib;	/* per worker: packets queued to clients */
 	int64_t		keepalive_ms;
 	int64_t		handshake_timeout_ms;
 	int64_t		login_memory_mib;	/* per worker, before the DERP login */

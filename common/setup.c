@@ -37,6 +37,7 @@ static const struct field fields[] = {
 	{ "derp",		FT_BOOL,	CF(run_derp),		W },
 	{ "max-clients",	FT_INT,		CF(max_clients),	W },
 	{ "queue-kib",		FT_INT,		CF(queue_kib),		W },
+	{ "queue-budget-mib",	FT_INT,		CF(queue_budget_mib),	W },
 	{ "keepalive",		FT_INT,		CF(keepalive_ms),	W },
 	{ "handshake-timeout",	FT_INT,		CF(handshake_timeout_ms), W },
 	{ "login-memory-mib",	FT_INT,		CF(login_memory_mib),	W },

@@ -20,10 +20,11 @@ align_up(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
+/* Descriptor rings share pages: the same producer writes them all. */
 static size_t
-ring_stride(const struct shm *s)
+ring_stride(void)
 {
-	return align_up(ring_size(s->ring_data), PAGE);
+	return align_up(sizeof(struct ring), 64);
 }
 
 static size_t
@@ -47,9 +48,36 @@ master_size(const struct shm *s)
 }
 
 static size_t
+pool_off(const struct shm *s)
+{
+	return align_up(worker_rings_off() + ring_stride() * (s->nworkers - 1),
+	    PAGE);
+}
+
+static size_t
 worker_size(const struct shm *s)
 {
-	return worker_rings_off() + ring_stride(s) * (s->nworkers - 1);
+	return pool_off(s) + (size_t)shm_pool_chunks(s) * POOL_CHUNK;
+}
+
+uint32_t
+shm_pool_quota(const struct shm *s)
+{
+	return (s->ring_data + POOL_CHUNK - 1) / POOL_CHUNK;
+}
+
+uint32_t
+shm_pool_chunks(const struct shm *s)
+{
+	uint32_t others = s->nworkers - 1;
+
+	return shm_pool_quota(s) * (others < POOL_SHARES ? others : POOL_SHARES);
+}
+
+uint8_t *
+shm_pool(const struct shm *s, uint32_t p)
+{
+	return (uint8_t *)s->worker[p].base + pool_off(s);
 }
 
 static size_t
@@ -269,7 +297,7 @@ shm_ring(const struct shm *s, uint32_t p, uint32_t c)
 	uint32_t idx = c < p ? c : c - 1;	/* no ring to itself */
 
 	return (struct ring *)((uint8_t *)s->worker[p].base + worker_rings_off() +
-	    ring_stride(s) * idx);
+	    ring_stride() * idx);
 }
 
 uint64_t

@@ -23,7 +23,8 @@
  *                                                links' states and keys for
  *                                                /debug/); heads: clamped by the
  *    ring heads page,                            producer (ring.h); rings:
- *    rings i -> others                           every record checked (ring.h)
+ *    rings i -> others (descriptors),            every descriptor and record
+ *    packet pool (the records)                   checked (ring.h, pool.h)
  *  stun       STUN        workers               counters: numbers only
  *  dns        DNS         workers               seqlock; lengths clamped to
  *                                                the buffer before use
@@ -110,6 +111,10 @@ enum stat_id {
 	ST_DROP_BYTES_MESH_QUEUE,
 	ST_REMOTE_ROUTES_REFUSED,	/* PeerPresent with no room in the table */
 	ST_TLS_KTLS,			/* TLS handshakes the kernel encrypts after */
+	ST_DROP_QUEUE_HEAD,		/* a client's queue was full: its oldest went */
+	ST_DROP_BYTES_QUEUE_HEAD,
+	ST_PUSHBACKS,			/* a client not read while a ring was full */
+	ST_SENDQ_BYTES,			/* gauge: packets queued to clients */
 	ST_MAX,
 };
 
@@ -239,7 +244,7 @@ struct shm_region {
 /* Each process's private handle: layout, descriptors, typed pointers. */
 struct shm {
 	uint32_t	 nworkers;
-	uint32_t	 ring_data;	/* bytes per ring, power of two */
+	uint32_t	 ring_data;	/* pool bytes one consumer may hold (-ring-kib) */
 	uint32_t	 max_conns;
 	uint32_t	 max_remote;	/* keys reachable only through mesh links */
 	uint8_t		 table_hash_key[16];
@@ -279,6 +284,13 @@ int	shm_role_maps(const struct shm *s, enum shm_role role, uint32_t id,
 
 /* Producer p's ring to consumer c (p != c), in p's region. */
 struct ring *shm_ring(const struct shm *s, uint32_t p, uint32_t c);
+/*
+ * Producer p's packet pool, in p's region: shm_pool_chunks chunks, of
+ * which one consumer may hold shm_pool_quota (ring_data rounded up).
+ */
+uint8_t	*shm_pool(const struct shm *s, uint32_t p);
+uint32_t shm_pool_chunks(const struct shm *s);
+uint32_t shm_pool_quota(const struct shm *s);
 /* Sum of one counter over all workers. */
 uint64_t shm_stat_total(const struct shm *s, enum stat_id id);
 /* Sum of a gauge over the workers running now (a dead one's is stale). */

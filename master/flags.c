@@ -69,8 +69,9 @@ static const struct flag flags[] = {
 	{ "no-seccomp", F_BOOL, CF(no_seccomp), "DEBUGGING ONLY: run workers without the seccomp sandbox" },
 	{ "verbose", F_BOOL, CF(verbose), "log connection-level events" },
 	{ "max-clients", F_INT, CF(max_clients), "most clients connected at once, over all workers" },
-	{ "ring-kib", F_INT, CF(ring_kib), "KiB per cross-worker ring (power of two, >= 256)" },
-	{ "queue-kib", F_INT, CF(queue_kib), "KiB queued to one slow client before its packets are dropped" },
+	{ "ring-kib", F_INT, CF(ring_kib), "KiB of a worker's packet pool its records for one other worker may fill (power of two, >= 256); the pool holds up to four such shares" },
+	{ "queue-kib", F_INT, CF(queue_kib), "KiB of replies (Pong, PeerGone) queued to a client that does not read before they are dropped; a mesh link queues four times this" },
+	{ "queue-budget-mib", F_INT, CF(queue_budget_mib), "MiB per worker for packets queued to clients (32 per client, and 32 disco, as derper); past it a client's new packet takes the room of its own oldest, or is dropped if it has none" },
 	{ "keepalive", F_DURATION, CF(keepalive_ms), "interval between KeepAlive frames" },
 	{ "handshake-timeout", F_DURATION, CF(handshake_timeout_ms), "time allowed from accept to a completed DERP handshake" },
 	{ "login-memory-mib", F_INT, CF(login_memory_mib), "MiB per worker for connections that have not finished the DERP login; past it the oldest are closed" },
@@ -141,6 +142,7 @@ set_defaults(struct config *cfg)
 	cfg->max_clients = 65536;
 	cfg->ring_kib = 1024;
 	cfg->queue_kib = 512;
+	cfg->queue_budget_mib = 128;
 	cfg->keepalive_ms = 60 * 1000;
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->login_memory_mib = 32;
@@ -817,6 +819,8 @@ check_ranges(const struct config *cfg)
 		fatalx("-ring-kib must be a power of two between 256 and 1048576");
 	if (cfg->queue_kib < 128 || cfg->queue_kib > (1 << 20))
 		fatalx("-queue-kib must be between 128 and 1048576");
+	if (cfg->queue_budget_mib < 8 || cfg->queue_budget_mib > (1 << 20))
+		fatalx("-queue-budget-mib must be between 8 and 1048576");
 	if (cfg->keepalive_ms < 100)
 		fatalx("-keepalive must be at least 100ms");
 	if (cfg->handshake_timeout_ms < 100)

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loginmem.h"
 #include "outq.h"
+#include "sendq.h"
 #include "transport.h"
 #include "websocket.h"
 
@@ -219,7 +220,7 @@ conn_update_events(struct wk *w, struct conn *c)
 		return;
 	if (c->state != CS_WAIT_KEY && c->state != CS_WAIT_VERIFY &&
 	    c->state != CS_WAIT_TABLE && c->state != CS_FLUSH_CLOSE &&
-	    c->paused_until_ms == 0 && !c->claim_pending)
+	    c->paused_until_ms == 0 && !c->claim_pending && !c->pushed_back)
 		want |= EPOLLIN;
 	if (c->out_bytes > 0 || c->tls_read_wants_write)
 		want |= EPOLLOUT;
@@ -254,6 +255,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 	w->up.closing(w, c);
 	loginmem_remove(w, c);
 	outq_free(w, c);
+	sendq_free(w, c);
 	buf_put(&w->bufs, c->in);
 	c->in = NULL;
 	if (c->ssl != NULL) {

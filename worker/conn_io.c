@@ -15,6 +15,7 @@
 #include "conn_int.h"
 #include "loginmem.h"
 #include "outq.h"
+#include "sendq.h"
 #include "tlsctx.h"
 #include "transport.h"
 #include "websocket.h"
@@ -84,6 +85,10 @@ conn_write(struct wk *w, struct conn *c)
 			break;
 		outq_consume(w, c, (size_t)r);
 		c->stalled_since_ms = w->now_ms;
+		if (sendq_refill(w, c) != 0) {	/* packets waiting behind it */
+			conn_close(w, c, "out of memory");
+			return;
+		}
 	}
 	if (c->out_bytes == 0)
 		transport_tls_rest(c);
@@ -254,7 +259,7 @@ conn_read(struct wk *w, struct conn *c)
 	c->read_turn = w->read_turn;
 
 	while (c->fd >= 0 && budget > 0 && calls > 0 && c->paused_until_ms == 0 &&
-	    !c->claim_pending &&
+	    !c->claim_pending && !c->pushed_back &&
 	    (c->state == CS_HTTP || c->state == CS_CLIENT_INFO ||
 	    c->state == CS_RELAY)) {
 		if (in_room(w, c) != 0)

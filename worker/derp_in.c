@@ -62,7 +62,7 @@ note_pong(struct wk *w, struct conn *c, const uint8_t *payload)
 	}
 }
 
-/* Returns -1 when c was closed. */
+/* Returns -1 when c was closed, 1 when it holds the frame (pushback.h). */
 static int
 handle_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
     uint32_t len)
@@ -71,9 +71,8 @@ handle_frame(struct wk *w, struct conn *c, uint8_t type, const uint8_t *payload,
 
 	switch (type) {
 	case FRAME_SEND_PACKET:
-		route_packet(w, c, c->key, payload, payload + KEY_LEN,
+		return route_packet(w, c, c->key, payload, payload + KEY_LEN,
 		    len - KEY_LEN);
-		return 0;
 	case FRAME_NOTE_PREFERRED:
 		note_preferred(w, c, payload[0] != 0);
 		return 0;
@@ -102,6 +101,7 @@ derp_in_process(struct wk *w, struct conn *c)
 	const char *why = "bad frame";
 	uint32_t len, avail;
 	uint8_t type;
+	int rc;
 
 	while (c->fd >= 0 && c->state == CS_RELAY && c->paused_until_ms == 0) {
 		avail = b->wr - b->rd;
@@ -137,12 +137,15 @@ derp_in_process(struct wk *w, struct conn *c)
 		}
 		if (avail - DERP_FRAME_HDR_LEN < len)
 			break;
-		if (presence_note_activity(w, c))
+		if (!c->pushed_back && presence_note_activity(w, c))
 			break;	/* hdr_seen stays: this frame resumes here */
-		c->hdr_seen = 0;
-		if (handle_frame(w, c, type, b->data + b->rd + DERP_FRAME_HDR_LEN,
-		    len) != 0 || c->fd < 0)
+		rc = handle_frame(w, c, type, b->data + b->rd +
+		    DERP_FRAME_HDR_LEN, len);
+		if (rc < 0 || c->fd < 0)
 			return;	/* closed: c->in went back to the pool */
+		if (rc > 0)
+			break;	/* held: hdr_seen stays, tried again later */
+		c->hdr_seen = 0;
 		b->rd += DERP_FRAME_HDR_LEN + len;
 	}
 	if (c->fd >= 0 && b->rd == b->wr)

@@ -3,8 +3,8 @@
  * A packet for a key that is connected to a peer relay goes out on this
  * worker's mesh link to that relay as a ForwardPacket frame (source key,
  * destination key, packet), as derper's PacketForwarder does. The link's
- * queue is bounded like a client's, at four times -queue-kib since it
- * carries many clients' packets; drops are counted (mesh_queue_full).
+ * queue is bounded in bytes, at four times -queue-kib since it carries
+ * many clients' packets; drops are counted (mesh_queue_full).
  */
 #ifndef DERPD_FORWARD_H
 #define DERPD_FORWARD_H

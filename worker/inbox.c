@@ -15,19 +15,30 @@
 
 #define RING_BATCH	1024	/* records per ring per turn */
 
+/* Our end of producer p's ring to us, from its tail on. */
+static void
+rx_start(struct wk *w, uint32_t p)
+{
+	ring_rx_start(&w->rings.rx[p], shm_ring(w->shm, p, w->id),
+	    shm_pool(w->shm, p), (size_t)shm_pool_chunks(w->shm) * POOL_CHUNK,
+	    &w->shm->heads[w->id]->head[p]);
+}
+
 void
 inbox_start(struct wk *w)
 {
 	struct rings *r = &w->rings;
 	uint32_t p;
 
+	if (pool_init(&r->pool, shm_pool(w->shm, w->id), shm_pool_chunks(w->shm),
+	    shm_pool_quota(w->shm)) != 0)
+		fatalx("out of memory for the packet pool");
 	for (p = 0; p < w->nworkers; p++) {
 		if (p == w->id)
 			continue;
 		ring_tx_start(&r->tx[p], shm_ring(w->shm, w->id, p),
-		    &w->shm->heads[p]->head[w->id], w->shm->ring_data);
-		ring_rx_start(&r->rx[p], shm_ring(w->shm, p, w->id),
-		    &w->shm->heads[w->id]->head[p], w->shm->ring_data);
+		    &w->shm->heads[p]->head[w->id], &r->pool);
+		rx_start(w, p);
 		r->epoch[p] = __atomic_load_n(&w->shm->ctl->workers[p].epoch,
 		    __ATOMIC_ACQUIRE);
 		r->alive[p] = 1;
@@ -65,8 +76,7 @@ check_epochs(struct wk *w)
 		alive = __atomic_load_n(&ws->alive, __ATOMIC_ACQUIRE) != 0;
 		died |= r->alive[p] && (!alive || epoch != r->epoch[p]);
 		if (epoch != r->epoch[p]) {
-			ring_rx_start(&r->rx[p], shm_ring(w->shm, p, w->id),
-			    &w->shm->heads[w->id]->head[p], w->shm->ring_data);
+			rx_start(w, p);
 			r->reset_logged[p] = 0;
 		}
 		r->epoch[p] = epoch;
@@ -196,7 +206,7 @@ inbox_drain(struct wk *w)
 				break;
 			}
 			handle_record(w, &hdr, payload);
-			ring_pop(rx, &hdr);
+			ring_pop(rx);
 		}
 		if (rc < 0) {
 			wk_stat(w, ST_RING_RESETS, 1);

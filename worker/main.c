@@ -31,6 +31,7 @@
 #include "setup.h"
 #include "table_client.h"
 #include "probe.h"
+#include "pushback.h"
 #include "timers.h"
 #include "tlsclient.h"
 #include "tlsctx.h"
@@ -112,6 +113,7 @@ start_region(struct wk *w)
 	mine->stats[ST_CLIENTS_CURRENT] = 0;
 	mine->stats[ST_HOME_CLIENTS] = 0;
 	mine->stats[ST_LOGIN_MEM_BYTES] = 0;
+	mine->stats[ST_SENDQ_BYTES] = 0;
 	mine->watchers = 0;
 	mine->ready = 0;
 	for (i = 0; i < MESH_MAX_PEERS; i++) {
@@ -187,6 +189,7 @@ from_setup(struct wk *w, const json_t *setup)
 	setup_get_config(setup, cfg, SETUP_CFG_WORKER);
 	log_set_verbose(cfg->verbose);
 	w->cfg = cfg;
+	w->sendq_budget.max = (uint64_t)cfg->queue_budget_mib << 20;
 	w->id = (uint32_t)setup_int(setup, "id");
 	setup_get_shm(setup, shm, SHM_WORKER, w->id);
 	if (w->id >= shm->nworkers)
@@ -409,7 +412,7 @@ run(struct wk *w)
 
 	for (;;) {
 		n = epoll_wait(w->epfd, evs, MAX_EVENTS,
-		    w->ready != NULL || w->rings_pending ? 0 : -1);
+		    w->ready != NULL || w->rings_pending ? 0 : pushback_timeout(w));
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
 		w->now_ms = now_ms();
@@ -418,6 +421,7 @@ run(struct wk *w)
 		for (i = 0; i < n; i++)
 			dispatch(w, &evs[i]);
 		inbox_drain(w);
+		pushback_run(w);
 		conn_run_ready(w);
 		conn_flush_all(w);
 		route_wake_peers(w);

@@ -111,6 +111,12 @@ static const struct {
 	    "PeerPresent from a peer relay that found no room in the table" },
 	{ "derpd_ring_resets_total", "counter", ST_RING_RESETS,
 	    "Cross-worker rings discarded as corrupt" },
+	{ "derpd_ring_pushbacks_total", "counter", ST_PUSHBACKS,
+	    "Times a client was not read for a few ms because the ring to "
+	    "another worker was full" },
+	{ "derpd_send_queue_bytes", "gauge", ST_SENDQ_BYTES,
+	    "Bytes of packets queued to clients, not yet on their streams "
+	    "(-queue-budget-mib per worker)" },
 	{ "derpd_logins_refused_full_total", "counter", ST_TABLE_FULL,
 	    "Logins refused because -max-clients clients were logged in" },
 	{ "derpd_accept_fd_exhausted_total", "counter", ST_ACCEPT_NO_FDS,
@@ -132,6 +138,7 @@ static const struct {
 } drops[] = {
 	{ "unknown_dest", ST_DROP_UNKNOWN_DEST, ST_DROP_BYTES_UNKNOWN_DEST },
 	{ "gone_disconnected", ST_DROP_GONE, ST_DROP_BYTES_GONE },
+	{ "queue_head", ST_DROP_QUEUE_HEAD, ST_DROP_BYTES_QUEUE_HEAD },
 	{ "queue_tail", ST_DROP_QUEUE_FULL, ST_DROP_BYTES_QUEUE_FULL },
 	{ "ring_full", ST_DROP_RING_FULL, ST_DROP_BYTES_RING_FULL },
 	{ "write_error", ST_DROP_WRITE_ERROR, ST_MAX },

@@ -51,6 +51,22 @@ outq_append(struct wk *w, struct conn *c, const void *p, size_t len)
 }
 
 void
+outq_splice(struct wk *w, struct conn *c, struct buf *b)
+{
+	if (c->out_bytes == 0)
+		c->stalled_since_ms = w->now_ms;
+	b->next = NULL;
+	if (c->out_tail != NULL)
+		c->out_tail->next = b;
+	else
+		c->out_head = b;
+	c->out_tail = b;
+	c->out_bytes += b->wr - b->rd;
+	loginmem_charge(w, c, b->wr - b->rd);
+	outq_schedule(w, c);
+}
+
+void
 outq_consume(struct wk *w, struct conn *c, size_t n)
 {
 	struct buf *b;

@@ -12,13 +12,15 @@
 
 /* Copies bytes to the end of c's queue; -1 (nothing queued) when out of memory. */
 int	outq_append(struct wk *w, struct conn *c, const void *p, size_t len);
+/* Puts b, filled, at the end of c's queue as it is (c takes it). */
+void	outq_splice(struct wk *w, struct conn *c, struct buf *b);
 /* Drops n written bytes from the front. */
 void	outq_consume(struct wk *w, struct conn *c, size_t n);
 /* Frees everything queued. */
 void	outq_free(struct wk *w, struct conn *c);
 /* Puts c on the flush list, once. */
 void	outq_schedule(struct wk *w, struct conn *c);
-/* Whether c's queue is over the -queue-kib limit plus slack bytes. */
+/* Whether c's stream is over the -queue-kib limit plus slack bytes. */
 int	outq_over(const struct wk *w, const struct conn *c, uint64_t extra);
 
 #endif

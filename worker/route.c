@@ -6,6 +6,8 @@
 #include "conn.h"
 #include "forward.h"
 #include "peergone.h"
+#include "pushback.h"
+#include "sendq.h"
 
 void
 route_push(struct wk *w, uint32_t to, uint16_t kind, uint32_t slot, uint32_t gen,
@@ -39,28 +41,6 @@ route_wake_peers(struct wk *w)
 	w->wake_mask = 0;
 }
 
-/* RecvPacket into d's queue, unless the queue is full (derper drops too). */
-static void
-queue_packet(struct wk *w, struct conn *d, const uint8_t src[KEY_LEN],
-    const uint8_t *pkt, uint32_t len)
-{
-	uint8_t hdr[DERP_RECV_HDR_LEN];
-
-	if (d->out_bytes + sizeof(hdr) + len > (uint64_t)w->cfg->queue_kib * 1024) {
-		wk_stat(w, ST_DROP_QUEUE_FULL, 1);
-		wk_stat(w, ST_DROP_BYTES_QUEUE_FULL, len);
-		return;
-	}
-	frame_recv_packet_header(hdr, src, len);
-	if (conn_append(w, d, hdr, sizeof(hdr), pkt, len) != 0) {
-		conn_close(w, d, "out of memory");
-		return;
-	}
-	wk_stat(w, ST_PACKETS_SENT, 1);
-	wk_stat(w, ST_BYTES_SENT, len);
-	peergone_note_src(w, d, src);
-}
-
 void
 route_deliver_local(struct wk *w, uint32_t slot, uint32_t gen,
     const uint8_t src[KEY_LEN], const uint8_t *pkt, uint32_t len)
@@ -72,7 +52,11 @@ route_deliver_local(struct wk *w, uint32_t slot, uint32_t gen,
 		wk_stat(w, ST_DROP_BYTES_GONE, len);
 		return;
 	}
-	queue_packet(w, d, src, pkt, len);
+	if (sendq_packet(w, d, src, pkt, len) != 0) {
+		conn_close(w, d, "out of memory");
+		return;
+	}
+	peergone_note_src(w, d, src);
 }
 
 static void
@@ -102,9 +86,35 @@ note_not_here(struct wk *w, struct conn *c, const uint8_t dst[KEY_LEN],
 	wk_stat(w, ST_PEER_GONE_NOT_HERE, 1);
 }
 
-/* To the worker route r names (a client, or a mesh link when forwarding). */
-static void
-route_to(struct wk *w, const struct route *r, int forward,
+/*
+ * A packet into the ring of the worker r names. Returns 1 when sender c
+ * (NULL: none to hold) must hold its frame and try again (pushback.h).
+ */
+static int
+push_packet(struct wk *w, struct conn *c, const struct route *r,
+    const uint8_t src[KEY_LEN], const uint8_t *pkt, uint32_t len)
+{
+	int wake;
+
+	if (ring_push(&w->rings.tx[r->worker], RING_PACKET, r->slot, r->gen,
+	    r->epoch, src, pkt, len, &wake) == 0) {
+		pushback_done(w, c, r->worker);
+		if (wake)
+			w->wake_mask |= 1ULL << r->worker;
+		return 0;
+	}
+	if (pushback_full(w, c, r->worker))
+		return 1;
+	drop(w, ST_DROP_RING_FULL, ST_DROP_BYTES_RING_FULL, len);
+	return 0;
+}
+
+/*
+ * To the worker route r names (a client, or a mesh link when forwarding).
+ * Returns 1 when c must hold its frame (push_packet).
+ */
+static int
+route_to(struct wk *w, struct conn *c, const struct route *r, int forward,
     const uint8_t src[KEY_LEN], const uint8_t dst[KEY_LEN],
     const uint8_t *pkt, uint32_t len)
 {
@@ -119,36 +129,39 @@ route_to(struct wk *w, const struct route *r, int forward,
 		/* its worker died; the master is removing its routes */
 		drop(w, ST_DROP_GONE, ST_DROP_BYTES_GONE, len);
 	else if (!forward)
-		route_push(w, r->worker, RING_PACKET, r->slot, r->gen, r->epoch,
-		    src, pkt, len);
+		return push_packet(w, c, r, src, pkt, len);
 	else if (ring_push2(&w->rings.tx[r->worker], RING_FORWARD, r->slot,
 	    r->gen, r->epoch, src, dst, KEY_LEN, pkt, len, &wake) != 0)
 		drop(w, ST_DROP_RING_FULL, ST_DROP_BYTES_RING_FULL, len);
 	else if (wake)
 		w->wake_mask |= 1ULL << r->worker;
+	return 0;
 }
 
-void
+int
 route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
     const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len)
 {
 	struct route r;
-	int found, remote;
+	int found, remote, held = 0, retry = c->pushed_back;
 
-	wk_stat(w, ST_PACKETS_RECV, 1);
-	wk_stat(w, ST_BYTES_RECV, len);
+	if (!retry) {	/* a held frame was counted the first time */
+		wk_stat(w, ST_PACKETS_RECV, 1);
+		wk_stat(w, ST_BYTES_RECV, len);
+	}
 	if ((found = table_dest(&w->shm->table, dst, &r, &remote)) == 0) {
 		drop(w, ST_DROP_UNKNOWN_DEST, ST_DROP_BYTES_UNKNOWN_DEST, len);
 		note_not_here(w, c, dst, pkt, len);
-		return;
-	}
-	if (found < 0) {	/* no clean read: drop it, claim nothing */
+	} else if (found < 0)	/* no clean read: drop it, claim nothing */
 		drop(w, ST_DROP_GONE, ST_DROP_BYTES_GONE, len);
-		return;
+	else {
+		if (remote && !retry)
+			wk_stat(w, ST_PACKETS_FORWARDED_OUT, 1);
+		held = route_to(w, c, &r, remote, src, dst, pkt, len);
 	}
-	if (remote)
-		wk_stat(w, ST_PACKETS_FORWARDED_OUT, 1);
-	route_to(w, &r, remote, src, dst, pkt, len);
+	if (!held)
+		c->pushed_back = 0;
+	return held;
 }
 
 /*
@@ -170,7 +183,7 @@ route_forwarded(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 		return;
 	}
 	if (found == 1 && !remote) {
-		route_to(w, &r, 0, src, dst, pkt, len);
+		route_to(w, NULL, &r, 0, src, dst, pkt, len);
 		return;
 	}
 	if (remote)

@@ -11,9 +11,10 @@
 
 /*
  * Sends pkt from src to dst, wherever dst is connected: here, or at a peer
- * relay (forwarded on our mesh link to it); c sent it.
+ * relay (forwarded on our mesh link to it); c sent it. Returns 1 when c
+ * must hold the frame and hand it again later (pushback.h), else 0.
  */
-void	route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
+int	route_packet(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],
 	    const uint8_t dst[KEY_LEN], const uint8_t *pkt, uint32_t len);
 /* The same for a packet peer relay c forwarded: to a local client only. */
 void	route_forwarded(struct wk *w, struct conn *c, const uint8_t src[KEY_LEN],

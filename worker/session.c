@@ -11,6 +11,7 @@
 #include "meshlink.h"
 #include "peergone.h"
 #include "presence.h"
+#include "pushback.h"
 #include "remote.h"
 #include "table_client.h"
 
@@ -53,6 +54,7 @@ session_closing(struct wk *w, struct conn *c)
 	if (c->link != NULL)
 		meshlink_closed(w, c);
 	presence_unregister(w, c);
+	pushback_forget(w, c);
 	peergone_drop_conn(w, c);
 	mesh_drop_watcher(w, c);
 	free(c->server_info);

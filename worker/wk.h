@@ -4,15 +4,16 @@
  * and one struct conn per client connection. Types only; each file's
  * functions are declared in that file's own header. The layers, bottom up:
  *
- *   bufpool, http, clientinfo       no worker state
+ *   bufpool, http, clientinfo,      no worker state
+ *   pktq
  *   transport, loginmem, outq,      bytes in and out of one connection,
- *   websocket, clientcert           what it holds before it logs in, its
- *                                   TLS client certificate
+ *   websocket, clientcert, sendq    what it holds before it logs in, its
+ *                                   TLS client certificate, its packets
  *   conn                            lifecycle, epoll, read/write loops, timers
  *   forward, dial_client,           a packet out on a mesh link, the mesh
  *   tlsclient, linkparse            dialer's answers, the links' TLS and bytes
- *   peergone, route, mesh,          what DERP means: who heard from whom,
- *   presence, remote, inbox,        where a packet goes, mesh watchers, the
+ *   peergone, route, pushback,      what DERP means: who heard from whom,
+ *   mesh, presence, remote, inbox,  where a packet goes, mesh watchers, the
  *   derp_in, keyd_client,           table entries (local and remote), records
  *   handshake, verify, meshlink,    from other workers, frames, the login,
  *   http_serve, metrics             who may log in, our own logins to peer
@@ -36,6 +37,7 @@
 #include "config.h"
 #include "frame.h"
 #include "keyd_proto.h"
+#include "pktq.h"
 #include "meshpeers.h"
 #include "ratelimit.h"
 #include "shm.h"
@@ -101,8 +103,16 @@ struct conn {
 	uint32_t	 in_max;	/* before login: the most c->in may grow to */
 	uint32_t	 skip;		/* payload bytes of a skipped frame left */
 	int		 hdr_seen;	/* next frame counted and charged */
-	struct buf	*out_head, *out_tail;
+	struct buf	*out_head, *out_tail;	/* the stream: frames started or next */
 	uint32_t	 out_bytes;
+	struct pktq	 sendq[2];	/* packets before the stream (sendq.c) */
+
+	/* A SendPacket held back while its ring was full (pushback.c). */
+	int		 pushed_back;
+	uint32_t	 pb_to;		/* the worker it is for */
+	uint64_t	 pb_head;	/* that worker's read position, last seen */
+	int64_t		 pb_since_ms, pb_progress_ms;
+	struct conn	*pb_next;	/* on w->pushed_back */
 
 	int64_t		 deadline_ms;	/* handshake / last flush */
 	int64_t		 next_keepalive_ms;
@@ -227,11 +237,15 @@ struct req_queue {
 
 /* inbox.c and route.c: this worker's ends of the rings. */
 struct rings {
+	struct pool	 pool;		/* our records to the others (pool.h) */
 	struct ring_tx	 tx[SHM_MAX_WORKERS];	/* to each other worker */
 	struct ring_rx	 rx[SHM_MAX_WORKERS];	/* from each other worker */
 	uint32_t	 epoch[SHM_MAX_WORKERS];	/* producer incarnations seen */
 	uint32_t	 alive[SHM_MAX_WORKERS];
 	uint8_t		 reset_logged[SHM_MAX_WORKERS];	/* once per incarnation */
+	/* pushback.c: a consumer that made no progress during a pushback. */
+	uint8_t		 stuck[SHM_MAX_WORKERS];
+	uint64_t	 stuck_head[SHM_MAX_WORKERS];
 	uint64_t	 epochs_seen;	/* shm ctl->epochs_changed */
 };
 
@@ -285,6 +299,8 @@ struct wk {
 	int		 rings_pending;	/* records left for the next turn */
 
 	struct bufpool	 bufs;
+	struct pktq_budget sendq_budget;	/* -queue-budget-mib */
+	struct conn	*pushed_back;	/* clients held back for a full ring */
 	struct heard_table heard;
 	struct watcher_list watchers;
 	struct req_queue keyd;		/* to the key process */

@@ -11,11 +11,9 @@ import pytest
 from derp_client import KEEP_ALIVE, PEER_GONE, PING, PONG
 
 # derpd, like derper, drops packets for a client whose send queue is full
-# (derper: 32 packets; derpd: -queue-kib, 512 KiB by default).  Whatever sits
-# in that queue is sent but not yet received, so a stream that never has more
-# than this in flight can never overflow it: any loss is then a server bug.
-# (A 1 MiB window does overflow derpd's default queue before the receiver's
-# TCP buffers have grown: derpd counts those drops as queue_tail.)
+# (32 packets of any size, the oldest dropped first: queue_head).  Whatever
+# sits in that queue is sent but not yet received, so a stream that never has
+# more than this in flight can never overflow it: any loss is then a server bug.
 WINDOW_PACKETS = 32
 WINDOW_BYTES = 256 << 10
 

@@ -58,6 +58,7 @@ DERPER_FLAGS = {
 DERPD_FLAGS = {
     "workers": ("int", None), "user": ("string", None), "config": ("string", None),
     "max-clients": ("int", "65536"), "queue-kib": ("int", "512"),
+    "queue-budget-mib": ("int", "128"),
     "ring-kib": ("int", "1024"), "keepalive": ("duration", "1m0s"),
     "handshake-timeout": ("duration", "10s"), "verbose": ("bool", None),
     "no-seccomp": ("bool", None), "login-memory-mib": ("int", "32"),

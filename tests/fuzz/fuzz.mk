@@ -51,7 +51,7 @@ FUZZ_SRC_fuzz_http	 = worker/http.c
 FUZZ_SRC_fuzz_frames	 = common/frame.c
 FUZZ_SRC_fuzz_clientinfo = worker/clientinfo.c common/keyfmt.c
 FUZZ_SRC_fuzz_keyfile	 = common/keyfmt.c common/keyfile.c
-FUZZ_SRC_fuzz_ring	 = common/ring.c
+FUZZ_SRC_fuzz_ring	 = common/ring.c common/pool.c
 FUZZ_SRC_fuzz_table	 = common/table.c
 FUZZ_SRC_fuzz_stun	 = common/stun.c
 FUZZ_SRC_fuzz_client_derp = client/derpmsg.c common/frame.c
@@ -64,7 +64,7 @@ FUZZ_SRC_fuzz_keyd_acme	 = master/keyproc_acme.c master/keyring.c acme/x509.c \
 			   acme/parse.c common/b64url.c tests/fuzz/fuzz_log.c
 # Daemon code logs through tests/fuzz/fuzz_log.c: quiet, and fatal() returns
 # to the harness.
-FUZZ_SHM_SRC		 = common/shm.c common/table.c common/ring.c \
+FUZZ_SHM_SRC		 = common/shm.c common/table.c common/ring.c common/pool.c \
 			   tests/fuzz/fuzz_log.c
 FUZZ_SRC_fuzz_rateconf	 = master/rateconf.c $(FUZZ_SHM_SRC)
 FUZZ_SRC_fuzz_flags	 = tests/fuzz/fuzz_log.c

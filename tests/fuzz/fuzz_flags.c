@@ -124,6 +124,7 @@ check_config(const struct config *c)
 	CHECK(c->ring_kib >= 256 && c->ring_kib <= (1 << 20) &&
 	    (c->ring_kib & (c->ring_kib - 1)) == 0);
 	CHECK(c->queue_kib >= 128 && c->queue_kib <= (1 << 20));
+	CHECK(c->queue_budget_mib >= 8 && c->queue_budget_mib <= (1 << 20));
 	CHECK(c->keepalive_ms >= 100 && c->handshake_timeout_ms >= 100);
 	CHECK(c->tcp_write_timeout_ms >= 0 && c->tcp_user_timeout_ms >= 0 &&
 	    c->tcp_keepalive_ms >= 0);

@@ -1,36 +1,37 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer harness for common/ring.c: each side of a ring must survive the
- * other being hostile. The ring (data and tail) is in the producer's region,
- * which the consumer maps read-only; the consumer's head word is in the
- * consumer's region, which the producer maps read-only. Either worker may be
- * compromised and write whatever it likes into its own region.
+ * libFuzzer harness for common/ring.c and common/pool.c: one producer, two
+ * consumers, each side surviving the others being hostile. The producer's
+ * region holds its descriptor ring to each consumer and the packet pool
+ * both share; each consumer's head word is in its own region. Consumer 0
+ * may be hostile (it writes whatever it likes into its head word), consumer
+ * 1 is honest; the producer may be hostile too (it scribbles on its pool,
+ * its descriptors and its tail words).
  *
  * The input is a script. Each step is one of:
- *   - a hostile producer: raw writes into the data area, over the header
- *     fields of the record at head/tail, or over the published tail word;
- *   - a hostile consumer: a new value for its published head word;
- *   - ring_push of a record whose size, kind, slot, gen and epoch come from
- *     the input, once or many times over (to fill the ring);
- *   - consuming like worker/inbox.c does: ring_front, copy payload_len bytes
- *     of the payload out, ring_pop; also with something happening between
- *     ring_front and the copy: the record scribbled on, the head word
- *     scribbled on, or a legitimate push;
- *   - restarting either side (ring_tx_start, ring_rx_start), as a new
- *     incarnation of a worker does, or both at a position of the script's
- *     choosing (near 2^64, say: positions are modular).
- * The ring is allocated at exactly ring_size(RING_MIN_SIZE) bytes and the
- * head word at exactly 8, so ASan sees any access past either.
+ *   - ring_push to either consumer, once or many times over, of a record
+ *     whose kind and size come from the input (up to the largest);
+ *   - consuming like worker/inbox.c does: ring_front, copy payload_len
+ *     bytes of the payload out, ring_pop; or with something happening
+ *     between ring_front and the copy (a push, a scribble, a lie);
+ *   - a hostile consumer 0: a new value for its head word, relative to what
+ *     it has read or absolute;
+ *   - a hostile producer: bytes written into the pool, a descriptor, or a
+ *     tail word;
+ *   - ring_tx_consumed (the producer looking at what was read);
+ *   - restarting the producer (a fresh pool) or a consumer, as new
+ *     incarnations of workers do, possibly at positions near 2^64.
+ * The pool, the rings and the head words are allocated at exactly their
+ * size, so ASan sees any access past them.
  *
- * Invariants, always: whatever ring_front returns lies within the data area
- * and is a well-formed non-PAD record; draining always ends; the producer's
- * private positions stay aligned and at most a ring apart, the head it
- * believes never goes backwards nor past its tail (modulo 2^64), and a push
- * never changes a byte the producer must still count as unconsumed. While
- * nobody has scribbled on the ring and the producer has not believed a head
- * beyond the real consumer's, a push succeeds exactly when it fits, records
- * come out exactly as they were pushed, in order, with no resets, and a
- * restarted producer leaves the consumer an empty ring (not a reset).
+ * Invariants, always: what ring_front returns lies within the pool; every
+ * chunk is free or held by exactly one ring, within its quota; the head the
+ * producer believes never passes its tail nor lags it by more than
+ * RING_DESCS records. While the producer is honest: consumer 1 gets exactly
+ * the records pushed to it, in order, intact, with no resets, whatever
+ * consumer 0 writes; a push to consumer 1 fails only for its own reasons
+ * (no descriptor free, or its quota spent), never for what consumer 0 pins;
+ * and the same holds for consumer 0 as long as it has not lied.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -41,9 +42,10 @@
 #include "ring.h"
 #include "fuzz.h"
 
-#define SIZE		RING_MIN_SIZE
-#define HDR		sizeof(struct ring_rec)
-#define FIFO_MAX	(SIZE / HDR + 1)	/* most records the ring holds */
+#define QUOTA		3
+#define CHUNKS		(2 * QUOTA)
+#define POOL_BYTES	((size_t)CHUNKS * POOL_CHUNK)
+#define FIFO_MAX	RING_DESCS
 
 struct script {
 	const uint8_t	*p;
@@ -52,573 +54,330 @@ struct script {
 
 struct pushed {
 	uint16_t	kind;
-	uint32_t	slot, gen, epoch, payload_len, seq;
-	int		has_key;
+	uint32_t	seq, len;
 };
 
-/* A push as the script asked for it. */
-struct push_args {
-	uint16_t	kind;
-	uint32_t	payload_len, slot, gen, epoch;
-	int		no_key;
+struct side {
+	struct ring	*r;		/* in the producer's region */
+	uint64_t	*head;		/* in the consumer's region */
+	struct ring_tx	 tx;
+	struct ring_rx	 rx;
+	struct pushed	 fifo[FIFO_MAX];
+	uint32_t	 fifo_head, fifo_len;
+	int		 lied;		/* consumer 0 wrote a head of its own */
 };
 
-static struct ring *r;			/* the producer's region */
-static uint64_t *head;			/* the consumer's region */
-static struct ring_tx tx;		/* the producer's private view */
-static struct ring_rx rx;		/* the consumer's private view */
-/* Payloads are windows into noise; only ones that fit are ever read. */
-static uint8_t stream[SIZE + SIZE / 2];
-static uint8_t sink[SIZE];		/* where the consumer copies to */
-static uint8_t shadow[SIZE];		/* unconsumed bytes before a push */
-static struct pushed fifo[FIFO_MAX];
-static size_t fifo_head, fifo_len;
+static uint8_t *base;			/* the pool, in the producer's region */
+static struct pool pool;
+static struct side side[2];
+static int producer_lied;
 static uint32_t seq;
-static int clean;	/* nobody scribbled; no hostile head believed */
+static uint8_t payload[RING_PAYLOAD_MAX];
+static uint8_t sink[RING_PAYLOAD_MAX];
 
 static uint8_t
 get8(struct script *s)
 {
-	uint8_t v;
+	uint8_t v = 0;
 
-	if (s == NULL || s->n == 0)
-		return 0;
-	v = *s->p++;
-	s->n--;
+	if (s->n > 0) {
+		v = *s->p++;
+		s->n--;
+	}
 	return v;
-}
-
-/* Little-endian; each byte read in its own statement (C leaves the order
- * of operands unspecified). */
-static uint16_t
-get16(struct script *s)
-{
-	uint16_t lo = get8(s);
-
-	return (uint16_t)(lo | get8(s) << 8);
 }
 
 static uint32_t
 get32(struct script *s)
 {
-	uint32_t lo = get16(s);
-
-	return lo | (uint32_t)get16(s) << 16;
+	return get8(s) | (uint32_t)get8(s) << 8 | (uint32_t)get8(s) << 16 |
+	    (uint32_t)get8(s) << 24;
 }
 
 static uint64_t
 get64(struct script *s)
 {
-	uint64_t lo = get32(s);
-
-	return lo | (uint64_t)get32(s) << 32;
+	return get32(s) | (uint64_t)get32(s) << 32;
 }
 
-/* Record sq's payload starts here: any mix-up of records shows. */
-static const uint8_t *
-payload_of(uint32_t sq)
+static uint8_t
+pbyte(uint32_t sq, uint32_t i)
 {
-	return stream + (sq * 7919u) % SIZE;
+	return (uint8_t)(sq * 131 + i * 7 + (i >> 8));
+}
+
+static int
+clean(const struct side *sd)
+{
+	return !producer_lied && !sd->lied;
+}
+
+static void
+fifo_clear(struct side *sd)
+{
+	sd->fifo_head = sd->fifo_len = 0;
+}
+
+/* Every chunk free or in exactly one ring's list, within its quota. */
+static void
+check_pool(void)
+{
+	uint8_t seen[CHUNKS] = { 0 };
+	uint32_t c, n, held = 0, nfree = 0;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct ring_tx *tx = &side[i].tx;
+
+		CHECK(tx->held <= QUOTA);
+		CHECK(tx->tail - tx->head_seen <= RING_DESCS);
+		for (n = 0, c = tx->first; c != POOL_NONE; c = pool.next[c], n++) {
+			CHECK(c < CHUNKS && !seen[c] && n < CHUNKS);
+			seen[c] = 1;
+		}
+		CHECK(n == tx->held);
+		held += n;
+	}
+	for (c = pool.free; c != POOL_NONE; c = pool.next[c], nfree++) {
+		CHECK(c < CHUNKS && !seen[c]);
+		seen[c] = 1;
+	}
+	CHECK(nfree == pool.nfree && held + nfree == CHUNKS);
 }
 
 static uint32_t
-xorshift(uint64_t *x)
+record_len(uint32_t len)
 {
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return (uint32_t)*x;
+	return (sizeof(struct ring_rec) + len + 7) & ~7u;
 }
 
 static void
-make_key(uint8_t key[KEY_LEN], uint32_t sq)
+push(int i, uint16_t kind, uint32_t len)
 {
-	memset(key, (int)(sq & 0xff), KEY_LEN);
-	memcpy(key, &sq, sizeof(sq));
-}
-
-static uint64_t
-load64(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
-static void
-store64(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELAXED);
-}
-
-static void
-fifo_clear(void)
-{
-	fifo_head = fifo_len = 0;
-}
-
-/* A new value for a head or tail word, near the other one or anywhere. */
-static uint64_t
-new_offset(struct script *s, uint64_t cur, uint64_t other)
-{
-	switch (get8(s) % 6) {
-	case 0:
-		return get64(s);
-	case 1:
-		return other + (uint64_t)(int64_t)(int32_t)get32(s);
-	case 2:
-		return cur + get16(s);
-	case 3:
-		return cur + 8 * (uint64_t)get8(s);
-	case 4:
-		return cur - 8 * (uint64_t)get8(s);
-	default:	/* near the end of the buffer */
-		return (cur & ~(uint64_t)(SIZE - 1)) + SIZE - get8(s) % 64;
-	}
-}
-
-/* Copies script bytes over the data area at off (clamped to the area). */
-static void
-scribble(struct script *s, uint32_t off, size_t n)
-{
-	off &= SIZE - 1;
-	if (n > s->n)
-		n = s->n;
-	if (n > SIZE - off)
-		n = SIZE - off;
-	memcpy(r->data + off, s->p, n);
-	s->p += n;
-	s->n -= n;
-	if (n > 0)
-		clean = 0;
-}
-
-/* Overwrites one header field of the record at head or at tail. */
-static void
-scribble_field(struct script *s)
-{
-	static const uint8_t fields[] = {
-		offsetof(struct ring_rec, len),
-		offsetof(struct ring_rec, kind),
-		offsetof(struct ring_rec, payload_len),
-		offsetof(struct ring_rec, slot),
-	};
-	uint8_t which = get8(s);
-	uint64_t base = which & 1 ? load64(&r->tail) : rx.head;
-	uint32_t off = (uint32_t)base + fields[(which >> 1) % sizeof(fields)];
-	uint32_t v;
-
-	switch ((which >> 3) % 4) {
-	case 0:
-		v = get32(s);
-		break;
-	case 1:
-		v = SIZE - ((uint32_t)base & (SIZE - 1));	/* to_end */
-		break;
-	case 2:
-		v = (uint32_t)(load64(&r->tail) - rx.head);	/* avail */
-		break;
-	default:
-		v = 8 * (uint32_t)get8(s);
-		break;
-	}
-	off &= SIZE - 1;
-	if (off + sizeof(v) <= SIZE) {
-		memcpy(r->data + off, &v, sizeof(v));
-		clean = 0;
-	}
-}
-
-/* The hostile consumer publishes a head of its choosing. */
-static void
-scribble_head(struct script *s)
-{
-	uint64_t other = get8(s) & 1 ? tx.tail : rx.head;
-
-	store64(head, new_offset(s, load64(head), other));
-}
-
-/* Logical bytes [from, to) of the data area, wrapping, to or from buf. */
-static void
-copy_region(uint8_t *buf, uint64_t from, uint64_t to)
-{
-	uint32_t pos = (uint32_t)(from & (SIZE - 1));
-	uint64_t n = to - from, first = n < SIZE - pos ? n : SIZE - pos;
-
-	memcpy(buf, r->data + pos, first);
-	memcpy(buf + first, r->data, n - first);
-}
-
-/* Whether logical bytes [from, to) still hold what shadow saved (it starts
- * at saved_from). */
-static int
-region_unchanged(uint64_t saved_from, uint64_t from, uint64_t to)
-{
-	const uint8_t *was = shadow + (from - saved_from);
-	uint32_t pos = (uint32_t)(from & (SIZE - 1));
-	uint64_t n = to - from, first = n < SIZE - pos ? n : SIZE - pos;
-
-	return memcmp(r->data + pos, was, first) == 0 &&
-	    memcmp(r->data, was + first, n - first) == 0;
-}
-
-static void
-parse_push(struct script *s, struct push_args *a)
-{
-	uint8_t kb = get8(s), lb = get8(s);
-
-	a->kind = kb & 0x80 ? (uint16_t)(kb | get8(s) << 8) : kb % RING_KIND_MAX;
-	switch (lb % 5) {
-	case 0:
-		a->payload_len = get8(s);
-		break;
-	case 1:
-		a->payload_len = get16(s);
-		break;
-	case 2:
-		a->payload_len = 65536 + get8(s) % 128;	/* forwarded packets */
-		break;
-	case 3:
-		a->payload_len = get32(s) % (SIZE + 1);
-		break;
-	default:	/* anything: must be refused unread beyond SIZE / 2 */
-		a->payload_len = get32(s);
-		break;
-	}
-	a->no_key = lb & 0x80;
-	a->slot = get32(s);
-	a->gen = get32(s);
-	a->epoch = get32(s);
-}
-
-/* What a clean producer must do: refuse exactly what does not fit. */
-static void
-check_clean_push(const struct push_args *a, int rc, int wake,
-    uint64_t tail, uint64_t believable, uint64_t hw)
-{
-	uint32_t len, need, pos, to_end;
-
-	len = (uint32_t)((HDR + a->payload_len + 7) & ~(size_t)7);
-	pos = (uint32_t)(tail & (SIZE - 1));
-	to_end = SIZE - pos;
-	need = len <= to_end ? len : to_end + len;
-	CHECK(tx.head_seen == believable);
-	if (a->payload_len > SIZE / 2 || len > SIZE / 2 ||
-	    SIZE - (tail - believable) < need) {
-		CHECK(rc == -1);
-		return;
-	}
-	CHECK(rc == 0);
-	CHECK(tx.tail == tail + need);
-	if (hw == rx.head)	/* an honest head: wake iff it had drained */
-		CHECK(wake == (rx.head == tail));
-	if (a->kind == RING_PAD || a->kind >= RING_KIND_MAX) {
-		clean = 0;	/* a record the consumer must refuse */
-		return;
-	}
-	CHECK(fifo_len < FIFO_MAX);
-	fifo[(fifo_head + fifo_len++) % FIFO_MAX] = (struct pushed){
-		a->kind, a->slot, a->gen, a->epoch, a->payload_len, seq,
-		!a->no_key };
-}
-
-static void
-push_one(const struct push_args *a)
-{
+	struct side *sd = &side[i];
+	struct ring_tx *tx = &sd->tx;
 	uint8_t key[KEY_LEN];
-	uint64_t tail = tx.tail, seen = tx.head_seen, hw = load64(head);
-	uint64_t believable;
-	uint64_t drops = load64(&r->drops);
-	int wake = -1, rc;
+	uint32_t k;
+	int wake, rc, fits;
 
-	/* The rule: a head is believed if it moves forward, up to the tail. */
-	believable = hw - seen <= tail - seen && (hw & 7) == 0 ? hw : seen;
+	ring_tx_consumed(tx);
+	/* Whether it fits by this ring's own limits alone. */
+	fits = tx->tail - tx->head_seen < RING_DESCS &&
+	    ((tx->last != POOL_NONE && POOL_CHUNK - tx->fill >= record_len(len)) ||
+	    tx->held < QUOTA);
+	for (k = 0; k < len; k++)
+		payload[k] = pbyte(seq, k);
+	memset(key, (int)seq, sizeof(key));
+	rc = ring_push(tx, kind, seq, ~seq, seq ^ 7, key, payload, len, &wake);
+	/*
+	 * The other ring holds at most its quota, lie as its consumer may, so
+	 * chunks are never short; and scribbles in shared memory do not reach
+	 * the producer's own bookkeeping.
+	 */
+	CHECK(rc == (fits ? 0 : -1));
+	if (rc == 0 && sd->fifo_len < FIFO_MAX) {
+		sd->fifo[(sd->fifo_head + sd->fifo_len) % FIFO_MAX] =
+		    (struct pushed){ kind, seq, len };
+		sd->fifo_len++;
+	}
 	seq++;
-	make_key(key, seq);
-	copy_region(shadow, seen, tail);
-
-	rc = ring_push(&tx, a->kind, a->slot, a->gen, a->epoch,
-	    a->no_key ? NULL : key, payload_of(seq), a->payload_len, &wake);
-	CHECK(rc == 0 || rc == -1);
-	CHECK(wake == 0 || wake == 1);
-	CHECK(rc == 0 || wake == 0);
-	CHECK(tx.tail % 8 == 0 && tx.head_seen % 8 == 0);
-	CHECK(tx.head_seen - seen <= tail - seen);
-	CHECK(tx.tail - tx.head_seen <= SIZE);
-	CHECK(load64(&r->tail) == tx.tail || rc == -1);
-	CHECK(rc == 0 ? tx.tail != tail : tx.tail == tail);
-	CHECK(load64(&r->drops) == drops + (rc == -1));
-	/* Nothing it must count as unconsumed was overwritten. */
-	CHECK(region_unchanged(seen, tx.head_seen, tail));
-	/* Believing more than the real consumer read: its data may be gone. */
-	if (tail - tx.head_seen < tail - rx.head)
-		clean = 0;
-	if (clean)
-		check_clean_push(a, rc, wake, tail, believable, hw);
+	check_pool();
 }
 
-static void
-do_push(struct script *s, int times)
-{
-	struct push_args a;
-
-	parse_push(s, &a);
-	while (times-- > 0)
-		push_one(&a);
-}
-
-/* What worker/inbox.c does with a record: reads payload_len bytes. */
-static void
-use_record(const struct ring_rec *hdr, const uint8_t *payload)
-{
-	uint8_t key[KEY_LEN];
-	uintptr_t off;
-
-	CHECK(hdr->kind != RING_PAD && hdr->kind < RING_KIND_MAX);
-	CHECK(hdr->len >= HDR && hdr->len % 8 == 0 && hdr->len <= SIZE);
-	CHECK(hdr->payload_len <= hdr->len - HDR);
-	/* Compare addresses as integers: no pointer is formed out of range. */
-	CHECK((uintptr_t)payload >= (uintptr_t)r->data + HDR);
-	off = (uintptr_t)payload - (uintptr_t)r->data;
-	CHECK(off <= SIZE);
-	CHECK(hdr->payload_len <= SIZE - off);
-	CHECK(off - HDR + hdr->len <= SIZE);
-	memcpy(sink, payload, hdr->payload_len);
-	if (hdr->kind == RING_PEER_PRESENT && hdr->payload_len == 19)
-		(void)(payload[16] << 8 | payload[17] | payload[18]);
-
-	if (!clean)
-		return;
-	CHECK(fifo_len > 0);
-	{
-		const struct pushed *w = &fifo[fifo_head];
-
-		CHECK(hdr->kind == w->kind);
-		CHECK(hdr->slot == w->slot && hdr->gen == w->gen);
-		CHECK(hdr->epoch == w->epoch);
-		CHECK(hdr->payload_len == w->payload_len);
-		CHECK(hdr->len == ((HDR + w->payload_len + 7) & ~(size_t)7));
-		if (w->has_key) {
-			make_key(key, w->seq);
-			CHECK(memcmp(hdr->key, key, KEY_LEN) == 0);
-		} else {
-			memset(key, 0, sizeof(key));
-			CHECK(memcmp(hdr->key, key, KEY_LEN) == 0);
-		}
-		CHECK(memcmp(sink, payload_of(w->seq), w->payload_len) == 0);
-	}
-	fifo_head = (fifo_head + 1) % FIFO_MAX;
-	fifo_len--;
-}
-
-/* Between ring_front and the copy: either side misbehaves, or the producer
- * just carries on. */
-static void
-meanwhile(struct script *s, const uint8_t *payload)
-{
-	uint8_t which = get8(s);
-
-	switch (which % 4) {
-	case 0:
-		scribble(s, (uint32_t)(payload - HDR - r->data) + (which >> 2),
-		    1 + get8(s) % 16);
-		break;
-	case 1:
-		scribble_field(s);
-		break;
-	case 2:
-		scribble_head(s);
-		break;
-	default:
-		do_push(s, 1 + (which >> 2) % 8);
-		break;
-	}
-}
-
-/* One ring_front/ring_pop; racing: something happens in between. */
+/* One record read as worker/inbox.c does; between: what `between` does. */
 static int
-consume_one(struct script *s, int racing)
+consume_one(struct script *s, int i, int between)
 {
+	struct side *sd = &side[i];
 	struct ring_rec hdr;
-	const uint8_t *payload = NULL;
-	int rc;
+	const uint8_t *p;
+	struct pushed want;
+	int rc = ring_front(&sd->rx, &hdr, &p);
 
-	rc = ring_front(&rx, &hdr, &payload);
-	CHECK(rc == -1 || rc == 0 || rc == 1);
-	if (rc == -1) {
-		CHECK(!clean);
-		CHECK(load64(head) == rx.head);
-		CHECK(rx.head == (load64(&r->tail) & ~(uint64_t)7));
-		fifo_clear();
+	if (rc < 0) {
+		CHECK(!clean(sd));
+		fifo_clear(sd);
 		return 0;
 	}
 	if (rc == 0) {
-		if (clean)
-			CHECK(fifo_len == 0);
+		if (clean(sd))
+			CHECK(sd->fifo_len == 0);
 		return 0;
 	}
-	if (racing)
-		meanwhile(s, payload);
-	use_record(&hdr, payload);
-	ring_pop(&rx, &hdr);
-	CHECK(load64(head) == rx.head);
+	CHECK(p >= base + sizeof(hdr) && p + hdr.payload_len <= base + POOL_BYTES);
+	CHECK(hdr.kind != RING_NONE && hdr.kind < RING_KIND_MAX);
+	if (between == 1)
+		push(get8(s) & 1, RING_PACKET, get8(s));
+	else if (between == 2) {
+		memset(base + get32(s) % (POOL_BYTES - 8), get8(s), 8);
+		producer_lied = 1;
+	}
+	memcpy(sink, p, hdr.payload_len);
+	if (clean(sd) && sd->fifo_len > 0) {
+		want = sd->fifo[sd->fifo_head];
+		CHECK(hdr.kind == want.kind && hdr.slot == want.seq &&
+		    hdr.gen == ~want.seq && hdr.epoch == (want.seq ^ 7) &&
+		    hdr.key[0] == (uint8_t)want.seq && hdr.payload_len == want.len);
+		for (uint32_t k = 0; k < want.len; k++)
+			CHECK(sink[k] == pbyte(want.seq, k));
+	} else if (clean(sd))
+		CHECK(0);	/* a record nobody pushed */
+	if (sd->fifo_len > 0) {
+		sd->fifo_head = (sd->fifo_head + 1) % FIFO_MAX;
+		sd->fifo_len--;
+	}
+	ring_pop(&sd->rx);
 	return 1;
 }
 
-/* Draining must end: every record moves head forward, towards tail. */
 static void
-drain(void)
+rx_start(int i)
 {
-	size_t n;
-
-	for (n = 0; n < SIZE / 8 + 2; n++)
-		if (!consume_one(NULL, 0))
-			return;
-	CHECK(!"ring_front never ran dry");
+	ring_rx_start(&side[i].rx, side[i].r, base, POOL_BYTES, side[i].head);
+	fifo_clear(&side[i]);
 }
 
-/* A new incarnation of the producer: resumes at the published head. */
+/* A new incarnation of the producer: a fresh pool; the consumers notice. */
 static void
 restart_producer(void)
 {
-	struct ring_rec hdr;
-	const uint8_t *payload;
-	uint64_t hw = load64(head);
+	int i;
 
-	ring_tx_start(&tx, r, head, SIZE);
-	CHECK(tx.tail == (hw & ~(uint64_t)7) && tx.head_seen == tx.tail);
-	CHECK(load64(&r->tail) == tx.tail && load64(&r->drops) == 0);
-	if (!clean)
-		return;
-	if (hw != rx.head) {		/* it resumed where a liar said */
-		clean = 0;
-		return;
+	pool_free(&pool);
+	if (pool_init(&pool, base, CHUNKS, QUOTA) != 0)
+		abort();
+	for (i = 0; i < 2; i++) {
+		ring_tx_start(&side[i].tx, side[i].r, side[i].head, &pool);
+		rx_start(i);	/* an honest head again */
+		side[i].lied = 0;
 	}
-	fifo_clear();
-	CHECK(ring_front(&rx, &hdr, &payload) == 0);	/* empty, no reset */
+	producer_lied = 0;
 }
 
-/* A new incarnation of the consumer: resumes at the tail, reads nothing old. */
 static void
-restart_consumer(void)
+hostile_producer(struct script *s)
 {
-	struct ring_rec hdr;
-	const uint8_t *payload;
+	uint8_t what = get8(s);
+	struct side *sd = &side[what & 1];
+	uint32_t off, n;
 
-	ring_rx_start(&rx, r, head, SIZE);
-	CHECK(rx.head == (load64(&r->tail) & ~(uint64_t)7));
-	CHECK(load64(head) == rx.head);
-	fifo_clear();
-	if (clean)
-		CHECK(ring_front(&rx, &hdr, &payload) == 0);
-}
-
-/*
- * Both sides restarted at one position, as after a long life: a consistent
- * state whatever happened before, so checking starts afresh.
- */
-static void
-rebase(struct script *s)
-{
-	uint64_t pos;
-
-	switch (get8(s) % 3) {
+	producer_lied = 1;
+	switch ((what >> 1) % 3) {
 	case 0:
-		pos = get64(s);
+		off = get32(s) % POOL_BYTES;
+		n = get8(s) % 16 + 1;
+		if (n > POOL_BYTES - off)
+			n = POOL_BYTES - off;
+		for (uint32_t k = 0; k < n; k++)
+			base[off + k] = get8(s);
 		break;
-	case 1:		/* just before positions wrap */
-		pos = (uint64_t)0 - 8 * (uint64_t)get16(s);
+	case 1:
+		sd->r->desc[get8(s) % RING_DESCS].off = get32(s);
+		sd->r->desc[get8(s) % RING_DESCS].len = get32(s);
 		break;
 	default:
-		pos = tx.tail + get32(s);
+		__atomic_store_n(&sd->r->tail, sd->r->tail + (int32_t)get32(s),
+		    __ATOMIC_RELEASE);
 		break;
 	}
-	store64(head, pos);
-	ring_tx_start(&tx, r, head, SIZE);
-	ring_rx_start(&rx, r, head, SIZE);
-	CHECK(tx.tail == (pos & ~(uint64_t)7) && rx.head == tx.tail);
-	fifo_clear();
-	clean = 1;
 }
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
+/* Consumer 0 lies about what it has read. */
+static void
+hostile_consumer(struct script *s)
 {
-	uint64_t x = 0x9e3779b97f4a7c15ull;
-	size_t i;
+	uint64_t v = get8(s) & 1 ? get64(s) :
+	    side[0].rx.head + (int64_t)(int32_t)get32(s);
 
-	(void)argc;
-	(void)argv;
-	/* Exactly their sizes: ASan's redzones start right after. */
-	r = malloc(ring_size(SIZE));
-	head = malloc(sizeof(*head));
-	if (r == NULL || head == NULL)
+	__atomic_store_n(side[0].head, v, __ATOMIC_RELEASE);
+	side[0].lied = 1;
+}
+
+static void
+setup(void)
+{
+	int i;
+
+	base = malloc(POOL_BYTES);
+	for (i = 0; i < 2; i++) {
+		side[i].r = malloc(sizeof(struct ring));
+		side[i].head = malloc(sizeof(uint64_t));
+		if (side[i].r == NULL || side[i].head == NULL)
+			abort();
+	}
+	if (base == NULL)
 		abort();
-	for (i = 0; i < sizeof(stream); i++)
-		stream[i] = (uint8_t)(xorshift(&x) >> 24);
-	return 0;
+}
+
+static void
+reset(uint64_t start)
+{
+	int i;
+
+	memset(base, 0xa5, POOL_BYTES);	/* no reliance on zeroes */
+	for (i = 0; i < 2; i++) {
+		memset(side[i].r, 0xa5, sizeof(struct ring));
+		*side[i].head = start;
+	}
+	restart_producer();
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct script s = { data, size };
-	uint32_t n;
+	uint8_t op, arg;
+	int n;
 
-	memset(r, 0x5c, ring_size(SIZE));	/* no reliance on zeroes */
-	*head = 0;
-	ring_tx_start(&tx, r, head, SIZE);
-	ring_rx_start(&rx, r, head, SIZE);
-	memset(r->data, 0, SIZE);
-	fifo_clear();
+	if (base == NULL)
+		setup();
 	seq = 0;
-	clean = 1;
-
+	reset(0);
 	while (s.n > 0) {
-		switch (get8(&s) % 14) {
-		case 0:
-			n = get32(&s);
-			scribble(&s, n, 1 + get8(&s));
+		op = get8(&s);
+		arg = get8(&s);
+		switch (op % 10) {
+		case 0:		/* a push; arg: ring, size class */
+			push(arg & 1, 1 + get8(&s) % (RING_KIND_MAX - 1),
+			    arg & 2 ? RING_PAYLOAD_MAX - get8(&s) * 64 : get8(&s) * 9);
 			break;
-		case 1:
-			scribble_field(&s);
+		case 1:		/* many of the largest, to fill */
+			for (n = 0; n <= (arg >> 1) % 32; n++)
+				push(arg & 1, RING_PACKET, 65536 + KEY_LEN);
 			break;
-		case 2:
-			store64(&r->tail, new_offset(&s, load64(&r->tail),
-			    rx.head));
-			clean = 0;
+		case 2:		/* read up to arg >> 1 records */
+			for (n = 0; n < (arg >> 1) && consume_one(&s, arg & 1, 0); n++)
+				;
 			break;
-		case 3:
-			scribble_head(&s);
+		case 3:		/* read one with something in between */
+			consume_one(&s, arg & 1, 1 + (arg >> 1) % 2);
 			break;
 		case 4:
-			do_push(&s, 1);
+			hostile_consumer(&s);
 			break;
 		case 5:
-			n = get8(&s);
-			do_push(&s, (int)n % 64 + 1);
+			hostile_producer(&s);
 			break;
 		case 6:
-			for (n = get8(&s) % 32 + 1; n > 0; n--)
-				if (!consume_one(&s, 0))
-					break;
+			ring_tx_consumed(&side[arg & 1].tx);
+			check_pool();
 			break;
 		case 7:
-		case 8:
-			consume_one(&s, 1);
-			break;
-		case 9:
 			restart_producer();
 			break;
-		case 10:
-			restart_consumer();
+		case 8:		/* a new consumer; a new 0 has not lied */
+			rx_start(arg & 1);
+			side[arg & 1].lied = 0;
 			break;
-		case 12:
-			rebase(&s);
-			break;
-		default:
-			drain();
+		case 9:		/* everything anew, near 2^64 */
+			reset(UINT64_MAX - arg);
 			break;
 		}
+		check_pool();
 	}
-	drain();
+	/* Honest consumers drain what is left. */
+	for (n = 0; n < RING_DESCS + 1 && consume_one(&s, 1, 0); n++)
+		;
+	CHECK(!clean(&side[1]) || side[1].fifo_len == 0);
 	return 0;
 }

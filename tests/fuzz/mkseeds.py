@@ -118,66 +118,70 @@ def keyfile_seeds():
     put("fuzz_keyfile", "zero_key", '{"PrivateKey": "privkey:%s"}' % ("0" * 64))
 
 
-# fuzz_ring scripts: see the op switch in fuzz_ring.c.
-def push_args(kind, lenmode, lenbytes, slot=1, gen=1, epoch=7):
-    return bytes([kind, lenmode]) + lenbytes + struct.pack("<III", slot, gen, epoch)
+# fuzz_ring scripts: see the op switch in fuzz_ring.c (op, arg, then what
+# the op reads). Ring 0's consumer may lie; ring 1's is honest.
+def r_push(ring, size, kind=1):
+    return bytes([0, ring, kind, size])          # size * 9 payload bytes
 
 
-def push(*args, **kw):
-    return bytes([4]) + push_args(*args, **kw)
+def r_big(ring, less=0, kind=1):
+    return bytes([0, ring | 2, kind, less])      # RING_PAYLOAD_MAX - less * 64
 
 
-def push_many(times, *args, **kw):
-    return bytes([5, times - 1]) + push_args(*args, **kw)
+def r_fill(ring, n):
+    return bytes([1, ((n - 1) << 1) | ring])     # n records of 64 KiB
 
 
-def head(other_is_tail, mode, arg):
-    """The hostile consumer publishes a head (fuzz_ring.c new_offset)."""
-    return bytes([3, other_is_tail, mode]) + arg
+def r_read(ring, n=127):
+    return bytes([2, (n << 1) | ring])
+
+
+def r_lie(arg):
+    """Consumer 0 publishes a head: rx head + int32, or (8 bytes) absolute."""
+    if len(arg) == 8:
+        return bytes([4, 0, 1]) + arg
+    return bytes([4, 0, 0]) + arg
 
 
 def ring_seeds():
-    small = push(1, 0, bytes([100]))
-    peer = push(5, 0, bytes([19]), 2, 7)
-    big = push(1, 2, bytes([64]))                 # 65536 + 64 bytes
-    fill = push_many(10, 1, 2, bytes([64]))       # 3 fit, 7 refused
-    consume = bytes([6, 31])
-    drain = bytes([11])
-    put("fuzz_ring", "push_pop", small + peer + push(2, 0, b"\0") + consume)
-    put("fuzz_ring", "wrap_pad", (big + big + consume + big + big + consume) * 2 +
-        drain)
-    put("fuzz_ring", "corrupt_len", small + small + bytes([1, 0x08, 0xff, 0xff, 0, 0]) +
-        consume)
-    put("fuzz_ring", "tail_jump", small + bytes([2, 1]) + struct.pack("<i", 4096) +
-        consume + small + consume)
-    # Hostile producer while the consumer holds a record.
-    put("fuzz_ring", "race", small + big + bytes([7, 0x10, 8]) + b"\xff" * 9 +
-        bytes([7, 1, 0x08, 0, 0, 0, 0]) + consume)
-    # Hostile consumer: heads past the tail, backwards, unaligned, absurd,
-    # while the ring is full; then the honest consumer catches up.
-    put("fuzz_ring", "head_beyond_tail", fill + head(1, 1, struct.pack("<i", 4096)) +
-        fill + drain + fill + drain)
-    # (the producer must have seen the honest head before the lie)
-    put("fuzz_ring", "head_backwards", fill + bytes([6, 0]) + small +
-        head(0, 4, bytes([16])) + fill + drain)
-    put("fuzz_ring", "head_unaligned", fill + bytes([6, 0]) +
-        head(0, 2, struct.pack("<H", 4)) + fill + drain +
-        head(0, 5, bytes([4])) + bytes([9]) + big + drain)
-    put("fuzz_ring", "head_absurd", fill + head(0, 0, struct.pack("<Q", 2**64 - 8)) +
-        fill + bytes([9]) + fill + drain)
-    # The producer pushes, or the consumer lies, between ring_front and ring_pop.
-    put("fuzz_ring", "push_while_reading", small + small +
-        bytes([7, 3 | 4 << 2]) + push_args(1, 1, struct.pack("<H", 30000)) + drain)
-    put("fuzz_ring", "head_while_reading", small + small +
-        bytes([7, 2, 1, 1]) + struct.pack("<i", 64) + drain + small + drain)
-    # A new incarnation of either side.
-    put("fuzz_ring", "restart_producer", small + big + small + bytes([6, 1, 9]) +
-        small + peer + drain)
-    put("fuzz_ring", "restart_consumer", small + big + small + bytes([10]) +
-        fill + drain)
-    # Both restarted just before positions pass 2^64: they wrap and go on.
-    put("fuzz_ring", "wrap_2_64", bytes([12, 1]) + struct.pack("<H", 512) +
-        (small + big + consume) * 3 + fill + drain + fill + drain)
+    both = r_push(0, 11) + r_push(1, 160) + r_big(1) + r_push(0, 0, 5)
+    put("fuzz_ring", "push_pop", both + r_read(0) + r_read(1))
+    put("fuzz_ring", "fill_drain", (r_fill(0, 5) + r_fill(1, 5) + r_read(0) +
+                                    r_read(1)) * 3)
+    put("fuzz_ring", "small_many", (r_push(1, 3) * 40 + r_read(1, 30)) * 4 +
+        r_read(1))
+    # Consumer 0 stops reading: consumer 1 still gets its whole quota, again
+    # and again; then 0 reads and catches up.
+    put("fuzz_ring", "stuck_consumer", r_fill(0, 8) + (r_fill(1, 8) + r_read(1)) * 4 +
+        r_read(0))
+    # Consumer 0 lies: ahead of what it read, past the tail, backwards, absurd.
+    put("fuzz_ring", "lie_ahead", r_fill(0, 3) + r_lie(struct.pack("<i", 2)) +
+        bytes([6, 0]) + r_fill(1, 4) + r_fill(0, 3) + r_read(0) + r_read(1))
+    put("fuzz_ring", "lie_past_tail", r_fill(0, 3) + r_lie(struct.pack("<i", 4096)) +
+        r_fill(0, 3) + r_fill(1, 3) + r_read(1) + r_read(0))
+    put("fuzz_ring", "lie_backwards", r_fill(0, 2) + r_read(0, 2) + bytes([6, 0]) +
+        r_lie(struct.pack("<i", -1)) + r_fill(0, 3) + r_read(0))
+    put("fuzz_ring", "lie_absurd", r_fill(0, 3) + r_lie(struct.pack("<Q", 2**64 - 8)) +
+        r_fill(1, 3) + r_read(1) + bytes([8, 0]) + r_fill(0, 3) + r_read(0))
+    # A hostile producer: pool bytes, a descriptor, a tail word.
+    put("fuzz_ring", "scribble_pool", both + bytes([5, 0, 0]) + struct.pack("<I", 8) +
+        bytes([16]) + b"\xff" * 16 + r_read(0) + r_read(1))
+    put("fuzz_ring", "scribble_desc", both + bytes([5, 0, 2, 0]) +
+        struct.pack("<I", 0xfffffff0) + bytes([0]) + struct.pack("<I", 64) +
+        r_read(1) + r_push(1, 2) + r_read(1))
+    put("fuzz_ring", "scribble_tail", both + bytes([5, 0, 4]) + struct.pack("<i", 600) +
+        r_read(0) + r_push(0, 2) + r_read(0))
+    # Something between ring_front and the copy: a push, a scribble.
+    put("fuzz_ring", "push_while_reading", both + bytes([3, 0, 1, 200]) + r_read(0) +
+        r_read(1))
+    put("fuzz_ring", "scribble_while_reading", both + bytes([3, 3]) +
+        struct.pack("<I", 0) + bytes([0x41]) + r_read(1))
+    # New incarnations, and positions passing 2^64.
+    put("fuzz_ring", "restart_producer", both + bytes([7, 0]) + both + r_read(0) +
+        r_read(1))
+    put("fuzz_ring", "restart_consumer", both + bytes([8, 1]) + r_fill(1, 3) + r_read(1))
+    put("fuzz_ring", "wrap_2_64", bytes([9, 2]) + (both + r_read(0) + r_read(1)) * 3 +
+        r_fill(0, 4) + r_read(0))
 
 
 # fuzz_table scripts: see the op switch in fuzz_table.c.

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests for common/ring.c: the SPSC record ring. Each test holds the
- * two private views two processes would have (struct ring_tx, struct
- * ring_rx) over one struct ring (the producer's region) and one head word
- * (the consumer's region). A hostile producer is simulated by writing the
- * struct ring and its data directly; a hostile consumer by writing the head
- * word.
+ * Unit tests for common/ring.c and common/pool.c: records from one worker
+ * to two others, through the producer's packet pool and a descriptor ring
+ * per consumer. Each test holds the private views the three processes
+ * would have (struct ring_tx, struct ring_rx) over the producer's region
+ * (two struct rings and the pool) and each consumer's head word (their
+ * regions). A hostile producer is simulated by writing the rings and the
+ * pool directly; a hostile consumer by writing its head word.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,43 +14,51 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "ring.h"
 
-#define SIZE	RING_MIN_SIZE
+#define QUOTA	4
+#define CHUNKS	(2 * QUOTA)
 #define HDR	sizeof(struct ring_rec)
+#define BIG	65536		/* a packet of the largest size */
 
 struct fix {
-	struct ring	*r;		/* the producer's region */
-	uint64_t	*head;		/* the consumer's region */
-	struct ring_tx	 tx;
-	struct ring_rx	 rx;
+	struct ring	*r[2];		/* the producer's region: rings, pool */
+	uint8_t		*base;
+	uint64_t	*head[2];	/* each consumer's region */
+	struct pool	 pool;		/* the producer's bookkeeping */
+	struct ring_tx	 tx[2];
+	struct ring_rx	 rx[2];
+	uint32_t	 seq[2];	/* next to push, to each */
+	uint32_t	 got[2];	/* next expected, by each */
 };
 
-static uint8_t payload_buf[SIZE];
+static uint8_t payload_buf[RING_PAYLOAD_MAX + 8];
 
 static int
 setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
+	int i;
 
-	if (f == NULL)
+	if (f == NULL || (f->base = malloc((size_t)CHUNKS * POOL_CHUNK)) == NULL)
 		return -1;
-	/* Exactly ring_size(): ASan sees a byte written past the data area. */
-	f->r = malloc(ring_size(SIZE));
-	f->head = malloc(sizeof(*f->head));
-	if (f->r == NULL || f->head == NULL)
+	/* Exact sizes: ASan sees a byte past any of them. */
+	memset(f->base, 0x5c, (size_t)CHUNKS * POOL_CHUNK);
+	if (pool_init(&f->pool, f->base, CHUNKS, QUOTA) != 0)
 		return -1;
-	memset(f->r, 0x5c, ring_size(SIZE));	/* no reliance on zeroes */
-	*f->head = 0;				/* a fresh memfd */
-	ring_tx_start(&f->tx, f->r, f->head, SIZE);
-	ring_rx_start(&f->rx, f->r, f->head, SIZE);
+	for (i = 0; i < 2; i++) {
+		if ((f->r[i] = malloc(sizeof(struct ring))) == NULL ||
+		    (f->head[i] = malloc(sizeof(uint64_t))) == NULL)
+			return -1;
+		memset(f->r[i], 0x5c, sizeof(struct ring));
+		*f->head[i] = 0;	/* a fresh memfd */
+		ring_tx_start(&f->tx[i], f->r[i], f->head[i], &f->pool);
+		ring_rx_start(&f->rx[i], f->r[i], f->base,
+		    (size_t)CHUNKS * POOL_CHUNK, f->head[i]);
+	}
 	*state = f;
 	return 0;
 }
@@ -58,18 +67,16 @@ static int
 teardown(void **state)
 {
 	struct fix *f = *state;
+	int i;
 
-	free(f->r);
-	free(f->head);
+	for (i = 0; i < 2; i++) {
+		free(f->r[i]);
+		free(f->head[i]);
+	}
+	pool_free(&f->pool);
+	free(f->base);
 	free(f);
 	return 0;
-}
-
-/* Bytes produced and not yet consumed, as the consumer sees it. */
-static uint64_t
-used(const struct fix *f)
-{
-	return f->r->tail - f->rx.head;
 }
 
 /* Payload bytes are a function of (seq, i), so any mix-up shows. */
@@ -79,544 +86,310 @@ pbyte(uint32_t seq, uint32_t i)
 	return (uint8_t)(seq * 131 + i * 7 + (i >> 8));
 }
 
-static void
-fill_payload(uint32_t seq, uint32_t len)
+/* Pushes record number f->seq[to] with len payload bytes; returns ring_push's. */
+static int
+push(struct fix *f, int to, uint32_t len, int *wake)
 {
-	uint32_t i;
+	uint8_t key[KEY_LEN];
+	uint32_t seq = f->seq[to], i;
+	int w, rc;
 
 	for (i = 0; i < len; i++)
 		payload_buf[i] = pbyte(seq, i);
+	memset(key, (int)seq, sizeof(key));
+	rc = ring_push(&f->tx[to], RING_PACKET, seq, seq + 1, 7, key,
+	    payload_buf, len, wake != NULL ? wake : &w);
+	if (rc == 0)
+		f->seq[to]++;
+	return rc;
 }
 
+/* Reads the next record at consumer `from` and checks it is the one due. */
 static void
-make_key(uint8_t key[KEY_LEN], uint32_t seq)
-{
-	memset(key, (int)(seq & 0xff), KEY_LEN);
-	memcpy(key, &seq, sizeof(seq));
-}
-
-static uint32_t
-epoch_of(uint32_t seq)
-{
-	return seq * 2246822519u + 3;
-}
-
-static int
-push_seq(struct fix *f, uint32_t seq, uint32_t len, int *wake)
-{
-	uint8_t key[KEY_LEN];
-
-	make_key(key, seq);
-	fill_payload(seq, len);
-	return ring_push(&f->tx, RING_PACKET, seq ^ 0xabcd, seq + 1,
-	    epoch_of(seq), key, payload_buf, len, wake);
-}
-
-/* Pops the front record, checking it is seq with len payload bytes. */
-static void
-pop_seq(struct fix *f, uint32_t seq, uint32_t len)
+pop_expect(struct fix *f, int from, uint32_t len)
 {
 	struct ring_rec hdr;
-	const uint8_t *p = NULL;
-	uint8_t key[KEY_LEN];
-	uint32_t i;
+	const uint8_t *p;
+	uint32_t seq = f->got[from], i;
 
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 1);
+	assert_int_equal(ring_front(&f->rx[from], &hdr, &p), 1);
 	assert_int_equal(hdr.kind, RING_PACKET);
-	assert_int_equal(hdr.slot, seq ^ 0xabcd);
+	assert_int_equal(hdr.slot, seq);
 	assert_int_equal(hdr.gen, seq + 1);
-	assert_int_equal(hdr.epoch, epoch_of(seq));
+	assert_int_equal(hdr.epoch, 7);
+	assert_int_equal(hdr.key[0], (uint8_t)seq);
 	assert_int_equal(hdr.payload_len, len);
-	assert_int_equal(hdr.len % 8, 0);
-	assert_true(hdr.len >= HDR + len);
-	make_key(key, seq);
-	assert_memory_equal(hdr.key, key, KEY_LEN);
-	assert_non_null(p);
-	assert_ptr_equal(p, f->r->data + (f->rx.head % SIZE) + HDR);
 	for (i = 0; i < len; i++)
 		if (p[i] != pbyte(seq, i))
-			fail_msg("record %u byte %u: %#x, want %#x", seq, i, p[i],
-			    pbyte(seq, i));
-	ring_pop(&f->rx, &hdr);
-	assert_int_equal(*f->head, f->rx.head);	/* published at once */
+			fail_msg("record %u byte %u changed", seq, i);
+	ring_pop(&f->rx[from]);
+	f->got[from]++;
 }
 
 static void
-assert_empty(struct fix *f)
+assert_empty(struct fix *f, int from)
 {
 	struct ring_rec hdr;
 	const uint8_t *p;
 
-	assert_int_equal(used(f), 0);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 0);
+	assert_int_equal(ring_front(&f->rx[from], &hdr, &p), 0);
 }
 
-/* ---- basics ---- */
-
+/* Every chunk is free or held by exactly one ring, within its quota. */
 static void
-test_empty_ring_has_no_front(void **state)
+check_pool(struct fix *f)
 {
-	struct fix *f = *state;
+	uint32_t held = 0, c, n;
+	int i;
 
-	assert_int_equal(f->r->tail, 0);
-	assert_int_equal(f->tx.tail, 0);
-	assert_int_equal(f->r->drops, 0);
-	assert_int_equal(*f->head, 0);
-	assert_empty(f);
+	for (i = 0; i < 2; i++) {
+		assert_true(f->tx[i].held <= QUOTA);
+		for (n = 0, c = f->tx[i].first; c != POOL_NONE; c = f->pool.next[c])
+			n++;
+		assert_int_equal(n, f->tx[i].held);
+		held += n;
+	}
+	assert_int_equal(held + f->pool.nfree, CHUNKS);
 }
 
 static void
 test_fifo_order_and_payload(void **state)
 {
 	struct fix *f = *state;
-	int wake;
-	uint32_t seq;
+	uint32_t sizes[] = { 0, 1, 7, 8, 9, 100, 1400, BIG, 3, BIG - 1 };
+	size_t i;
 
-	for (seq = 0; seq < 20; seq++)
-		assert_int_equal(push_seq(f, seq, seq * 13, &wake), 0);
-	assert_int_equal(f->r->tail, f->tx.tail);
-	for (seq = 0; seq < 20; seq++)
-		pop_seq(f, seq, seq * 13);
-	assert_empty(f);
-	assert_int_equal(f->r->drops, 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		assert_int_equal(push(f, 0, sizes[i], NULL), 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		pop_expect(f, 0, sizes[i]);
+	assert_empty(f, 0);
+	assert_empty(f, 1);
+	check_pool(f);
 }
 
 static void
-test_null_key_and_empty_payload(void **state)
+test_two_payload_parts_and_null_key(void **state)
 {
 	struct fix *f = *state;
 	struct ring_rec hdr;
 	const uint8_t *p;
-	uint8_t zero[KEY_LEN];
 	int wake;
 
-	memset(zero, 0, sizeof(zero));
-	assert_int_equal(ring_push(&f->tx, RING_PEER_GONE, 3, 4, 77, NULL, NULL,
-	    0, &wake), 0);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 1);
-	assert_int_equal(hdr.kind, RING_PEER_GONE);
-	assert_int_equal(hdr.slot, 3);
-	assert_int_equal(hdr.gen, 4);
-	assert_int_equal(hdr.epoch, 77);
-	assert_int_equal(hdr.payload_len, 0);
-	assert_int_equal(hdr.len, HDR);
-	assert_memory_equal(hdr.key, zero, KEY_LEN);
-	ring_pop(&f->rx, &hdr);
-	assert_empty(f);
+	assert_int_equal(ring_push2(&f->tx[1], RING_FORWARD, 1, 2, 3, NULL,
+	    "dst", 3, "packet", 6, &wake), 0);
+	assert_int_equal(ring_front(&f->rx[1], &hdr, &p), 1);
+	assert_int_equal(hdr.kind, RING_FORWARD);
+	assert_int_equal(hdr.payload_len, 9);
+	assert_memory_equal(p, "dstpacket", 9);
+	for (size_t i = 0; i < KEY_LEN; i++)
+		assert_int_equal(hdr.key[i], 0);
+	ring_pop(&f->rx[1]);
+	assert_empty(f, 1);
 }
 
-/* The destination's epoch travels with every kind of record, untouched. */
+/* Chunks come back as records are read, and are used again. */
 static void
-test_records_carry_epoch(void **state)
+test_chunks_reclaimed(void **state)
 {
 	struct fix *f = *state;
-	static const uint32_t epochs[] = { 0, 1, 0x7fffffff, 0xffffffff };
-	struct ring_rec hdr;
-	const uint8_t *p;
-	uint16_t kind;
+	uint32_t round, i;
+
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < QUOTA; i++)
+			assert_int_equal(push(f, round & 1, BIG, NULL), 0);
+		check_pool(f);
+		for (i = 0; i < QUOTA; i++)
+			pop_expect(f, round & 1, BIG);
+		ring_tx_consumed(&f->tx[round & 1]);
+		check_pool(f);
+		assert_int_equal(f->pool.nfree, CHUNKS);
+	}
+}
+
+/* Small records share a chunk; the descriptors bound how many are out. */
+static void
+test_descriptor_limit(void **state)
+{
+	struct fix *f = *state;
 	uint32_t i;
-	int wake;
 
-	for (i = 0; i < 4; i++)
-		for (kind = RING_PACKET; kind < RING_KIND_MAX; kind++)
-			assert_int_equal(ring_push(&f->tx, kind, i, kind,
-			    epochs[i], NULL, NULL, 0, &wake), 0);
-	for (i = 0; i < 4; i++) {
-		for (kind = RING_PACKET; kind < RING_KIND_MAX; kind++) {
-			assert_int_equal(ring_front(&f->rx, &hdr, &p), 1);
-			assert_int_equal(hdr.kind, kind);
-			assert_int_equal(hdr.slot, i);
-			assert_int_equal(hdr.gen, kind);
-			assert_int_equal(hdr.epoch, epochs[i]);
-			ring_pop(&f->rx, &hdr);
-		}
-	}
-	assert_empty(f);
-}
-
-/* ---- wrap-around ---- */
-
-static uint32_t
-rec_len(uint32_t payload_len)
-{
-	return (uint32_t)((HDR + payload_len + 7) & ~(size_t)7);
+	for (i = 0; i < RING_DESCS; i++)
+		assert_int_equal(push(f, 0, 10, NULL), 0);
+	assert_int_equal(push(f, 0, 10, NULL), -1);
+	assert_int_equal(f->r[0]->drops, 1);
+	assert_true(f->tx[0].held <= 1 + RING_DESCS * (HDR + 16) / POOL_CHUNK);
+	pop_expect(f, 0, 10);
+	assert_int_equal(push(f, 0, 10, NULL), 0);
+	while (f->got[0] < f->seq[0])
+		pop_expect(f, 0, 10);
+	assert_empty(f, 0);
 }
 
 /*
- * Producer and consumer take turns at random, with payloads of 1..65536
- * bytes, ~40 times around the ring. A push may only be refused when the
- * record really does not fit (records never wrap: the space to the end is
- * skipped when too short), and every record comes back intact, in order.
+ * A consumer that never reads pins its quota and no more: the other
+ * consumer's records still go through, at full size, as many as its own
+ * quota holds, and come out intact.
  */
 static void
-test_wraparound_varied_sizes(void **state)
+test_stuck_consumer_pins_only_its_quota(void **state)
 {
 	struct fix *f = *state;
-	uint32_t qseq[256], qlen[256], qhead = 0, qtail = 0;
-	uint32_t seq = 0, len, pos, to_end, need, pushes = 0, refusals = 0;
-	uint32_t step = 0, k;
-	uint64_t drops = 0, u, x = 0x9e3779b97f4a7c15ull;
-	int wake;
+	uint32_t i, round;
 
-	while (f->tx.tail < (uint64_t)SIZE * 40) {
-		len = 1 + (uint32_t)(((uint64_t)(seq + 1) * 2654435761u) % 65536);
-		if (seq % 11 == 0)
-			len = 65536;
-		if (seq % 13 == 0)
-			len = 1;
-		u = used(f);
-		pos = (uint32_t)(f->tx.tail % SIZE);
-		to_end = SIZE - pos;
-		need = rec_len(len) <= to_end ? rec_len(len) : to_end + rec_len(len);
-		if (push_seq(f, seq, len, &wake) == 0) {
-			assert_true(u + need <= SIZE);
-			assert_int_equal(used(f), u + need);
-			assert_int_equal(wake, qhead == qtail);
-			qseq[qtail % 256] = seq;
-			qlen[qtail % 256] = len;
-			qtail++;
-			seq++;
-			pushes++;
-		} else {
-			assert_true(u + need > SIZE);
-			assert_int_equal(f->r->drops, ++drops);
-			assert_int_equal(used(f), u);
-			refusals++;
-			assert_true(qhead != qtail);
-			pop_seq(f, qseq[qhead % 256], qlen[qhead % 256]);
-			qhead++;
-		}
-		/*
-		 * The consumer takes 0..2 records per push (deterministic
-		 * pseudo-random), and stalls for 40 pushes out of every 200, so
-		 * the ring runs full and refuses some.
-		 */
-		step++;
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		for (k = step % 200 < 40 ? 0 : x % 3; k > 0 && qhead != qtail; k--) {
-			pop_seq(f, qseq[qhead % 256], qlen[qhead % 256]);
-			qhead++;
-		}
-		assert_true(qtail - qhead < 256);
+	for (i = 0; i < QUOTA; i++)
+		assert_int_equal(push(f, 0, BIG, NULL), 0);
+	assert_int_equal(push(f, 0, BIG, NULL), -1);	/* its quota */
+	assert_int_equal(push(f, 0, 1, NULL), 0);	/* room left in its last */
+	for (round = 0; round < 5; round++) {
+		for (i = 0; i < QUOTA; i++)
+			assert_int_equal(push(f, 1, BIG, NULL), 0);
+		assert_int_equal(push(f, 1, BIG, NULL), -1);
+		check_pool(f);
+		for (i = 0; i < QUOTA; i++)
+			pop_expect(f, 1, BIG);
 	}
-	while (qhead != qtail) {
-		pop_seq(f, qseq[qhead % 256], qlen[qhead % 256]);
-		qhead++;
-	}
-	assert_empty(f);
-	assert_true(pushes > 100);
-	assert_true(refusals > 0);
+	assert_int_equal(f->tx[0].held, QUOTA);
 }
 
-/* Strictly alternating push/pop: every record alone in the ring. */
 static void
-test_wraparound_push_pop_alternating(void **state)
+test_oversize_refused_not_wrapped(void **state)
 {
 	struct fix *f = *state;
-	uint32_t seq, len;
 	int wake;
 
-	for (seq = 0; f->tx.tail < (uint64_t)SIZE * 20; seq++) {
-		len = 1 + (seq * 40503u) % 65536;
-		assert_int_equal(push_seq(f, seq, len, &wake), 0);
-		assert_int_equal(wake, 1);
-		pop_seq(f, seq, len);
-		assert_empty(f);
-	}
-	assert_int_equal(f->r->drops, 0);
+	assert_int_equal(push(f, 0, RING_PAYLOAD_MAX + 1, NULL), -1);
+	assert_int_equal(ring_push2(&f->tx[0], RING_PACKET, 0, 0, 0, NULL,
+	    payload_buf, UINT32_MAX, payload_buf, 16, &wake), -1);
+	assert_int_equal(ring_push2(&f->tx[0], RING_PACKET, 0, 0, 0, NULL,
+	    payload_buf, 16, payload_buf, UINT32_MAX - 8, &wake), -1);
+	assert_int_equal(f->r[0]->drops, 3);
+	assert_int_equal(f->tx[0].held, 0);
+	assert_int_equal(push(f, 0, RING_PAYLOAD_MAX, NULL), 0);
+	pop_expect(f, 0, RING_PAYLOAD_MAX);
 }
 
-/* A record that would straddle the end is put at the start, after a PAD. */
-static void
-test_pad_record_is_skipped(void **state)
-{
-	struct fix *f = *state;
-	uint32_t big = SIZE / 2 - HDR;	/* record of exactly SIZE/2 */
-	uint32_t near_end = SIZE / 2 - 2 * HDR - 64;
-	const struct ring_rec *pad;
-	int wake;
-
-	/* Leave tail a little before the end. */
-	assert_int_equal(push_seq(f, 1, big, &wake), 0);
-	pop_seq(f, 1, big);
-	assert_int_equal(push_seq(f, 2, near_end, &wake), 0);
-	pop_seq(f, 2, near_end);
-	assert_true(f->tx.tail % SIZE > SIZE - 256);
-	pad = (const struct ring_rec *)(f->r->data + f->tx.tail % SIZE);
-	/* This one does not fit before the end: a PAD fills the gap. */
-	assert_int_equal(push_seq(f, 3, 1000, &wake), 0);
-	assert_int_equal(pad->kind, RING_PAD);
-	assert_int_equal(pad->len, SIZE - (uint32_t)(f->rx.head % SIZE));
-	assert_true(f->tx.tail > SIZE);
-	assert_true(f->tx.tail % SIZE < 2048);
-	pop_seq(f, 3, 1000);
-	assert_empty(f);
-}
-
-/* ---- full ring ---- */
-
-static void
-test_full_ring_refuses_and_counts_drops(void **state)
-{
-	struct fix *f = *state;
-	uint32_t n = 0, i, len = 4000 - HDR;
-	int wake;
-
-	while (push_seq(f, n, len, &wake) == 0)
-		n++;
-	assert_int_equal(n, SIZE / 4000);
-	assert_int_equal(f->r->drops, 1);
-	assert_int_equal(push_seq(f, 9999, len, &wake), -1);
-	assert_int_equal(wake, 0);
-	assert_int_equal(f->r->drops, 2);
-	/* The 2144 bytes left before the end still take a small record. */
-	assert_int_equal(push_seq(f, n, 8, &wake), 0);
-	assert_int_equal(f->r->drops, 2);
-	assert_true(used(f) <= SIZE);
-	/* Nothing queued was harmed by the refusals. */
-	for (i = 0; i < n; i++)
-		pop_seq(f, i, len);
-	pop_seq(f, n, 8);
-	assert_empty(f);
-	/* And it takes records again. */
-	assert_int_equal(push_seq(f, 77, len, &wake), 0);
-	pop_seq(f, 77, len);
-	assert_int_equal(f->r->drops, 2);
-}
-
-static void
-test_full_ring_exact_fit(void **state)
-{
-	struct fix *f = *state;
-	uint32_t len = 1024 - HDR, i, n = SIZE / 1024;
-	int wake;
-
-	for (i = 0; i < n; i++)
-		assert_int_equal(push_seq(f, i, len, &wake), 0);
-	assert_int_equal(used(f), SIZE);
-	assert_int_equal(push_seq(f, n, 0, &wake), -1);
-	assert_int_equal(f->r->drops, 1);
-	pop_seq(f, 0, len);
-	assert_int_equal(push_seq(f, n, len, &wake), 0);
-	for (i = 1; i <= n; i++)
-		pop_seq(f, i, len);
-	assert_empty(f);
-}
-
-static void
-test_record_over_half_refused(void **state)
-{
-	struct fix *f = *state;
-	int wake = 7;
-
-	assert_int_equal(push_seq(f, 1, SIZE / 2 - HDR + 1, &wake), -1);
-	assert_int_equal(wake, 0);
-	assert_int_equal(f->r->drops, 1);
-	assert_empty(f);
-	assert_int_equal(push_seq(f, 2, SIZE / 2, &wake), -1);
-	assert_int_equal(f->r->drops, 2);
-	assert_int_equal(push_seq(f, 3, SIZE / 2 - HDR, &wake), 0);
-	pop_seq(f, 3, SIZE / 2 - HDR);
-	assert_int_equal(f->r->drops, 2);
-}
-
-/*
- * A payload_len near 2^32 must be refused (and counted), not wrap the
- * record length to something small. Callers bound it to 64 KiB today; this is
- * defence in depth. Run in a child so a crash does not take the runner down.
- */
-static void
-test_huge_payload_len_refused_not_wrapped(void **state)
-{
-	struct fix *f = *state;
-	pid_t pid;
-	int status;
-
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int wake, rc;
-
-		/* Quietly (ASan would report the overflow at length) ... */
-		int devnull = open("/dev/null", O_WRONLY);
-
-		if (devnull >= 0)
-			dup2(devnull, 2);
-		/* ... and of the signal, not through cmocka's handler. */
-		signal(SIGSEGV, SIG_DFL);
-		signal(SIGBUS, SIG_DFL);
-		signal(SIGABRT, SIG_DFL);
-		alarm(10);
-		rc = ring_push(&f->tx, RING_PACKET, 0, 0, 0, NULL, payload_buf,
-		    0xfffffff0u, &wake);
-		_exit(rc == -1 && f->r->drops == 1 && f->tx.tail == 0 ? 0 : 1);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		fail_msg("regression: ring_push(payload_len=0xfffffff0) did not return "
-		    "-1 (child %s %d)", WIFSIGNALED(status) ? "killed by signal" :
-		    "exited", WIFSIGNALED(status) ? WTERMSIG(status) :
-		    WEXITSTATUS(status));
-}
-
-/* ---- wake ---- */
-
+/* A wake-up only when the consumer had read everything (may be asleep). */
 static void
 test_wake_only_when_consumer_drained(void **state)
 {
 	struct fix *f = *state;
-	struct ring_rec hdr;
-	const uint8_t *p;
-	int wake = -1;
+	int wake;
 
-	assert_int_equal(push_seq(f, 1, 10, &wake), 0);
-	assert_int_equal(wake, 1);
-	assert_int_equal(push_seq(f, 2, 10, &wake), 0);
-	assert_int_equal(wake, 0);
-	/* Consumer takes one: not drained yet, so no wake. */
-	pop_seq(f, 1, 10);
-	assert_int_equal(push_seq(f, 3, 10, &wake), 0);
-	assert_int_equal(wake, 0);
-	/* Seen the record but not popped it: not drained either. */
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 1);
-	assert_int_equal(push_seq(f, 4, 10, &wake), 0);
-	assert_int_equal(wake, 0);
-	pop_seq(f, 2, 10);
-	pop_seq(f, 3, 10);
-	pop_seq(f, 4, 10);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 0);
-	assert_int_equal(push_seq(f, 5, 10, &wake), 0);
-	assert_int_equal(wake, 1);
-	assert_int_equal(push_seq(f, 6, 10, &wake), 0);
-	assert_int_equal(wake, 0);
-	/* A refused push wakes nobody, drained or not. */
-	pop_seq(f, 5, 10);
-	pop_seq(f, 6, 10);
-	assert_int_equal(push_seq(f, 7, SIZE, &wake), -1);
-	assert_int_equal(wake, 0);
+	assert_int_equal(push(f, 0, 5, &wake), 0);
+	assert_true(wake);
+	assert_int_equal(push(f, 0, 5, &wake), 0);
+	assert_false(wake);
+	pop_expect(f, 0, 5);
+	pop_expect(f, 0, 5);
+	assert_int_equal(push(f, 0, 5, &wake), 0);
+	assert_true(wake);
 }
 
-/* ---- a hostile producer: writes struct ring and its data directly ---- */
+/* The next descriptor, as a hostile producer may rewrite it. */
+static struct ring_desc *
+next_desc(struct fix *f, int i)
+{
+	return &f->r[i]->desc[f->rx[i].head % RING_DESCS];
+}
 
 static struct ring_rec *
-front_rec(struct fix *f)
+next_rec(struct fix *f, int i)
 {
-	return (struct ring_rec *)(f->r->data + (f->rx.head & (SIZE - 1)));
+	return (struct ring_rec *)(f->base + next_desc(f, i)->off);
 }
 
-/*
- * The consumer reports the bad ring once (-1), skips everything produced so
- * far, publishes that, and the ring works again.
- */
+/* After a corruption: one -1 (everything published skipped), then empty. */
 static void
-expect_reset(struct fix *f)
+assert_discarded(struct fix *f, int i)
 {
 	struct ring_rec hdr;
 	const uint8_t *p;
-	int wake;
 
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
-	assert_int_equal(f->rx.head, f->r->tail & ~(uint64_t)7);
-	assert_int_equal(*f->head, f->rx.head);
-	assert_int_equal(used(f), 0);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 0);
-	/* Usable afterwards. */
-	assert_int_equal(push_seq(f, 42, 100, &wake), 0);
-	pop_seq(f, 42, 100);
-	assert_empty(f);
+	assert_int_equal(ring_front(&f->rx[i], &hdr, &p), -1);
+	assert_int_equal(*f->head[i], f->r[i]->tail);
+	assert_empty(f, i);
+	/* and the producer frees what the skipped records held */
+	ring_tx_consumed(&f->tx[i]);
+	assert_int_equal(f->tx[i].held, 0);
+	check_pool(f);
 }
 
 static void
-push_three(struct fix *f)
-{
-	int wake;
-
-	assert_int_equal(push_seq(f, 1, 100, &wake), 0);
-	assert_int_equal(push_seq(f, 2, 100, &wake), 0);
-	assert_int_equal(push_seq(f, 3, 100, &wake), 0);
-}
-
-static void
-test_corrupt_len_not_multiple_of_8(void **state)
+test_corrupt_descriptors(void **state)
 {
 	struct fix *f = *state;
+	struct ring_desc bad[] = {
+		{ .off = CHUNKS * POOL_CHUNK, .len = 64 },	/* past the pool */
+		{ .off = CHUNKS * POOL_CHUNK - 56, .len = 64 },	/* runs off it */
+		{ .off = 4, .len = 64 },			/* unaligned */
+		{ .off = 0, .len = 60 },			/* not a multiple of 8 */
+		{ .off = 0, .len = 8 },				/* shorter than a header */
+		{ .off = 0, .len = POOL_CHUNK + 8 },		/* longer than a chunk */
+		{ .off = UINT32_MAX - 7, .len = 16 },		/* wraps */
+	};
+	size_t i;
 
-	push_three(f);
-	front_rec(f)->len += 3;
-	expect_reset(f);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(push(f, 0, 100, NULL), 0);
+		assert_int_equal(push(f, 0, 100, NULL), 0);
+		*next_desc(f, 0) = bad[i];
+		assert_discarded(f, 0);
+		f->got[0] = f->seq[0];
+	}
+	/* the other consumer's records were never touched */
+	assert_int_equal(push(f, 1, 100, NULL), 0);
+	pop_expect(f, 1, 100);
+}
+
+/* A well-formed record at the pool's end, its descriptor running past it. */
+static void
+test_record_past_pool_end(void **state)
+{
+	struct fix *f = *state;
+	struct ring_rec *rec;
+	struct ring_desc *d;
+
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	d = next_desc(f, 0);
+	rec = (struct ring_rec *)(f->base + d->off);
+	memmove(f->base + CHUNKS * POOL_CHUNK - 64, rec, 64);
+	rec = (struct ring_rec *)(f->base + CHUNKS * POOL_CHUNK - 64);
+	rec->len = 128;
+	rec->payload_len = 128 - HDR;
+	d->off = CHUNKS * POOL_CHUNK - 64;
+	d->len = 128;
+	assert_discarded(f, 0);
 }
 
 static void
-test_corrupt_len_beyond_tail(void **state)
+test_corrupt_records(void **state)
 {
 	struct fix *f = *state;
+	int n;
 
-	push_three(f);
-	front_rec(f)->len = (uint32_t)used(f) + 8;
-	expect_reset(f);
+	for (n = 0; n < 4; n++) {
+		assert_int_equal(push(f, 0, 100, NULL), 0);
+		switch (n) {
+		case 0:
+			next_rec(f, 0)->kind = RING_KIND_MAX;
+			break;
+		case 1:
+			next_rec(f, 0)->kind = RING_NONE;
+			break;
+		case 2:
+			next_rec(f, 0)->len += 8;	/* disagrees with its descriptor */
+			break;
+		case 3:
+			next_rec(f, 0)->payload_len = next_desc(f, 0)->len - HDR + 1;
+			break;
+		}
+		assert_discarded(f, 0);
+		f->got[0] = f->seq[0];
+	}
 }
 
-static void
-test_corrupt_len_zero_or_huge(void **state)
-{
-	struct fix *f = *state;
-
-	push_three(f);
-	front_rec(f)->len = 0;
-	expect_reset(f);
-	push_three(f);
-	front_rec(f)->len = 0xfffffff8u;
-	expect_reset(f);
-}
-
-static void
-test_corrupt_unknown_kind(void **state)
-{
-	struct fix *f = *state;
-
-	push_three(f);
-	front_rec(f)->kind = RING_KIND_MAX;
-	expect_reset(f);
-	push_three(f);
-	front_rec(f)->kind = 0xffff;
-	expect_reset(f);
-}
-
-static void
-test_corrupt_payload_len_beyond_record(void **state)
-{
-	struct fix *f = *state;
-
-	push_three(f);
-	front_rec(f)->payload_len = front_rec(f)->len - HDR + 1;
-	expect_reset(f);
-}
-
-static void
-test_corrupt_short_pad(void **state)
-{
-	struct fix *f = *state;
-
-	/* A PAD must reach exactly the end of the buffer. */
-	push_three(f);
-	front_rec(f)->kind = RING_PAD;
-	expect_reset(f);
-}
-
-static void
-test_corrupt_second_record_after_good_one(void **state)
-{
-	struct fix *f = *state;
-	struct ring_rec *second;
-
-	push_three(f);
-	second = (struct ring_rec *)((uint8_t *)front_rec(f) + front_rec(f)->len);
-	second->len = 12;
-	pop_seq(f, 1, 100);	/* the first is still fine */
-	expect_reset(f);
-}
-
-/* The header is copied out: changing it after ring_front changes nothing. */
+/* What ring_front returned is a copy: later writes do not reach it. */
 static void
 test_header_changed_after_front_is_not_seen(void **state)
 {
@@ -624,75 +397,14 @@ test_header_changed_after_front_is_not_seen(void **state)
 	struct ring_rec hdr;
 	const uint8_t *p;
 
-	push_three(f);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 1);
-	front_rec(f)->len = 0xfffffff8u;
-	front_rec(f)->payload_len = 0xffffffffu;
-	assert_int_equal(hdr.len, rec_len(100));
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	assert_int_equal(ring_front(&f->rx[0], &hdr, &p), 1);
+	next_rec(f, 0)->payload_len = UINT32_MAX;
+	next_desc(f, 0)->len = UINT32_MAX;
 	assert_int_equal(hdr.payload_len, 100);
-	ring_pop(&f->rx, &hdr);
-	pop_seq(f, 2, 100);
-	pop_seq(f, 3, 100);
-	assert_empty(f);
+	ring_pop(&f->rx[0]);
 }
 
-/*
- * A producer that publishes an unaligned tail: the consumer resets to it,
- * and must then never read a header that straddles the end of the buffer
- * (the fuzzer's crashes/ring_front-oob-read-unaligned-head).
- */
-static void
-test_corrupt_unaligned_tail_near_end(void **state)
-{
-	struct fix *f = *state;
-	struct ring_rec hdr;
-	const uint8_t *p;
-
-	f->r->tail = SIZE - 4;		/* 4 bytes before the end */
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
-	assert_int_equal(f->rx.head, SIZE - 8);
-	/* The producer carries on from there, over 0x5c bytes: no record. */
-	f->r->tail = SIZE + 16;
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
-	assert_int_equal(f->rx.head, SIZE + 16);
-	assert_int_equal(used(f), 0);
-	/* A well-formed PAD in the last 8 bytes is read as 8 bytes only. */
-	f->r->tail = 2 * SIZE - 8 + 24;
-	f->rx.head = 2 * SIZE - 8;
-	memcpy(f->r->data + SIZE - 8, &(uint32_t){ 8 }, 4);
-	memset(f->r->data + SIZE - 4, 0, 4);
-	memset(f->r->data, 0, 24);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);	/* len 0 at 0 */
-	assert_int_equal(f->rx.head, 2 * SIZE + 16);
-}
-
-/*
- * A record must end by the end of the buffer: one that claims to run past
- * it (by 8 bytes, or by 64) is a reset, not a payload read off the end.
- * (make mutate's ring-record-past-end: nothing else noticed.)
- */
-static void
-test_corrupt_len_past_buffer_end(void **state)
-{
-	struct fix *f = *state;
-	struct ring_rec rec, hdr;
-	const uint8_t *p;
-	uint32_t over;
-
-	for (over = 8; over <= 64; over += 56) {
-		memset(&rec, 0, sizeof(rec));
-		rec.len = 64 + over;
-		rec.kind = RING_PACKET;
-		rec.payload_len = rec.len - HDR;
-		f->rx.head = SIZE - 64;		/* 64 bytes before the end */
-		f->r->tail = f->rx.head + 256;
-		memcpy(f->r->data + SIZE - 64, &rec, sizeof(rec));
-		assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
-		assert_int_equal(f->rx.head, f->r->tail);
-	}
-}
-
-/* A tail more than a ring ahead, or behind the consumer, is a reset. */
 static void
 test_corrupt_tail_jumps(void **state)
 {
@@ -700,224 +412,102 @@ test_corrupt_tail_jumps(void **state)
 	struct ring_rec hdr;
 	const uint8_t *p;
 
-	push_three(f);
-	f->r->tail = f->rx.head + SIZE + 8;
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
-	assert_int_equal(f->rx.head, f->r->tail);
-	f->r->tail = f->rx.head - 8;
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), -1);
-	assert_int_equal(f->rx.head, f->r->tail);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 0);
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	f->r[0]->tail += RING_DESCS + 1;	/* more than a ring ahead */
+	assert_int_equal(ring_front(&f->rx[0], &hdr, &p), -1);
+	/* the head that followed the lie is not believed: the chunk stays */
+	assert_int_equal(ring_tx_consumed(&f->tx[0]), f->tx[0].tail - 1);
+	assert_int_equal(f->tx[0].held, 1);
+	/* the next push publishes the true tail; the reader starts over there */
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	assert_int_equal(ring_front(&f->rx[0], &hdr, &p), -1);
+	assert_empty(f, 0);
+	assert_int_equal(ring_tx_consumed(&f->tx[0]), f->tx[0].tail);
+	assert_int_equal(f->tx[0].held, 0);
+	f->got[0] = f->seq[0];
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	pop_expect(f, 0, 100);
 }
 
-/* ---- a hostile consumer: writes the head word the producer reads ---- */
-
-/* Fills the ring with 1 KiB records; returns how many went in. */
-static uint32_t
-fill(struct fix *f, uint32_t first)
-{
-	uint32_t n = 0;
-	int wake;
-
-	while (push_seq(f, first + n, 1024 - HDR, &wake) == 0)
-		n++;
-	return n;
-}
-
-/*
- * How many 1 KiB records an empty ring takes from the producer's position:
- * all of them, less one when the end is not 1 KiB-aligned (a PAD).
- */
-static uint32_t
-fill_count(const struct fix *f)
-{
-	return SIZE / 1024 - (f->tx.tail % 1024 != 0);
-}
-
-/*
- * Head words that go backwards, past the tail, are unaligned or absurd:
- * the producer believes none of them, keeps refusing a full ring by its own
- * count, and so never overwrites a record the consumer has not read.
- */
+/* A head beyond what was published, or going backwards, is not believed:
+ * the chunks stay held, the records intact. */
 static void
 test_hostile_head_not_believed(void **state)
 {
 	struct fix *f = *state;
-	uint32_t n, i, k;
-	uint64_t bad[6];
-	uint64_t drops;
-	int wake;
+	uint32_t i;
 
-	n = fill(f, 0);
-	assert_int_equal(n, SIZE / 1024);
-	pop_seq(f, 0, 1024 - HDR);
-	pop_seq(f, 1, 1024 - HDR);
-	assert_int_equal(fill(f, n), 2);	/* exactly the two freed */
-	drops = f->r->drops;
-	bad[0] = f->rx.head - 1024;		/* backwards */
-	bad[1] = 0;				/* far backwards */
-	bad[2] = f->tx.tail + 1024;		/* beyond the tail */
-	bad[3] = f->rx.head + 1028;		/* unaligned, in range */
-	bad[4] = UINT64_MAX & ~(uint64_t)7;	/* absurd */
-	bad[5] = f->tx.tail + SIZE;		/* "a whole ring free" */
-	for (k = 0; k < 6; k++) {
-		*f->head = bad[k];
-		assert_int_equal(push_seq(f, 1000 + k, 1024 - HDR, &wake), -1);
-		assert_int_equal(push_seq(f, 2000 + k, 0, &wake), -1);
-		assert_int_equal(f->r->drops, drops += 2);
-		assert_int_equal(f->tx.tail - f->tx.head_seen, SIZE);
-	}
-	/* Every record the consumer had not read is intact and in order. */
-	for (i = 2; i < n + 2; i++)
-		pop_seq(f, i, 1024 - HDR);
-	assert_empty(f);
-	/* The honest head is believed again: a whole ring of space. */
-	assert_int_equal(fill(f, 5000), SIZE / 1024);
+	for (i = 0; i < QUOTA; i++)
+		assert_int_equal(push(f, 0, BIG, NULL), 0);
+	*f->head[0] = f->tx[0].tail + 1;
+	assert_int_equal(ring_tx_consumed(&f->tx[0]), 0);
+	*f->head[0] = UINT64_MAX;
+	assert_int_equal(ring_tx_consumed(&f->tx[0]), 0);
+	assert_int_equal(f->tx[0].held, QUOTA);
+	*f->head[0] = 2;
+	assert_int_equal(ring_tx_consumed(&f->tx[0]), 2);
+	*f->head[0] = 1;			/* backwards */
+	assert_int_equal(ring_tx_consumed(&f->tx[0]), 2);
+	assert_int_equal(f->tx[0].held, QUOTA - 2);
+	check_pool(f);
+	/* the honest reader finds what it has not read intact */
+	f->rx[0].head = 2;
+	f->got[0] = 2;
+	pop_expect(f, 0, BIG);
+	pop_expect(f, 0, BIG);
+	assert_empty(f, 0);
 }
 
-/* A head that steps back and returns is harmless; the producer never
- * steps back with it. */
+/* Restarts: a new producer resumes at the consumer's head with an empty
+ * ring; a new consumer at the producer's tail, which frees everything. */
 static void
-test_hostile_head_backwards_then_honest(void **state)
+test_restarts(void **state)
+{
+	struct fix *f = *state;
+
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	pop_expect(f, 0, 100);
+	pool_free(&f->pool);
+	assert_int_equal(pool_init(&f->pool, f->base, CHUNKS, QUOTA), 0);
+	ring_tx_start(&f->tx[0], f->r[0], f->head[0], &f->pool);
+	ring_tx_start(&f->tx[1], f->r[1], f->head[1], &f->pool);
+	assert_empty(f, 0);
+	f->seq[0] = f->got[0];
+	assert_int_equal(push(f, 0, 100, NULL), 0);
+	pop_expect(f, 0, 100);
+
+	assert_int_equal(push(f, 0, BIG, NULL), 0);
+	assert_int_equal(push(f, 0, BIG, NULL), 0);
+	ring_rx_start(&f->rx[0], f->r[0], f->base, (size_t)CHUNKS * POOL_CHUNK,
+	    f->head[0]);
+	assert_empty(f, 0);
+	ring_tx_consumed(&f->tx[0]);
+	assert_int_equal(f->tx[0].held, 0);
+	check_pool(f);
+}
+
+/* Positions are modular: nothing changes across 2^64. */
+static void
+test_positions_wrap_2_64(void **state)
 {
 	struct fix *f = *state;
 	uint32_t i;
-	int wake;
 
-	for (i = 0; i < 8; i++)
-		assert_int_equal(push_seq(f, i, 1024 - HDR, &wake), 0);
-	for (i = 0; i < 4; i++)
-		pop_seq(f, i, 1024 - HDR);
-	assert_int_equal(push_seq(f, 8, 1024 - HDR, &wake), 0);
-	assert_int_equal(f->tx.head_seen, 4 * 1024);
-	*f->head = 1024;
-	assert_int_equal(push_seq(f, 9, 1024 - HDR, &wake), 0);
-	assert_int_equal(f->tx.head_seen, 4 * 1024);
-	/* Room for exactly what the believed head allows. */
-	assert_int_equal(fill(f, 10), SIZE / 1024 - 6);
-	*f->head = f->rx.head;
-	for (i = 4; i < 10 + SIZE / 1024 - 6; i++)
-		pop_seq(f, i, 1024 - HDR);
-	assert_empty(f);
-}
-
-/*
- * A producer restarted by its new incarnation resumes at the consumer's
- * published head: the consumer sees an empty ring, not a reset, and then
- * the new producer's records in order.
- */
-static void
-test_producer_restart_resumes_at_head(void **state)
-{
-	struct fix *f = *state;
-	struct ring_rec hdr;
-	const uint8_t *p;
-	uint32_t i, n;
-	int wake;
-
-	for (i = 0; i < 10; i++)
-		assert_int_equal(push_seq(f, i, 3000, &wake), 0);
-	for (i = 0; i < 4; i++)
-		pop_seq(f, i, 3000);
-	assert_int_equal(push_seq(f, 99, SIZE, &wake), -1);
-	assert_int_equal(f->r->drops, 1);
-	/* The old producer's last records are lost, as with any death. */
-	ring_tx_start(&f->tx, f->r, f->head, SIZE);
-	assert_int_equal(f->tx.tail, f->rx.head);
-	assert_int_equal(f->r->tail, f->rx.head);
-	assert_int_equal(f->r->drops, 0);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 0);	/* not -1 */
-	assert_int_equal(push_seq(f, 100, 50, &wake), 0);
-	assert_int_equal(wake, 1);
-	assert_int_equal(push_seq(f, 101, 60, &wake), 0);
-	pop_seq(f, 100, 50);
-	pop_seq(f, 101, 60);
-	assert_empty(f);
-	/* A whole ring of space, from where the consumer is. */
-	n = fill_count(f);
-	assert_int_equal(fill(f, 200), n);
-}
-
-/* A restarted producer aligns an unaligned published head before writing. */
-static void
-test_producer_restart_aligns_head(void **state)
-{
-	struct fix *f = *state;
-	int wake;
-
-	*f->head = SIZE - 4;
-	ring_tx_start(&f->tx, f->r, f->head, SIZE);
-	assert_int_equal(f->tx.tail, SIZE - 8);
-	assert_int_equal(f->r->tail, SIZE - 8);
-	/* A legitimate consumer starting now takes it from there. */
-	ring_rx_start(&f->rx, f->r, f->head, SIZE);
-	assert_int_equal(f->rx.head, SIZE - 8);
-	/* 8 bytes to the end: a PAD of 8 (ASan: no more), then the record. */
-	assert_int_equal(push_seq(f, 1, 100, &wake), 0);
-	assert_int_equal(f->tx.tail, SIZE + rec_len(100));
-	pop_seq(f, 1, 100);
-	assert_empty(f);
-}
-
-/*
- * A consumer restarted by its new incarnation resumes at the producer's
- * tail: nothing old is read, and the producer gets all the space back.
- */
-static void
-test_consumer_restart_reads_nothing_old(void **state)
-{
-	struct fix *f = *state;
-	struct ring_rec hdr;
-	const uint8_t *p;
-	uint32_t n;
-	int wake;
-
-	n = fill(f, 0);
-	pop_seq(f, 0, 1024 - HDR);
-	ring_rx_start(&f->rx, f->r, f->head, SIZE);
-	assert_int_equal(f->rx.head, f->tx.tail);
-	assert_int_equal(*f->head, f->tx.tail);
-	assert_int_equal(ring_front(&f->rx, &hdr, &p), 0);
-	assert_int_equal(push_seq(f, n, 10, &wake), 0);
-	assert_int_equal(wake, 1);
-	pop_seq(f, n, 10);
-	assert_empty(f);
-	n = fill_count(f);
-	assert_int_equal(fill(f, 1000), n);
-}
-
-/*
- * Positions are 64-bit byte counts that both sides inherit across restarts;
- * one that passes 2^64 is no different from any other (modular, like the
- * consumer's checks). A pair restarted at a head near 2^64 (which only a
- * lying consumer can publish) must keep working once the tail wraps.
- */
-static void
-test_positions_wrap_past_2_64(void **state)
-{
-	struct fix *f = *state;
-	uint32_t seq, len = 3000;
-	int wake;
-
-	*f->head = UINT64_MAX - 4 * 1024 + 1;	/* aligned down: 2^64 - 4 KiB */
-	ring_tx_start(&f->tx, f->r, f->head, SIZE);
-	ring_rx_start(&f->rx, f->r, f->head, SIZE);
-	assert_int_equal(f->tx.tail, (uint64_t)0 - 4096);
-	/* Across the wrap and twice around the ring, one record at a time. */
-	for (seq = 0; seq < 2 * SIZE / rec_len(len) + 1; seq++) {
-		if (push_seq(f, seq, len, &wake) != 0)
-			fail_msg("push %u refused at tail %#jx, head %#jx: the "
-			    "producer stopped believing the consumer after "
-			    "2^64", seq, (uintmax_t)f->tx.tail,
-			    (uintmax_t)*f->head);
-		assert_int_equal(wake, 1);
-		pop_seq(f, seq, len);
+	*f->head[0] = UINT64_MAX - 3;
+	ring_tx_start(&f->tx[0], f->r[0], f->head[0], &f->pool);
+	ring_rx_start(&f->rx[0], f->r[0], f->base, (size_t)CHUNKS * POOL_CHUNK,
+	    f->head[0]);
+	for (i = 0; i < 3 * QUOTA; i++) {
+		assert_int_equal(push(f, 0, BIG, NULL), 0);
+		assert_int_equal(push(f, 0, 5, NULL), 0);
+		pop_expect(f, 0, BIG);
+		pop_expect(f, 0, 5);
+		check_pool(f);
 	}
-	assert_true(f->tx.tail < SIZE * 3);	/* it did wrap */
-	assert_int_equal(f->r->drops, 0);
-	/* And a full ring's worth after the wrap. */
-	seq = fill_count(f);
-	assert_int_equal(fill(f, 100), seq);
+	assert_true(f->rx[0].head < 100);
+	ring_tx_consumed(&f->tx[0]);
+	assert_int_equal(f->tx[0].held, 0);
 }
 
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -926,36 +516,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_empty_ring_has_no_front),
 		T(test_fifo_order_and_payload),
-		T(test_null_key_and_empty_payload),
-		T(test_records_carry_epoch),
-		T(test_wraparound_varied_sizes),
-		T(test_wraparound_push_pop_alternating),
-		T(test_pad_record_is_skipped),
-		T(test_full_ring_refuses_and_counts_drops),
-		T(test_full_ring_exact_fit),
-		T(test_record_over_half_refused),
-		T(test_huge_payload_len_refused_not_wrapped),
+		T(test_two_payload_parts_and_null_key),
+		T(test_chunks_reclaimed),
+		T(test_descriptor_limit),
+		T(test_stuck_consumer_pins_only_its_quota),
+		T(test_oversize_refused_not_wrapped),
 		T(test_wake_only_when_consumer_drained),
-		T(test_corrupt_len_not_multiple_of_8),
-		T(test_corrupt_len_beyond_tail),
-		T(test_corrupt_len_zero_or_huge),
-		T(test_corrupt_unknown_kind),
-		T(test_corrupt_payload_len_beyond_record),
-		T(test_corrupt_short_pad),
-		T(test_corrupt_second_record_after_good_one),
+		T(test_corrupt_descriptors),
+		T(test_record_past_pool_end),
+		T(test_corrupt_records),
 		T(test_header_changed_after_front_is_not_seen),
-		T(test_corrupt_unaligned_tail_near_end),
-		T(test_corrupt_len_past_buffer_end),
 		T(test_corrupt_tail_jumps),
 		T(test_hostile_head_not_believed),
-		T(test_hostile_head_backwards_then_honest),
-		T(test_producer_restart_resumes_at_head),
-		T(test_producer_restart_aligns_head),
-		T(test_consumer_restart_reads_nothing_old),
-		T(test_positions_wrap_past_2_64),
+		T(test_restarts),
+		T(test_positions_wrap_2_64),
 	};
 
-	return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }
