@@ -549,6 +549,23 @@ def idle_rows(tmp, base_bin, lines):
             f"PSS {idle['pss_per_client'] / 1024:.1f} KiB, {idle['procs']} processes")
 
 
+def shm_rows(base_bin, lines):
+    """Shared memory the master maps at 2, 8, 32 and 64 workers, current
+    and baseline (bench/shm_size.py: the memfd mappings in smaps)."""
+    for name, binary in (("current", DERPD), ("baseline", base_bin)):
+        if binary is None:
+            continue
+        out = subprocess.run([sys.executable, str(REPO / "bench" / "shm_size.py"),
+                              "-derpd", str(binary), "-keygen", str(KEYGEN)],
+                             capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            lines.append(f"shared memory by workers, {name}: failed: "
+                         f"{out.stderr.strip()[-200:]}")
+            continue
+        lines.append(f"shared memory the master maps, by workers, {name}:")
+        lines += out.stdout.rstrip().splitlines()
+
+
 def main():
     for p in (DERPD, KEYGEN, BENCH, TLSMEM):
         if not os.access(p, os.X_OK):
@@ -584,6 +601,7 @@ def main():
         lines.append("")
         placement_rows(tmp, lines)
         mesh_rows(tmp, lines)
+        shm_rows(base_bin, lines)
         lines += idle
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
