@@ -39,7 +39,8 @@ COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common
 	     common/table.c common/ring.c common/shm.c common/privdrop.c \
 	     common/sandbox.c common/stun.c common/ratelimit.c common/probe.c \
 	     common/stopsig.c common/certshm.c common/acme_proto.c common/verifyd_proto.c \
-	     common/allowlist.c common/meshpeers.c common/dial_proto.c common/pool.c
+	     common/allowlist.c common/meshpeers.c common/dial_proto.c common/pool.c \
+	     common/fdpass.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
 	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/conn_io.c worker/accept.c \

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dial_proto.h"
+#include "fdpass.h"
 #include "log.h"
 #include "meshpeers.h"
 
@@ -119,19 +120,10 @@ dialctl_configure(struct dialctl *d, const struct config *cfg)
 static void
 send_attach(struct dialctl *d, uint32_t w)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct dial_attach msg = { w, 0 };
-	struct iovec iov = { &msg, sizeof(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
-	memset(cbuf, 0, sizeof(cbuf));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &d->worker_end[w], sizeof(int));
-	if (sendmsg(d->ctl, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(msg))
+	if (fdpass_send(d->ctl, &msg, sizeof(msg), d->worker_end[w],
+	    MSG_DONTWAIT) != 0)
 		log_warn("cannot hand worker %u's socket to the mesh dialer", w);
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dial_proto.h"
+#include "fdpass.h"
 #include "log.h"
 #include "meshpeers.h"
 #include "probe.h"
@@ -70,25 +71,11 @@ now_ms(void)
 static void
 answer(struct dialer *d, struct dial *dl, int err, int fd)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct dial_resp resp = { dl->req.peer, dl->req.id, err, 0 };
-	struct iovec iov = { &resp, sizeof(resp) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	int w = (int)dl->worker;
 
-	if (fd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	if (d->wfd[w] >= 0 && sendmsg(d->wfd[w], &mh, MSG_DONTWAIT | MSG_NOSIGNAL) !=
-	    (ssize_t)sizeof(resp))
+	if (d->wfd[w] >= 0 && fdpass_send(d->wfd[w], &resp, sizeof(resp), fd,
+	    MSG_DONTWAIT) != 0)
 		log_warn("cannot answer worker %d about peer %u", w, dl->req.peer);
 	if (fd >= 0)
 		close(fd);

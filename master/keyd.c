@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "keyproc.h"
 #include "log.h"
 #include "setup.h"
@@ -29,24 +30,6 @@ keyd_init(struct keyd *k)
 		k->worker_end[w] = -1;
 }
 
-/* msg with descriptor fd on the key process's socket; 0 or -1. */
-static int
-send_ctl(struct keyd *k, const struct keyd_ctl *msg, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { (void *)msg, sizeof(*msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	memset(cbuf, 0, sizeof(cbuf));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(k->ctl, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*msg) ? 0 : -1;
-}
-
 static void
 send_attach(struct keyd *k, uint32_t w)
 {
@@ -54,7 +37,7 @@ send_attach(struct keyd *k, uint32_t w)
 
 	msg.op = KEYD_CTL_WORKER;
 	msg.worker = w;
-	if (send_ctl(k, &msg, k->worker_end[w]) != 0)
+	if (fdpass_send(k->ctl, &msg, sizeof(msg), k->worker_end[w], 0) != 0)
 		log_warn("cannot hand worker %u's socket to the key process", w);
 }
 
@@ -63,7 +46,7 @@ send_acme(struct keyd *k)
 {
 	static struct keyd_ctl msg = { .op = KEYD_CTL_ACME };
 
-	if (send_ctl(k, &msg, k->acme_end) != 0)
+	if (fdpass_send(k->ctl, &msg, sizeof(msg), k->acme_end, 0) != 0)
 		log_warn("cannot hand the ACME client's socket to the key process");
 }
 
@@ -115,7 +98,7 @@ keyd_reload_tls_key(struct keyd *k, int fd, const uint8_t *leaf_der,
 	msg.op = KEYD_CTL_TLS_KEY;
 	msg.der_len = (uint32_t)len;
 	memcpy(msg.der, leaf_der, len);
-	if (send_ctl(k, &msg, fd) != 0) {
+	if (fdpass_send(k->ctl, &msg, sizeof(msg), fd, 0) != 0) {
 		log_warn("TLS key reload: cannot reach the key process");
 		return -1;
 	}

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "log.h"
 #include "setup.h"
 #include "spawn.h"
@@ -31,19 +32,9 @@ verifyd_init(struct verifyd *v)
 static void
 send_attach(struct verifyd *v, uint32_t w)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct verifyd_attach msg = { w };
-	struct iovec iov = { &msg, sizeof(msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
-	memset(cbuf, 0, sizeof(cbuf));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &v->worker_end[w], sizeof(int));
-	if (sendmsg(v->ctl, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
+	if (fdpass_send(v->ctl, &msg, sizeof(msg), v->worker_end[w], 0) != 0)
 		log_warn("cannot hand worker %u's socket to the verifier", w);
 }
 
