@@ -18,19 +18,28 @@ INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 ALLOWED_STATICS = {("main.o", "w")}
 
 
+# The Makefile's -I order: where a quoted include not beside its file is found.
+SEARCH = ("common", "worker", "master", "acme")
+
+
+def resolve(d, inc):
+    """The module a quoted #include in directory d names, as the compiler
+    finds it (its own directory first, then SEARCH), or None."""
+    for where in (d, *SEARCH):
+        if (REPO / where / inc).is_file():
+            return f"{where}/{Path(inc).stem}"
+    return None
+
+
 def module_graph():
     """{module: {modules it includes}}, module = path without extension."""
-    headers = {}
-    for d in DIRS:
-        for h in (REPO / d).glob("*.h"):
-            headers[h.name] = f"{d}/{h.stem}"
     graph = {}
     for d in DIRS:
         for f in list((REPO / d).glob("*.c")) + list((REPO / d).glob("*.h")):
             mod = f"{d}/{f.stem}"
             deps = graph.setdefault(mod, set())
             for inc in INCLUDE_RE.findall(f.read_text()):
-                target = headers.get(Path(inc).name)
+                target = resolve(d, inc)
                 if target and target != mod:
                     deps.add(target)
     return graph
