@@ -11,13 +11,15 @@ import re
 import pytest
 
 from conftest import free_port
+from derp_helpers import write_mesh_key
 from verify_standins import open_dir  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(os.environ.get("DERPD_ASAN") != "1",
                                 reason="the ASan build's LeakSanitizer (make test-asan)")
 
 ROLE_LOG = {"worker": r"worker 0", "key": r"key process", "stun": r"STUN server",
-            "dns": r"bootstrap DNS resolver", "verify": r"verifier", "acme": r"ACME client"}
+            "dns": r"bootstrap DNS resolver", "verify": r"verifier", "acme": r"ACME client",
+            "mesh-dialer": r"mesh dialer"}
 
 
 @pytest.mark.parametrize("role", sorted(ROLE_LOG))
@@ -26,10 +28,15 @@ def test_leak_in_each_role_is_reported(derp_server, tls_certdir, open_dir, role)
     acme = ["-certmode", "letsencrypt", "-hostname", "derp.test", "-certdir",
             certdir / "acme", "-acme-ca-file", crt,
             "-acme-directory", f"https://127.0.0.1:{free_port()}/dir"] if role == "acme" else []
+    mesh = []
+    if role == "mesh-dialer":
+        write_mesh_key(open_dir / "mesh.key")
+        mesh = ["-mesh-with", f"derp1.test:{free_port()}/127.0.0.1",
+                "-mesh-psk-file", open_dir / "mesh.key", "-mesh-ca-file", crt]
     (open_dir / "allow").write_text("")      # -allow-keys: a verifier too
     srv = derp_server(workers=1, env={"DERPD_TEST_LEAK": role}, extra_args=[
         "-stun=true", "-stun-port", str(free_port()), "-bootstrap-dns-names", "localhost",
-        "-allow-keys", open_dir / "allow", *acme])
+        "-allow-keys", open_dir / "allow", *acme, *mesh])
     srv.expect_sanitizer = True
     pid = int(srv.wait_log(rf"{ROLE_LOG[role]} started, pid (\d+)").group(1))
     from procfs import wait_sandboxed
