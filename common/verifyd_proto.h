@@ -8,10 +8,9 @@
  *  VERIFYD_LOGIN    a login waiting after ClientInfo (before ServerInfo);
  *  VERIFYD_RECHECK  a logged-in client, at -verify-interval or after SIGHUP.
  *
- * The verifier's side is master/verifier.c, the worker's worker/verify.c
- * (through worker/verifyd_client.c). The verifier checks every request it
- * reads (verifyd_req_check): a malformed one is the worker's failure, never
- * trusted.
+ * The verifier's side is master/verifier.c, the worker's worker/verify.c.
+ * The verifier checks every request it reads (verifyd_req_check): a
+ * malformed one is the worker's failure, never trusted.
  */
 #ifndef DERPD_VERIFYD_PROTO_H
 #define DERPD_VERIFYD_PROTO_H

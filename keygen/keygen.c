@@ -27,7 +27,7 @@ static void
 print_public(const uint8_t *priv)
 {
 	char text[KEY_TEXT_MAX];
-	uint8_t pub[32];
+	uint8_t pub[KEY_LEN];
 
 	key_public(pub, priv);
 	key_format_text(text, NODEKEY_PREFIX, pub);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Unit tests for acme_config_check (acme/acme.c): what derpd's flags must give. */
+/* Unit tests for acme_config_check (acme/engine.c): what derpd's flags must give. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
