@@ -57,7 +57,7 @@ def test_lintian_pedantic_clean(deb):
 
 
 MAN_PAGES = ["usr/share/man/man8/derpd.8.gz", "usr/share/man/man8/derpd-keygen.8.gz",
-             "usr/share/man/man5/derpd.conf.5.gz"]
+             "usr/share/man/man5/derpd.conf.5.gz", "usr/share/man/man1/derpd-client.1.gz"]
 
 
 def man(path):

@@ -115,7 +115,8 @@ def test_install_leaves_the_unit_disabled(ct):
     assert "/bin/kill -HUP" in st["ExecReload"], st
     ct.check("getent passwd _derpd && test -d /var/lib/derpd && test ! -e /var/lib/derpd/derpd.key")
     ct.check("ls /usr/share/man/man8/derpd.8.gz /usr/share/man/man8/derpd-keygen.8.gz "
-             "/usr/share/man/man5/derpd.conf.5.gz")
+             "/usr/share/man/man5/derpd.conf.5.gz /usr/share/man/man1/derpd-client.1.gz "
+             "/usr/bin/derpd-client")
 
 
 def test_configured_unit_starts_when_derpd_is_ready(ct, site):
