@@ -514,9 +514,10 @@ left(const struct table_entry *ne, int local)
 	return TABLE_STAYS;
 }
 
-enum table_leave
-table_unregister(struct table *t, const uint8_t key[KEY_LEN],
-    const struct route *r)
+/* Removes route r of key: one of its local routes, or (!local) remote ones. */
+static enum table_leave
+remove_route(struct table *t, const uint8_t key[KEY_LEN],
+    const struct route *r, int local)
 {
 	struct table_entry ne;
 	int64_t slot, first_free;
@@ -525,11 +526,23 @@ table_unregister(struct table *t, const uint8_t key[KEY_LEN],
 	if ((slot = slot_of(t, key, &first_free)) < 0)
 		return TABLE_NOT_FOUND;
 	ne = *entry_at(t, slot);
-	if ((i = route_index(ne.routes, ne.nroutes, r)) < 0)
+	i = local ? route_index(ne.routes, ne.nroutes, r) :
+	    route_index(ne.remote, ne.nremote, r);
+	if (i < 0)
 		return TABLE_NOT_FOUND;
-	drop_route(&ne, (uint32_t)i);
+	if (local)
+		drop_route(&ne, (uint32_t)i);
+	else
+		drop_remote(&ne, (uint32_t)i);
 	store_entry(t, slot, &ne);
-	return left(&ne, 1);
+	return left(&ne, local);
+}
+
+enum table_leave
+table_unregister(struct table *t, const uint8_t key[KEY_LEN],
+    const struct route *r)
+{
+	return remove_route(t, key, r, 1);
 }
 
 int
@@ -609,18 +622,7 @@ enum table_leave
 table_remote_del(struct table *t, const uint8_t key[KEY_LEN],
     const struct route *r)
 {
-	struct table_entry ne;
-	int64_t slot, first_free;
-	int i;
-
-	if ((slot = slot_of(t, key, &first_free)) < 0)
-		return TABLE_NOT_FOUND;
-	ne = *entry_at(t, slot);
-	if ((i = route_index(ne.remote, ne.nremote, r)) < 0)
-		return TABLE_NOT_FOUND;
-	drop_remote(&ne, (uint32_t)i);
-	store_entry(t, slot, &ne);
-	return left(&ne, 0);
+	return remove_route(t, key, r, 0);
 }
 
 size_t
