@@ -7,13 +7,14 @@ Without the flags the same region cannot mesh."""
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import free_port
-from derp_helpers import exchange
+from derp_helpers import exchange, write_mesh_key
 from procfs import derpd_pids, scan_memory
-from region import Region
+from region import MeshCA, Region
 from test_tls_key import key_needles
 
 
@@ -44,7 +45,6 @@ def test_without_it_the_links_are_refused(derp_server, keygen_bin, tmp_path):
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: reading other processes' memory")
 def test_the_client_key_is_only_in_the_key_process(derp_server, keygen_bin, tmp_path,
                                                    connect):
-    from pathlib import Path
     r = Region(derp_server, keygen_bin, tmp_path, n=2, mesh_client_cert=True)
     r.wait_meshed()
     needles = key_needles(Path(r.client_cert[1]))
@@ -68,8 +68,6 @@ def test_the_client_key_is_only_in_the_key_process(derp_server, keygen_bin, tmp_
 ])
 def test_settings_that_cannot_work_are_refused(derpd_bin, keygen_bin, tmp_path, flags,
                                                message):
-    from region import MeshCA
-    from derp_helpers import write_mesh_key
     ca = MeshCA(tmp_path / "pki")
     d, other = ca.certdir("client.test"), ca.certdir("other.test")
     paths = {"crt": d / "client.test.crt", "key": d / "client.test.key",
