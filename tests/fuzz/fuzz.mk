@@ -36,7 +36,7 @@ FUZZ_TARGETS  = fuzz_http fuzz_frames fuzz_clientinfo fuzz_keyfile fuzz_ring \
 		fuzz_client_msg fuzz_acme fuzz_certmsg fuzz_keyd_acme fuzz_rateconf \
 		fuzz_flags fuzz_keyd fuzz_tablesrv fuzz_dns fuzz_serve fuzz_login fuzz_ws \
 		fuzz_allowlist fuzz_verifyd_proto fuzz_verifier_answer \
-		fuzz_meshpeers fuzz_dial fuzz_linkparse
+		fuzz_meshpeers fuzz_dial fuzz_linkparse fuzz_tlsrec
 
 FUZZ_PKGS     = openssl libsodium jansson zlib libseccomp libcap-ng
 FUZZ_CFLAGS   = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -95,6 +95,7 @@ FUZZ_SRC_fuzz_verifier_answer = master/verifier_answer.c common/keyfmt.c
 FUZZ_SRC_fuzz_meshpeers	 = common/meshpeers.c
 FUZZ_SRC_fuzz_dial	 = common/dial_proto.c
 FUZZ_SRC_fuzz_linkparse	 = worker/linkparse.c common/frame.c
+FUZZ_SRC_fuzz_tlsrec	 = worker/tlsrec.c
 
 # libFuzzer options per target: -max_len reaches just past each parser's size
 # limit (HTTP_MAX_HEAD 16384, KEYFILE_MAX 4096). A table reader that does not
@@ -127,6 +128,7 @@ FUZZ_OPTS_fuzz_verifier_answer = -max_len=6000 -dict=tests/fuzz/dict/fuzz_verifi
 FUZZ_OPTS_fuzz_meshpeers  = -max_len=2048 -dict=tests/fuzz/dict/fuzz_meshpeers.dict
 FUZZ_OPTS_fuzz_dial	  = -max_len=1024
 FUZZ_OPTS_fuzz_linkparse  = -max_len=8192 -dict=tests/fuzz/dict/fuzz_http.dict
+FUZZ_OPTS_fuzz_tlsrec	  = -max_len=40000
 FUZZ_OPTS	?=
 # fuzz-short: executions per target (2 to 6 s each here, about a minute in
 # all), and the seed.
@@ -148,6 +150,7 @@ FUZZ_RUNS_fuzz_keyd_acme  = 4000
 FUZZ_RUNS_fuzz_allowlist  = 150000
 FUZZ_RUNS_fuzz_verifier_answer = 30000
 FUZZ_RUNS_fuzz_linkparse  = 60000
+FUZZ_RUNS_fuzz_tlsrec	  = 40000
 FUZZ_SEED	?= 1
 FUZZ_ENV      = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

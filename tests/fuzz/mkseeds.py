@@ -833,6 +833,72 @@ def ws_seeds():
         b"\x00\x20" + b"\x00\x07\xaa\xbb\xcc\xdd\x01" * 60)
 
 
+def tlsrec_seeds():
+    """For tests/fuzz/fuzz_tlsrec.c: byte 0 picks the suite (0x80: open in
+    place), then what a TLS 1.3 client sends after the handshake, sealed
+    here (RFC 8446 5.2, 7.1, 7.2) under the harness's fixed client secret
+    (bytes 1, 2, 3, ...) so that the fuzzer starts past the AEAD."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
+    suites = [(0x1301, AESGCM, 16, hashes.SHA256), (0x1302, AESGCM, 32, hashes.SHA384),
+              (0x1303, ChaCha20Poly1305, 32, hashes.SHA256)]
+
+    class Client:
+        def __init__(self, aead, klen, md):
+            self.aead, self.klen, self.md = aead, klen, md
+            self.secret = bytes(range(1, 1 + md.digest_size))
+            self.keys()
+
+        def label(self, label, n):
+            lab = b"tls13 " + label
+            info = struct.pack(">HB", n, len(lab)) + lab + b"\0"
+            return HKDFExpand(self.md(), n, info).derive(self.secret)
+
+        def keys(self):
+            self.key, self.iv, self.seq = self.label(b"key", self.klen), self.label(b"iv", 12), 0
+
+        def record(self, ctype, content, pad=0):
+            inner = content + bytes([ctype]) + bytes(pad)
+            head = struct.pack(">BHH", 23, 0x0303, len(inner) + 16)
+            nonce = bytes(a ^ b for a, b in zip(self.iv, self.seq.to_bytes(12, "big")))
+            self.seq += 1
+            return head + self.aead(self.key).encrypt(nonce, inner, head)
+
+        def key_update(self, requested):
+            rec = self.record(22, bytes([24, 0, 0, 1, requested]))
+            self.secret = self.label(b"traffic upd", self.md.digest_size)
+            self.keys()
+            return rec
+
+    close = bytes([1, 0])
+    for i, (suite, aead, klen, md) in enumerate(suites):
+        name = "%04x" % suite
+        c = Client(aead, klen, md)
+        put("fuzz_tlsrec", name + "_data_close", bytes([i]) + c.record(23, b"hello") +
+            c.record(23, bytes(range(256)) * 4, pad=100) + c.record(23, b"") +
+            c.record(21, close))
+        c = Client(aead, klen, md)
+        put("fuzz_tlsrec", name + "_key_update", bytes([0x80 | i]) + c.record(23, b"a") +
+            c.key_update(1) + c.record(23, b"after") + c.key_update(0) +
+            c.record(23, b"again") + c.record(21, close))
+        c = Client(aead, klen, md)
+        put("fuzz_tlsrec", name + "_full_record", bytes([i]) +
+            c.record(23, bytes(16384), pad=239) + c.record(23, b"x" * 3000) +
+            c.record(23, b"cut")[:-7])
+    c = Client(AESGCM, 16, hashes.SHA256)
+    put("fuzz_tlsrec", "1301_refused", bytes([0]) + c.record(23, b"ok") +
+        c.record(21, bytes([2, 40])) + c.record(23, b"after"))
+    # Opened, then refused: 2^14 + 1 bytes of content; no inner type.
+    c = Client(AESGCM, 16, hashes.SHA256)
+    put("fuzz_tlsrec", "1301_overflow", bytes([0]) + c.record(23, bytes(16385)) +
+        c.record(21, close))
+    c = Client(AESGCM, 32, hashes.SHA384)
+    put("fuzz_tlsrec", "1302_no_type", bytes([1]) + c.record(0, b"", pad=40) +
+        c.record(21, close))
+
+
 if __name__ == "__main__":
     http_seeds()
     frames_seeds()
@@ -863,3 +929,4 @@ if __name__ == "__main__":
     meshpeers_seeds()
     dial_seeds()
     linkparse_seeds()
+    tlsrec_seeds()
