@@ -42,7 +42,7 @@ COMMON_SRC = common/log.c common/frame.c common/keyfmt.c common/keyfile.c common
 	     common/allowlist.c common/meshpeers.c common/dial_proto.c common/pool.c \
 	     common/fdpass.c
 WORKER_SRC = worker/main.c worker/bufpool.c worker/http.c worker/clientinfo.c \
-	     worker/transport.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
+	     worker/transport.c worker/tlsrec.c worker/tlsown.c worker/loginmem.c worker/outq.c worker/websocket.c worker/conn.c \
 	     worker/conn_io.c worker/accept.c \
 	     worker/timers.c worker/peergone.c worker/route.c worker/mesh.c \
 	     worker/presence.c worker/inbox.c worker/derp_in.c \
@@ -105,7 +105,7 @@ UNIT_TESTS = test_frame test_keyfmt test_table test_ring test_http \
 	     test_clientinfo test_flags test_sandbox test_b64url \
 	     test_acme_parse test_acme_crypto test_acme_config test_renew \
 	     test_hashkey test_steer test_procstat test_certshm test_keyproc_tls test_verify \
-	     test_pktq
+	     test_pktq test_tlsrec
 
 .PHONY: all man deps run test check test-unit test-e2e test-asan test-sandbox test-acme bench mutate \
 	install deb deb-deps package-test-deps test-package clean

@@ -115,6 +115,8 @@ enum stat_id {
 	ST_DROP_BYTES_QUEUE_HEAD,
 	ST_PUSHBACKS,			/* a client not read while a ring was full */
 	ST_SENDQ_BYTES,			/* gauge: packets queued to clients */
+	ST_TLS_OWN,			/* TLS handshakes after which OpenSSL's
+					 * connection was freed (tlsown.c) */
 	ST_MAX,
 };
 

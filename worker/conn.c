@@ -17,6 +17,7 @@
 #include "loginmem.h"
 #include "outq.h"
 #include "sendq.h"
+#include "tlsown.h"
 #include "transport.h"
 #include "websocket.h"
 
@@ -222,7 +223,7 @@ conn_update_events(struct wk *w, struct conn *c)
 	    c->state != CS_WAIT_TABLE && c->state != CS_FLUSH_CLOSE &&
 	    c->paused_until_ms == 0 && !c->claim_pending && !c->pushed_back)
 		want |= EPOLLIN;
-	if (c->out_bytes > 0 || c->tls_read_wants_write)
+	if (c->out_bytes > 0 || c->tls_read_wants_write || transport_unsent(c))
 		want |= EPOLLOUT;
 	if (c->tls_write_wants_read)
 		want |= EPOLLIN;
@@ -263,6 +264,7 @@ conn_close(struct wk *w, struct conn *c, const char *why)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+	tlsown_free(c);
 	close(c->fd);
 	c->fd = -1;
 	w->slots[c->slot] = NULL;

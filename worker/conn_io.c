@@ -17,6 +17,7 @@
 #include "outq.h"
 #include "sendq.h"
 #include "tlsctx.h"
+#include "tlsown.h"
 #include "transport.h"
 #include "websocket.h"
 
@@ -71,7 +72,7 @@ conn_write(struct wk *w, struct conn *c)
 	ssize_t r;
 	int n;
 
-	while (c->out_bytes > 0) {
+	while (c->out_bytes > 0 || transport_unsent(c)) {
 		for (n = 0, b = c->out_head; b != NULL && n < MAX_IOV; b = b->next, n++) {
 			iov[n].iov_base = b->data + b->rd;
 			iov[n].iov_len = b->wr - b->rd;
@@ -90,9 +91,10 @@ conn_write(struct wk *w, struct conn *c)
 			return;
 		}
 	}
-	if (c->out_bytes == 0)
-		transport_tls_rest(c);
-	if (c->out_bytes == 0 && c->state == CS_FLUSH_CLOSE) {
+	if (c->out_bytes > 0 || transport_unsent(c))
+		return;
+	transport_tls_rest(c);
+	if (c->state == CS_FLUSH_CLOSE) {
 		transport_tls_shutdown(c);
 		conn_close(w, c, "response sent");
 	}
@@ -119,10 +121,10 @@ tls_charge(struct wk *w, struct conn *c)
 {
 	int held;
 
-	if (c->ssl == NULL || !c->lm_on || c->fd < 0)
+	if ((c->ssl == NULL && c->own == NULL) || !c->lm_on || c->fd < 0)
 		return;
 	transport_tls_rest(c);	/* a paused handshake keeps its buffers */
-	held = SSL_has_pending(c->ssl);
+	held = transport_partial(c);
 	if (held == c->lm_tls_record)
 		return;
 	c->lm_tls_record = held;
@@ -145,6 +147,12 @@ tls_handshake(struct wk *w, struct conn *c)
 	if (r == 1) {
 		if (transport_tls_ktls(c))
 			wk_stat(w, ST_TLS_KTLS, 1);
+		if (!c->outbound && (r = tlsown_take(w, c)) < 0) {
+			conn_close(w, c, "out of memory");
+			return;
+		}
+		if (r == 1)
+			wk_stat(w, ST_TLS_OWN, 1);
 		c->state = CS_HTTP;
 		conn_mark_ready(w, c);	/* the request may already be buffered */
 		if (c->outbound)
@@ -294,11 +302,12 @@ conn_read(struct wk *w, struct conn *c)
 	 * turn. Not SSL_has_pending(): it is also true for part of a record,
 	 * which only the socket can complete (re-reading at once would spin).
 	 */
-	if (budget == 0 || calls == 0 ||
-	    (c->ssl != NULL && SSL_pending(c->ssl) > 0))
+	if (budget == 0 || calls == 0 || transport_pending(c))
 		conn_mark_ready(w, c);
 	else if (!c->lm_on)
 		transport_tls_rest(c);
+	if (transport_unsent(c))	/* a KeyUpdate the peer asked for */
+		outq_schedule(w, c);
 	tls_charge(w, c);
 }
 

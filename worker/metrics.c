@@ -124,6 +124,9 @@ static const struct {
 	    "(accepting then pauses)" },
 	{ "derpd_tls_ktls_total", "counter", ST_TLS_KTLS,
 	    "TLS handshakes after which the kernel encrypts (kTLS)" },
+	{ "derpd_tls_own_records_total", "counter", ST_TLS_OWN,
+	    "TLS handshakes after which derpd's record layer took the "
+	    "connection and OpenSSL's was freed" },
 	{ "derpd_login_memory_bytes", "gauge", ST_LOGIN_MEM_BYTES,
 	    "Bytes held by connections that have not finished the DERP login" },
 	{ "derpd_login_memory_closed_total", "counter", ST_LOGIN_MEM_CLOSED,

@@ -13,6 +13,7 @@
 #include "clientcert.h"
 #include "log.h"
 #include "tlskey.h"
+#include "tlsown.h"
 #include "tlsstore.h"
 #include "transport.h"
 
@@ -177,6 +178,8 @@ ctx_new(struct wk *w)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	transport_tls_ctx(ctx, 1);
+	SSL_CTX_set_app_data(ctx, w);
+	tlsown_ctx(ctx);
 	/* No session tickets: DERP clients hold one connection for hours and
 	 * log in again with a full handshake; two tickets a login cost ~7 %
 	 * of its server CPU (bench/README.md). */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "tlskey.h"
+#include "tlsown.h"
 
 /*
  * Read-ahead once logged in: one read(2) takes whatever records have
@@ -40,6 +41,8 @@ transport_read(struct conn *c, uint8_t *p, size_t n)
 	ssize_t r;
 	int err;
 
+	if (c->own != NULL)
+		return tlsown_read(c, p, n);
 	if (c->ssl == NULL) {
 		if (c->rx_drained)
 			return 0;
@@ -72,6 +75,8 @@ transport_write(struct conn *c, struct iovec *iov, int iovcnt)
 	ssize_t r;
 	int err;
 
+	if (c->own != NULL)
+		return tlsown_write(c, iov, iovcnt);
 	if (c->ssl == NULL) {
 		r = writev(c->fd, iov, iovcnt);
 		if (r >= 0)
@@ -141,6 +146,7 @@ transport_tls_ctx(SSL_CTX *ctx, int ktls)
 void
 transport_tls_logged_in(struct conn *c)
 {
+	tlsown_logged_in(c);
 	if (c->ssl == NULL)
 		return;
 	SSL_set_default_read_buffer_len(c->ssl, TLS_READ_BUF);
@@ -150,6 +156,7 @@ transport_tls_logged_in(struct conn *c)
 void
 transport_tls_rest(struct conn *c)
 {
+	tlsown_rest(c);
 	/* Not while they hold a record, or part of one, or its unread
 	 * plaintext (OpenSSL before 3.0.14 freed that: CVE-2024-4741). */
 	if (c->ssl != NULL && c->sign == NULL && !SSL_has_pending(c->ssl) &&
@@ -211,6 +218,27 @@ transport_tls_drain(struct conn *c)
 void
 transport_tls_shutdown(struct conn *c)
 {
+	tlsown_shutdown(c);
 	if (c->ssl != NULL && SSL_shutdown(c->ssl) < 0)
 		ERR_clear_error();
+}
+
+int
+transport_unsent(const struct conn *c)
+{
+	return tlsown_unsent(c);
+}
+
+int
+transport_pending(const struct conn *c)
+{
+	return c->own != NULL ? tlsown_pending(c) :
+	    c->ssl != NULL && SSL_pending(c->ssl) > 0;
+}
+
+int
+transport_partial(const struct conn *c)
+{
+	return c->own != NULL ? tlsown_partial(c) :
+	    c->ssl != NULL && SSL_has_pending(c->ssl);
 }

@@ -13,9 +13,19 @@
  * would: c->rx_drained, until epoll reports the socket readable), -1 on
  * EOF or error. */
 ssize_t	transport_read(struct conn *c, uint8_t *p, size_t n);
-/* Returns bytes written, 0 if it would block, -1 on error. With TLS only
- * iov[0] is written: OpenSSL cuts one buffer into records itself. */
+/*
+ * Returns bytes written, 0 if it would block, -1 on error. Over OpenSSL
+ * only iov[0] is written: it cuts one buffer into records itself; our
+ * record layer (tlsown.h) seals them all, and iovcnt 0 writes what it
+ * sealed before.
+ */
 ssize_t	transport_write(struct conn *c, struct iovec *iov, int iovcnt);
+/* Sealed bytes wait for the socket (or a KeyUpdate is owed): write again. */
+int	transport_unsent(const struct conn *c);
+/* Decrypted bytes (or a whole record) wait: read again without the socket. */
+int	transport_pending(const struct conn *c);
+/* Part of a record, or its plaintext, is held. */
+int	transport_partial(const struct conn *c);
 /*
  * The record path of a TLS context: partial writes, and with ktls the
  * kernel's TLS when it offers it. Record buffers are released once a turn

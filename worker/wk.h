@@ -56,6 +56,8 @@ enum conn_state {
 
 struct heard_src;
 struct mesh_link;
+struct tls_own;
+struct tls_secrets;
 struct tls_sign;
 struct tls_store;
 struct ws_conn;
@@ -65,7 +67,9 @@ struct conn {
 	uint32_t	 slot;
 	uint32_t	 gen;
 	enum conn_state	 state;
-	SSL		*ssl;
+	SSL		*ssl;		/* until the handshake is done (tlsown.c) */
+	struct tls_own	*own;		/* after it: our record layer */
+	struct tls_secrets *secrets;	/* the handshake's, for own */
 	struct tls_sign	*sign;		/* the key process is signing for its handshake */
 	uint32_t	 epoll_events;	/* currently registered */
 	int		 tls_read_wants_write;

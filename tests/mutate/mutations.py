@@ -170,4 +170,16 @@ MUTATIONS = [
          new="\tif (0)\n\t\treturn 0;",
          tests=[("e2e", "test_queues.py::test_stopped_worker_does_not_stall_others"),
                 ("unit", "test_pktq")]),
+    # --- our TLS record layer (issue #14) --------------------------------------
+    dict(name="tls-key-update-ignored", what="our KeyUpdate keeps the old write key",
+         file="worker/tlsrec.c",
+         old="\tif (dir_update(r, &r->wr, 1) != 0) {",
+         new="\tif (0 && dir_update(r, &r->wr, 1) != 0) {",
+         tests=[("e2e", "test_tls_records.py::test_key_update_is_followed"),
+                ("unit", "test_tlsrec")]),
+    dict(name="tls-any-outer-type", what="records of any outer type are opened",
+         file="worker/tlsrec.c",
+         old="\tif (p[0] != TLSREC_DATA || p[1] != 3 || p[2] != 3)",
+         new="\tif (p[1] != 3 || p[2] != 3)",
+         tests=[("unit", "test_tlsrec")]),
 ]
