@@ -95,7 +95,7 @@ KEYGEN_LIBS = $(shell pkg-config --libs libsodium jansson 2>/dev/null)
 BENCH_OBJ  = common/log.o common/frame.o $(BENCH_SRC:.c=.o)
 BENCH_LIBS = $(shell pkg-config --libs openssl libsodium 2>/dev/null) -lpthread
 # What OpenSSL keeps for one idle TLS server connection (make bench).
-TLSMEM_OBJ = bench/tlsmem.o
+TLSMEM_OBJ = bench/tlsmem.o worker/tlsrec.o
 TLSMEM_LIBS = $(shell pkg-config --libs openssl 2>/dev/null)
 CLIENT_OBJ = common/log.o common/frame.o common/keyfmt.o common/keyfile.o \
 	     $(CLIENT_SRC:.c=.o)
