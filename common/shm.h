@@ -117,6 +117,7 @@ enum stat_id {
 	ST_SENDQ_BYTES,			/* gauge: packets queued to clients */
 	ST_TLS_OWN,			/* TLS handshakes after which OpenSSL's
 					 * connection was freed (tlsown.c) */
+	ST_BATCH_NAPS,			/* naps before a turn (worker/main.c) */
 	ST_MAX,
 };
 

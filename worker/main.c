@@ -44,14 +44,40 @@
 #define RESTART_SPREAD_MS	2000
 #define RESTART_TRY_FOR_MS	5000	/* derp.go: TryFor at most a few seconds */
 #define STOP_GRACE_MS		2000
+/*
+ * Batching. Under a stream of small packets a worker wakes for one or two
+ * records at a time, and the wake-up (a context switch each way,
+ * epoll_wait, a read, a write) costs more than relaying them. Woken again
+ * within BATCH_GAP_US of going to sleep, it naps BATCH_US before it looks,
+ * so that one turn takes what came meanwhile (bench/README.md,
+ * "Batching"). Slower than that it never naps: a quiet connection's
+ * packets are not delayed.
+ */
+#define BATCH_US		30
+#define BATCH_GAP_US		(4 * BATCH_US)
 
 static int64_t
-now_ms(void)
+now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+now_ms(void)
+{
+	return now_us() / 1000;
+}
+
+static void
+batch_nap(struct wk *w)
+{
+	const struct timespec ts = { 0, BATCH_US * 1000 };
+
+	wk_stat(w, ST_BATCH_NAPS, 1);
+	(void)clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
 }
 
 static void
@@ -408,14 +434,20 @@ static void
 run(struct wk *w)
 {
 	struct epoll_event evs[MAX_EVENTS];
-	int i, n;
+	int64_t slept, woke;
+	int i, n, busy = 0;
 
 	for (;;) {
+		if (busy && w->ready == NULL && !w->rings_pending)
+			batch_nap(w);
+		slept = now_us();
 		n = epoll_wait(w->epfd, evs, MAX_EVENTS,
 		    w->ready != NULL || w->rings_pending ? 0 : pushback_timeout(w));
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
-		w->now_ms = now_ms();
+		woke = now_us();
+		busy = n > 0 && woke - slept < BATCH_GAP_US;
+		w->now_ms = woke / 1000;
 		if (w->ssl_ctx != NULL)
 			tlsctx_refresh(w);	/* before any handshake this turn */
 		for (i = 0; i < n; i++)

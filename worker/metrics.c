@@ -124,6 +124,9 @@ static const struct {
 	    "(accepting then pauses)" },
 	{ "derpd_tls_ktls_total", "counter", ST_TLS_KTLS,
 	    "TLS handshakes after which the kernel encrypts (kTLS)" },
+	{ "derpd_worker_batch_naps_total", "counter", ST_BATCH_NAPS,
+	    "Times a worker, woken again soon after it went to sleep, napped "
+	    "30 us before its next turn so that the turn took more packets" },
 	{ "derpd_tls_own_records_total", "counter", ST_TLS_OWN,
 	    "TLS handshakes after which derpd's record layer took the "
 	    "connection and OpenSSL's was freed" },

@@ -304,6 +304,27 @@ tlsown_logged_in(struct conn *c)
 		c->own->ahead = 1;
 }
 
+/*
+ * Part of a record that waits for the socket moves out of a pool buffer
+ * into one of a record's size: a sender whose turn ended mid-record holds
+ * 16 KiB, not 68.
+ */
+static void
+shrink_in(struct tls_own *t)
+{
+	uint32_t n = t->in->wr - t->in->rd;
+	struct buf *b;
+
+	if (t->in->cap != BUF_SIZE || t->pt_len > 0 ||
+	    tlsrec_record_len(t->in->data + t->in->rd, n) != 0 ||
+	    (b = buf_new(TLSREC_MAX)) == NULL)
+		return;
+	memcpy(b->data, t->in->data + t->in->rd, n);
+	b->wr = n;
+	buf_put(t->pool, t->in);
+	t->in = b;
+}
+
 void
 tlsown_rest(struct conn *c)
 {
@@ -314,7 +335,8 @@ tlsown_rest(struct conn *c)
 	if (t->in != NULL && t->in->rd == t->in->wr) {
 		buf_put(t->pool, t->in);
 		t->in = NULL;
-	}
+	} else if (t->in != NULL)
+		shrink_in(t);
 	if (t->out != NULL && t->out->rd == t->out->wr) {
 		buf_put(t->pool, t->out);
 		t->out = NULL;

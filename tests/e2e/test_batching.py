@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""A worker woken again within 120 us of going to sleep naps 30 us before
+its next turn, so that the turn takes several packets (worker/main.c,
+bench/README.md "Batching"); a quiet connection's packets are never held.
+derpd_worker_batch_naps_total counts the naps."""
+import json
+import subprocess
+import time
+
+from derp_helpers import exchange
+from http_helpers import metrics
+
+
+def naps(srv):
+    return metrics(srv)("derpd_worker_batch_naps_total")
+
+
+def test_quiet_packets_are_not_held(derp_server, connect):
+    srv = derp_server(workers=1)
+    a, b = connect(srv), connect(srv)
+    exchange(a, b)
+    before = naps(srv)
+    for i in range(40):
+        a.send_packet(b.pub, b"quiet %d" % i)
+        assert b.recv_packet(10)[1] == b"quiet %d" % i
+        time.sleep(0.005)       # 5 ms apart: the worker sleeps in between
+    # One packet a wake-up, each long after the last: no nap, or next to none
+    # (a record the kernel happened to deliver in two segments).
+    assert naps(srv) - before <= 4
+
+
+def test_a_stream_is_batched_and_arrives_whole(derp_server, derpbench_bin):
+    srv = derp_server(workers=2)
+    before = naps(srv)
+    r = subprocess.run([derpbench_bin, "-j", "-P", "2", "-n", "20000", "-d", "60",
+                        "-s", "500", "-x", "same", "-W", "2", "--strict",
+                        f"http://127.0.0.1:{srv.port}"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["received"] == rep["sent"] == 40000 and rep["reordered"] == 0
+    assert naps(srv) - before > 0, "a stream of 40,000 packets never made a worker nap"
