@@ -14,6 +14,7 @@
 
 #define IN_MIN		(32 * 1024)	/* free room kept for a read */
 #define IN_MAX		(DERP_MAX_FRAME_LEN + IN_MIN)
+#define READ_TURN	(64 * 1024)	/* a client's reads per wake-up */
 #define PORT_LO		10000		/* placement ports stay below the */
 #define PORT_HI		32000		/* kernel's ephemeral range */
 
@@ -467,14 +468,22 @@ process_in(struct client *c)
 	return 0;
 }
 
-/* Reads until the socket would block. */
+/*
+ * Reads until the socket would block, or READ_TURN bytes: past that the
+ * other clients get their turn first (epoll is level-triggered; what
+ * OpenSSL has already decrypted is read before leaving). Reading to the
+ * end made a pair whose packets came back through a fast relay sooner
+ * than its socket was emptied keep the thread, and the other pairs wait.
+ */
 static void
 client_read(struct client *c)
 {
+	size_t got = 0;
 	ssize_t r;
 	int err;
 
-	while (c->state != C_DEAD) {
+	while (c->state != C_DEAD && (got < READ_TURN ||
+	    (c->ssl != NULL && SSL_pending(c->ssl) > 0))) {
 		if (buf_room(&c->in, IN_MIN) != 0 || c->in.cap > IN_MAX * 2) {
 			die(c, "input buffer");
 			return;
@@ -504,6 +513,7 @@ client_read(struct client *c)
 			}
 		}
 		c->in.len += (size_t)r;
+		got += (size_t)r;
 		if (process_in(c) != 0)
 			return;
 	}
