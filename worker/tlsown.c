@@ -18,6 +18,9 @@
 #define CLIENT_LABEL	"CLIENT_TRAFFIC_SECRET_0 "
 #define SERVER_LABEL	"SERVER_TRAFFIC_SECRET_0 "
 #define RANDOM_HEX	64	/* the client random, which the line names */
+/* Records opened in one read call: a sender of tiny records gets no more
+ * of the worker's turn than the read loop's budget gives it. */
+#define OPEN_PER_READ	16
 
 /* A handshake's application traffic secrets, until tlsown_take. */
 struct tls_secrets {
@@ -213,16 +216,19 @@ ssize_t
 tlsown_read(struct conn *c, uint8_t *p, size_t n)
 {
 	struct tls_own *t = c->own;
+	int r, opened = 0;
 	size_t got = 0;
-	int r;
 
 	if (t->pt_len > 0)
 		got = deliver(t, p, n);
-	while (got < n && !t->rec.closed && t->pt_len == 0) {
+	while (got < n && !t->rec.closed && t->pt_len == 0 &&
+	    opened < OPEN_PER_READ) {
 		if ((r = open_next(t, p + got, n - got, &got)) < 0)
 			return -1;
-		if (r == 1)
+		if (r == 1) {
+			opened++;
 			continue;
+		}
 		if ((r = fill(c, t)) < 0)
 			return got > 0 ? (ssize_t)got : -1;
 		if (r == 0)

@@ -197,6 +197,12 @@ tlsrec_open(struct tlsrec *r, const uint8_t *rec, size_t len, uint8_t *out,
 	if (i < 0)
 		return -1;
 	*type = out[i];
+	/* A peer sending nothing but empty records or KeyUpdates costs an
+	 * AEAD (or an HKDF) each and moves no data. */
+	if (*type == TLSREC_DATA && i > 0)
+		r->idle = 0;
+	else if (++r->idle > TLSREC_MAX_IDLE)
+		return -1;
 	return i;
 }
 

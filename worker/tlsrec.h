@@ -24,6 +24,8 @@
 #define TLSREC_MAX_SECRET	48		/* SHA-384 */
 /* Records under one write key (RFC 8446 5.5: AES-GCM's bound is 2^24.5). */
 #define TLSREC_KEY_LIMIT	(1ULL << 24)
+/* Records in a row that carry no data (empty, KeyUpdate): OpenSSL's 32. */
+#define TLSREC_MAX_IDLE		32
 
 /* Inner content types. */
 #define TLSREC_ALERT		21
@@ -42,6 +44,7 @@ struct tlsrec {
 	const EVP_MD	*md;		/* not owned */
 	size_t		 secret_len;	/* the hash's length */
 	struct tlsrec_dir rd, wr;
+	unsigned	 idle;		/* records in a row without data */
 	int		 send_key_update;	/* the peer asked for ours */
 	int		 closed;	/* close_notify received */
 };
@@ -71,8 +74,10 @@ ssize_t	tlsrec_record_len(const uint8_t *p, size_t n);
  * into out, which has room for len - TLSREC_HDR - TLSREC_TAG bytes: either
  * rec + TLSREC_HDR (in place) or memory that does not overlap rec. Returns the content's length (the inner type and its
  * zero padding removed) and sets *type, or -1: the tag did not verify, no
- * inner type, or an inner plaintext over 2^14 + 1 bytes (close the
- * connection); what it wrote to out is then wiped. Advances
+ * inner type, an inner plaintext over 2^14 + 1 bytes, or the
+ * TLSREC_MAX_IDLE + 1st record in a row without data (close the
+ * connection); after a tag that did not verify, what it wrote to out is
+ * wiped. Advances
  * the read sequence number on success.
  */
 ssize_t	tlsrec_open(struct tlsrec *r, const uint8_t *rec, size_t len,

@@ -192,4 +192,9 @@ MUTATIONS = [
          old="\t\tif (busy && w->ready == NULL && !w->rings_pending)",
          new="\t\tif (0 && busy && w->ready == NULL && !w->rings_pending)",
          tests=[("e2e", "test_batching.py::test_a_stream_is_batched_and_arrives_whole")]),
+    dict(name="tls-idle-records-unbounded", what="empty records and KeyUpdates without end",
+         file="worker/tlsrec.c",
+         old="\telse if (++r->idle > TLSREC_MAX_IDLE)",
+         new="\telse if (++r->idle > TLSREC_MAX_IDLE + 1)",
+         tests=[("unit", "test_tlsrec")]),
 ]

@@ -976,6 +976,43 @@ open_crafted(struct fx *f, struct peer *p, const uint8_t *inner, size_t n,
 	return tlsrec_open(&f->r, rec, len, out, type);
 }
 
+/*
+ * Records without data in a row, empty ones and KeyUpdates alike: the
+ * TLSREC_MAX_IDLE + 1st is refused; a record with data starts the count
+ * again.
+ */
+static void
+test_idle_records(void **state)
+{
+	static const uint8_t empty[1] = { TLSREC_DATA },
+	    update[6] = { 24, 0, 0, 1, 0, TLSREC_HANDSHAKE },
+	    data[2] = { 'x', TLSREC_DATA };
+	static uint8_t out[TLSREC_MAX];
+	struct fx *f = *state;
+	struct peer p;
+	uint8_t type;
+	int round, i;
+
+	peer_init(&p, f->suite, keylog.client);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < TLSREC_MAX_IDLE; i++) {
+			if (i % 2) {
+				assert_int_equal(open_crafted(f, &p, empty,
+				    sizeof(empty), out, &type), 0);
+				continue;
+			}
+			assert_int_equal(open_crafted(f, &p, update,
+			    sizeof(update), out, &type), 5);
+			assert_int_equal(tlsrec_control(&f->r, type, out, 5), 0);
+			peer_update(&p);
+		}
+		if (round == 0)		/* data: the count starts again */
+			assert_int_equal(open_crafted(f, &p, data,
+			    sizeof(data), out, &type), 1);
+	}
+	assert_int_equal(open_crafted(f, &p, empty, sizeof(empty), out, &type), -1);
+}
+
 /* Inner plaintexts OpenSSL does not send: padding, sizes, no type. */
 static void
 test_open_inner(void **state)
@@ -1165,6 +1202,7 @@ main(void)
 		ALL(test_close_server),
 		ALL(test_tamper),
 		ALL(test_open_inner),
+		ALL(test_idle_records),
 		ALL(test_control),
 	};
 
