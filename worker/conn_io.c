@@ -289,6 +289,7 @@ conn_read(struct wk *w, struct conn *c)
 		if (c->ws == NULL)	/* wslay's callbacks appended it already */
 			c->in->wr += r;
 		budget -= r > (ssize_t)budget ? budget : (size_t)r;
+		w->turn_bytes += (uint64_t)r;
 		calls--;
 		w->up.input(w, c);
 	}

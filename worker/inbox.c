@@ -206,6 +206,7 @@ inbox_drain(struct wk *w)
 				break;
 			}
 			handle_record(w, &hdr, payload);
+			w->turn_bytes += hdr.payload_len;
 			ring_pop(rx);
 		}
 		if (rc < 0) {

@@ -295,6 +295,8 @@ struct wk {
 	struct conn	*all;		/* list of live connections */
 	struct conn	*ready;		/* connections with buffered input */
 	uint64_t	 read_turn;	/* turns of the event loop (conn_run_ready) */
+	uint64_t	 turn_bytes;	/* read from clients and rings this turn
+					 * (batching: worker/main.c) */
 	struct conn	*flush;		/* connections with output to write */
 	struct conn	*graveyard;	/* closed, freed at the end of a turn */
 	uint64_t	 wake_mask;	/* workers to signal at the end of a turn */

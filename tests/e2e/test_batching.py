@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""A worker woken again within 120 us of going to sleep naps 30 us before
-its next turn, so that the turn takes several packets (worker/main.c,
-bench/README.md "Batching"); a quiet connection's packets are never held.
+"""A worker woken again within 120 us of going to sleep, after a turn that
+moved less than 16 KiB, naps 30 us before its next turn, so that the turn
+takes several packets (worker/main.c; bench/README.md, "Less CPU per
+packet"); a quiet connection's packets are never held.
 derpd_worker_batch_naps_total counts the naps."""
 import json
 import subprocess
@@ -40,3 +41,18 @@ def test_a_stream_is_batched_and_arrives_whole(derp_server, derpbench_bin):
     rep = json.loads(r.stdout)
     assert rep["received"] == rep["sent"] == 40000 and rep["reordered"] == 0
     assert naps(srv) - before > 0, "a stream of 40,000 packets never made a worker nap"
+
+
+def test_large_packets_are_not_held(derp_server, derpbench_bin):
+    """A turn that moved 16 KiB or more has paid for its wake-up: 6,000
+    packets of 60,000 bytes make a worker nap a few dozen times at most
+    (without the rule, 1,500 and more)."""
+    srv = derp_server(workers=2)
+    before = naps(srv)
+    r = subprocess.run([derpbench_bin, "-j", "-P", "2", "-n", "3000", "-d", "60",
+                        "-s", "60000", "-x", "same", "-W", "2", "--strict",
+                        f"http://127.0.0.1:{srv.port}"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["received"] == 6000
+    assert naps(srv) - before < 300
