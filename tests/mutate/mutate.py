@@ -54,7 +54,7 @@ def copy_tree():
 def e2e_env():
     b = SCRATCH / "build"
     return dict(os.environ, DERPD_BIN=str(b / "derpd"), DERPD_KEYGEN=str(b / "derpd-keygen"),
-                DERPD_CLIENT=str(b / "derpd-client"),
+                DERPD_CLIENT=str(b / "derpd-client"), DERPBENCH=str(b / "derpbench"),
                 DERPD_TEST_BIN=str(SCRATCH / "build-test" / "derpd"))
 
 
@@ -62,7 +62,7 @@ def run_test(test):
     """Builds what test needs and runs it: (passed, output)."""
     kind, name = test
     if kind == "e2e":
-        rc, out = sh(["make", "-s", "-j2", "all", "build-test/derpd"])
+        rc, out = sh(["make", "-s", "-j2", "all", "build-test/derpd", "build/derpbench"])
         if rc != 0:
             return None, "build failed:\n" + out
         rc, out = sh([PYTHON, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
