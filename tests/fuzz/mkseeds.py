@@ -837,7 +837,8 @@ def tlsrec_seeds():
     """For tests/fuzz/fuzz_tlsrec.c: byte 0 picks the suite (0x80: open in
     place), then what a TLS 1.3 client sends after the handshake, sealed
     here (RFC 8446 5.2, 7.1, 7.2) under the harness's fixed client secret
-    (bytes 1, 2, 3, ...) so that the fuzzer starts past the AEAD."""
+    (bytes 1, 2, 3, ...) so that the fuzzer starts past the AEAD. Needs
+    Debian's python3-cryptography (apt-get install python3-cryptography)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
     from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
