@@ -131,6 +131,23 @@ tls_charge(struct wk *w, struct conn *c)
 	loginmem_charge(w, c, held ? TLS_RECORD_BYTES : -TLS_RECORD_BYTES);
 }
 
+/* A relay client's records become ours (tlsown.h); -1 when c was closed. */
+static int
+own_records(struct wk *w, struct conn *c)
+{
+	int r;
+
+	if (c->outbound)
+		return 0;	/* our mesh links keep OpenSSL's */
+	if ((r = tlsown_take(w, c)) < 0) {
+		conn_close(w, c, "out of memory");
+		return -1;
+	}
+	if (r == 1)
+		wk_stat(w, ST_TLS_OWN, 1);
+	return 0;
+}
+
 static void
 tls_handshake(struct wk *w, struct conn *c)
 {
@@ -147,12 +164,8 @@ tls_handshake(struct wk *w, struct conn *c)
 	if (r == 1) {
 		if (transport_tls_ktls(c))
 			wk_stat(w, ST_TLS_KTLS, 1);
-		if (!c->outbound && (r = tlsown_take(w, c)) < 0) {
-			conn_close(w, c, "out of memory");
+		if (own_records(w, c) != 0)
 			return;
-		}
-		if (r == 1)
-			wk_stat(w, ST_TLS_OWN, 1);
 		c->state = CS_HTTP;
 		conn_mark_ready(w, c);	/* the request may already be buffered */
 		if (c->outbound)

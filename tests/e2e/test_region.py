@@ -63,6 +63,9 @@ def test_clients_of_two_relays_exchange_in_order_across_workers(region, connect)
         for reason in ("mesh_loop", "mesh_queue_full", "unknown_dest_on_fwd",
                        "ring_full", "queue_tail"):
             assert m("derp_packets_dropped", reason=reason) == 0
+        # Our record layer takes connections we accepted, never the links we
+        # dialled (those keep OpenSSL's): at most one per accept.
+        assert 0 < m("derpd_tls_own_records_total") <= m("derpd_tcp_accepts_total")
 
 
 def watcher_events(w, timeout):
