@@ -283,7 +283,7 @@ tlsown_unsent(const struct conn *c)
 	const struct tls_own *t = c->own;
 
 	return t != NULL && ((t->out != NULL && t->out->rd < t->out->wr) ||
-	    t->rec.send_key_update || t->rec.wr.seq >= TLSREC_KEY_LIMIT);
+	    tlsrec_update_due(&t->rec));
 }
 
 int

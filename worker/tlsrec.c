@@ -319,6 +319,12 @@ seal_key_update(struct tlsrec *r, uint8_t *out)
 	return n;
 }
 
+int
+tlsrec_update_due(const struct tlsrec *r)
+{
+	return r->send_key_update || r->wr.seq >= TLSREC_KEY_LIMIT;
+}
+
 ssize_t
 tlsrec_seal(struct tlsrec *r, const struct iovec *iov, int iovcnt,
     uint8_t *out, size_t room, size_t *consumed)
@@ -330,7 +336,7 @@ tlsrec_seal(struct tlsrec *r, const struct iovec *iov, int iovcnt,
 	int i;
 
 	*consumed = 0;
-	if (r->send_key_update || r->wr.seq >= TLSREC_KEY_LIMIT) {
+	if (tlsrec_update_due(r)) {
 		if (room < over + KEY_UPDATE_LEN)
 			return 0;
 		if ((done = (size_t)seal_key_update(r, out)) == (size_t)-1)

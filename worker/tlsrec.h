@@ -93,12 +93,14 @@ ssize_t	tlsrec_open(struct tlsrec *r, const uint8_t *rec, size_t len,
 int	tlsrec_control(struct tlsrec *r, uint8_t type, const uint8_t *p,
 	    size_t n);
 
+/* A KeyUpdate of ours is due: the peer asked, or TLSREC_KEY_LIMIT records
+ * went under this key. tlsrec_seal sends it first. */
+int	tlsrec_update_due(const struct tlsrec *r);
 /*
  * Encrypts what it can of iov[0..iovcnt) into out[0..room) as records of
  * up to TLSREC_MAX_PLAIN bytes each (gathered across the iovecs; the last
- * one shorter when that is what fits), first a KeyUpdate if one is due:
- * the peer asked, or TLSREC_KEY_LIMIT records went under this key (then
- * the new key). Sets *consumed to the plaintext bytes taken and returns
+ * one shorter when that is what fits), first a KeyUpdate if one is due
+ * (then the new key). Sets *consumed to the plaintext bytes taken and returns
  * the bytes written to out (0 when not even a KeyUpdate or a record of
  * one byte fits). Advances the write sequence number per record. Returns
  * -1 on an internal error.
