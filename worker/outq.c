@@ -15,6 +15,18 @@ outq_schedule(struct wk *w, struct conn *c)
 	w->flush = c;
 }
 
+/* b at the end of c's stream. */
+static void
+link_tail(struct conn *c, struct buf *b)
+{
+	b->next = NULL;
+	if (c->out_tail != NULL)
+		c->out_tail->next = b;
+	else
+		c->out_head = b;
+	c->out_tail = b;
+}
+
 int
 outq_append(struct wk *w, struct conn *c, const void *p, size_t len)
 {
@@ -31,11 +43,7 @@ outq_append(struct wk *w, struct conn *c, const void *p, size_t len)
 		if (b == NULL || b->wr == b->cap) {
 			if ((b = buf_get(&w->bufs)) == NULL)
 				return -1;
-			if (c->out_tail != NULL)
-				c->out_tail->next = b;
-			else
-				c->out_head = b;
-			c->out_tail = b;
+			link_tail(c, b);
 		}
 		room = b->cap - b->wr;
 		take = len < room ? len : room;
@@ -55,12 +63,7 @@ outq_splice(struct wk *w, struct conn *c, struct buf *b)
 {
 	if (c->out_bytes == 0)
 		c->stalled_since_ms = w->now_ms;
-	b->next = NULL;
-	if (c->out_tail != NULL)
-		c->out_tail->next = b;
-	else
-		c->out_head = b;
-	c->out_tail = b;
+	link_tail(c, b);
 	c->out_bytes += b->wr - b->rd;
 	loginmem_charge(w, c, b->wr - b->rd);
 	outq_schedule(w, c);
