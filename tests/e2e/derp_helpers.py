@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Shared test helpers: one-packet exchanges and flow-controlled streams."""
+import json
 import os
 import re
 import subprocess
@@ -18,6 +19,13 @@ WINDOW_PACKETS = 32
 WINDOW_BYTES = 256 << 10
 
 NODEKEY_RE = re.compile(r"nodekey:([0-9a-f]{64})")
+
+
+def run_bench(derpbench_bin, *args, timeout=120):
+    """build/derpbench with -j: (exit code, its JSON report or None, stderr)."""
+    cmd = [derpbench_bin, "-j", *map(str, args)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else None), r.stderr
 
 
 def public_key_of(keygen_bin, path):

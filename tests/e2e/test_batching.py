@@ -4,16 +4,25 @@ moved less than 16 KiB, naps 30 us before its next turn, so that the turn
 takes several packets (worker/main.c; bench/README.md, "Less CPU per
 packet"); a quiet connection's packets are never held.
 derpd_worker_batch_naps_total counts the naps."""
-import json
-import subprocess
 import time
 
-from derp_helpers import exchange
+from derp_helpers import exchange, run_bench
 from http_helpers import metrics
 
 
 def naps(srv):
     return metrics(srv)("derpd_worker_batch_naps_total")
+
+
+def stream(srv, derpbench_bin, size, count):
+    """count packets of size bytes from each of two pairs on one worker,
+    all delivered in order: derpbench's report."""
+    rc, rep, err = run_bench(derpbench_bin, "-P", 2, "-n", count, "-d", 60, "-s", size,
+                             "-x", "same", "-W", 2, "--strict",
+                             f"http://127.0.0.1:{srv.port}")
+    assert rc == 0, err
+    assert rep["received"] == rep["sent"] == 2 * count and rep["reordered"] == 0
+    return rep
 
 
 def test_quiet_packets_are_not_held(derp_server, connect):
@@ -33,13 +42,7 @@ def test_quiet_packets_are_not_held(derp_server, connect):
 def test_a_stream_is_batched_and_arrives_whole(derp_server, derpbench_bin):
     srv = derp_server(workers=2)
     before = naps(srv)
-    r = subprocess.run([derpbench_bin, "-j", "-P", "2", "-n", "20000", "-d", "60",
-                        "-s", "500", "-x", "same", "-W", "2", "--strict",
-                        f"http://127.0.0.1:{srv.port}"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    rep = json.loads(r.stdout)
-    assert rep["received"] == rep["sent"] == 40000 and rep["reordered"] == 0
+    stream(srv, derpbench_bin, 500, 20000)
     assert naps(srv) - before > 0, "a stream of 40,000 packets never made a worker nap"
 
 
@@ -49,10 +52,5 @@ def test_large_packets_are_not_held(derp_server, derpbench_bin):
     (without the rule, 1,500 and more)."""
     srv = derp_server(workers=2)
     before = naps(srv)
-    r = subprocess.run([derpbench_bin, "-j", "-P", "2", "-n", "3000", "-d", "60",
-                        "-s", "60000", "-x", "same", "-W", "2", "--strict",
-                        f"http://127.0.0.1:{srv.port}"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["received"] == 6000
+    stream(srv, derpbench_bin, 60000, 3000)
     assert naps(srv) - before < 300

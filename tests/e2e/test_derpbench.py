@@ -1,16 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The load generator (bench/, build/derpbench) still works: short runs
 against a real derpd, checked against what the generator must report."""
-import json
-import subprocess
-
 import pytest
 
-
-def run_bench(derpbench_bin, *args, timeout=120):
-    cmd = [derpbench_bin, "-j", *map(str, args)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else None), r.stderr
+from derp_helpers import run_bench
 
 
 @pytest.mark.parametrize("placement", ["same", "cross"])
